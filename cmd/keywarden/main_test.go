@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/keywarden/keywarden/internal/cli"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets the scripts under testdata/script run "keywarden" as a real
+// command inside the test binary, with no build step.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"keywarden": func() { os.Exit(cli.Main(cli.NewFactory(), os.Args[1:])) },
+	})
+}
+
+// TestScripts runs every CLI end-to-end script. Each script pins a command's
+// observable behaviour: output, exit code, files written.
+// Run with -update to rewrite the expected output files in the scripts.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		UpdateScripts:       *update,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			// The shared public samples, for scripts that use them; scripts
+			// that need them start with [!exists $SHARED_DATA] skip.
+			if abs, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data")); err == nil {
+				env.Setenv("SHARED_DATA", abs)
+			}
+			env.Setenv("NO_COLOR", "1")
+			return nil
+		},
+	})
+}

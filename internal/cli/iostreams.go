@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// IOStreams is the one place commands get their input, output and terminal
+// facts from. Tests build one over buffers, so a command's run function is
+// exercised without a process.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+
+	stdinTTY, stdoutTTY, stderrTTY bool
+	noColor                        bool
+}
+
+// System returns streams over the process's stdin, stdout and stderr.
+func System() *IOStreams {
+	isTTY := func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+	_, noColor := os.LookupEnv("NO_COLOR")
+	return &IOStreams{
+		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+		stdinTTY: isTTY(os.Stdin), stdoutTTY: isTTY(os.Stdout), stderrTTY: isTTY(os.Stderr),
+		noColor: noColor || os.Getenv("TERM") == "dumb",
+	}
+}
+
+// Test returns streams over buffers: stdin reads in, stdout and stderr
+// are captured. No stream is a terminal.
+func Test(in string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	return &IOStreams{In: strings.NewReader(in), Out: &out, ErrOut: &errOut, noColor: true}, &out, &errOut
+}
+
+// SetTTY marks the streams as terminals (for tests of terminal behaviour).
+func (s *IOStreams) SetTTY(stdin, stdout, stderr bool) {
+	s.stdinTTY, s.stdoutTTY, s.stderrTTY = stdin, stdout, stderr
+}
+
+// SetColor overrides colour detection (for tests).
+func (s *IOStreams) SetColor(on bool) { s.noColor = !on }
+
+// IsStdinTTY, IsStdoutTTY and IsStderrTTY report whether the stream is a
+// terminal.
+func (s *IOStreams) IsStdinTTY() bool  { return s.stdinTTY }
+func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
+func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
+
+// ColorEnabled reports whether stdout may be coloured: only on a terminal,
+// and never with NO_COLOR set (https://no-color.org).
+func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.noColor }
+
+// ProgressEnabled reports whether long work may draw progress on stderr.
+func (s *IOStreams) ProgressEnabled() bool { return s.stderrTTY }
