@@ -78,7 +78,9 @@ var operators = map[string]struct {
 }
 
 // canonical maps lower-cased operator names to their canonical spelling.
-// AWS matches operator names case-insensitively.
+// IAM itself rejects any other spelling; ParseOperator accepts it so that a
+// policy with a miscased operator can still be evaluated and the miscasing
+// reported (FromNode records it as a Problem).
 var canonical = func() map[string]string {
 	m := make(map[string]string, len(operators))
 	for k := range operators {

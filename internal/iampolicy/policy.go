@@ -366,6 +366,10 @@ func (p *Policy) conditions(i int, v *Node) []Condition {
 		known := err == nil
 		if err != nil {
 			p.problem("operator", of.KeyPos, i, err.Error())
+		} else if op.String() != of.Key {
+			// IAM refuses operator names in any other case ("Invalid Condition
+			// type : stringEquals"); the condition is still read as meant.
+			p.problem("operator", of.KeyPos, i, fmt.Sprintf("condition operator %q must be written %q: IAM matches operator names case-sensitively", of.Key, op.String()))
 		}
 		if of.Value.Kind != Object {
 			p.problem("value", of.Value.Pos, i, fmt.Sprintf("the %s block must be an object of condition keys", of.Key))

@@ -58,6 +58,7 @@ func TestParseProblems(t *testing.T) {
 		{"effect case", `{"Version":"2012-10-17","Statement":[{"Effect":"allow","Action":"*","Resource":"*"}]}`, "effect"},
 		{"no effect", `{"Version":"2012-10-17","Statement":[{"Action":"*","Resource":"*"}]}`, "effect"},
 		{"operator", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"BoolEquals":{"aws:SecureTransport":"false"}}}]}`, "operator"},
+		{"operator case", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"stringEquals":{"aws:username":"a"}}}]}`, "operator"},
 		{"set qualifier", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"ForSomeValues:StringLike":{"aws:TagKeys":"a"}}}]}`, "operator"},
 		{"dup sid", `{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"s3:GetObject","Resource":"*"},{"Sid":"A","Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}`, "duplicate-sid"},
 		{"action and notaction", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","NotAction":"iam:*","Resource":"*"}]}`, "field"},
