@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/report/sariftest"
+)
+
+const (
+	policyLintGood  = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}`
+	policyLintBool  = `{"Version":"2012-10-17","Statement":[{"Sid":"DenyNoMFA","Effect":"Deny","NotAction":["iam:CreateVirtualMFADevice","iam:EnableMFADevice","iam:ResyncMFADevice","iam:ListMFADevices","iam:ListVirtualMFADevices","iam:GetUser","iam:ChangePassword","sts:GetSessionToken"],"Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"}}}]}`
+	policyLintIPv4  = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"203.0.113.0/24"},"BoolIfExists":{"aws:ViaAWSService":"false"},"StringNotEqualsIfExists":{"aws:SourceVpce":"vpce-1a2b3c4d"}}}]}`
+	policyLintComma = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Effect\": \"Allow\", \"Action\": \"*\", \"Resource\": \"*\"},\n  ]\n}\n"
+)
+
+func policyLintFiles(t *testing.T) string {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"good.json": policyLintGood, "bool.json": policyLintBool, "ipv4.json": policyLintIPv4, "comma.json": policyLintComma} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func policyLintRun(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	ios, out, errOut := Test(stdin)
+	code := Main(&Factory{IO: ios}, append([]string{"policy", "lint"}, args...))
+	return code, out.String(), errOut.String()
+}
+
+func TestPolicyLintExitCodes(t *testing.T) {
+	dir := policyLintFiles(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{[]string{p("good.json")}, ExitClean},
+		{[]string{p("bool.json")}, ExitFindings},
+		{[]string{p("ipv4.json")}, ExitClean},                        // low < medium
+		{[]string{"--fail-on", "low", p("ipv4.json")}, ExitFindings}, // low >= low
+		{[]string{"--fail-on", "none", p("bool.json")}, ExitClean},
+		{[]string{p("comma.json"), p("bool.json")}, ExitError},
+		{[]string{p("missing.json")}, ExitError},
+		{[]string{"--fail-on", "severe", p("good.json")}, ExitError},
+		{[]string{"--format", "xml", p("good.json")}, ExitError},
+	}
+	for _, tt := range tests {
+		if code, out, errOut := policyLintRun(t, "", tt.args...); code != tt.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tt.args, code, tt.code, out, errOut)
+		}
+	}
+}
+
+// A malformed file names file, line and column, and the other files are
+// still linted and reported.
+func TestPolicyLintMalformedStillReportsOthers(t *testing.T) {
+	dir := policyLintFiles(t)
+	code, out, errOut := policyLintRun(t, "", "--format", "json", filepath.Join(dir, "comma.json"), filepath.Join(dir, "bool.json"))
+	if code != ExitError {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errOut, "comma.json:5:3: trailing comma before ']'") {
+		t.Errorf("stderr = %q", errOut)
+	}
+	var doc report.Document
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]bool{}
+	for _, f := range doc.Findings {
+		rules[f.RuleID] = true
+	}
+	if !rules["kw-mfa-deny-bool"] || !rules["kw-policy-syntax"] || len(doc.Errors) != 1 {
+		t.Errorf("findings %v errors %v", rules, doc.Errors)
+	}
+}
+
+func TestPolicyLintStdinAndDirectory(t *testing.T) {
+	code, out, _ := policyLintRun(t, policyLintBool, "-")
+	if code != ExitFindings || !strings.Contains(out, "<stdin>") || !strings.Contains(out, "kw-mfa-deny-bool") {
+		t.Errorf("stdin: exit %d\n%s", code, out)
+	}
+	// No argument and stdin not a terminal: stdin.
+	if code, _, _ := policyLintRun(t, policyLintGood); code != ExitClean {
+		t.Errorf("implicit stdin: exit %d", code)
+	}
+	dir := policyLintFiles(t)
+	os.Remove(filepath.Join(dir, "comma.json"))
+	os.Mkdir(filepath.Join(dir, ".terraform"), 0o700)
+	os.WriteFile(filepath.Join(dir, ".terraform", "x.json"), []byte("{"), 0o600)
+	os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"name": "x", "version": "1.0.0"}`), 0o600)
+	code, out, errOut := policyLintRun(t, "", dir)
+	if code != ExitFindings || !strings.Contains(out, "bool.json") || errOut != "" {
+		t.Errorf("directory: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestPolicyLintSARIF(t *testing.T) {
+	dir := policyLintFiles(t)
+	_, out, _ := policyLintRun(t, "", "--format", "sarif", filepath.Join(dir, "bool.json"), filepath.Join(dir, "ipv4.json"), filepath.Join(dir, "comma.json"))
+	sariftest.Validate(t, []byte(out))
+	if !strings.Contains(out, `"ruleId": "kw-mfa-deny-bool"`) {
+		t.Errorf("no result:\n%s", out)
+	}
+}
+
+func TestPolicyLintListRules(t *testing.T) {
+	code, out, _ := policyLintRun(t, "", "--list-rules")
+	if code != ExitClean || !strings.Contains(out, "kw-allow-star") || !strings.Contains(out, "critical") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+// Inputs are limited to iampolicy.MaxDocumentSize: a larger one is an
+// input error that names the file, and the other inputs are still linted.
+func TestPolicyLintSizeLimit(t *testing.T) {
+	dir := policyLintFiles(t)
+	big := filepath.Join(dir, "big.json")
+	data := append([]byte(`{"Version":"2012-10-17","Statement":[`), bytes.Repeat([]byte(" "), 1<<20)...)
+	if err := os.WriteFile(big, append(data, []byte(`]}`)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := policyLintRun(t, "", big, filepath.Join(dir, "bool.json"))
+	if code != ExitError || !strings.Contains(errOut, "big.json: larger than the 1048576-byte limit") || !strings.Contains(out, "kw-mfa-deny-bool") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
