@@ -1,0 +1,50 @@
+package iamdata
+
+import "testing"
+
+func TestLookup(t *testing.T) {
+	tests := []struct {
+		action   string
+		found    bool
+		wildOnly bool
+		name     string
+	}{
+		{"iam:CreateAccessKey", true, false, "CreateAccessKey"},
+		{"IAM:createaccesskey", true, false, "CreateAccessKey"},
+		{"iam:ListUsers", true, true, "ListUsers"},
+		{"sts:GetCallerIdentity", true, true, "GetCallerIdentity"},
+		{"s3:GetObject", true, false, "GetObject"},
+		{"s3:ListAllMyBuckets", true, true, "ListAllMyBuckets"},
+		{"ec2:DescribeInstances", true, true, "DescribeInstances"},
+		{"iam:NoSuchAction", false, false, ""},
+		{"nosuchservice:Get", false, false, ""},
+		{"iam", false, false, ""},
+	}
+	for _, tt := range tests {
+		a, ok := Lookup(tt.action)
+		if ok != tt.found || a.WildcardOnly != tt.wildOnly || a.Name != tt.name {
+			t.Errorf("Lookup(%q) = %+v, %v; want name %q found %v wildcardOnly %v", tt.action, a, ok, tt.name, tt.found, tt.wildOnly)
+		}
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	if !ServiceKnown("iam") || !ServiceKnown("S3") || ServiceKnown("nosuch") {
+		t.Error("ServiceKnown is wrong for iam, S3 or nosuch")
+	}
+	if n := len(Services()); n < 300 {
+		t.Errorf("only %d services in the catalogue", n)
+	}
+	if n := len(Actions("iam")); n < 100 {
+		t.Errorf("only %d iam actions", n)
+	}
+	if a, _ := Lookup("iam:CreateVirtualMFADevice"); len(a.ResourceTypes) != 1 || a.ResourceTypes[0] != "mfa" {
+		t.Errorf("iam:CreateVirtualMFADevice resource types %v", a.ResourceTypes)
+	}
+	if !RCPApplies("s3") || !RCPApplies("STS") || RCPApplies("ec2") {
+		t.Error("RCPApplies is wrong for s3, STS or ec2")
+	}
+	if Version() == "" {
+		t.Error("no source version")
+	}
+}
