@@ -1,0 +1,611 @@
+package audit_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/audit"
+	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/report/sariftest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// now is the audit's pinned clock: every age in the goldens is relative
+// to it.
+var now = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+func read(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fixture loads testdata's account from the exports chosen.
+func fixture(t testing.TB, withReport, withDetails bool) *inventory.Account {
+	t.Helper()
+	a := inventory.New()
+	if withDetails {
+		if err := a.ParseAuthorizationDetails("authorization-details.json", read(t, "testdata/authorization-details.json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if withReport {
+		rep, err := inventory.ParseCredentialReport("credential-report.csv", read(t, "testdata/credential-report.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ApplyCredentialReport("credential-report.csv", rep)
+	}
+	return a
+}
+
+func run(t testing.TB, a *inventory.Account, mod func(*audit.Options)) *audit.Result {
+	t.Helper()
+	opt := audit.Options{Now: now, Exposer: audit.NewEngineExposer()}
+	if mod != nil {
+		mod(&opt)
+	}
+	return audit.Run(a, opt)
+}
+
+// findings indexes a result's findings by rule and resource.
+func findings(r *audit.Result) map[string]report.Finding {
+	m := map[string]report.Finding{}
+	for _, f := range r.Findings {
+		m[f.RuleID+" "+f.Location.Resource] = f
+	}
+	return m
+}
+
+func row(t *testing.T, r *audit.Result, user, key string) audit.KeyRow {
+	t.Helper()
+	for _, k := range r.Keys {
+		if k.User == user && k.Key == key {
+			return k
+		}
+	}
+	t.Fatalf("no row for %s %s", user, key)
+	return audit.KeyRow{}
+}
+
+const acct = "arn:aws:iam::111122223333:"
+
+func TestEveryCheckFires(t *testing.T) {
+	r := run(t, fixture(t, true, true), nil)
+	seen := map[string]bool{}
+	for _, f := range r.Findings {
+		seen[f.RuleID] = true
+		if f.Severity < report.SeverityInfo || f.Title == "" || f.Message == "" || f.Remediation == "" || f.Fingerprint == "" {
+			t.Errorf("incomplete finding %+v", f)
+		}
+	}
+	for _, c := range audit.Checks {
+		if !seen[c.ID] {
+			t.Errorf("the fixture does not trigger %s", c.ID)
+		}
+		if !strings.HasPrefix(c.ID, "kw-audit-") || !strings.Contains(c.Remediation, "keywarden ") && c.ID != audit.RuleRootNoMFA {
+			t.Errorf("%s: id or remediation lacks keywarden: %q", c.ID, c.Remediation)
+		}
+	}
+	if len(r.Skipped) != 0 {
+		t.Errorf("skipped with both exports: %+v", r.Skipped)
+	}
+}
+
+func TestVerdicts(t *testing.T) {
+	r := run(t, fixture(t, true, true), nil)
+	fs := findings(r)
+	want := []string{
+		audit.RuleRootAccessKey + " " + acct + "root key 1",
+		audit.RuleRootNoMFA + " " + acct + "root",
+		audit.RuleKeyTooOld + " " + acct + "user/alice key 1",
+		audit.RuleKeyTooOld + " " + acct + "user/erin key 1",
+		audit.RuleKeyUnused + " " + acct + "user/bob key 1",  // never used, 60 days old
+		audit.RuleKeyUnused + " " + acct + "user/erin key 1", // last used 92 days ago
+		audit.RuleConsoleNoMFA + " " + acct + "user/bob",
+		audit.RuleKeyUserNoMFA + " " + acct + "user/bob",
+		audit.RuleKeyUserNoMFA + " " + acct + "user/apps/carol",
+		audit.RuleTwoActiveKeys + " " + acct + "user/apps/carol",
+		audit.RuleTwoActiveKeys + " " + acct + "user/erin",
+		audit.RuleInitialSetupKey + " " + acct + "user/dave key 1",
+		audit.RuleInactiveKey + " " + acct + "user/dave key 2",
+		audit.RuleRoleWouldDo + " " + acct + "user/apps/carol",
+		audit.RuleIncompletePolicy + " " + acct + "user/dave",
+		audit.RuleKeyWithoutMFA + " " + acct + "user/bob key 1",
+		audit.RuleKeyWithoutMFA + " " + acct + "user/apps/carol key 1",
+		audit.RuleKeyFromAnywhere + " " + acct + "user/bob key 1",
+	}
+	for _, w := range want {
+		if _, ok := fs[w]; !ok {
+			t.Errorf("missing finding %s", w)
+		}
+	}
+	// Near misses that must not fire.
+	for _, nw := range []string{
+		audit.RuleKeyUnused + " " + acct + "user/alice key 1",      // used 2 days ago
+		audit.RuleKeyUnused + " " + acct + "user/dave key 1",       // never used, but 31 days old
+		audit.RuleKeyUnused + " " + acct + "user/erin key 2",       // last use unknown: not judged
+		audit.RuleKeyTooOld + " " + acct + "user/apps/carol key 1", // 42 days
+		audit.RuleKeyWithoutMFA + " " + acct + "user/alice key 1",  // BoolIfExists guard
+		audit.RuleKeyWithoutMFA + " " + acct + "user/dave key 1",   // same group
+		audit.RuleConsoleNoMFA + " " + acct + "user/alice",
+		audit.RuleKeyUserNoMFA + " " + acct + "user/erin", // has MFA
+		audit.RuleRoleWouldDo + " " + acct + "user/erin",  // key 2's use unknown
+		audit.RuleInitialSetupKey + " " + acct + "user/alice key 1",
+	} {
+		if _, ok := fs[nw]; ok {
+			t.Errorf("unexpected finding %s", nw)
+		}
+	}
+	for _, f := range r.Findings {
+		if strings.Contains(f.Location.Resource, "user/frank") {
+			t.Errorf("frank has no keys and no password, yet %s", f.RuleID)
+		}
+	}
+
+	// The correct guard (BoolIfExists) binds: nothing without MFA.
+	alice := row(t, r, "alice", "key 1")
+	if alice.WithoutMFA == nil || *alice.WithoutMFA != 0 || *alice.FromAnywhere != 0 {
+		t.Errorf("alice = %+v", alice)
+	}
+	// The Bool mistake: the admin group's deny does not bind; DevAccess's
+	// grants go through, and the inert guard is named.
+	bob := row(t, r, "bob", "key 1")
+	if bob.WithoutMFA == nil || *bob.WithoutMFA != 15 || bob.WithoutMFADepends != 0 {
+		t.Errorf("bob without MFA = %v (+%d)", bob.WithoutMFA, bob.WithoutMFADepends)
+	}
+	if bob.Exposure == nil || len(bob.Exposure.InertMFAGuards) != 1 || !strings.HasPrefix(bob.Exposure.InertMFAGuards[0], "group/devs-bool/inline/RequireMFA Statement[0]") {
+		t.Errorf("bob inert guards = %+v", bob.Exposure)
+	}
+	f := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/bob key 1"]
+	if f.Severity != report.SeverityHigh || !strings.Contains(f.Message, "allowed by arn:aws:iam::111122223333:policy/DevAccess Statement[0] (Sid Dev)") ||
+		!strings.Contains(f.Message, "does not bind") || !strings.Contains(f.Remediation, "--member bob") {
+		t.Errorf("bob finding = %+v", f)
+	}
+	actions, _ := f.Properties["allowed_actions"].([]string)
+	if len(actions) != 15 || actions[0] != "iam:PassRole" {
+		t.Errorf("bob allowed actions = %v", actions)
+	}
+	for _, a := range actions {
+		if strings.HasPrefix(a, "iam:Create") || a == "sts:AssumeRole" {
+			t.Errorf("bob: %s is not in DevAccess, yet allowed", a)
+		}
+	}
+	// carol: an inline policy stored URL-encoded, three s3 actions.
+	carol := row(t, r, "carol", "key 2")
+	if *carol.WithoutMFA != 3 || *carol.FromAnywhere != 3 {
+		t.Errorf("carol = %d / %d", *carol.WithoutMFA, *carol.FromAnywhere)
+	}
+	// erin's network deny leaves the answer depending on the address when
+	// no allowlist is given.
+	erin := row(t, r, "erin", "key 1")
+	if *erin.WithoutMFA != 0 || erin.WithoutMFADepends != 6 {
+		t.Errorf("erin without MFA = %d (+%d)", *erin.WithoutMFA, erin.WithoutMFADepends)
+	}
+	if f := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/erin key 1"]; f.Severity != report.SeverityMedium || !strings.Contains(f.Message, "depending on aws:sourceip") {
+		t.Errorf("erin finding = %+v", f)
+	}
+	// Inactive keys are not evaluated.
+	if d := row(t, r, "dave", "key 2"); d.WithoutMFA != nil || d.Status != "inactive" {
+		t.Errorf("dave key 2 = %+v", d)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "1 active key has no record of last use") {
+		t.Errorf("warnings = %q", r.Warnings)
+	}
+}
+
+func TestAllowedCIDRs(t *testing.T) {
+	r := run(t, fixture(t, true, true), func(o *audit.Options) {
+		o.AllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+	})
+	erin := row(t, r, "erin", "key 1")
+	if *erin.WithoutMFA != 6 || *erin.FromAnywhere != 0 || erin.FromAnywhereDepends != 0 {
+		t.Errorf("erin with an allowlist = %d / %d (+%d)", *erin.WithoutMFA, *erin.FromAnywhere, erin.FromAnywhereDepends)
+	}
+	fs := findings(r)
+	if _, ok := fs[audit.RuleKeyFromAnywhere+" "+acct+"user/erin key 1"]; ok {
+		t.Error("erin's network guard binds, yet a from-anywhere finding")
+	}
+	if f, ok := fs[audit.RuleKeyFromAnywhere+" "+acct+"user/bob key 1"]; !ok || !strings.Contains(f.Message, "outside 203.0.113.0/24") {
+		t.Errorf("bob from anywhere = %+v", f)
+	}
+}
+
+func TestSCPsApply(t *testing.T) {
+	a := fixture(t, true, true)
+	p, err := inventory.ParseSCP("scp.json", read(t, "testdata/scp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.AddSCPs(p)
+	opt := func(o *audit.Options) { o.Actions = []string{"cloudtrail:StopLogging", "s3:GetObject"} }
+	// A user with AdministratorAccess and a binding guard: nothing. So
+	// compare bob (DevAccess has no cloudtrail) with a wildcard grant: use
+	// carol's s3 and check the SCP's deny removes cloudtrail for everyone.
+	without := run(t, fixture(t, true, true), opt)
+	with := run(t, a, opt)
+	if got := *row(t, without, "carol", "key 1").WithoutMFA; got != 1 {
+		t.Errorf("carol without SCP: %d", got)
+	}
+	for _, k := range with.Keys {
+		if k.Exposure == nil {
+			continue
+		}
+		for _, g := range k.Exposure.WithoutMFA {
+			if g.Action == "cloudtrail:StopLogging" {
+				t.Errorf("%s: cloudtrail:StopLogging allowed despite the SCP's deny", k.User)
+			}
+		}
+	}
+	if !with.Sources.SCPs {
+		t.Error("sources do not record the SCPs")
+	}
+}
+
+func TestReportOnly(t *testing.T) {
+	r := run(t, fixture(t, true, false), nil)
+	skipped := map[string]string{}
+	for _, s := range r.Skipped {
+		skipped[s.Check] = s.Reason
+	}
+	for _, id := range []string{audit.RuleKeyWithoutMFA, audit.RuleKeyFromAnywhere, audit.RuleIncompletePolicy} {
+		if !strings.Contains(skipped[id], "needs the authorization details") {
+			t.Errorf("%s not skipped for lack of details: %q", id, skipped[id])
+		}
+	}
+	fs := findings(r)
+	if _, ok := fs[audit.RuleKeyTooOld+" "+acct+"user/alice key 1"]; !ok {
+		t.Error("report-only audit lost the age check")
+	}
+	// Without details the role check still runs, without the policy hint.
+	if f, ok := fs[audit.RuleRoleWouldDo+" "+acct+"user/apps/carol"]; !ok || strings.Contains(f.Message, "policies grant") {
+		t.Errorf("role-would-do = %+v", f)
+	}
+	for _, k := range r.Keys {
+		if k.WithoutMFA != nil {
+			t.Errorf("%s evaluated without policies", k.User)
+		}
+	}
+}
+
+func TestDetailsOnly(t *testing.T) {
+	r := run(t, fixture(t, false, true), nil)
+	skipped := map[string]bool{}
+	for _, s := range r.Skipped {
+		skipped[s.Check] = true
+	}
+	for _, id := range []string{audit.RuleKeyTooOld, audit.RuleKeyUnused, audit.RuleRootNoMFA, audit.RuleConsoleNoMFA, audit.RuleTwoActiveKeys} {
+		if !skipped[id] {
+			t.Errorf("%s not skipped without the credential report", id)
+		}
+	}
+	if skipped[audit.RuleKeyWithoutMFA] {
+		t.Error("exposure skipped although the policies are known")
+	}
+	fs := findings(r)
+	f, ok := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/bob"]
+	if !ok || f.Severity != report.SeverityMedium || !strings.Contains(f.Message, "unknown without the credential report") {
+		t.Errorf("bob per-user exposure = %+v", f)
+	}
+	if _, ok := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/alice"]; ok {
+		t.Error("alice's guard binds, yet a finding")
+	}
+	if bob := row(t, r, "bob", ""); bob.Status != "unknown" || *bob.WithoutMFA != 15 {
+		t.Errorf("bob row = %+v", bob)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "per user, not per key") {
+		t.Errorf("warnings = %q", r.Warnings)
+	}
+}
+
+func TestNoEngine(t *testing.T) {
+	r := audit.Run(fixture(t, true, true), audit.Options{Now: now})
+	found := false
+	for _, s := range r.Skipped {
+		if s.Check == audit.RuleKeyWithoutMFA && strings.Contains(s.Reason, "engine") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("skipped = %+v", r.Skipped)
+	}
+}
+
+func TestThresholds(t *testing.T) {
+	r := run(t, fixture(t, true, false), func(o *audit.Options) {
+		o.MaxKeyAge = 30 * 24 * time.Hour
+		o.MaxUnused = 400 * 24 * time.Hour
+	})
+	fs := findings(r)
+	if _, ok := fs[audit.RuleKeyTooOld+" "+acct+"user/apps/carol key 1"]; !ok {
+		t.Error("--max-key-age 30d: carol's 42-day key not reported")
+	}
+	for _, f := range r.Findings {
+		if f.RuleID == audit.RuleKeyUnused {
+			t.Errorf("--max-unused 400d, yet %s", f.Location.Resource)
+		}
+	}
+	if r.Settings.MaxKeyAgeDays != 30 || r.Settings.MaxUnusedDays != 400 {
+		t.Errorf("settings = %+v", r.Settings)
+	}
+}
+
+func TestOldReportUnknownUse(t *testing.T) {
+	rep, err := inventory.ParseCredentialReport("old.csv", read(t, "../inventory/testdata/old-16-columns.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := inventory.New()
+	a.ApplyCredentialReport("old.csv", rep)
+	r := run(t, a, nil)
+	fs := findings(r)
+	if _, ok := fs[audit.RuleKeyTooOld+" arn:aws:iam::444455556666:user/legacy key 1"]; !ok {
+		t.Error("age still judged in an old report")
+	}
+	for _, f := range r.Findings {
+		if f.RuleID == audit.RuleKeyUnused || f.RuleID == audit.RuleRoleWouldDo {
+			t.Errorf("%s judged without last-use data", f.RuleID)
+		}
+	}
+	if _, ok := fs[audit.RuleInactiveKey+" arn:aws:iam::444455556666:user/legacy key 2"]; !ok {
+		t.Error("inactive key 2 not reported")
+	}
+}
+
+func TestParseActions(t *testing.T) {
+	got, err := audit.ParseActions("a.txt", []byte("# mine\niam:CreateUser\n\n s3:GetObject # read\nIAM:createuser\n"))
+	if err != nil || strings.Join(got, ",") != "iam:CreateUser,s3:GetObject" {
+		t.Errorf("ParseActions = %v, %v", got, err)
+	}
+	for _, bad := range []string{"iam\n", "iam:Create User\n", "# only comments\n", "a:b:c\n"} {
+		if _, err := audit.ParseActions("a.txt", []byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	_, err = audit.ParseActions("a.txt", []byte("s3:GetObject\nnot an action\n"))
+	if err == nil || !strings.Contains(err.Error(), "a.txt:2:") {
+		t.Errorf("error without position: %v", err)
+	}
+	r := run(t, fixture(t, true, true), func(o *audit.Options) { o.Actions = []string{"s3:GetObject"} })
+	if b := row(t, r, "bob", "key 1"); *b.WithoutMFA != 1 {
+		t.Errorf("bob with one action = %d", *b.WithoutMFA)
+	}
+}
+
+// golden compares got with testdata/golden/name, or rewrites it with
+// -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./internal/audit -update rewrites it); got:\n%s", name, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	r := run(t, fixture(t, true, true), nil)
+	var b bytes.Buffer
+	if err := audit.WriteText(&b, r, audit.TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "account.txt", b.Bytes())
+
+	b.Reset()
+	if err := audit.WriteJSON(&b, "test", r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "account.json", b.Bytes())
+	var doc struct {
+		Findings []report.Finding `json:"findings"`
+		Summary  report.Summary   `json:"summary"`
+		Extra    struct {
+			Audit struct {
+				Keys []audit.KeyRow `json:"keys"`
+			} `json:"audit"`
+		} `json:"extra"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Findings) != len(r.Findings) || doc.Summary.Total != len(r.Findings) || len(doc.Extra.Audit.Keys) != len(r.Keys) {
+		t.Errorf("JSON: %d findings, %d keys", len(doc.Findings), len(doc.Extra.Audit.Keys))
+	}
+
+	b.Reset()
+	if err := audit.WriteSARIF(&b, "test", r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "account.sarif", b.Bytes())
+	sarif := append([]byte(nil), b.Bytes()...)
+
+	b.Reset()
+	if err := audit.WriteCSV(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "account.csv", b.Bytes())
+	recs, err := csv.NewReader(bytes.NewReader(b.Bytes())).ReadAll()
+	if err != nil || len(recs) != len(r.Findings)+1 {
+		t.Errorf("CSV: %d records, %v", len(recs), err)
+	}
+
+	b.Reset()
+	if err := audit.WriteHTML(&b, "test", r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "account.html", b.Bytes())
+
+	sariftest.Validate(t, sarif)
+}
+
+func TestTextNoColorAndColor(t *testing.T) {
+	r := run(t, fixture(t, true, true), nil)
+	var b bytes.Buffer
+	_ = audit.WriteText(&b, r, audit.TextOptions{})
+	out := b.String()
+	if strings.Contains(out, "\x1b[") {
+		t.Error("colour without Color")
+	}
+	for _, want := range []string{"Summary: 2 critical, 4 high,", "USER ", "WITHOUT MFA", "FROM ANYWHERE", "bob             key 1  active    60d    never", "15 actions", "0 actions (+6?)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q", want)
+		}
+	}
+	b.Reset()
+	_ = audit.WriteText(&b, r, audit.TextOptions{Color: true})
+	if !strings.Contains(b.String(), "\x1b[31mcritical\x1b[0m") {
+		t.Error("no colour with Color")
+	}
+}
+
+// hostile builds an account whose names try to break out of HTML, CSV and
+// the terminal.
+func hostile(t *testing.T) *audit.Result {
+	name := `=HYPERLINK("http://x")<script>alert(1)</script>` + "\x1b[31m"
+	report := "user,arn,user_creation_time,password_enabled,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service\n" +
+		`"` + strings.ReplaceAll(name, `"`, `""`) + `",arn:aws:iam::111122223333:user/x,2020-01-01T00:00:00Z,true,false,true,2020-01-01T00:00:00Z,N/A,N/A,N/A` + "\n"
+	rep, err := inventory.ParseCredentialReport("h.csv", []byte(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := inventory.New()
+	a.ApplyCredentialReport("h.csv", rep)
+	return run(t, a, nil)
+}
+
+func TestHostileNames(t *testing.T) {
+	r := hostile(t)
+	var h bytes.Buffer
+	if err := audit.WriteHTML(&h, "test", r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(h.String(), "<script>alert") {
+		t.Error("HTML report does not escape a user name")
+	}
+	if !strings.Contains(h.String(), "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("escaped user name missing from the HTML report")
+	}
+	for _, ext := range []string{"<link", " src=", "@import", "url(http"} {
+		if strings.Contains(h.String(), ext) {
+			t.Errorf("HTML report is not self-contained: has %q", ext)
+		}
+	}
+	var c bytes.Buffer
+	if err := audit.WriteCSV(&c, r); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := csv.NewReader(&c).ReadAll()
+	for _, rec := range recs[1:] {
+		if rec[4] != "" && !strings.HasPrefix(rec[4], "'=") {
+			t.Errorf("CSV user cell not defused: %q", rec[4])
+		}
+	}
+	var txt bytes.Buffer
+	_ = audit.WriteText(&txt, r, audit.TextOptions{})
+	table := strings.SplitN(txt.String(), "Findings:", 2)[0]
+	if strings.Contains(table, "\x1b[31m") {
+		t.Error("escape sequence from a user name reached the terminal table")
+	}
+}
+
+// The public samples: audits of real credential reports.
+func TestSharedSamples(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "data", "iam", "credential-reports")
+	f := filepath.Join(dir, "cloud-custodian__test_iam_user_unused_keys__iam.GetCredentialReport_2.csv")
+	if _, err := os.Stat(f); err != nil {
+		t.Skip("../shared/data/iam is absent: skipping the audit of real samples")
+	}
+	rep, err := inventory.ParseCredentialReport(f, read(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := inventory.New()
+	a.ApplyCredentialReport(f, rep)
+	r := run(t, a, nil)
+	fs := findings(r)
+	root := "arn:aws:iam::619193117841:root"
+	for _, w := range []string{
+		audit.RuleRootAccessKey + " " + root + " key 1",
+		audit.RuleRootNoMFA + " " + root,
+		audit.RuleInactiveKey + " " + root + " key 2",
+		// charmworld's key was created with the user in 2012 and never used:
+		// a never-used key does not pass the unused check.
+		audit.RuleKeyUnused + " arn:aws:iam::619193117841:user/charmworld key 1",
+		// rome and tyre: last used by iam only.
+		audit.RuleRoleWouldDo + " arn:aws:iam::619193117841:user/rome",
+	} {
+		if _, ok := fs[w]; !ok {
+			t.Errorf("missing %s", w)
+		}
+	}
+	if f := fs[audit.RuleKeyUnused+" arn:aws:iam::619193117841:user/charmworld key 1"]; f.Properties["never_used"] != true {
+		t.Errorf("charmworld = %+v", f)
+	}
+	// kaleb is a console user whose key was created with the user
+	// (2016-07-05T23:57:09, the same second) and never used: CIS 1.11.
+	if _, ok := fs[audit.RuleInitialSetupKey+" arn:aws:iam::619193117841:user/kaleb key 1"]; !ok {
+		t.Error("kaleb's initial-setup key not reported")
+	}
+
+	f = filepath.Join(dir, "duo-labs__cloudmapper__demo__iam-get-credential-report.csv")
+	rep, err = inventory.ParseCredentialReport(f, read(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := inventory.New()
+	b.ApplyCredentialReport(f, rep)
+	r = run(t, b, nil)
+	fs = findings(r)
+	if _, ok := fs[audit.RuleTwoActiveKeys+" arn:aws:iam::123456789012:user/user"]; !ok {
+		t.Error("cloudmapper's user with two active keys not reported")
+	}
+	if _, ok := fs[audit.RuleRootNoMFA+" arn:aws:iam::123456789012:root"]; ok {
+		t.Error("cloudmapper's root has MFA, yet root-no-mfa")
+	}
+}
+
+func TestCoverageNotes(t *testing.T) {
+	a := fixture(t, true, true)
+	extra := `{"UserDetailList":[{"UserName":"ghost","Arn":"arn:aws:iam::111122223333:user/ghost","GroupList":[],"AttachedManagedPolicies":[]}]}`
+	if err := a.ParseAuthorizationDetails("extra.json", []byte(extra)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := inventory.ParseCredentialReport("extra.csv", []byte("user,arn,access_key_1_active,access_key_1_last_rotated\nstray,arn:aws:iam::111122223333:user/stray,true,2026-10-01T00:00:00Z\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.ApplyCredentialReport("extra.csv", rep)
+	r := run(t, a, nil)
+	notes := strings.Join(r.Warnings, "\n")
+	for _, want := range []string{"1 users are in the authorization details but not in the credential report (created after it was generated?): their keys were not checked: ghost",
+		"1 users with active keys are in the credential report but not in the authorization details: their policies were not evaluated: stray"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package audit
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/iameval"
+	"github.com/keywarden/keywarden/internal/iampolicy"
+)
+
+// engineExposer answers exposure questions with package iameval. One
+// compiler serves the whole audit, so a managed policy attached to
+// thousands of users is compiled once.
+type engineExposer struct {
+	c *iameval.Compiler
+}
+
+// NewEngineExposer returns the Exposer backed by keywarden's policy
+// evaluation engine. It is safe for concurrent use.
+func NewEngineExposer() Exposer {
+	return &engineExposer{c: iameval.NewCompiler()}
+}
+
+var exposureScenarios = []iameval.Scenario{iameval.LongTermKey, iameval.OutsideNetwork}
+
+func (e *engineExposer) Exposure(s Subject, actions []string, allowed []netip.Prefix) (*Exposure, error) {
+	ev, err := e.c.Compile(iameval.Principal{ARN: s.ARN, AccountID: s.AccountID, Username: s.Username, Tags: s.Tags,
+		Identity: s.Identity, Boundary: s.Boundary, SCPs: s.SCPs})
+	if err != nil {
+		return nil, err
+	}
+	answers := ev.Exposure(iameval.ExposureQuery{Actions: actions, Scenarios: exposureScenarios, AllowedCIDRs: allowed})
+	exp := &Exposure{}
+	inertMFA, inertNet := map[string]bool{}, map[string]bool{}
+	for _, a := range answers {
+		var g Grant
+		switch a.Outcome {
+		case iameval.OutcomeAllowed:
+			g = Grant{Action: a.Action, AllowedBy: refStrings(a.AllowedBy)}
+		case iameval.OutcomeDepends:
+			if len(a.AllowedBy) == 0 {
+				continue
+			}
+			g = Grant{Action: a.Action, AllowedBy: refStrings(a.AllowedBy), Depends: a.DependsOn}
+			if len(g.Depends) == 0 {
+				g.Depends = []string{"an unknown condition"}
+			}
+		default:
+			continue
+		}
+		switch a.Scenario {
+		case iameval.LongTermKey:
+			exp.WithoutMFA = append(exp.WithoutMFA, g)
+		case iameval.OutsideNetwork:
+			exp.FromAnywhere = append(exp.FromAnywhere, g)
+		}
+		for _, ref := range a.InertGuards {
+			label := ref.String()
+			if guardMentionsMFA(s, ref) {
+				if !inertMFA[label] {
+					inertMFA[label] = true
+					exp.InertMFAGuards = append(exp.InertMFAGuards, label)
+				}
+			} else if !inertNet[label] {
+				inertNet[label] = true
+				exp.InertNetworkGuards = append(exp.InertNetworkGuards, label)
+			}
+		}
+	}
+	return exp, nil
+}
+
+func refStrings(refs []iameval.StatementRef) []string {
+	out := make([]string, 0, len(refs))
+	seen := map[string]bool{}
+	for _, r := range refs {
+		s := r.String()
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// guardMentionsMFA reports whether the statement ref points at names an MFA
+// condition key (as opposed to a network one).
+func guardMentionsMFA(s Subject, ref iameval.StatementRef) bool {
+	find := func(ps []*iampolicy.Policy) *iampolicy.Statement {
+		for _, p := range ps {
+			if p != nil && p.File == ref.Policy && ref.Index >= 0 && ref.Index < len(p.Statements) {
+				for _, st := range p.Statements {
+					if st.Index == ref.Index {
+						return st
+					}
+				}
+			}
+		}
+		return nil
+	}
+	st := find(s.Identity)
+	if st == nil {
+		st = find([]*iampolicy.Policy{s.Boundary})
+	}
+	for _, level := range s.SCPs {
+		if st == nil {
+			st = find(level)
+		}
+	}
+	if st == nil {
+		return false
+	}
+	for _, c := range st.Conditions {
+		if strings.HasPrefix(strings.ToLower(c.Key), "aws:multifactorauth") {
+			return true
+		}
+	}
+	return false
+}

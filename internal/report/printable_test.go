@@ -1,0 +1,19 @@
+package report
+
+import "testing"
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice":          "alice",
+		"bob\x1b[31mred": "bob?[31mred",
+		"line\nbreak\r":  "line?break?",
+		"c1\u009bcsi":    "c1?csi",
+		"ünïcödé stays":  "ünïcödé stays",
+		"":               "",
+		"del\x7f":        "del?",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
