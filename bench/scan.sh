@@ -1,0 +1,563 @@
+#!/usr/bin/env bash
+# bench/scan.sh: keywarden's secret scanner against its floors and a peer,
+# measured in one run on one machine.
+#
+#   tree:    a copy of the Go toolchain's src tree ($(go env GOROOT)/src) with
+#            generated keys planted at known places
+#            floor: ripgrep searching it for the key-ID pattern
+#   history: a git repository of $COMMITS commits (git fast-import) built from
+#            the same files, with keys added and removed along the way, in
+#            files deleted later and on side branches (some never merged)
+#            floor: git log -p --all > /dev/null
+#   hook:    `keywarden scan --staged` on a one-file commit, and what the hook
+#            adds to `git commit`
+#   peer:    gitleaks (pinned), on the tree and the history, when
+#            `go install` can fetch it
+#
+# Each timing is the best of $RUNS runs (the corpus is in the page cache
+# after the first); gitleaks, much slower, runs $PEER_RUNS time(s), after
+# keywarden, so it too finds the corpus cached. Peak memory is /usr/bin/time's maximum resident set size
+# (of the largest single process: keywarden, or a git child it ran).
+# Every planted key ID must be in keywarden's findings; the script fails if
+# one is missing. Keys are generated (internal/awskey), never real.
+#
+# Usage: bash bench/scan.sh        (env: COMMITS=10000 PLANTS=300 RUNS=3
+#                                   PEER_RUNS=1 GITLEAKS=1 KEYWARDEN_BENCH_DIR=/tmp/keywarden-bench)
+# Not part of CI: it takes a few minutes and its figures depend on the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+WORK=${KEYWARDEN_BENCH_DIR:-/tmp/keywarden-bench}
+COMMITS=${COMMITS:-10000}
+PLANTS=${PLANTS:-300}
+RUNS=${RUNS:-3}
+PEER_RUNS=${PEER_RUNS:-1} # gitleaks takes tens of seconds a run
+GITLEAKS_VERSION=v8.30.1
+KEY_RE='A(KIA|SIA|BIA|CCA)[A-Z2-7]{16}'
+mkdir -p "$WORK/bin" "$WORK/out"
+rm -f "$WORK/out/"*.missing
+export PATH="$WORK/bin:$PATH" GOWORK=off
+
+say() { printf '\n== %s\n' "$*"; }
+
+# Tools: ripgrep and GNU time from Debian when missing.
+need=()
+command -v rg >/dev/null || need+=(ripgrep)
+[ -x /usr/bin/time ] || need+=(time)
+command -v git >/dev/null || need+=(git)
+if [ ${#need[@]} -gt 0 ]; then
+	say "installing ${need[*]}"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+say "building keywarden and the corpus generator"
+go build -o "$WORK/bin/keywarden" ./cmd/keywarden
+# The generator is its own little module that borrows internal/awskey (a
+# module path under github.com/keywarden/keywarden may import its internal
+# packages), so no benchmark-only code lives in the repository.
+gen="$WORK/corpusgen"
+mkdir -p "$gen"
+cat >"$gen/go.mod" <<EOF
+module github.com/keywarden/keywarden/bench/corpusgen
+
+go 1.26
+
+require github.com/keywarden/keywarden v0.0.0
+
+replace github.com/keywarden/keywarden => $REPO
+EOF
+cat >"$gen/main.go" <<'GOSRC'
+// corpusgen builds keywarden's scan benchmark corpus: keys planted in a
+// copy of a source tree, and a long git history (as a git fast-import
+// stream) with keys added and removed along the way. Keys are generated,
+// never real; every planted key ID is written to a manifest.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/awskey"
+)
+
+// chacha is the one seeded source: the corpus is the same on every run.
+var (
+	chacha = rand.NewChaCha8([32]byte{'k', 'e', 'y', 'w', 'a', 'r', 'd', 'e', 'n'})
+	rng    = rand.New(chacha)
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		die("usage: corpusgen plant DIR N MANIFEST | history SRC COMMITS MANIFEST > stream")
+	}
+	switch os.Args[1] {
+	case "plant":
+		n, _ := strconv.Atoi(os.Args[3])
+		plant(os.Args[2], n, os.Args[4])
+	case "history":
+		n, _ := strconv.Atoi(os.Args[3])
+		history(os.Args[2], n, os.Args[4])
+	default:
+		die("unknown mode " + os.Args[1])
+	}
+}
+
+func die(msg string) {
+	fmt.Fprintln(os.Stderr, "corpusgen:", msg)
+	os.Exit(2)
+}
+
+func check(err error) {
+	if err != nil {
+		die(err.Error())
+	}
+}
+
+// newKey makes a fresh random key pair; the account varies too.
+func newKey(prefix string) (id, secret string) {
+	id, err := awskey.NewID(prefix, rng.Uint64N(1e12), chacha)
+	check(err)
+	secret, err = awskey.NewSecret(chacha)
+	check(err)
+	return id, secret
+}
+
+// snippet returns a few lines holding a new key, in one of the forms keys
+// leak in, and the key ID.
+func snippet() (string, string) {
+	prefixes := []string{"AKIA", "AKIA", "AKIA", "ASIA"}
+	id, secret := newKey(prefixes[rng.IntN(len(prefixes))])
+	var s string
+	switch rng.IntN(6) {
+	case 0:
+		s = "aws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\n"
+	case 1:
+		s = "export AWS_ACCESS_KEY_ID=" + id + "\nexport AWS_SECRET_ACCESS_KEY=" + secret + "\n"
+	case 2:
+		s = "\t\"AccessKeyId\": \"" + id + "\",\n\t\"SecretAccessKey\": \"" + secret + "\",\n"
+	case 3:
+		s = "\tcreds := credentials.NewStaticCredentials(\"" + id + "\", \"" + secret + "\", \"\")\n"
+	case 4:
+		s = "// deploy key " + id + "\n"
+	default:
+		s = "AWS_ACCESS_KEY_ID: " + id + "\n"
+	}
+	return s, id
+}
+
+// insertAt puts text at the start of a random line of content.
+func insertAt(content []byte, text string) ([]byte, int) {
+	lines := bytes.Count(content, []byte("\n"))
+	at := 0
+	if lines > 0 {
+		at = rng.IntN(lines + 1)
+	}
+	off := 0
+	for i := 0; i < at; i++ {
+		j := bytes.IndexByte(content[off:], '\n')
+		if j < 0 {
+			off = len(content)
+			break
+		}
+		off += j + 1
+	}
+	out := make([]byte, 0, len(content)+len(text))
+	out = append(out, content[:off]...)
+	out = append(out, text...)
+	out = append(out, content[off:]...)
+	return out, at + 1
+}
+
+func isText(b []byte) bool {
+	return bytes.IndexByte(b[:min(len(b), 8000)], 0) < 0
+}
+
+func textFiles(root string, maxSize int64) []string {
+	var files []string
+	check(filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		if info, err := d.Info(); err != nil || info.Size() > maxSize || info.Size() == 0 {
+			return nil
+		}
+		files = append(files, p)
+		return nil
+	}))
+	sort.Strings(files)
+	return files
+}
+
+// plant inserts n keys into text files of dir (a copy of a source tree).
+func plant(dir string, n int, manifest string) {
+	files := textFiles(dir, 1<<20)
+	m, err := os.Create(manifest)
+	check(err)
+	defer m.Close()
+	used := map[string]bool{}
+	for planted := 0; planted < n; {
+		p := files[rng.IntN(len(files))]
+		if used[p] {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		check(err)
+		if !isText(data) {
+			continue
+		}
+		used[p] = true
+		text, id := snippet()
+		out, line := insertAt(data, text)
+		check(os.WriteFile(p, out, 0o644))
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(m, "%s\t%s:%d\n", id, rel, line)
+		planted++
+	}
+}
+
+// stream writes a git fast-import stream.
+type stream struct {
+	w    *bufio.Writer
+	mark int
+	time int64
+}
+
+func (s *stream) blobCmd(path string, data []byte) {
+	fmt.Fprintf(s.w, "M 100644 inline %s\ndata %d\n", quotePath(path), len(data))
+	s.w.Write(data)
+	s.w.WriteByte('\n')
+}
+
+func quotePath(p string) string {
+	if strings.ContainsAny(p, "\"\n\\ ") {
+		return strconv.Quote(p)
+	}
+	return p
+}
+
+// commit starts a commit on ref with the given parents; the caller then
+// writes file commands. It returns the commit's mark.
+func (s *stream) commit(ref, msg string, from int, merges ...int) int {
+	s.mark++
+	s.time += 600 + rng.Int64N(600)
+	who := []string{"Ada Lovelace <ada@example.com>", "Alan Turing <alan@example.com>", "Grace Hopper <grace@example.com>"}[rng.IntN(3)]
+	fmt.Fprintf(s.w, "commit %s\nmark :%d\nauthor %s %d +0000\ncommitter %s %d +0000\ndata %d\n%s\n",
+		ref, s.mark, who, s.time, who, s.time, len(msg), msg)
+	if from > 0 {
+		fmt.Fprintf(s.w, "from :%d\n", from)
+	}
+	for _, m := range merges {
+		fmt.Fprintf(s.w, "merge :%d\n", m)
+	}
+	return s.mark
+}
+
+// history writes a fast-import stream of a repository of n commits on
+// main, built from the text files of src: files are added, edited (a line
+// inserted at a time, like real edits), renamed and deleted; keys are added
+// and removed a few commits later, planted in files deleted later, and on
+// side branches, some merged, some never.
+func history(src string, n int, manifest string) {
+	files := textFiles(src, 256<<10)
+	m, err := os.Create(manifest)
+	check(err)
+	defer m.Close()
+	s := &stream{w: bufio.NewWriterSize(os.Stdout, 1<<20), time: 1500000000}
+	defer s.w.Flush()
+
+	state := map[string][]byte{}
+	var paths []string
+	removePath := func(i int) {
+		delete(state, paths[i])
+		paths[i] = paths[len(paths)-1]
+		paths = paths[:len(paths)-1]
+	}
+	type removal struct{ path, text string }
+	removals := map[int][]removal{}
+	deletions := map[int][]string{}
+	next := 0
+	head := 0
+	sideN := 0
+	for i := 0; i < n; i++ {
+		type change struct {
+			path string
+			data []byte // nil: delete
+		}
+		var changes []change
+		set := func(p string, d []byte) {
+			if _, ok := state[p]; !ok {
+				paths = append(paths, p)
+			}
+			state[p] = d
+			changes = append(changes, change{p, d})
+		}
+		// New files: many early on, a trickle later.
+		if next < len(files) && (i < n/5 || rng.IntN(10) == 0) {
+			for k := 1 + rng.IntN(4); k > 0 && next < len(files); k-- {
+				data, err := os.ReadFile(files[next])
+				check(err)
+				rel, _ := filepath.Rel(src, files[next])
+				next++
+				if isText(data) {
+					set(rel, data)
+				}
+			}
+		}
+		// Edits: a line inserted into one or two files.
+		for k := 1 + rng.IntN(2); k > 0 && len(paths) > 0; k-- {
+			p := paths[rng.IntN(len(paths))]
+			d, _ := insertAt(state[p], fmt.Sprintf("// edit %d: %x\n", i, rng.Uint64()))
+			set(p, d)
+		}
+		// A key now and then, removed again a few commits later.
+		if i%40 == 7 && len(paths) > 0 {
+			p := paths[rng.IntN(len(paths))]
+			text, id := snippet()
+			d, line := insertAt(state[p], text)
+			set(p, d)
+			fmt.Fprintf(m, "%s\tcommit %d %s:%d\n", id, i, p, line)
+			at := i + 3 + rng.IntN(30)
+			removals[at] = append(removals[at], removal{p, text})
+		}
+		for _, r := range removals[i] {
+			if d, ok := state[r.path]; ok && bytes.Contains(d, []byte(r.text)) {
+				set(r.path, bytes.Replace(d, []byte(r.text), nil, 1))
+			}
+		}
+		delete(removals, i)
+		// A file with a key, deleted later; renames; deletions.
+		if i%500 == 250 {
+			text, id := snippet()
+			p := fmt.Sprintf("deploy/creds-%d.env", i)
+			set(p, []byte("# temporary\n"+text))
+			fmt.Fprintf(m, "%s\tcommit %d %s (deleted later)\n", id, i, p)
+			deletions[i+20] = append(deletions[i+20], p)
+		}
+		for _, p := range deletions[i] {
+			for j := range paths {
+				if paths[j] == p {
+					changes = append(changes, change{p, nil})
+					removePath(j)
+					break
+				}
+			}
+		}
+		delete(deletions, i)
+		if i%150 == 149 && len(paths) > 0 {
+			j := rng.IntN(len(paths))
+			changes = append(changes, change{paths[j], nil})
+			removePath(j)
+		}
+		if i%300 == 100 && len(paths) > 0 {
+			j := rng.IntN(len(paths))
+			old, data := paths[j], state[paths[j]]
+			changes = append(changes, change{old, nil})
+			removePath(j)
+			set("moved/"+old, data)
+		}
+		var merge []int
+		if i%400 == 399 {
+			// A side branch of three commits; even ones are merged.
+			sideN++
+			ref := fmt.Sprintf("refs/heads/side-%d", sideN)
+			parent := head
+			var sideFiles []change
+			for k := 0; k < 3; k++ {
+				body := fmt.Sprintf("notes %d/%d\n", sideN, k)
+				if k == 1 {
+					text, id := snippet()
+					body += text
+					fate := "merged"
+					if sideN%2 == 1 {
+						fate = "never merged"
+					}
+					fmt.Fprintf(m, "%s\tside-%d (%s)\n", id, sideN, fate)
+				}
+				c := change{fmt.Sprintf("side/%d/notes-%d.md", sideN, k), []byte(body)}
+				parent = s.commit(ref, fmt.Sprintf("side %d.%d", sideN, k), parent)
+				s.blobCmd(c.path, c.data)
+				sideFiles = append(sideFiles, c)
+			}
+			if sideN%2 == 0 {
+				merge = []int{parent}
+				for _, c := range sideFiles {
+					set(c.path, c.data)
+				}
+			}
+		}
+		head = s.commit("refs/heads/main", fmt.Sprintf("change %d", i), head, merge...)
+		for _, c := range changes {
+			if c.data == nil {
+				fmt.Fprintf(s.w, "D %s\n", quotePath(c.path))
+				continue
+			}
+			if cur, ok := state[c.path]; ok && !bytes.Equal(cur, c.data) {
+				continue // changed again in this commit: only the last counts
+			}
+			s.blobCmd(c.path, c.data)
+		}
+		s.w.WriteByte('\n')
+	}
+}
+GOSRC
+(cd "$gen" && GOFLAGS=-mod=mod go build -o "$WORK/bin/corpusgen" .)
+
+gitleaks=""
+if [ "${GITLEAKS:-1}" = 0 ]; then
+	echo "GITLEAKS=0: no peer figures"
+elif command -v gitleaks >/dev/null && gitleaks version 2>/dev/null | grep -q "${GITLEAKS_VERSION#v}"; then
+	gitleaks=$(command -v gitleaks)
+elif GOBIN="$WORK/bin" GOFLAGS= go install "github.com/zricethezav/gitleaks/v8@$GITLEAKS_VERSION" 2>"$WORK/out/gitleaks-install.log"; then
+	gitleaks="$WORK/bin/gitleaks"
+else
+	echo "gitleaks $GITLEAKS_VERSION could not be installed (see $WORK/out/gitleaks-install.log): no peer figures"
+fi
+
+say "corpus"
+src=$(go env GOROOT)/src
+rm -rf "$WORK/tree"
+cp -r "$src" "$WORK/tree"
+corpusgen plant "$WORK/tree" "$PLANTS" "$WORK/tree-keys.tsv"
+printf 'tree:    %s (%s files, %s), %s keys planted\n' "$WORK/tree" \
+	"$(find "$WORK/tree" -type f | wc -l)" "$(du -sh "$WORK/tree" | cut -f1)" "$(wc -l <"$WORK/tree-keys.tsv")"
+
+hist="$WORK/history"
+stamp="$COMMITS $(sha256sum "$gen/main.go" | cut -c1-16) $(go env GOVERSION)"
+if [ "$(cat "$hist/.bench-stamp" 2>/dev/null)" != "$stamp" ]; then
+	rm -rf "$hist"
+	git init -q -b main "$hist"
+	corpusgen history "$src" "$COMMITS" "$WORK/history-keys.tsv" | git -C "$hist" fast-import --quiet
+	# fast-import deltas each blob against the one before, whatever its
+	# path; a repository in use has been packed by gc instead.
+	git -C "$hist" repack -adfq
+	echo "$stamp" >"$hist/.bench-stamp"
+fi
+printf 'history: %s (%s commits, %s refs, %s distinct blobs, pack %s), %s keys planted\n' "$hist" \
+	"$(git -C "$hist" rev-list --all --count)" "$(git -C "$hist" for-each-ref | wc -l)" \
+	"$(git -C "$hist" rev-list --all --objects | cut -d' ' -f1 | git -C "$hist" cat-file --batch-check='%(objecttype)' | grep -c blob)" \
+	"$(du -sh "$hist/.git/objects/pack" | cut -f1)" "$(wc -l <"$WORK/history-keys.tsv")"
+
+# measure NAME CMD...: the best wall time of $RUNS runs, and the largest
+# peak RSS. Output goes to $WORK/out/NAME.out; exit codes 0 and 1 (findings)
+# are both success.
+declare -A secs mem
+measure() {
+	local name=$1 best="" peak=0 i s m rc
+	shift
+	for ((i = 0; i < ${MRUNS:-$RUNS}; i++)); do
+		rc=0
+		/usr/bin/time -f '%e %M' -o "$WORK/out/$name.time" "$@" >"$WORK/out/$name.out" 2>"$WORK/out/$name.err" || rc=$?
+		if [ "$rc" -gt 1 ]; then
+			echo "$name failed (exit $rc):" >&2
+			tail -5 "$WORK/out/$name.err" >&2
+			exit 1
+		fi
+		read -r s m < <(tail -1 "$WORK/out/$name.time")
+		if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; fi
+		if [ "$m" -gt "$peak" ]; then peak=$m; fi
+	done
+	secs[$name]=$best
+	mem[$name]=$((peak / 1024))
+	printf '  %-22s %7.2f s  %5d MB\n' "$name" "$best" "$((peak / 1024))"
+}
+ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" 'BEGIN{ if (b < 0.01) b = 0.01; printf "%.2f", a / b }'; }
+
+# found NAME MANIFEST: how many planted key IDs are in NAME's output.
+found() {
+	local missing
+	missing=$(cut -f1 "$2" | sort -u | comm -23 - <(grep -oE "$KEY_RE" "$WORK/out/$1.out" | sort -u))
+	echo "$(($(cut -f1 "$2" | sort -u | wc -l) - $(printf '%s' "$missing" | grep -c . || true)))/$(cut -f1 "$2" | sort -u | wc -l)"
+	if [ -n "$missing" ]; then
+		printf '%s\n' "$missing" >"$WORK/out/$1.missing"
+	fi
+}
+
+say "machine: $(nproc) cores, $(git --version), $(rg --version 2>/dev/null | head -1), $(go env GOVERSION), keywarden $(keywarden version | cut -d' ' -f2)${gitleaks:+, gitleaks $GITLEAKS_VERSION}"
+
+say "tree: $WORK/tree"
+measure rg rg --no-ignore --hidden -o -N "$KEY_RE" "$WORK/tree"
+measure keywarden-tree keywarden scan --format json --show-secrets "$WORK/tree"
+if [ -n "$gitleaks" ]; then
+	MRUNS=$PEER_RUNS measure gitleaks-tree "$gitleaks" dir --no-banner --log-level error --report-format json \
+		--report-path "$WORK/out/gitleaks-tree.json" --exit-code 0 "$WORK/tree"
+	cp "$WORK/out/gitleaks-tree.json" "$WORK/out/gitleaks-tree.out"
+fi
+
+say "history: $hist"
+measure git-log-p sh -c "git -C '$hist' log -p --all >/dev/null"
+measure keywarden-git keywarden scan --git --repo "$hist" --format json --show-secrets
+if [ -n "$gitleaks" ]; then
+	MRUNS=$PEER_RUNS measure gitleaks-git "$gitleaks" git --no-banner --log-level error --report-format json \
+		--report-path "$WORK/out/gitleaks-git.json" --exit-code 0 "$hist"
+	cp "$WORK/out/gitleaks-git.json" "$WORK/out/gitleaks-git.out"
+fi
+
+say "hook: keywarden scan --staged on a one-file commit"
+small="$WORK/small"
+rm -rf "$small"
+git init -q -b main "$small"
+cp -r "$src/net/http/." "$small/"
+git -C "$small" add -A
+git -C "$small" -c user.name=bench -c user.email=bench@example.com commit -qm base --no-verify
+echo "// one more line" >>"$small/server.go"
+git -C "$small" add server.go
+# min_med N CMD...: run CMD N times (output discarded); print the fastest
+# and the median wall time in ms.
+min_med() {
+	local runs=$1 i a b
+	shift
+	for ((i = 0; i < runs; i++)); do
+		a=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || true
+		b=$(date +%s%N)
+		echo $(((b - a) / 1000))
+	done | sort -n | awk '{v[NR] = $1} END {printf "%.1f %.1f\n", v[1] / 1000, v[int((NR + 1) / 2)] / 1000}'
+}
+read -r staged_min staged_med < <(cd "$small" && min_med 50 keywarden scan --staged)
+read -r git_min git_med < <(cd "$small" && min_med 50 git rev-parse HEAD)
+printf '  keywarden scan --staged: %s ms fastest, %s ms median of 50 (git rev-parse alone: %s / %s ms)\n' \
+	"$staged_min" "$staged_med" "$git_min" "$git_med"
+staged_ms=$staged_med
+keywarden hook install -C "$small" >/dev/null
+commit_n=0
+commit_once() { # commit a one-line change, with the hook or (--no-verify) without
+	commit_n=$((commit_n + 1))
+	echo "// line $commit_n" >>"$small/server.go"
+	git -C "$small" add server.go
+	git -C "$small" -c user.name=bench -c user.email=bench@example.com commit -qm "c$commit_n" "$@"
+}
+read -r with_min with_med < <(min_med 30 commit_once)
+read -r without_min without_med < <(min_med 30 commit_once --no-verify)
+printf '  git commit of a one-line change: %s ms with the hook, %s ms without (medians of 30): the hook adds %s ms\n' \
+	"$with_med" "$without_med" "$(awk -v a="$with_med" -v b="$without_med" 'BEGIN{printf "%.1f", a - b}')"
+
+say "summary"
+printf '  tree:    keywarden %.2f s = %s x ripgrep (goal <= 3)' "${secs[keywarden-tree]}" "$(ratio keywarden-tree rg)"
+[ -n "$gitleaks" ] && printf '; gitleaks %.2f s = %s x keywarden' "${secs[gitleaks-tree]}" "$(ratio gitleaks-tree keywarden-tree)"
+printf '\n  history: keywarden %.2f s = %s x git log -p --all (goal <= 1)' "${secs[keywarden-git]}" "$(ratio keywarden-git git-log-p)"
+[ -n "$gitleaks" ] && printf '; gitleaks %.2f s = %s x keywarden' "${secs[gitleaks-git]}" "$(ratio gitleaks-git keywarden-git)"
+printf '\n  peak memory: keywarden %d MB (tree), %d MB (history) (goal < 300)\n' "${mem[keywarden-tree]}" "${mem[keywarden-git]}"
+tree_found=$(found keywarden-tree "$WORK/tree-keys.tsv")
+hist_found=$(found keywarden-git "$WORK/history-keys.tsv")
+printf '  planted keys found by keywarden: tree %s, history %s\n' "$tree_found" "$hist_found"
+if [ -n "$gitleaks" ]; then
+	printf '  planted keys found by gitleaks:  tree %s, history %s\n' \
+		"$(found gitleaks-tree "$WORK/tree-keys.tsv")" "$(found gitleaks-git "$WORK/history-keys.tsv")"
+fi
+printf '  staged scan: %s ms median (goal < 50)\n' "$staged_ms"
+status=0
+for f in keywarden-tree keywarden-git; do
+	if [ -s "$WORK/out/$f.missing" ]; then
+		echo "MISSED by $f: $(wc -l <"$WORK/out/$f.missing") planted keys, listed in $WORK/out/$f.missing" >&2
+		status=1
+	fi
+done
+exit $status

@@ -1,0 +1,526 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/secretscan"
+	"github.com/keywarden/keywarden/internal/secretscan/stsverify"
+	"github.com/spf13/cobra"
+)
+
+func init() { register("", 20, newScanCmd) }
+
+// scanOptions are the inputs of `keywarden scan`.
+type scanOptions struct {
+	IO     *IOStreams
+	Getenv func(string) string
+	Now    func() time.Time
+
+	Paths []string
+
+	// Sources.
+	Git         bool
+	Staged      bool
+	PrePush     bool
+	Repo        string
+	Excludes    []string
+	Gitignore   bool
+	MaxFileSize string
+	Archives    bool
+	Workers     int
+
+	// Detection and noise control.
+	AWSCredentials bool
+	Baseline       string
+	WriteBaseline  string
+	ShowSecrets    bool
+	ShowSuppressed bool
+	FailOn         string
+
+	// Verification.
+	Verify         bool
+	VerifyCanaries bool
+	VerifyTimeout  time.Duration
+	VerifyRate     float64
+	EndpointURL    string
+	Region         string
+
+	// Output.
+	Format     string
+	ReportFile string
+}
+
+func newScanCmd(f *Factory) *cobra.Command {
+	opts := &scanOptions{IO: f.IO, Getenv: f.Getenv, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "scan [PATH...|-]",
+		Short: "Find AWS credentials in files, stdin, staged changes or git history",
+		Long: `Scan for AWS credentials: access key IDs (AKIA, ASIA, ABIA, ACCA), secret
+access keys, session tokens, and the pairs they form, in any common syntax
+(credentials files, .env, shell, JSON, YAML, HCL/Terraform, properties, code,
+URLs, Docker and Kubernetes env). A pair is one finding; a lone key ID is
+reported (it names an account and a user); a lone secret only where its name
+says AWS. AWS's documentation examples are reported as examples and never fail
+the scan. Each finding carries the account decoded offline from the key ID.
+
+Sources: files and directories (default "."; .git, binary files and files over
+--max-file-size are skipped), stdin ("-"), --staged (what is about to be
+committed: the pre-commit hook), --git [REV-RANGE] (every blob of the history of
+every ref, or of the range, each attributed to the commit that introduced it).
+
+Nothing is sent anywhere unless --verify: then each complete pair is checked
+with a signed sts:GetCallerIdentity (live / revoked / invalid, and the ARN),
+except keys of known canary-token accounts.
+
+Secrets are redacted in every output unless --show-secrets. Silence a line with
+a "keywarden:allow" comment, or accept known findings with a baseline
+(--write-baseline FILE, then --baseline FILE): entries are hashes of the secret
+and the path, so they survive line moves and hold no secret.
+
+Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`,
+		Example: `  keywarden scan
+  keywarden scan src/ config/ --exclude 'testdata/**'
+  cat deploy.log | keywarden scan -
+  keywarden scan --staged
+  keywarden scan --git                      # every ref's whole history
+  keywarden scan --git main..feature --format sarif --report keys.sarif
+  keywarden scan --write-baseline .keywarden-baseline.json
+  keywarden scan --baseline .keywarden-baseline.json --verify`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			return runScan(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Git, "git", false, "scan git history: every blob of every ref, or of the REV-RANGE given as argument")
+	fl.BoolVar(&opts.Staged, "staged", false, "scan what is staged for the next commit (for the pre-commit hook)")
+	fl.BoolVar(&opts.PrePush, "pre-push", false, "scan the commits of a push, read from a pre-push hook's stdin")
+	fl.StringVar(&opts.Repo, "repo", ".", "the git repository for --git, --staged and --pre-push")
+	fl.StringArrayVar(&opts.Excludes, "exclude", nil, "skip paths matching this glob (.gitignore syntax; repeatable)")
+	fl.BoolVar(&opts.Gitignore, "gitignore", false, "skip what .gitignore files exclude")
+	fl.StringVar(&opts.MaxFileSize, "max-file-size", "10MB", "skip files (and blobs, archive entries) larger than this")
+	fl.BoolVar(&opts.Archives, "archives", false, "look inside .zip, .jar, .tar and .tar.gz files")
+	fl.IntVarP(&opts.Workers, "workers", "j", 0, "files read at once (default: one per CPU)")
+	fl.BoolVar(&opts.AWSCredentials, "aws-credentials", false, "also catch your own key IDs (of ~/.aws/credentials or AWS_SHARED_CREDENTIALS_FILE, and of keywarden's store) in any form")
+	fl.StringVar(&opts.Baseline, "baseline", "", "accept the findings listed in this baseline file")
+	fl.StringVar(&opts.WriteBaseline, "write-baseline", "", "write the findings to this baseline file (0600) and accept them")
+	fl.BoolVar(&opts.ShowSecrets, "show-secrets", false, "print secrets in clear (redacted otherwise)")
+	fl.BoolVar(&opts.ShowSuppressed, "show-suppressed", false, "list findings suppressed by a baseline or keywarden:allow in text output")
+	fl.StringVar(&opts.FailOn, "fail-on", "info", "exit 1 only for findings at or above this severity: "+report.SeverityNames+"|none")
+	fl.BoolVar(&opts.Verify, "verify", false, "ask STS (GetCallerIdentity) whether each complete key pair is live, and whose it is")
+	fl.BoolVar(&opts.VerifyCanaries, "verify-canaries", false, "with --verify, also send keys of known canary-token accounts (this sets them off)")
+	fl.DurationVar(&opts.VerifyTimeout, "verify-timeout", 10*time.Second, "time limit for each verification request")
+	fl.Float64Var(&opts.VerifyRate, "verify-rate", 2, "at most this many verification requests per second")
+	fl.StringVar(&opts.EndpointURL, "endpoint-url", "", "STS endpoint for --verify (default: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, or AWS)")
+	fl.StringVar(&opts.Region, "region", "", "STS region for --verify (default: AWS_REGION or us-east-1)")
+	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|sarif")
+	fl.StringVar(&opts.ReportFile, "report", "", "write the output to this file (0600) instead of stdout")
+	return cmd
+}
+
+// scanTool names keywarden in JSON and SARIF output.
+func scanTool() report.Tool {
+	return report.Tool{Name: "keywarden scan", Version: Version, InfoURI: "https://github.com/keywarden/keywarden"}
+}
+
+// scanCollector gathers findings from concurrent sources. For git history
+// it keeps one finding per fingerprint (rule, secret, path): the one from
+// the earliest commit.
+type scanCollector struct {
+	mu       sync.Mutex
+	findings []report.Finding
+	byFP     map[string]int
+	seen     map[string]int // how many blobs held each fingerprint
+	pairs    map[int]scanPair
+	errs     []string
+	opt      secretscan.FindingOptions
+}
+
+// scanPair keeps a pair's clear values for --verify, out of the finding.
+type scanPair struct{ id, secret, token string }
+
+func (c *scanCollector) add(o secretscan.Origin, ms []secretscan.Match) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range ms {
+		f := secretscan.ToFinding(m, o, c.opt)
+		if i, ok := c.byFP[f.Fingerprint]; ok {
+			c.seen[f.Fingerprint]++
+			old := c.findings[i]
+			if o.Commit != "" && (old.Location.Date == "" || f.Location.Date < old.Location.Date) {
+				c.findings[i] = f
+			}
+			continue
+		}
+		c.byFP[f.Fingerprint] = len(c.findings)
+		c.seen[f.Fingerprint] = 1
+		if m.Kind == secretscan.KindPair && !m.Example {
+			c.pairs[len(c.findings)] = scanPair{m.KeyID, m.Secret, m.Token}
+		}
+		c.findings = append(c.findings, f)
+	}
+}
+
+func (c *scanCollector) warn(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errs = append(c.errs, err.Error())
+}
+
+func runScan(ctx context.Context, opts *scanOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	format, err := report.ParseFormat(opts.Format, report.FormatText, report.FormatJSON, report.FormatSARIF)
+	if err != nil {
+		return UsageError(err)
+	}
+	failOn, err := report.ParseSeverity(opts.FailOn)
+	if err != nil {
+		return UsageError(fmt.Errorf("--fail-on: %w", err))
+	}
+	maxSize, err := scanParseSize(opts.MaxFileSize)
+	if err != nil {
+		return UsageError(fmt.Errorf("--max-file-size: %w", err))
+	}
+	modes := 0
+	for _, b := range []bool{opts.Git, opts.Staged, opts.PrePush} {
+		if b {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return usageErrorf("--git, --staged and --pre-push exclude each other")
+	}
+	if opts.Git && len(opts.Paths) > 1 {
+		return usageErrorf("--git takes at most one REV-RANGE argument (quote it if it has spaces); use --repo for the repository")
+	}
+	if (opts.Staged || opts.PrePush) && len(opts.Paths) > 0 {
+		return usageErrorf("--staged and --pre-push take no PATH arguments; use --repo for the repository")
+	}
+	if opts.VerifyCanaries && !opts.Verify {
+		return usageErrorf("--verify-canaries needs --verify")
+	}
+	if opts.VerifyRate <= 0 {
+		return usageErrorf("--verify-rate must be positive")
+	}
+
+	var baseline *secretscan.Baseline
+	if opts.Baseline != "" {
+		data, err := readInput(opts.IO, opts.Baseline, secretscan.MaxBaselineSize)
+		if err != nil {
+			return UsageError(fmt.Errorf("--baseline: %w", err))
+		}
+		if baseline, err = secretscan.ParseBaseline(opts.Baseline, data); err != nil {
+			return UsageError(err)
+		}
+	}
+
+	detOpt := secretscan.Options{}
+	if opts.AWSCredentials {
+		ids, err := scanOwnKeys(opts)
+		if err != nil {
+			return UsageError(fmt.Errorf("--aws-credentials: %w", err))
+		}
+		detOpt.OwnKeyIDs = ids
+	}
+
+	col := &scanCollector{byFP: map[string]int{}, seen: map[string]int{}, pairs: map[int]scanPair{},
+		opt: secretscan.FindingOptions{ShowSecrets: opts.ShowSecrets}}
+	stats := &secretscan.Stats{}
+	src := &secretscan.Sources{
+		Detector:    secretscan.New(detOpt),
+		MaxFileSize: maxSize,
+		Exclude:     opts.Excludes,
+		Gitignore:   opts.Gitignore,
+		Archives:    opts.Archives,
+		Workers:     opts.Workers,
+		Stats:       stats,
+		Warn:        col.warn,
+	}
+
+	stopProgress := scanStartProgress(opts.IO, stats, opts.Now)
+	start := opts.Now()
+	switch {
+	case opts.Git || opts.Staged || opts.PrePush:
+		err = scanGit(ctx, opts, src, col)
+	default:
+		err = scanFiles(ctx, opts, src, col)
+	}
+	stopProgress()
+	if err != nil {
+		return &ExitErr{Code: ExitError, Err: err}
+	}
+	elapsed := opts.Now().Sub(start)
+
+	findings := col.findings
+	for i := range findings {
+		if n := col.seen[findings[i].Fingerprint]; n > 1 {
+			findings[i].Properties["occurrences"] = n
+		}
+		if l := findings[i].Location; l.Commit != "" {
+			findings[i].Message += fmt.Sprintf(" Introduced in commit %s by %s on %s.", scanShort(l.Commit), l.Author, l.Date)
+		}
+	}
+	if opts.Verify {
+		if err := scanVerify(ctx, opts, col); err != nil {
+			return err
+		}
+	}
+	if baseline != nil {
+		baseline.Apply(findings)
+	}
+	report.Sort(findings)
+
+	if opts.WriteBaseline != "" {
+		data, err := secretscan.WriteBaseline(findings, baseline)
+		if err != nil {
+			return err
+		}
+		if err := writeFileSecure(opts.WriteBaseline, data); err != nil {
+			return &ExitErr{Code: ExitError, Err: fmt.Errorf("--write-baseline: %w", err)}
+		}
+		for i := range findings {
+			if findings[i].Suppressed == "" {
+				findings[i].Suppressed = secretscan.SuppressedBaseline
+			}
+		}
+	}
+
+	var out bytes.Buffer
+	switch format {
+	case report.FormatJSON:
+		err = report.WriteJSON(&out, scanTool(), findings, col.errs)
+	case report.FormatSARIF:
+		err = report.WriteSARIF(&out, scanTool(), secretscan.Rules(), findings)
+	default:
+		err = scanWriteText(&out, opts, findings)
+	}
+	if err != nil {
+		return err
+	}
+	if opts.ReportFile != "" {
+		if err := writeFileSecure(opts.ReportFile, out.Bytes()); err != nil {
+			return &ExitErr{Code: ExitError, Err: fmt.Errorf("--report: %w", err)}
+		}
+		fmt.Fprintf(opts.IO.Out, "%s (report written to %s)\n", report.SummaryLine(findings, report.NewPalette(opts.IO.ColorEnabled())), opts.ReportFile)
+	} else if _, err := opts.IO.Out.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if opts.WriteBaseline != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote %s; later scans with --baseline %s accept these findings\n", opts.WriteBaseline, opts.WriteBaseline)
+	}
+	for _, e := range col.errs {
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", e)
+	}
+	if opts.IO.ProgressEnabled() {
+		fmt.Fprintf(opts.IO.ErrOut, "scanned %d %s, %s in %s\n", stats.Files.Load(), scanUnit(opts), scanBytes(stats.Bytes.Load()), elapsed.Round(time.Millisecond))
+	}
+	if len(col.errs) > 0 {
+		return &ExitErr{Code: ExitError, Err: fmt.Errorf("%d input errors: the scan is incomplete", len(col.errs))}
+	}
+	if report.AtOrAbove(findings, failOn) {
+		return ErrFindings()
+	}
+	return nil
+}
+
+// scanFiles scans the path arguments, or stdin for "-".
+func scanFiles(ctx context.Context, opts *scanOptions, src *secretscan.Sources, col *scanCollector) error {
+	paths := opts.Paths
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	var files []string
+	for _, p := range paths {
+		if p == "-" {
+			if err := src.ScanReader(ctx, "-", opts.IO.In, col.add); err != nil {
+				return fmt.Errorf("<stdin>: %w", err)
+			}
+			continue
+		}
+		files = append(files, filepath.Clean(p))
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	return src.ScanPaths(ctx, files, col.add)
+}
+
+// scanVerify asks STS about every complete pair, one at a time.
+func scanVerify(ctx context.Context, opts *scanOptions, col *scanCollector) error {
+	endpoint := opts.EndpointURL
+	for _, k := range []string{"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"} {
+		if endpoint == "" {
+			endpoint = opts.Getenv(k)
+		}
+	}
+	region := opts.Region
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if region == "" {
+			region = opts.Getenv(k)
+		}
+	}
+	v := &stsverify.Verifier{Endpoint: endpoint, Region: region, Timeout: opts.VerifyTimeout,
+		Interval: time.Duration(float64(time.Second) / opts.VerifyRate), AllowCanaries: opts.VerifyCanaries}
+	idx := make([]int, 0, len(col.pairs))
+	for i := range col.pairs {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		p := col.pairs[i]
+		r := v.Verify(ctx, p.id, p.secret, p.token)
+		f := &col.findings[i]
+		f.Properties["verification"] = string(r.Status)
+		if r.ARN != "" {
+			f.Properties["arn"] = r.ARN
+		}
+		switch r.Status {
+		case stsverify.Live:
+			f.Severity = report.SeverityCritical
+			f.Message += " Verified LIVE: " + r.ARN + "."
+			if r.Detail != "" {
+				f.Message += " (" + r.Detail + ")"
+			}
+		case stsverify.Revoked:
+			f.Severity = report.SeverityLow
+			f.Message += " Verified: AWS does not accept this key (" + r.Detail + "): deleted, deactivated or expired."
+		case stsverify.Invalid:
+			f.Severity = report.SeverityLow
+			f.Message += " Verified: the key ID exists but this is not its secret (" + r.Detail + ")."
+		case stsverify.Canary:
+			f.Message += " Not verified: " + r.Detail + "."
+			f.Properties["canary"] = true
+		case stsverify.Skipped:
+			f.Message += " Not verified: " + r.Detail + "."
+		default:
+			f.Message += " Verification failed: " + r.Detail + "."
+		}
+	}
+	return nil
+}
+
+// scanWriteText renders findings grouped by file. Examples are always
+// listed (marked); other suppressed findings only with --show-suppressed.
+func scanWriteText(w io.Writer, opts *scanOptions, findings []report.Finding) error {
+	shown := make([]report.Finding, 0, len(findings))
+	hidden := 0
+	for _, f := range findings {
+		if f.Suppressed == "" || f.Suppressed == secretscan.SuppressedExample || opts.ShowSuppressed {
+			shown = append(shown, f)
+		} else {
+			hidden++
+		}
+	}
+	if err := report.WriteText(w, shown, report.TextOptions{Color: opts.IO.ColorEnabled(), ShowSuppressed: true}); err != nil {
+		return err
+	}
+	if hidden > 0 {
+		_, err := fmt.Fprintf(w, "%d more suppressed by a baseline or keywarden:allow (--show-suppressed lists them)\n", hidden)
+		return err
+	}
+	return nil
+}
+
+// scanParseSize reads "10MB", "512k", "1G" or a plain byte count.
+func scanParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || v <= 0 || v > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size (like 512K, 10MB, 1G)", s)
+	}
+	return v * mult, nil
+}
+
+func scanShort(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
+
+func scanUnit(opts *scanOptions) string {
+	if opts.Git || opts.Staged || opts.PrePush {
+		return "blobs"
+	}
+	return "files"
+}
+
+func scanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// scanStartProgress draws "files, bytes, rate" on stderr while the scan
+// runs, when stderr is a terminal. The returned function stops and clears
+// it.
+func scanStartProgress(ios *IOStreams, st *secretscan.Stats, now func() time.Time) func() {
+	if !ios.ProgressEnabled() {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := now()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(ios.ErrOut, "\r\x1b[K")
+				return
+			case <-t.C:
+				el := now().Sub(start).Seconds()
+				b := st.Bytes.Load()
+				rate := 0.0
+				if el > 0 {
+					rate = float64(b) / el
+				}
+				fmt.Fprintf(ios.ErrOut, "\r\x1b[Kscanning: %d items, %s, %s/s", st.Files.Load(), scanBytes(b), scanBytes(int64(rate)))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}

@@ -1,0 +1,392 @@
+// Package gitsource enumerates what a secret scanner must read in a git
+// repository: every distinct blob of its history, the blobs staged for the
+// next commit, and the blobs introduced by the commits of a push.
+//
+// It is built for speed on large histories. Reading `git log -p` would make
+// git compute a content diff for every commit and show each line of a file
+// as many times as it survives in a diff; instead gitsource asks git only
+// for tree diffs (`git log --raw`, cheap: no blob is read), keeps the first
+// commit and path at which each blob ID appears, and streams the content of
+// each distinct blob exactly once through long-lived `git cat-file`
+// processes, while the caller's workers scan blobs already read. Blobs too
+// large or binary (a NUL byte in their first 8000 bytes, git's own test) are
+// skipped before any scanning.
+//
+// The repository is treated as hostile: git runs with replace refs
+// disabled (GIT_NO_REPLACE_OBJECTS=1, so a replace ref cannot hide a blob),
+// with its configuration overridden wherever it could run a program
+// (pager, fsmonitor, signature checks, external diff, textconv), and its
+// output is read in the -z formats so that any byte may appear in a path.
+package gitsource
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Blob is one blob to scan.
+type Blob struct {
+	OID string
+	// Path, Commit, Author and Date say where the blob first appeared: the
+	// earliest commit (in date order, parents first) that introduced it, and
+	// its path there. Staged blobs have only a Path.
+	Path   string
+	Commit string
+	Author string // "Name <email>"
+	Date   time.Time
+	// Data is the blob's content. It is valid only during the callback:
+	// the buffer is reused afterwards.
+	Data []byte
+}
+
+// Options tune a history scan.
+type Options struct {
+	// RevRange selects the commits: "" means every ref (like --all);
+	// otherwise revision arguments as git log takes them, separated by
+	// spaces ("main..feature", "v1.2.0..", "HEAD~20..HEAD", "A B --not C").
+	// Of the options, only --all, --branches, --tags, --remotes, --glob,
+	// --exclude and --not are accepted.
+	RevRange string
+	// MaxBlobSize skips blobs larger than this many bytes. 0 means
+	// DefaultMaxBlobSize; a negative value means no limit.
+	MaxBlobSize int64
+	// Workers is how many calls of fn may run at once; 0 means one per CPU.
+	Workers int
+
+	// IncludeBinary passes binary blobs (a NUL byte in the first 8000
+	// bytes) to fn as well, for callers that look inside archives.
+	IncludeBinary bool
+	// Skipped, when set, is told about every distinct blob not passed to fn
+	// and why ("too large", "binary", "missing" in a partial clone). It may
+	// be called concurrently.
+	Skipped func(b Blob, reason string)
+}
+
+// DefaultMaxBlobSize is the size limit used when Options.MaxBlobSize is 0.
+const DefaultMaxBlobSize = 10 << 20
+
+// Stats counts what a scan did, for progress lines and reports.
+type Stats struct {
+	Commits int64 // commits read from the log
+	Blobs   int64 // distinct blobs passed to fn
+	Bytes   int64 // their total size
+	Skipped int64 // distinct blobs skipped (too large, binary, missing)
+}
+
+// History calls fn once for each distinct blob reachable in the range,
+// attributed to the commit that introduced it (the earliest), including
+// files deleted later and branches never merged. Commits are read in date
+// order, parents first; merges are read as combined diffs, so a blob that
+// only a merge introduced (a conflict resolution) is found too. Without a
+// range, blobs and trees that tags point at directly are scanned as well
+// (their Path is the ref name, Commit is empty). fn may be called
+// concurrently. The first error from fn stops the scan and is returned.
+func History(ctx context.Context, repoDir string, opt Options, fn func(Blob) error) error {
+	_, err := HistoryStats(ctx, repoDir, opt, fn)
+	return err
+}
+
+// HistoryStats is History, also returning what it counted.
+func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob) error) (Stats, error) {
+	revs, err := revArgs(opt.RevRange)
+	if err != nil {
+		return Stats{}, err
+	}
+	var st Stats
+	produce := func(ctx context.Context, emit func(job) error) error {
+		args := []string{"log", "--raw", "-z", "-c", "--root", "--no-renames", "--no-abbrev",
+			"--no-ext-diff", "--no-textconv", "--no-color", "--no-show-signature", "--no-mailmap",
+			"--encoding=UTF-8", "--date-order", "--reverse", logFormat}
+		args = append(args, revs...)
+		args = append(args, "--")
+		cmd := command(ctx, repoDir, args...)
+		stderr := &limitedBuffer{}
+		cmd.Stderr = stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return gitError(args, err, "")
+		}
+		// Each blob is scanned once: the first time its ID appears. The log
+		// runs oldest first, so that is the commit that introduced it.
+		seen := make(map[string]struct{}, 1<<14)
+		var last *commitInfo
+		perr := parseLog(stdout, func(c change) error {
+			if c.commit != last {
+				last = c.commit
+				atomic.AddInt64(&st.Commits, 1)
+			}
+			key := oidKey(c.oid)
+			if _, dup := seen[key]; dup {
+				return nil
+			}
+			seen[key] = struct{}{}
+			return emit(job{oid: string(c.oid), path: string(c.path), commit: c.commit})
+		})
+		if perr != nil {
+			// Stop git before reporting: it may be blocked writing to us.
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return perr
+		}
+		if err := cmd.Wait(); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return gitError(args, err, stderr.String())
+		}
+		if strings.TrimSpace(opt.RevRange) != "" {
+			return nil
+		}
+		// Every ref: also the blobs and trees that tags point at directly.
+		return refBlobs(ctx, repoDir, func(j job) error {
+			key := oidKey([]byte(j.oid))
+			if _, dup := seen[key]; dup {
+				return nil
+			}
+			seen[key] = struct{}{}
+			return emit(j)
+		})
+	}
+	// Inflating blobs is git's heaviest part: two readers let it use two
+	// cores while the log is still being walked.
+	err = run(ctx, repoDir, opt, 2, produce, fn, &st)
+	return st, err
+}
+
+// oidKey turns a hex object ID into a map key half its size.
+func oidKey(hex []byte) string {
+	if len(hex)%2 != 0 {
+		return string(hex)
+	}
+	b := make([]byte, len(hex)/2)
+	for i := range b {
+		hi, ok1 := unhex(hex[2*i])
+		lo, ok2 := unhex(hex[2*i+1])
+		if !ok1 || !ok2 {
+			return string(hex)
+		}
+		b[i] = hi<<4 | lo
+	}
+	return string(b)
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// revArgs splits a revision range into git log arguments, refusing any
+// option other than the ref selectors: a range comes from a user or a
+// hook's input and must not smuggle in --output=FILE or the like.
+func revArgs(rng string) ([]string, error) {
+	f := strings.Fields(rng)
+	if len(f) == 0 {
+		return []string{"--all"}, nil
+	}
+	for _, a := range f {
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(a, "=")
+		switch name {
+		case "--all", "--branches", "--tags", "--remotes", "--glob", "--exclude", "--not":
+			continue
+		}
+		return nil, fmt.Errorf("revision range: option %q is not allowed (only --all, --branches, --tags, --remotes, --glob, --exclude, --not)", a)
+	}
+	return f, nil
+}
+
+// run is the pipeline shared by History, Staged and PrePush:
+//
+//	produce -> cat-file --batch-check (size, type) -> cat-file --batch (×2) -> workers -> fn
+//
+// Every stage runs concurrently, so git's tree walk, git's inflating of
+// blobs and our scanning use all the cores there are.
+func run(ctx context.Context, dir string, opt Options, readers int, produce func(context.Context, func(job) error) error, fn func(Blob) error, st *Stats) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g := &group{cancel: cancel}
+
+	limit := opt.MaxBlobSize
+	if limit == 0 {
+		limit = DefaultMaxBlobSize
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	readers = max(1, min(readers, runtime.GOMAXPROCS(0)))
+
+	skipped := func(j job, reason string) {
+		atomic.AddInt64(&st.Skipped, 1)
+		if opt.Skipped != nil {
+			opt.Skipped(j.blob(nil), reason)
+		}
+	}
+
+	check, err := startCatFile(ctx, dir, "--batch-check")
+	if err != nil {
+		return err
+	}
+	procs := []*catFile{check}
+	defer func() {
+		for _, p := range procs {
+			_ = p.stdin.Close()
+			if p.cmd.ProcessState == nil {
+				_ = p.cmd.Process.Kill()
+				_ = p.cmd.Wait()
+			}
+		}
+	}()
+	fetch := make([]*catFile, readers)
+	for i := range fetch {
+		if fetch[i], err = startCatFile(ctx, dir, "--batch"); err != nil {
+			return err
+		}
+		procs = append(procs, fetch[i])
+	}
+
+	toCheck := make(chan job, 1024)
+	g.go_(func() error {
+		defer close(toCheck)
+		return produce(ctx, func(j job) error {
+			select {
+			case toCheck <- j:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	})
+	g.go_(func() error { return check.feed(ctx, toCheck) })
+
+	// The size check's answers are dealt round-robin to the readers.
+	toFetch := make([]chan job, readers)
+	for i := range toFetch {
+		toFetch[i] = make(chan job, 256)
+	}
+	g.go_(func() error {
+		sized := make(chan job, 256)
+		var inner group
+		inner.cancel = cancel
+		inner.go_(func() error {
+			defer close(sized)
+			return check.sizeFilter(ctx, limit, sized, skipped)
+		})
+		inner.go_(func() error {
+			defer func() {
+				for _, c := range toFetch {
+					close(c)
+				}
+			}()
+			n := 0
+			for j := range sized {
+				select {
+				case toFetch[n%readers] <- j:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				n++
+			}
+			return nil
+		})
+		if err := inner.wait(); err != nil {
+			return err
+		}
+		return check.wait()
+	})
+
+	blobs := make(chan content, 2*workers)
+	var readersWG sync.WaitGroup
+	for i, p := range fetch {
+		readersWG.Add(1)
+		g.go_(func() error { return p.feed(ctx, toFetch[i]) })
+		g.go_(func() error {
+			defer readersWG.Done()
+			if err := p.contents(ctx, opt.IncludeBinary, blobs, skipped); err != nil {
+				return err
+			}
+			return p.wait()
+		})
+	}
+	go func() {
+		readersWG.Wait()
+		close(blobs)
+	}()
+
+	for range workers {
+		g.go_(func() error {
+			for c := range blobs {
+				atomic.AddInt64(&st.Blobs, 1)
+				atomic.AddInt64(&st.Bytes, int64(len(*c.buf)))
+				err := fn(c.blob(*c.buf))
+				bufPool.Put(c.buf)
+				if err != nil {
+					// Drain so the readers are not left blocked.
+					go func() {
+						for c := range blobs {
+							bufPool.Put(c.buf)
+						}
+					}()
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.wait()
+}
+
+func (j job) blob(data []byte) Blob {
+	b := Blob{OID: j.oid, Path: j.path, Data: data}
+	if j.commit != nil {
+		b.Commit, b.Author, b.Date = j.commit.oid, j.commit.author, j.commit.date
+	}
+	return b
+}
+
+// group runs goroutines and keeps the first error; an error cancels the
+// others through cancel.
+type group struct {
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+	cancel context.CancelFunc
+}
+
+func (g *group) go_(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.once.Do(func() {
+				g.err = err
+				if g.cancel != nil {
+					g.cancel()
+				}
+			})
+		}
+	}()
+}
+
+func (g *group) wait() error {
+	g.wg.Wait()
+	return g.err
+}

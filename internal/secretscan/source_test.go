@@ -1,0 +1,242 @@
+package secretscan
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// collect runs fn and returns "path:line kind" for each match, sorted.
+func collect(t *testing.T, fn func(Sink) error) ([]string, []error) {
+	t.Helper()
+	var got []string
+	err := fn(func(o Origin, ms []Match) {
+		for _, m := range ms {
+			got = append(got, filepath.ToSlash(o.Path)+":"+itoa(m.Primary().Line)+" "+m.Kind.String())
+		}
+	})
+	sort.Strings(got)
+	if err != nil {
+		return got, []error{err}
+	}
+	return got, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestScanPaths(t *testing.T) {
+	k := newTestKeys(t, 20)
+	dir := t.TempDir()
+	pair := k.fill("aws_access_key_id = {ID}\naws_secret_access_key = {SECRET}\n")
+	writeFiles(t, dir, map[string]string{
+		"a/creds.ini":          pair,
+		"a/lone.txt":           "x\n" + k.ASIA + "\n",
+		".git/config":          pair,
+		"vendor/lib/x.go":      pair,
+		"ignored/y.env":        pair,
+		"sub/.gitignore":       "*.log\n!keep.log\n",
+		"sub/app.log":          pair,
+		"sub/keep.log":         pair,
+		"bin.dat":              "\x00\x01" + pair,
+		"big.txt":              strings.Repeat("x", 2000) + pair,
+		".gitignore":           "ignored/\n",
+		"image.png":            pair,
+		"nested/deep/file.yml": "key: " + k.ID + "\n",
+	})
+	run := func(s *Sources) []string {
+		s.Detector = New(Options{})
+		var errs []error
+		s.Warn = func(err error) { errs = append(errs, err) }
+		got, e := collect(t, func(sink Sink) error { return s.ScanPaths(context.Background(), []string{dir}, sink) })
+		if len(e)+len(errs) > 0 {
+			t.Fatalf("errors: %v %v", e, errs)
+		}
+		for i := range got {
+			got[i] = strings.TrimPrefix(got[i], filepath.ToSlash(dir)+"/")
+		}
+		return got
+	}
+	got := run(&Sources{MaxFileSize: 1000, Exclude: []string{"vendor"}})
+	want := []string{"a/creds.ini:1 pair", "a/lone.txt:2 key-id", "ignored/y.env:1 pair", "nested/deep/file.yml:1 key-id", "sub/app.log:1 pair", "sub/keep.log:1 pair"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("plain walk:\n got %q\nwant %q", got, want)
+	}
+	got = run(&Sources{Gitignore: true, Exclude: []string{"**/deep/*.yml"}})
+	want = []string{"a/creds.ini:1 pair", "a/lone.txt:2 key-id", "big.txt:1 pair", "sub/keep.log:1 pair", "vendor/lib/x.go:1 pair"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("with .gitignore:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestScanSymlinkedRoot(t *testing.T) {
+	k := newTestKeys(t, 25)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"real/a.txt": k.ID + "\n", "real/.git/x": k.ID + "\n"})
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(dir, "real"), link); err != nil {
+		t.Skip(err)
+	}
+	// A link inside the tree is not followed (no loops, no escapes).
+	if err := os.Symlink(dir, filepath.Join(dir, "real", "loop")); err != nil {
+		t.Fatal(err)
+	}
+	s := &Sources{Detector: New(Options{})}
+	got, errs := collect(t, func(sink Sink) error { return s.ScanPaths(context.Background(), []string{link}, sink) })
+	if len(errs) > 0 || len(got) != 1 || !strings.HasSuffix(got[0], "link/a.txt:1 key-id") {
+		t.Errorf("got %q %v", got, errs)
+	}
+}
+
+func TestScanArchives(t *testing.T) {
+	k := newTestKeys(t, 21)
+	pair := k.fill("aws_access_key_id = {ID}\naws_secret_access_key = {SECRET}\n")
+	dir := t.TempDir()
+
+	var inner bytes.Buffer
+	zw := zip.NewWriter(&inner)
+	w, _ := zw.Create("conf/app.properties")
+	w.Write([]byte("aws.accessKeyId=" + k.ID2 + "\n"))
+	zw.Close()
+
+	var outer bytes.Buffer
+	zw = zip.NewWriter(&outer)
+	w, _ = zw.Create("creds")
+	w.Write([]byte(pair))
+	w, _ = zw.Create("lib/inner.jar")
+	w.Write(inner.Bytes())
+	w, _ = zw.Create("big")
+	w.Write(bytes.Repeat([]byte("a"), 5000)) // over the size limit: skipped
+	zw.Close()
+	os.WriteFile(filepath.Join(dir, "app.zip"), outer.Bytes(), 0o644)
+
+	var tgz bytes.Buffer
+	gz := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "etc/env", Mode: 0o644, Size: int64(len(pair)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(pair))
+	tw.Close()
+	gz.Close()
+	os.WriteFile(filepath.Join(dir, "rootfs.tar.gz"), tgz.Bytes(), 0o644)
+
+	s := &Sources{Detector: New(Options{}), Archives: true, MaxFileSize: 4096}
+	got, errs := collect(t, func(sink Sink) error { return s.ScanPaths(context.Background(), []string{dir}, sink) })
+	for i := range got {
+		got[i] = strings.TrimPrefix(got[i], filepath.ToSlash(dir)+"/")
+	}
+	want := []string{"app.zip!creds:1 pair", "app.zip!lib/inner.jar!conf/app.properties:1 key-id", "rootfs.tar.gz!etc/env:1 pair"}
+	if len(errs) > 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q %v\nwant %q", got, errs, want)
+	}
+	// Without --archives, the archives are binary and skipped.
+	s = &Sources{Detector: New(Options{})}
+	got, _ = collect(t, func(sink Sink) error { return s.ScanPaths(context.Background(), []string{dir}, sink) })
+	if len(got) != 0 {
+		t.Errorf("without archives: %q", got)
+	}
+}
+
+// A zip bomb: many entries of highly compressible data must stop at the
+// budget with an error, not exhaust memory or time.
+func TestScanArchiveBomb(t *testing.T) {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	chunk := bytes.Repeat([]byte("A"), 1<<20)
+	for i := 0; i < 40; i++ {
+		w, _ := zw.Create("f" + itoa(i))
+		w.Write(chunk)
+	}
+	zw.Close()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bomb.zip")
+	os.WriteFile(p, b.Bytes(), 0o644)
+	s := &Sources{Detector: New(Options{}), Archives: true, MaxFileSize: 2 << 20, MaxArchiveBytes: 16 << 20}
+	var warned []error
+	s.Warn = func(err error) { warned = append(warned, err) }
+	if err := s.ScanPaths(context.Background(), []string{p}, func(Origin, []Match) {}); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0].Error(), "exceeds the scan's limits") {
+		t.Errorf("warnings = %v", warned)
+	}
+}
+
+// Streams are scanned in chunks: every planted pair is found once, with
+// its line number in the stream, even across chunk boundaries.
+func TestScanReaderChunks(t *testing.T) {
+	k := newTestKeys(t, 22)
+	var b strings.Builder
+	var want []string
+	line := 1
+	for b.Len() < 3*streamChunk {
+		if line%9973 == 0 {
+			b.WriteString(k.fill("aws_access_key_id = {ID}\n"))
+			want = append(want, "-:"+itoa(line)+" pair")
+			b.WriteString("padding line\n")
+			b.WriteString(k.fill("aws_secret_access_key = {SECRET}\n"))
+			line += 3
+			continue
+		}
+		b.WriteString("some ordinary text that pads the stream out to several chunks\n")
+		line++
+	}
+	s := &Sources{Detector: New(Options{})}
+	got, errs := collect(t, func(sink Sink) error {
+		return s.ScanReader(context.Background(), "-", strings.NewReader(b.String()), sink)
+	})
+	sort.Strings(want)
+	if len(errs) > 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %d matches %v, want %d", len(got), errs, len(want))
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Errorf("first difference: got %q want %q", got[i], want[i])
+				break
+			}
+		}
+	}
+	if s.Stats.Bytes.Load() != int64(b.Len()) {
+		t.Errorf("bytes = %d, want %d", s.Stats.Bytes.Load(), b.Len())
+	}
+}
+
+// A single line longer than a chunk must not stall the reader.
+func TestScanReaderLongLine(t *testing.T) {
+	k := newTestKeys(t, 23)
+	in := strings.Repeat("x", 2*streamChunk+100) + " " + k.ID + " " + strings.Repeat("y", streamChunk)
+	s := &Sources{Detector: New(Options{})}
+	got, errs := collect(t, func(sink Sink) error {
+		return s.ScanReader(context.Background(), "-", strings.NewReader(in), sink)
+	})
+	if len(errs) > 0 || len(got) != 1 || got[0] != "-:1 key-id" {
+		t.Errorf("got %q %v", got, errs)
+	}
+}
+
+func TestKeyIDsFromCredentials(t *testing.T) {
+	k := newTestKeys(t, 24)
+	in := k.fill("[default]\naws_access_key_id = {ID}\naws_secret_access_key = {SECRET}\n\n[other]\nAWS_ACCESS_KEY_ID={ASIA}\n[dup]\naws_access_key_id={ID}\n[bad]\naws_access_key_id = AKIA123\n")
+	got := KeyIDsFromCredentials([]byte(in))
+	if strings.Join(got, ",") != k.ID+","+k.ASIA {
+		t.Errorf("got %q", got)
+	}
+}
