@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/keywarden/keywarden/internal/mototest"
+)
+
+// vaultBuildBinary builds keywarden into a temporary directory.
+func vaultBuildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "keywarden")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/keywarden/keywarden/cmd/keywarden")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// vaultAWSCLIs returns the AWS CLIs to test with: the one on PATH (AWS CLI
+// v1 from pyenv on our machines) and Debian's /usr/bin/aws (v2) when it is
+// a different program. Outside CI, none is a skip; in CI, a failure.
+func vaultAWSCLIs(t *testing.T) []string {
+	var out []string
+	if p, err := exec.LookPath("aws"); err == nil {
+		out = append(out, p)
+	}
+	if _, err := os.Stat("/usr/bin/aws"); err == nil && (len(out) == 0 || out[0] != "/usr/bin/aws") {
+		out = append(out, "/usr/bin/aws")
+	}
+	if len(out) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no AWS CLI (aws) found, and CI must run the compatibility tests")
+		}
+		t.Skip("no AWS CLI (aws) on PATH: skipping the AWS CLI compatibility test (apt-get install awscli to run it)")
+	}
+	return out
+}
+
+type vaultE2E struct {
+	t      *testing.T
+	bin    string
+	env    []string
+	output bytes.Buffer
+}
+
+func (e *vaultE2E) cmd(stdin string, name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.Env = e.env
+	c.Stdin = strings.NewReader(stdin)
+	return c
+}
+
+// run runs a command and returns stdout, stderr and the exit code.
+func (e *vaultE2E) run(stdin, name string, args ...string) (string, string, int) {
+	e.t.Helper()
+	c := e.cmd(stdin, name, args...)
+	var out, errOut bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errOut
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	e.output.Write(out.Bytes())
+	e.output.Write(errOut.Bytes())
+	return out.String(), errOut.String(), code
+}
+
+// TestVaultEndToEndMoto drives the keywarden binary against moto_server,
+// with the real AWS CLI as the client: add (verified by STS), exec,
+// credential_process and exec --server, signals, rotate. Then it greps the
+// store and every byte of output for the long-term secrets.
+func TestVaultEndToEndMoto(t *testing.T) {
+	m := mototest.Start(t)
+	clis := vaultAWSCLIs(t)
+	ctx := context.Background()
+	admin := iam.NewFromConfig(m.Config())
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
+
+	dir := t.TempDir()
+	bin := vaultBuildBinary(t)
+	store := filepath.Join(dir, "store")
+	cfg := filepath.Join(dir, "config")
+	// moto checks neither MFA codes nor durations (the httptest STS tests
+	// do): mfa_process here just exercises the MFA path end to end.
+	config := fmt.Sprintf(`[profile alice]
+region = us-east-1
+mfa_serial = arn:aws:iam::123456789012:mfa/alice
+mfa_process = echo 123456
+
+[profile alice-cp]
+region = us-east-1
+credential_process = %s credential-process alice
+`, bin)
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &vaultE2E{t: t, bin: bin}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "KEYWARDEN_") && !strings.HasPrefix(kv, "HOME=") {
+			e.env = append(e.env, kv)
+		}
+	}
+	e.env = append(e.env, "HOME="+dir, "KEYWARDEN_BACKEND=file", "KEYWARDEN_FILE_DIR="+store, "KEYWARDEN_FILE_PASSPHRASE=e2e-pass",
+		"AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "nothing"), "AWS_ENDPOINT_URL="+m.URL,
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=stale-should-be-removed")
+
+	// add, verified against moto's STS.
+	out, errOut, code := e.run(keyID+"\n"+secret+"\n", bin, "add", "alice", "--stdin")
+	if code != 0 || !strings.Contains(errOut, "belongs to arn:aws:iam::123456789012:user/alice") {
+		t.Fatalf("add: %d\n%s%s", code, out, errOut)
+	}
+
+	// exec: the environment, the exit status, AWS_PROFILE removed.
+	_, errOut, code = e.run("", bin, "exec", "alice", "--", "sh", "-c",
+		`test -n "$AWS_ACCESS_KEY_ID" && test -n "$AWS_SESSION_TOKEN" && test -n "$AWS_CREDENTIAL_EXPIRATION" && test "$AWS_REGION" = us-east-1 && test -z "$AWS_PROFILE" && test -z "$KEYWARDEN_FILE_PASSPHRASE" && test "$KEYWARDEN_PROFILE" = alice && exit 42`)
+	if code != 42 {
+		t.Fatalf("exec exit status %d, want 42 (the child's): %s", code, errOut)
+	}
+	// stdin passes through.
+	out, _, code = e.run("piped input\n", bin, "exec", "alice", "--", "cat")
+	if code != 0 || out != "piped input\n" {
+		t.Fatalf("exec stdin: %d %q", code, out)
+	}
+	// Nested exec is refused unless asked.
+	_, errOut, code = e.run("", bin, "exec", "alice", "--", bin, "exec", "alice", "--", "true")
+	if code != 2 || !strings.Contains(errOut, "already inside keywarden exec") {
+		t.Fatalf("nested: %d %s", code, errOut)
+	}
+	// (The child does not inherit the store's passphrase: it gives it again.)
+	if _, errOut, code = e.run("", bin, "exec", "alice", "--", "env", "KEYWARDEN_FILE_PASSPHRASE=e2e-pass", bin, "exec", "--nested", "alice", "--", "true"); code != 0 {
+		t.Fatalf("nested with --nested: %d %s", code, errOut)
+	}
+
+	// Signals reach the child: SIGTERM to keywarden, the child's trap
+	// answers with its own status.
+	c := e.cmd("", bin, "exec", "alice", "--", "sh", "-c", `trap 'exit 43' TERM; echo ready; while :; do sleep 0.1; done`)
+	stdout, _ := c.StdoutPipe()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if line != "ready\n" {
+		t.Fatalf("child said %q", line)
+	}
+	_ = c.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 43 {
+			t.Fatalf("after SIGTERM: %v, want exit 43", err)
+		}
+	case <-time.After(20 * time.Second):
+		_ = c.Process.Kill()
+		t.Fatal("the child did not get SIGTERM")
+	}
+
+	// The real AWS CLI, through credential_process and through exec --server.
+	for _, awsCLI := range clis {
+		ver, _, _ := e.run("", awsCLI, "--version")
+		t.Logf("AWS CLI %s: %s", awsCLI, strings.TrimSpace(ver))
+		out, errOut, code = e.run("", awsCLI, "sts", "get-caller-identity", "--profile", "alice-cp", "--endpoint-url", m.URL, "--output", "json")
+		var id struct{ Account, Arn string }
+		if code != 0 || json.Unmarshal([]byte(out), &id) != nil || id.Account != mototest.Account {
+			t.Fatalf("%s via credential_process: %d\n%s%s", awsCLI, code, out, errOut)
+		}
+		out, errOut, code = e.run("", bin, "exec", "alice", "--server", "--", awsCLI, "sts", "get-caller-identity", "--endpoint-url", m.URL, "--output", "json")
+		if code != 0 || json.Unmarshal([]byte(out), &id) != nil || id.Account != mototest.Account {
+			t.Fatalf("%s via exec --server: %d\n%s%s", awsCLI, code, out, errOut)
+		}
+		// The server hands out credentials, not the environment.
+		_, errOut, code = e.run("", bin, "exec", "alice", "--server", "--", "sh", "-c",
+			`test -z "$AWS_ACCESS_KEY_ID" && test -n "$AWS_CONTAINER_AUTHORIZATION_TOKEN" && case "$AWS_CONTAINER_CREDENTIALS_FULL_URI" in http://127.0.0.1:*) exit 0;; esac; exit 1`)
+		if code != 0 {
+			t.Fatalf("exec --server environment: %d %s", code, errOut)
+		}
+	}
+
+	// rotate: dry run, then for real; the AWS CLI keeps working after.
+	out, errOut, code = e.run("", bin, "rotate", "alice", "--dry-run")
+	if code != 0 || !strings.Contains(errOut, "would create a new key") {
+		t.Fatalf("rotate --dry-run: %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = e.run("", bin, "rotate", "alice")
+	if code != 0 || !strings.Contains(out, "Rotated the key of user alice") || !strings.Contains(errOut, "deleted the old key") {
+		t.Fatalf("rotate: %d\n%s%s", code, out, errOut)
+	}
+	keys, err := admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("alice")})
+	if err != nil || len(keys.AccessKeyMetadata) != 1 || *keys.AccessKeyMetadata[0].AccessKeyId == keyID {
+		t.Fatalf("after rotate the account has %+v", keys)
+	}
+	newID := *keys.AccessKeyMetadata[0].AccessKeyId
+	if out, errOut, code = e.run("", clis[0], "sts", "get-caller-identity", "--profile", "alice-cp", "--endpoint-url", m.URL); code != 0 {
+		t.Fatalf("after rotate: %d %s%s", code, out, errOut)
+	}
+	out, _, _ = e.run("", bin, "list")
+	if !strings.Contains(out, "AKIA************"+newID[16:]) {
+		t.Fatalf("list after rotate:\n%s", out)
+	}
+	// Two keys: rotate stops and changes nothing.
+	if _, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = e.run("", bin, "rotate", "alice")
+	if code != 1 || !strings.Contains(errOut, "already has two access keys") {
+		t.Fatalf("rotate with two keys: %d %s", code, errOut)
+	}
+
+	// No long-term secret anywhere in plain text: the store directory and
+	// every byte every command printed.
+	entries, _ := os.ReadDir(store)
+	for _, ent := range entries {
+		data, _ := os.ReadFile(filepath.Join(store, ent.Name()))
+		for _, s := range []string{secret, keyID, newID} {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s holds %q in plain text", ent.Name(), s)
+			}
+		}
+		if fi, _ := ent.Info(); fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %o", ent.Name(), fi.Mode().Perm())
+		}
+	}
+	if bytes.Contains(e.output.Bytes(), []byte(secret)) || bytes.Contains(e.output.Bytes(), []byte(keyID)) {
+		t.Errorf("the long-term key appears in output:\n%s", e.output.String())
+	}
+}

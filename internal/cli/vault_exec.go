@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/keywarden/keywarden/internal/vault"
+	"github.com/spf13/cobra"
+)
+
+func init() { register("", 63, newVaultExecCmd) }
+
+type vaultExecOptions struct {
+	*vaultOptions
+	Profile string
+	Command []string
+	Server  bool
+	Nested  bool
+}
+
+func newVaultExecCmd(f *Factory) *cobra.Command {
+	opts := &vaultExecOptions{vaultOptions: vaultNewOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "exec PROFILE [-- CMD [ARGS...]]",
+		Short: "Run a command with MFA session credentials",
+		Long: `Run CMD (default: $SHELL) with temporary credentials for PROFILE in its
+environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_CREDENTIAL_EXPIRATION, and AWS_REGION/AWS_DEFAULT_REGION when a region is
+known. Variables that would make the command use other credentials
+(AWS_PROFILE, stale keys, container-credential settings) are removed.
+
+The credentials come from a session cached in the store while it has more
+than 5 minutes left, otherwise from STS with the stored key: GetSessionToken,
+or AssumeRole for a profile with role_arn, with MFA when the profile has
+mfa_serial.
+
+With --server no keys are put in the environment: keywarden serves them on a
+random loopback port through the container-credentials protocol
+(AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN), and
+renews the session when it runs out, so a long job outlives one session.
+
+The command's stdin, stdout and stderr are its own, signals are passed on,
+and keywarden exits with its status.`,
+		Example: `  keywarden exec work -- aws s3 ls
+  keywarden exec admin --server -- terraform apply
+  keywarden exec work            # a shell with the credentials`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dash := cmd.ArgsLenAtDash()
+			var before []string
+			if dash >= 0 {
+				before, opts.Command = args[:dash], args[dash:]
+			} else {
+				before = args
+				if len(args) > 1 {
+					before, opts.Command = args[:1], args[1:]
+				}
+			}
+			p, err := vaultProfileArg(before)
+			if err != nil {
+				return err
+			}
+			opts.Profile = p
+			return runVaultExec(cmd.Context(), opts)
+		},
+	}
+	opts.bindSession(cmd)
+	cmd.Flags().BoolVar(&opts.Server, "server", false, "serve refreshing credentials on a loopback port instead of putting keys in the environment")
+	cmd.Flags().BoolVar(&opts.Nested, "nested", false, "allow running inside another keywarden exec")
+	return cmd
+}
+
+func runVaultExec(ctx context.Context, opts *vaultExecOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if cur := opts.Getenv(vault.NestedEnv); cur != "" && !opts.Nested {
+		return usageErrorf("already inside keywarden exec for profile %q: exit that shell first, or pass --nested", cur)
+	}
+	if len(opts.Command) == 0 {
+		sh := opts.Getenv("SHELL")
+		if sh == "" {
+			sh = "/bin/sh"
+		}
+		opts.Command = []string{sh}
+	}
+	v, err := opts.open()
+	if err != nil {
+		return err
+	}
+	s, err := opts.sessions(v)
+	if err != nil {
+		return err
+	}
+	// Get the first session now, in the foreground: an MFA prompt or an
+	// error belongs before the command starts, not in the middle of it.
+	res, err := opts.credentials(ctx, s, opts.Profile)
+	if err != nil {
+		return err
+	}
+	env := vault.CleanEnv(os.Environ())
+	if opts.Server {
+		srv := &vault.CredentialServer{
+			Get: func(ctx context.Context) (*vault.Result, error) { return opts.credentials(ctx, s, opts.Profile) },
+			Errors: func(err error) {
+				fmt.Fprintf(opts.IO.ErrOut, "keywarden: renewing credentials for %s: %v\n", opts.Profile, err)
+			},
+		}
+		if err := srv.Start(); err != nil {
+			return err
+		}
+		defer srv.Close()
+		env = append(env, srv.Env()...)
+		env = append(env, vault.RegionEnv(opts.Profile, res.Region)...)
+	} else {
+		env = append(env, vault.CredentialEnv(opts.Profile, res)...)
+	}
+	code, err := vault.Run(ctx, opts.Command[0], opts.Command[1:], env)
+	if err != nil {
+		return UsageError(fmt.Errorf("running %s: %w", opts.Command[0], err))
+	}
+	if code != 0 {
+		return &ExitErr{Code: code}
+	}
+	return nil
+}

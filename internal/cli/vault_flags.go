@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/vault"
+	"github.com/keywarden/keywarden/internal/vault/awsconfig"
+	"github.com/spf13/cobra"
+)
+
+// vaultOpenTerminal opens the controlling terminal; tests replace it.
+var vaultOpenTerminal = vault.OpenTerminal
+
+// vaultOptions are the flags and context every vault command shares.
+type vaultOptions struct {
+	IO     *IOStreams
+	Getenv func(string) string
+	Now    func() time.Time
+
+	Backend     string
+	EndpointURL string
+	MFAToken    string
+	Duration    time.Duration
+	Region      string
+	NoCache     bool
+}
+
+func vaultNewOptions(f *Factory) *vaultOptions {
+	return &vaultOptions{IO: f.IO, Getenv: f.Getenv, Now: f.Now}
+}
+
+// bindStore adds the flags that choose the store.
+func (o *vaultOptions) bindStore(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.Backend, "backend", "", "credential store: "+strings.Join(vault.Backends, "|")+" (default: KEYWARDEN_BACKEND, else auto)")
+}
+
+// bindAWS adds the flags of commands that call STS.
+func (o *vaultOptions) bindAWS(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.EndpointURL, "endpoint-url", "", "send STS and IAM requests here instead of AWS (default: AWS_ENDPOINT_URL)")
+	cmd.Flags().StringVar(&o.Region, "region", "", "region for the session and the child (default: the profile's, AWS_REGION)")
+}
+
+// bindSession adds the flags of commands that need a session.
+func (o *vaultOptions) bindSession(cmd *cobra.Command) {
+	o.bindStore(cmd)
+	o.bindAWS(cmd)
+	cmd.Flags().StringVar(&o.MFAToken, "mfa-token", "", "the current 6-digit MFA code (else mfa_process, else a prompt on the terminal)")
+	cmd.Flags().DurationVar(&o.Duration, "duration", 0, "session duration, e.g. 1h or 8h (default: duration_seconds, else 12h for sessions and 1h for roles)")
+	cmd.Flags().BoolVar(&o.NoCache, "no-cache", false, "get a new session from STS even if a cached one is still fresh")
+}
+
+func (o *vaultOptions) passphrase(create bool) (string, error) {
+	if p := o.Getenv("KEYWARDEN_FILE_PASSPHRASE"); p != "" {
+		return p, nil
+	}
+	tty, err := vaultOpenTerminal()
+	if err != nil {
+		return "", errors.New("the encrypted file store needs its passphrase and there is no terminal to ask on: set KEYWARDEN_FILE_PASSPHRASE")
+	}
+	defer tty.Close()
+	p, err := tty.ReadSecret("Passphrase for the keywarden store: ")
+	if err != nil {
+		return "", err
+	}
+	if create {
+		again, err := tty.ReadSecret("Passphrase again (a new store): ")
+		if err != nil {
+			return "", err
+		}
+		if again != p {
+			return "", errors.New("the two passphrases differ")
+		}
+	}
+	if p == "" {
+		return "", errors.New("empty passphrase")
+	}
+	return p, nil
+}
+
+// open opens the chosen store.
+func (o *vaultOptions) open() (*vault.Vault, error) {
+	backend := o.Backend
+	if backend == "" {
+		backend = o.Getenv("KEYWARDEN_BACKEND")
+	}
+	st, err := vault.Open(vault.OpenOptions{
+		Backend:                 backend,
+		FileDir:                 vault.DefaultFileDir(o.Getenv),
+		Passphrase:              o.passphrase,
+		SecretServiceCollection: o.Getenv("KEYWARDEN_SECRET_SERVICE_COLLECTION"),
+	})
+	if err != nil {
+		return nil, UsageError(err)
+	}
+	return &vault.Vault{Store: st}, nil
+}
+
+func (o *vaultOptions) clients() vault.Clients {
+	ep := o.EndpointURL
+	if ep == "" {
+		ep = o.Getenv("AWS_ENDPOINT_URL")
+	}
+	return vault.Clients{Endpoint: ep}
+}
+
+func (o *vaultOptions) config() (*awsconfig.Config, error) {
+	return awsconfig.Load(awsconfig.Path(o.Getenv))
+}
+
+// region is the region for a profile: --region, the profile's, the
+// environment's.
+func (o *vaultOptions) region(profileRegion string) string {
+	for _, r := range []string{o.Region, profileRegion, o.Getenv("AWS_REGION"), o.Getenv("AWS_DEFAULT_REGION")} {
+		if r != "" {
+			return r
+		}
+	}
+	return ""
+}
+
+// sessions builds the session manager over v.
+func (o *vaultOptions) sessions(v *vault.Vault) (*vault.Sessions, error) {
+	cfg, err := o.config()
+	if err != nil {
+		return nil, UsageError(err)
+	}
+	if o.Duration != 0 && o.Duration < time.Second {
+		return nil, usageErrorf("--duration %s is too short", o.Duration)
+	}
+	chain := &vault.MFAChain{Code: o.MFAToken}
+	// Ask on the terminal only where there is one: without, the chain
+	// fails at once with advice on --mfa-token and mfa_process.
+	if tty, err := vaultOpenTerminal(); err == nil {
+		tty.Close()
+		chain.Prompt = func(prompt string) (string, error) {
+			tty, err := vaultOpenTerminal()
+			if err != nil {
+				return "", err
+			}
+			defer tty.Close()
+			return tty.ReadLine(prompt)
+		}
+	}
+	c := o.clients()
+	return &vault.Sessions{
+		Vault:    v,
+		Config:   cfg,
+		NewSTS:   c.STS,
+		MFA:      chain,
+		Now:      o.Now,
+		Duration: o.Duration,
+		NoCache:  o.NoCache,
+	}, nil
+}
+
+// credentials returns the credentials for profile, with the region
+// settled.
+func (o *vaultOptions) credentials(ctx context.Context, s *vault.Sessions, profile string) (*vault.Result, error) {
+	res, err := s.Credentials(ctx, profile)
+	if err != nil {
+		return nil, vaultUserError(err)
+	}
+	res.Region = o.region(res.Region)
+	return res, nil
+}
+
+// vaultUserError makes errors the user must fix (a missing key, no MFA
+// source) exit 2 with their message.
+func vaultUserError(err error) error {
+	if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrNoMFASource) {
+		return UsageError(err)
+	}
+	return err
+}
+
+// vaultProfileArg checks a PROFILE argument.
+func vaultProfileArg(args []string) (string, error) {
+	if len(args) != 1 {
+		return "", usageErrorf("expected one PROFILE argument")
+	}
+	if err := vault.CheckProfileName(args[0]); err != nil {
+		return "", UsageError(err)
+	}
+	return args[0], nil
+}

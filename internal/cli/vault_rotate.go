@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/vault"
+	"github.com/spf13/cobra"
+)
+
+func init() { register("", 66, newVaultRotateCmd) }
+
+type vaultRotateOptions struct {
+	*vaultOptions
+	Profile        string
+	DryRun         bool
+	DeleteInactive bool
+	KeepOld        bool
+	WaitTimeout    time.Duration
+}
+
+func newVaultRotateCmd(f *Factory) *cobra.Command {
+	opts := &vaultRotateOptions{vaultOptions: vaultNewOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "rotate PROFILE",
+		Short: "Replace a stored key with a new one, safely",
+		Long: `Replace the long-term key stored for PROFILE (or for its source_profile):
+
+  1. list the user's keys (with an MFA session when the profile has
+     mfa_serial). IAM allows two: if there already are two, stop and say
+     which is the other and whether it is used, or with --delete-inactive
+     delete the other one if it is inactive;
+  2. create the new key and store it;
+  3. wait until STS accepts the new key (with backoff, at most --wait);
+  4. deactivate the old key, and delete it unless --keep-old.
+
+If a step fails, keywarden undoes what it can (the new key is deleted again
+and the old one put back in the store if the new key never worked) and says
+exactly what state the account and the store are in. --dry-run says what it
+would do and changes nothing.`,
+		Example: `  keywarden rotate work --dry-run
+  keywarden rotate work
+  keywarden rotate work --delete-inactive --keep-old`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := vaultProfileArg(args)
+			if err != nil {
+				return err
+			}
+			opts.Profile = p
+			return runVaultRotate(cmd.Context(), opts)
+		},
+	}
+	opts.bindSession(cmd)
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would be done, change nothing")
+	cmd.Flags().BoolVar(&opts.DeleteInactive, "delete-inactive", false, "when the user already has two keys and the other is inactive, delete it first")
+	cmd.Flags().BoolVar(&opts.KeepOld, "keep-old", false, "deactivate the old key but do not delete it")
+	cmd.Flags().DurationVar(&opts.WaitTimeout, "wait", 2*time.Minute, "how long to wait for the new key to work")
+	return cmd
+}
+
+func runVaultRotate(ctx context.Context, opts *vaultRotateOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	v, err := opts.open()
+	if err != nil {
+		return err
+	}
+	s, err := opts.sessions(v)
+	if err != nil {
+		return err
+	}
+	c := opts.clients()
+	r := &vault.Rotator{
+		Sessions:    s,
+		NewIAM:      c.IAM,
+		WaitTimeout: opts.WaitTimeout,
+		Log: func(format string, args ...any) {
+			fmt.Fprintf(opts.IO.ErrOut, "  "+format+"\n", args...)
+		},
+	}
+	if opts.DryRun {
+		fmt.Fprintf(opts.IO.ErrOut, "Dry run: nothing will be changed.\n")
+	}
+	res, err := r.Rotate(ctx, vault.RotateOptions{Profile: opts.Profile, DryRun: opts.DryRun, DeleteInactive: opts.DeleteInactive, KeepOld: opts.KeepOld})
+	if err != nil {
+		var re *vault.RotateError
+		if errors.As(err, &re) || errors.Is(err, vault.ErrTwoKeys) {
+			return &ExitErr{Code: ExitFindings, Err: err}
+		}
+		return vaultUserError(err)
+	}
+	switch {
+	case opts.DryRun:
+		fmt.Fprintf(opts.IO.Out, "Would rotate the key %s of user %s.\n", awskey.Redact(res.OldKeyID), res.User)
+	case res.Deleted:
+		fmt.Fprintf(opts.IO.Out, "Rotated the key of user %s: %s replaces %s, which is deleted.\n", res.User, awskey.Redact(res.NewKeyID), awskey.Redact(res.OldKeyID))
+	default:
+		fmt.Fprintf(opts.IO.Out, "Rotated the key of user %s: %s replaces %s, which is inactive (kept).\n", res.User, awskey.Redact(res.NewKeyID), awskey.Redact(res.OldKeyID))
+	}
+	return nil
+}

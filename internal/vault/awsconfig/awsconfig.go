@@ -1,0 +1,292 @@
+// Package awsconfig reads the profiles of the AWS CLI's shared config file
+// (~/.aws/config, or AWS_CONFIG_FILE) that keywarden's sessions need.
+//
+// It only reads. The file belongs to the user, who edits it by hand and
+// keeps comments and layout in it; keywarden never rewrites it through an
+// INI library. The parser is deliberately small and strict about sizes,
+// because the file is outside input: it accepts what the AWS CLI accepts
+// for the keys we use ([profile NAME] and [default] sections, key = value
+// lines, # and ; comments, indented continuation lines for nested values,
+// which we skip) and reports the line of anything it cannot read.
+package awsconfig
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxFileSize bounds the config file we are willing to read.
+const MaxFileSize = 4 << 20
+
+// Profile is the part of one profile keywarden uses.
+type Profile struct {
+	Name            string
+	MFASerial       string
+	RoleARN         string
+	SourceProfile   string
+	ExternalID      string
+	RoleSessionName string
+	Duration        time.Duration // duration_seconds; zero when unset
+	Region          string
+	MFAProcess      string
+	// CredentialProcess is read only to refuse a profile that has both it
+	// and source_profile, as the AWS CLI does.
+	CredentialProcess string
+	// Line is where the profile's section starts (for error messages).
+	Line int
+}
+
+// Config is the set of profiles in a file.
+type Config struct {
+	Path     string
+	Profiles map[string]*Profile
+}
+
+// Path returns the config file path: AWS_CONFIG_FILE, or ~/.aws/config.
+func Path(getenv func(string) string) string {
+	if p := getenv("AWS_CONFIG_FILE"); p != "" {
+		return expandHome(p, getenv)
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".aws", "config")
+}
+
+func expandHome(p string, getenv func(string) string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		home := getenv("HOME")
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		return filepath.Join(home, p[1:])
+	}
+	return p
+}
+
+// Load reads the config file at path. A missing file is an empty config,
+// as it is for the AWS CLI.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Config{Path: path, Profiles: map[string]*Profile{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(&limitedReader{f: f, n: MaxFileSize + 1}); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if buf.Len() > MaxFileSize {
+		return nil, fmt.Errorf("%s: larger than the %d-byte limit", path, MaxFileSize)
+	}
+	return Parse(path, buf.Bytes())
+}
+
+type limitedReader struct {
+	f *os.File
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, fs.ErrClosed
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.f.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// SyntaxError names the file and line of a problem.
+type SyntaxError struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg) }
+
+// Parse reads config data. name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	c := &Config{Path: name, Profiles: map[string]*Profile{}}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), MaxFileSize)
+	var cur *Profile // nil: outside a profile section (or in sso-session etc.)
+	inSection := false
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		raw := sc.Text()
+		if lineNo == 1 {
+			raw = strings.TrimPrefix(raw, "\ufeff")
+		}
+		line := strings.TrimSpace(raw)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' {
+			end := strings.IndexByte(line, ']')
+			if end < 0 {
+				return nil, &SyntaxError{name, lineNo, "section header without ']'"}
+			}
+			inSection = true
+			sect := strings.TrimSpace(line[1:end])
+			cur = nil
+			var pname string
+			switch {
+			case sect == "default":
+				pname = "default"
+			case sect == "profile" || strings.HasPrefix(sect, "profile ") || strings.HasPrefix(sect, "profile\t"):
+				pname = strings.TrimSpace(sect[len("profile"):])
+			default:
+				continue // sso-session, services, ...: not ours
+			}
+			if pname == "" {
+				return nil, &SyntaxError{name, lineNo, "profile section without a name"}
+			}
+			if p, ok := c.Profiles[pname]; ok {
+				cur = p // the CLI merges repeated sections
+			} else {
+				cur = &Profile{Name: pname, Line: lineNo}
+				c.Profiles[pname] = cur
+			}
+			continue
+		}
+		if raw[0] == ' ' || raw[0] == '\t' {
+			continue // continuation of a nested value (s3 = ...)
+		}
+		eq := strings.IndexByte(line, '=')
+		if eq < 0 {
+			return nil, &SyntaxError{name, lineNo, "expected key = value"}
+		}
+		if !inSection {
+			return nil, &SyntaxError{name, lineNo, "key outside any section"}
+		}
+		if cur == nil {
+			continue
+		}
+		key := strings.ToLower(strings.TrimSpace(line[:eq]))
+		val := stripComment(strings.TrimSpace(line[eq+1:]))
+		if err := cur.set(key, val); err != nil {
+			return nil, &SyntaxError{name, lineNo, err.Error()}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &SyntaxError{name, lineNo + 1, err.Error()}
+	}
+	return c, nil
+}
+
+// stripComment removes an inline comment: the AWS CLI treats " #" or " ;"
+// after a value as starting a comment.
+func stripComment(v string) string {
+	for i := 1; i < len(v); i++ {
+		if (v[i] == '#' || v[i] == ';') && (v[i-1] == ' ' || v[i-1] == '\t') {
+			return strings.TrimSpace(v[:i])
+		}
+	}
+	return v
+}
+
+func (p *Profile) set(key, val string) error {
+	switch key {
+	case "mfa_serial":
+		p.MFASerial = val
+	case "role_arn":
+		p.RoleARN = val
+	case "source_profile":
+		p.SourceProfile = val
+	case "external_id":
+		p.ExternalID = val
+	case "role_session_name":
+		p.RoleSessionName = val
+	case "region":
+		p.Region = val
+	case "mfa_process":
+		p.MFAProcess = val
+	case "credential_process":
+		p.CredentialProcess = val
+	case "duration_seconds":
+		n, err := strconv.Atoi(val)
+		if err != nil || n <= 0 || n > 10*24*3600 {
+			return fmt.Errorf("duration_seconds %q is not a positive number of seconds", truncate(val))
+		}
+		p.Duration = time.Duration(n) * time.Second
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// Lookup returns the named profile. A profile keywarden knows only from its
+// store (no section in the file) is returned empty, with Name set.
+func (c *Config) Lookup(name string) *Profile {
+	if p, ok := c.Profiles[name]; ok {
+		return p
+	}
+	return &Profile{Name: name}
+}
+
+// Resolved is a profile with its source chain followed: the profile whose
+// long-term key signs the STS call, and the settings that apply.
+type Resolved struct {
+	*Profile
+	// KeyProfile names the stored long-term key: the end of the
+	// source_profile chain (the profile itself when it has none).
+	KeyProfile string
+}
+
+// Resolve follows source_profile to the profile that holds the long-term
+// key. mfa_serial and region are inherited from the source when the
+// profile does not set them, as the AWS CLI does for region. Chains of
+// roles (a role profile whose source is another role profile) are refused:
+// keywarden assumes roles directly from the long-term key.
+func (c *Config) Resolve(name string) (*Resolved, error) {
+	p := c.Lookup(name)
+	if p.CredentialProcess != "" && p.SourceProfile != "" {
+		return nil, fmt.Errorf("profile %q has both credential_process and source_profile; the AWS CLI refuses that too", name)
+	}
+	r := &Resolved{Profile: p, KeyProfile: name}
+	if p.SourceProfile == "" || p.SourceProfile == name {
+		return r, nil
+	}
+	src := c.Lookup(p.SourceProfile)
+	if src.RoleARN != "" {
+		return nil, fmt.Errorf("profile %q: source_profile %q is itself a role profile; keywarden assumes roles directly from a stored long-term key, so point source_profile at the profile whose key is stored", name, src.Name)
+	}
+	if src.SourceProfile != "" && src.SourceProfile != src.Name {
+		return nil, fmt.Errorf("profile %q: source_profile %q has a source_profile of its own; point source_profile at the profile whose key is stored", name, src.Name)
+	}
+	cp := *p
+	if cp.MFASerial == "" {
+		cp.MFASerial = src.MFASerial
+	}
+	if cp.Region == "" {
+		cp.Region = src.Region
+	}
+	if cp.MFAProcess == "" {
+		cp.MFAProcess = src.MFAProcess
+	}
+	r.Profile = &cp
+	r.KeyProfile = src.Name
+	return r, nil
+}

@@ -1,0 +1,128 @@
+package awsconfig
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+const sample = `# my config
+[default]
+region = eu-west-1
+
+[profile work]
+region=us-east-1
+mfa_serial = arn:aws:iam::111122223333:mfa/alice  # my phone
+mfa_process = otp-cli work
+
+[profile admin]
+role_arn = arn:aws:iam::444455556666:role/Admin
+source_profile = work
+external_id = xyz
+role_session_name = alice
+duration_seconds = 28800
+s3 =
+  max_concurrent_requests = 20
+
+[sso-session corp]
+sso_region = us-east-1
+
+[profile bad]
+credential_process = /bin/true
+source_profile = work
+`
+
+func TestParse(t *testing.T) {
+	c, err := Parse("config", []byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Profiles["default"].Region; got != "eu-west-1" {
+		t.Errorf("default region %q", got)
+	}
+	w := c.Profiles["work"]
+	if w.MFASerial != "arn:aws:iam::111122223333:mfa/alice" || w.MFAProcess != "otp-cli work" || w.Region != "us-east-1" {
+		t.Errorf("work = %+v", w)
+	}
+	r, err := c.Resolve("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.KeyProfile != "work" || r.RoleARN != "arn:aws:iam::444455556666:role/Admin" || r.ExternalID != "xyz" ||
+		r.RoleSessionName != "alice" || r.Duration != 8*time.Hour || r.MFASerial != w.MFASerial || r.Region != "us-east-1" || r.MFAProcess != "otp-cli work" {
+		t.Errorf("admin resolved = %+v key %s", r.Profile, r.KeyProfile)
+	}
+	if _, err := c.Resolve("bad"); err == nil {
+		t.Error("credential_process with source_profile accepted")
+	}
+	if r, err := c.Resolve("unknown"); err != nil || r.KeyProfile != "unknown" {
+		t.Errorf("unknown profile: %v %+v", err, r)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"[profile x\nregion=1", "config:1: section header without ']'"},
+		{"region = x", "config:1: key outside any section"},
+		{"[profile x]\njunk", "config:2: expected key = value"},
+		{"[profile x]\nduration_seconds = lots", `config:2: duration_seconds "lots" is not a positive number of seconds`},
+		{"[profile ]\n", "config:1: profile section without a name"},
+	} {
+		_, err := Parse("config", []byte(tc.in))
+		var se *SyntaxError
+		if !errors.As(err, &se) || err.Error() != tc.want {
+			t.Errorf("Parse(%q) = %v, want %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestRoleChainRefused(t *testing.T) {
+	c, err := Parse("config", []byte("[profile a]\nrole_arn=arn:aws:iam::1:role/a\nsource_profile=k\n[profile b]\nrole_arn=arn:aws:iam::1:role/b\nsource_profile=a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Resolve("b"); err == nil {
+		t.Error("role chain accepted")
+	}
+}
+
+func TestLoadAndPath(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"HOME": dir}
+	getenv := func(k string) string { return env[k] }
+	if got, want := Path(getenv), filepath.Join(dir, ".aws", "config"); got != want {
+		t.Errorf("Path = %s, want %s", got, want)
+	}
+	env["AWS_CONFIG_FILE"] = "~/cfg"
+	p := Path(getenv)
+	if p != filepath.Join(dir, "cfg") {
+		t.Errorf("Path = %s", p)
+	}
+	c, err := Load(p)
+	if err != nil || len(c.Profiles) != 0 {
+		t.Fatalf("missing file: %v %v", c, err)
+	}
+	if err := os.WriteFile(p, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(p)
+	if err != nil || len(c.Profiles) != 4 {
+		t.Fatalf("Load: %v %d", err, len(c.Profiles))
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sample))
+	f.Add([]byte("[profile x]\nduration_seconds=900\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("fuzz", data)
+		if err != nil {
+			return
+		}
+		for name := range c.Profiles {
+			_, _ = c.Resolve(name)
+		}
+	})
+}

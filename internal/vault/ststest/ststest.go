@@ -1,0 +1,227 @@
+// Package ststest is a small STS for tests: GetSessionToken, AssumeRole and
+// GetCallerIdentity over the query protocol, with what moto does not do:
+// it checks MFA codes (TOTP, with github.com/pquerna/otp, at the test's
+// clock), refuses a code used twice, and enforces STS's duration limits.
+// It also records which key signed each call, so a test can tell a role
+// assumed from the long-term key from one chained through a session.
+package ststest
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+// Server is the fake STS.
+type Server struct {
+	URL string
+	// Now is the clock codes are checked and expirations computed at.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	users   map[string]*User // by long-term access key ID
+	devices map[string]string
+	used    map[string]bool
+	calls   []Call
+	n       int
+}
+
+// User is an IAM user (or root) with a long-term key.
+type User struct {
+	ARN, AccessKeyID, SecretAccessKey string
+	// MFASerial and MFASecret are its virtual MFA device (base32 seed).
+	MFASerial, MFASecret string
+}
+
+// Call is one request the server answered (or refused).
+type Call struct {
+	Action   string
+	SignedBy string // the access key ID in the Authorization header
+	Duration int
+	Serial   string
+	Code     string
+	RoleARN  string
+	Err      string
+}
+
+// Start starts the server; it stops with the test.
+func Start(t testing.TB, now func() time.Time) *Server {
+	s := &Server{Now: now, users: map[string]*User{}, devices: map[string]string{}, used: map[string]bool{}}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	s.URL = hs.URL
+	return s
+}
+
+// AddUser registers a user.
+func (s *Server) AddUser(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[u.AccessKeyID] = &u
+	if u.MFASerial != "" {
+		s.devices[u.MFASerial] = u.MFASecret
+	}
+}
+
+// NewMFASecret returns a fresh TOTP seed.
+func NewMFASecret(t testing.TB) string {
+	k, err := totp.Generate(totp.GenerateOpts{Issuer: "keywarden-test", AccountName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Secret()
+}
+
+// Code returns the code a device with secret shows at when.
+func Code(t testing.TB, secret string, when time.Time) string {
+	c, err := totp.GenerateCode(secret, when)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Calls returns the calls so far.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// Count returns how many calls of action were answered successfully.
+func (s *Server) Count(action string) int {
+	n := 0
+	for _, c := range s.Calls() {
+		if c.Action == action && c.Err == "" {
+			n++
+		}
+	}
+	return n
+}
+
+var credRe = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+
+type xmlCreds struct {
+	AccessKeyID     string `xml:"AccessKeyId"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	SessionToken    string `xml:"SessionToken"`
+	Expiration      string `xml:"Expiration"`
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := Call{Action: r.Form.Get("Action"), Serial: r.Form.Get("SerialNumber"), Code: r.Form.Get("TokenCode"), RoleARN: r.Form.Get("RoleArn")}
+	if m := credRe.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		c.SignedBy = m[1]
+	}
+	c.Duration, _ = strconv.Atoi(r.Form.Get("DurationSeconds"))
+	fail := func(status int, code, msg string) {
+		c.Err = code
+		s.calls = append(s.calls, c)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>req-1</RequestId></ErrorResponse>`, code, msg)
+	}
+	user, ok := s.users[c.SignedBy]
+	if !ok {
+		fail(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return
+	}
+	isRoot := len(user.ARN) > 5 && user.ARN[len(user.ARN)-5:] == ":root"
+	checkMFA := func() bool {
+		if c.Serial == "" && c.Code == "" {
+			return true
+		}
+		secret, ok := s.devices[c.Serial]
+		if !ok || secret != user.MFASecret {
+			fail(403, "AccessDenied", "MultiFactorAuthentication failed, unable to validate MFA code.")
+			return false
+		}
+		valid, _ := totp.ValidateCustom(c.Code, secret, s.Now(), totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if !valid || s.used[c.Serial+"/"+c.Code] {
+			fail(403, "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code.")
+			return false
+		}
+		s.used[c.Serial+"/"+c.Code] = true
+		return true
+	}
+	s.n++
+	creds := func(d int) xmlCreds {
+		return xmlCreds{
+			AccessKeyID:     fmt.Sprintf("ASIATESTSESSION%05d", s.n),
+			SecretAccessKey: fmt.Sprintf("sessionsecret%027d", s.n),
+			SessionToken:    fmt.Sprintf("token-%d-%s", s.n, c.Serial),
+			Expiration:      s.Now().Add(time.Duration(d) * time.Second).UTC().Format(time.RFC3339),
+		}
+	}
+	var body any
+	switch c.Action {
+	case "GetCallerIdentity":
+		body = struct {
+			XMLName xml.Name `xml:"GetCallerIdentityResponse"`
+			Result  struct {
+				Arn, UserId, Account string
+			} `xml:"GetCallerIdentityResult"`
+		}{Result: struct{ Arn, UserId, Account string }{user.ARN, "AIDATEST", "111122223333"}}
+	case "GetSessionToken":
+		d := c.Duration
+		if d == 0 {
+			d = 43200
+		}
+		max := 129600
+		if isRoot {
+			max = 3600
+		}
+		if d < 900 || d > max {
+			fail(400, "ValidationError", fmt.Sprintf("DurationSeconds %d out of range [900, %d]", d, max))
+			return
+		}
+		if !checkMFA() {
+			return
+		}
+		body = struct {
+			XMLName xml.Name `xml:"GetSessionTokenResponse"`
+			Result  struct {
+				Credentials xmlCreds
+			} `xml:"GetSessionTokenResult"`
+		}{Result: struct{ Credentials xmlCreds }{creds(d)}}
+	case "AssumeRole":
+		d := c.Duration
+		if d == 0 {
+			d = 3600
+		}
+		if d < 900 || d > 43200 {
+			fail(400, "ValidationError", fmt.Sprintf("DurationSeconds %d out of range [900, 43200]", d))
+			return
+		}
+		if !checkMFA() {
+			return
+		}
+		body = struct {
+			XMLName xml.Name `xml:"AssumeRoleResponse"`
+			Result  struct {
+				Credentials xmlCreds
+			} `xml:"AssumeRoleResult"`
+		}{Result: struct{ Credentials xmlCreds }{creds(d)}}
+	default:
+		fail(400, "InvalidAction", "unknown action")
+		return
+	}
+	s.calls = append(s.calls, c)
+	w.Header().Set("Content-Type", "text/xml")
+	_ = xml.NewEncoder(w).Encode(body)
+}
