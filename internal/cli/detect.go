@@ -1,0 +1,440 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ctapi "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/keywarden/keywarden/internal/cloudtrail"
+	"github.com/keywarden/keywarden/internal/cloudtrail/baseline"
+	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
+	"github.com/keywarden/keywarden/internal/report"
+	"github.com/spf13/cobra"
+)
+
+func init() { register("", 60, newDetectCmd) }
+
+// detectOptions are the inputs of `keywarden detect`.
+type detectOptions struct {
+	IO     *IOStreams
+	Getenv func(string) string
+	Now    func() time.Time
+
+	Sources        []string
+	Lookup         bool
+	LookupRegions  []string
+	Since, Until   string
+	Format         string
+	FailOn         string
+	IgnoreFile     string
+	StatePath      string
+	NoState        bool
+	Learn          bool
+	ListRules      bool
+	RulesFile      string
+	Workers        int
+	ShowSuppressed bool
+	AWS            awsFlags
+
+	// Clients for tests; nil means build them from the AWS flags.
+	S3Client     cloudtrail.S3API
+	LookupClient cloudtrail.LookupAPI
+}
+
+func newDetectCmd(f *Factory) *cobra.Command {
+	opts := &detectOptions{IO: f.IO, Getenv: f.Getenv, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "detect [SOURCE...]",
+		Short: "Find signs of access key abuse in CloudTrail logs",
+		Long: `Read CloudTrail records and report what looks like a leaked or misused key,
+grouped by key: long-term keys calling sensitive APIs, keys used from new
+addresses, networks, regions or tools, logging turned off, admin rights
+granted, keys created for other users, GPU instances launched, secrets
+harvested, and more (--list-rules).
+
+A SOURCE is a file or directory (read recursively) of CloudTrail JSON in any
+shape: {"Records":[...]} as delivered to S3, bare arrays, JSON lines, plain
+or .gz; "-" for stdin; or s3://bucket/prefix, listed and streamed from S3
+(--since/--until prune the AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD
+folders). --lookup reads the LookupEvents API instead (management events of
+the last 90 days, at 2 requests a second per region).
+
+First-seen rules compare each key with its baseline, kept in
+~/.local/state/keywarden/detect.db (--state, --no-state). --learn builds the
+baseline from a period of logs without reporting anything.
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage or input
+errors (unreadable or malformed input: findings are still printed).`,
+		Example: `  keywarden detect ./AWSLogs/
+  keywarden detect --since 2024-06-01 --until 2024-07-01 s3://trail-bucket/AWSLogs/
+  keywarden detect --lookup --region eu-west-1 --since 7d --format json
+  keywarden detect --learn --since 30d s3://trail-bucket/ && keywarden detect --since 1d s3://trail-bucket/
+  zcat events.json.gz | keywarden detect --no-state -
+  keywarden detect --list-rules`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Sources = args
+			return runDetect(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Lookup, "lookup", false, "read management events from the CloudTrail LookupEvents API")
+	fl.StringSliceVar(&opts.LookupRegions, "lookup-region", nil, "regions to query with --lookup (default: --region)")
+	fl.StringVar(&opts.Since, "since", "", "only events at or after this time (2024-06-01, RFC 3339, or 7d/12h ago)")
+	fl.StringVar(&opts.Until, "until", "", "only events before this time (same forms as --since)")
+	fl.StringVar(&opts.Format, "format", "text", "output format: text|json (one finding per line)|csv|sarif")
+	fl.StringVar(&opts.FailOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: "+report.SeverityNames+"|none")
+	fl.StringVar(&opts.IgnoreFile, "ignore", "", "suppression file (YAML: rule, key, address, expires, reason)")
+	fl.StringVar(&opts.StatePath, "state", "", "baseline store (default: $XDG_STATE_HOME/keywarden/detect.db or ~/.local/state/keywarden/detect.db)")
+	fl.BoolVar(&opts.NoState, "no-state", false, "neither read nor update the baseline store")
+	fl.BoolVar(&opts.Learn, "learn", false, "record the sources' activity as the baseline; report nothing")
+	fl.BoolVar(&opts.ListRules, "list-rules", false, "print the rules and exit")
+	fl.StringVar(&opts.RulesFile, "rules", "", "add the rules of this YAML file (the format of the built-in rules.yaml) to the built-in ones")
+	fl.IntVar(&opts.Workers, "workers", 0, "files read in parallel (default: CPUs; 16 for s3://)")
+	fl.BoolVar(&opts.ShowSuppressed, "show-suppressed", false, "list suppressed findings too")
+	opts.AWS.bind(cmd)
+	return cmd
+}
+
+// detectParseTime reads --since/--until: a date, an RFC 3339 time, or a
+// duration back from now (7d, 12h, 30m).
+func detectParseTime(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil && d >= 0 {
+			return now.Add(-time.Duration(d) * 24 * time.Hour).UTC(), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("cannot read time %q (want 2024-06-01, RFC 3339, or 7d / 12h ago)", s)
+}
+
+func runDetect(ctx context.Context, opts *detectOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	rules := detect.Builtin()
+	if opts.RulesFile != "" {
+		data, err := readInput(opts.IO, opts.RulesFile, 4<<20)
+		if err != nil {
+			return UsageError(err)
+		}
+		extra, err := detect.Parse(data)
+		if err != nil {
+			return UsageError(fmt.Errorf("%s: %w", opts.RulesFile, err))
+		}
+		if rules, err = detect.Combine(rules, extra); err != nil {
+			return UsageError(fmt.Errorf("%s: %w", opts.RulesFile, err))
+		}
+	}
+	if opts.ListRules {
+		return detectListRules(opts, rules)
+	}
+	format := strings.ToLower(opts.Format)
+	if format != "text" && format != "json" && format != "csv" && format != "sarif" {
+		return usageErrorf("unknown format %q (want text|json|csv|sarif)", opts.Format)
+	}
+	failOn, err := report.ParseSeverity(opts.FailOn)
+	if err != nil {
+		return UsageError(fmt.Errorf("--fail-on: %w", err))
+	}
+	since, err := detectParseTime(opts.Since, now())
+	if err != nil {
+		return UsageError(fmt.Errorf("--since: %w", err))
+	}
+	until, err := detectParseTime(opts.Until, now())
+	if err != nil {
+		return UsageError(fmt.Errorf("--until: %w", err))
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return usageErrorf("--since must be before --until")
+	}
+	if opts.Learn && opts.NoState {
+		return usageErrorf("--learn needs the state store: drop --no-state")
+	}
+	var ignores []*detect.IgnoreEntry
+	if opts.IgnoreFile != "" {
+		data, err := readInput(opts.IO, opts.IgnoreFile, 1<<20)
+		if err != nil {
+			return UsageError(err)
+		}
+		if ignores, err = detect.ParseIgnore(data); err != nil {
+			return UsageError(fmt.Errorf("%s: %w", opts.IgnoreFile, err))
+		}
+	}
+	statePath := opts.StatePath
+	if !opts.NoState && statePath == "" {
+		if statePath, err = baseline.DefaultPath(getenv); err != nil {
+			return UsageError(err)
+		}
+	}
+	sources := opts.Sources
+	if len(sources) == 0 && !opts.Lookup {
+		if opts.IO.IsStdinTTY() {
+			return usageErrorf("no sources: name files, directories, s3:// URLs or -, or use --lookup")
+		}
+		sources = []string{"-"}
+	}
+	engine, err := detect.New(rules, detect.Options{Since: since, Until: until})
+	if err != nil {
+		return err
+	}
+
+	srcs, err := detectBuildSources(ctx, opts, sources, since, until, now(), getenv)
+	if err != nil {
+		return err
+	}
+
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+		if len(srcs.s3) > 0 {
+			workers = 16
+		}
+	}
+
+	// Errors: every input problem is kept (and printed), none stops the run.
+	errs := &detectErrors{}
+	onErr := errs.add
+
+	inputs := make(chan cloudtrail.Input, workers)
+	go func() {
+		defer close(inputs)
+		if len(srcs.local) > 0 {
+			ch := make(chan cloudtrail.Input)
+			go cloudtrail.FileInputs(ctx, srcs.local, opts.IO.In, ch, onErr)
+			for in := range ch {
+				inputs <- in
+			}
+		}
+		for _, s := range srcs.s3 {
+			ch := make(chan cloudtrail.Input)
+			go s.Inputs(ctx, ch, onErr)
+			for in := range ch {
+				inputs <- in
+			}
+		}
+		for _, l := range srcs.lookups {
+			inputs <- l.Input()
+		}
+	}()
+
+	ws := make([]*detect.Worker, workers)
+	for i := range ws {
+		ws[i] = engine.NewWorker()
+	}
+	var st cloudtrail.Stats
+	stop := detectProgress(opts.IO, &st)
+	start := time.Now()
+	cloudtrail.Process(ctx, inputs, workers, func(w int, r *cloudtrail.Record) { ws[w].Observe(r) }, onErr, &st)
+	stop()
+	elapsed := time.Since(start)
+	res := engine.Merge(ws...)
+
+	var prior map[string]*detect.Baseline
+	if !opts.NoState {
+		prior, err = baseline.Exchange(statePath, res.Keys(), res.Observations(true), false)
+		if err != nil {
+			return &ExitErr{Code: ExitError, Err: fmt.Errorf("state: %w", err)}
+		}
+	}
+
+	summary := fmt.Sprintf("read %d events from %d inputs in %s", res.Seen, st.Inputs.Load(), elapsed.Round(time.Millisecond))
+	if res.Skipped > 0 {
+		summary += fmt.Sprintf(" (%d outside --since/--until)", res.Skipped)
+	}
+	if opts.Learn {
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s; baseline of %d long-term keys updated in %s\n", summary, len(res.Observations(true)), statePath)
+		return detectInputErrors(opts.IO, errs)
+	}
+
+	findings := res.Findings(prior)
+	for _, e := range detect.ApplyIgnore(findings, ignores, now()) {
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s: %s expired on %s and no longer suppresses anything\n", opts.IgnoreFile, e.Where(), e.Expires)
+	}
+	switch format {
+	case "json":
+		err = detectWriteJSON(opts.IO.Out, findings, opts.ShowSuppressed)
+	case "csv":
+		err = detectWriteCSV(opts.IO.Out, findings, opts.ShowSuppressed)
+	case "sarif":
+		err = detectWriteSARIF(opts.IO.Out, rules, findings)
+	default:
+		err = detectWriteText(opts.IO.Out, findings, opts.ShowSuppressed, opts.IO.ColorEnabled())
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", summary)
+	if err := detectInputErrors(opts.IO, errs); err != nil {
+		return err
+	}
+	for _, f := range findings {
+		if f.Suppressed == "" && f.Rule.Severity >= failOn {
+			return ErrFindings()
+		}
+	}
+	return nil
+}
+
+// detectSources are a run's inputs: local paths (and stdin), S3 prefixes
+// and LookupEvents regions.
+type detectSources struct {
+	local   []string
+	s3      []*cloudtrail.S3Source
+	lookups []*cloudtrail.LookupSource
+}
+
+// detectBuildSources sorts the arguments into local paths and s3:// URLs
+// and builds the AWS clients the S3 and LookupEvents sources need (loading
+// the AWS configuration only when one does).
+func detectBuildSources(ctx context.Context, opts *detectOptions, sources []string, since, until, now time.Time, getenv func(string) string) (*detectSources, error) {
+	srcs := &detectSources{}
+	var cfg *aws.Config
+	loadCfg := func() (aws.Config, error) {
+		if cfg != nil {
+			return *cfg, nil
+		}
+		c, err := opts.AWS.load(ctx)
+		if err != nil {
+			return c, err
+		}
+		cfg = &c
+		return c, nil
+	}
+	for _, s := range sources {
+		if !strings.HasPrefix(s, "s3://") {
+			srcs.local = append(srcs.local, s)
+			continue
+		}
+		bucket, prefix, err := cloudtrail.ParseS3URL(s)
+		if err != nil {
+			return nil, UsageError(err)
+		}
+		client := opts.S3Client
+		if client == nil {
+			c, err := loadCfg()
+			if err != nil {
+				return nil, UsageError(fmt.Errorf("AWS configuration: %w", err))
+			}
+			client = s3.NewFromConfig(c, func(o *s3.Options) { o.UsePathStyle = opts.AWS.EndpointURL != "" || getenv("AWS_ENDPOINT_URL") != "" })
+		}
+		srcs.s3 = append(srcs.s3, &cloudtrail.S3Source{Client: client, Bucket: bucket, Prefix: prefix, Since: since, Until: until})
+	}
+	if opts.Lookup {
+		client := opts.LookupClient
+		regions := opts.LookupRegions
+		if client == nil || len(regions) == 0 {
+			c, err := loadCfg()
+			if err != nil {
+				return nil, UsageError(fmt.Errorf("AWS configuration: %w", err))
+			}
+			if client == nil {
+				client = ctapi.NewFromConfig(c)
+			}
+			if len(regions) == 0 {
+				regions = []string{c.Region}
+			}
+		}
+		for _, r := range regions {
+			l := &cloudtrail.LookupSource{Client: client, Region: r, Since: since, Until: until, Now: now}
+			if _, _, clamped := l.Window(); clamped {
+				fmt.Fprintf(opts.IO.ErrOut, "keywarden: LookupEvents keeps 90 days: reading %s from %s\n", r, now.Add(-cloudtrail.LookupWindow).UTC().Format(time.RFC3339))
+			}
+			srcs.lookups = append(srcs.lookups, l)
+		}
+	}
+
+	return srcs, nil
+}
+
+// detectErrors collects input problems from every worker, up to a limit.
+type detectErrors struct {
+	mu      sync.Mutex
+	list    []string
+	dropped int
+}
+
+func (d *detectErrors) add(e *cloudtrail.InputError) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.list) >= 1000 {
+		d.dropped++
+		return
+	}
+	d.list = append(d.list, printable(e.Error()))
+}
+
+// detectInputErrors prints input problems and turns them into exit 2.
+func detectInputErrors(io *IOStreams, d *detectErrors) error {
+	n := len(d.list) + d.dropped
+	if n == 0 {
+		return nil
+	}
+	sort.Strings(d.list) // workers report in any order
+	for _, e := range d.list {
+		fmt.Fprintf(io.ErrOut, "keywarden: %s\n", e)
+	}
+	if d.dropped > 0 {
+		fmt.Fprintf(io.ErrOut, "keywarden: ... and %d more input errors\n", d.dropped)
+	}
+	return &ExitErr{Code: ExitError, Err: errors.New(detectPlural(n, "input error", "input errors"))}
+}
+
+func detectPlural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// detectProgress draws a progress line on stderr when it is a terminal.
+func detectProgress(io *IOStreams, st *cloudtrail.Stats) (stop func()) {
+	if !io.ProgressEnabled() {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(io.ErrOut, "\r\x1b[K")
+				return
+			case <-t.C:
+				fmt.Fprintf(io.ErrOut, "\r\x1b[K%d inputs, %d events", st.Inputs.Load(), st.Records.Load())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}

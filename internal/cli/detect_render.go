@@ -1,0 +1,219 @@
+package cli
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
+	"github.com/keywarden/keywarden/internal/report"
+)
+
+// detectWriteText prints findings grouped by key, then by severity (most
+// severe first), each with when, from where, and the triggering events.
+func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bool) error {
+	p := report.NewPalette(color)
+	ew := &detectErrWriter{w: w}
+	var reps []report.Finding
+	lastKey, lastSev := "\x00", report.Severity(0)
+	for _, f := range fs {
+		reps = append(reps, f.Report())
+		if f.Suppressed != "" && !showSuppressed {
+			continue
+		}
+		if k := f.Key(); k != lastKey {
+			if lastKey != "\x00" {
+				ew.printf("\n")
+			}
+			ew.printf("%s", p.Bold(printable(k)))
+			var about []string
+			if f.Principal != "" && f.Principal != f.Actor {
+				about = append(about, printable(f.Principal))
+			}
+			if f.Account != "" {
+				about = append(about, "account "+printable(f.Account))
+			}
+			if len(about) > 0 {
+				ew.printf("  %s", p.Dim("("+strings.Join(about, ", ")+")"))
+			}
+			ew.printf("\n")
+			lastKey, lastSev = k, 0
+		}
+		if f.Rule.Severity != lastSev {
+			ew.printf("  %s\n", p.Severity(f.Rule.Severity))
+			lastSev = f.Rule.Severity
+		}
+		ew.printf("    [%s] %s  %s", f.Rule.ID, f.Rule.Title, p.Dim(f.Rule.Attack))
+		if f.Suppressed != "" {
+			ew.printf("  %s", p.Dim("("+printable(f.Suppressed)+")"))
+		}
+		ew.printf("\n      %s\n", printable(f.Message()))
+		if len(f.Evidence) > 0 {
+			ew.printf("      evidence: %s\n", printable(strings.Join(f.Evidence, "; ")))
+		}
+		if len(f.UserAgents) > 0 {
+			ew.printf("      user agent: %s\n", printable(detectTrim(strings.Join(f.UserAgents, " | "), 160)))
+		}
+		if len(f.EventIDs) > 0 {
+			ids := f.EventIDs
+			more := ""
+			if len(ids) > 5 {
+				more = fmt.Sprintf(" (+%d more)", f.Count-5)
+				ids = ids[:5]
+			}
+			ew.printf("      events: %s%s\n", printable(strings.Join(ids, ", ")), more)
+		}
+	}
+	if ew.err != nil {
+		return ew.err
+	}
+	if len(fs) > 0 && lastKey != "\x00" {
+		ew.printf("\n")
+	}
+	ew.printf("%s\n", report.SummaryLine(reps, p))
+	return ew.err
+}
+
+func detectTrim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+type detectErrWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *detectErrWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
+
+// detectWriteJSON writes one finding per line (JSON lines), so a month of
+// findings streams into jq or a SIEM without a wrapper document.
+func detectWriteJSON(w io.Writer, fs []*detect.Finding, showSuppressed bool) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, f := range fs {
+		if f.Suppressed != "" && !showSuppressed {
+			continue
+		}
+		if err := enc.Encode(f.Report()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var detectCSVHeader = []string{"rule_id", "severity", "title", "attack", "key", "principal", "account",
+	"first_seen", "last_seen", "event_count", "source_ips", "regions", "event_names", "new_value", "evidence", "event_ids", "suppressed"}
+
+func detectWriteCSV(w io.Writer, fs []*detect.Finding, showSuppressed bool) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(detectCSVHeader); err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.Suppressed != "" && !showSuppressed {
+			continue
+		}
+		r := f.Report()
+		row := []string{f.Rule.ID, f.Rule.Severity.String(), f.Rule.Title, f.Rule.Attack, f.Key(), f.Principal, f.Account,
+			r.Properties["first_seen"].(string), r.Properties["last_seen"].(string), strconv.Itoa(f.Count),
+			strings.Join(f.Sources, " "), strings.Join(f.Regions, " "), strings.Join(f.EventNames, " "), f.Value,
+			strings.Join(f.Evidence, "; "), strings.Join(f.EventIDs, " "), f.Suppressed}
+		for i, c := range row {
+			row[i] = detectCSVSafe(c)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// detectCSVSafe defuses cells a spreadsheet would run as a formula: log
+// fields are attacker-controlled (user agents, request parameters).
+func detectCSVSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// detectWriteSARIF writes SARIF 2.1.0 for code-scanning dashboards; the
+// key is the result's location (there is no file).
+func detectWriteSARIF(w io.Writer, rules []*detect.Rule, fs []*detect.Finding) error {
+	rr := make([]report.Rule, len(rules))
+	for i, r := range rules {
+		rr[i] = r.Report()
+	}
+	reps := make([]report.Finding, len(fs))
+	for i, f := range fs {
+		reps[i] = f.Report()
+	}
+	return report.WriteSARIF(w, report.Tool{Name: "keywarden detect", Version: Version, InfoURI: "https://github.com/keywarden/keywarden/blob/main/docs/detect.md"}, rr, reps)
+}
+
+// detectListRules prints the rule catalogue.
+func detectListRules(opts *detectOptions, rules []*detect.Rule) error {
+	switch strings.ToLower(opts.Format) {
+	case "json":
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		type jrule struct {
+			*detect.Rule
+			AttackURL string `json:"attack_url"`
+		}
+		out := make([]jrule, len(rules))
+		for i, r := range rules {
+			out[i] = jrule{r, r.AttackURL()}
+		}
+		return enc.Encode(out)
+	case "text", "":
+	default:
+		return usageErrorf("unknown format %q for --list-rules (want text|json)", opts.Format)
+	}
+	p := report.NewPalette(opts.IO.ColorEnabled())
+	ew := &detectErrWriter{w: opts.IO.Out}
+	for _, r := range rules {
+		ew.printf("%s  %s  %s  %s\n", p.Bold(r.ID), p.Severity(r.Severity), r.Attack, r.Title)
+		ew.printf("    %s\n", detectWrap(strings.TrimSpace(r.Description), "    "))
+		ew.printf("    false positives: %s\n", detectWrap(strings.TrimSpace(r.FalsePositives), "    "))
+		ew.printf("    kind: %s; ATT&CK: %s (%s, %s)\n", r.Kind, r.AttackName, r.Tactic, r.AttackURL())
+		for _, ref := range r.References {
+			ew.printf("    see %s\n", ref)
+		}
+	}
+	ew.printf("%d rules\n", len(rules))
+	return ew.err
+}
+
+// detectWrap folds text at ~76 columns.
+func detectWrap(s, indent string) string {
+	words := strings.Fields(s)
+	var b strings.Builder
+	col := 0
+	for i, w := range words {
+		if i > 0 {
+			if col+1+len(w) > 76 {
+				b.WriteString("\n" + indent)
+				col = 0
+			} else {
+				b.WriteString(" ")
+				col++
+			}
+		}
+		b.WriteString(w)
+		col += len(w)
+	}
+	return b.String()
+}

@@ -1,0 +1,351 @@
+package detect
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/cloudtrail"
+)
+
+// Options tune an engine.
+type Options struct {
+	// Since and Until bound event times (zero: unbounded). Events outside
+	// are counted as skipped.
+	Since, Until time.Time
+}
+
+type compiled struct {
+	*Rule
+	idx      int
+	match    matcher
+	then     matcher
+	evidence []*fieldGetter
+	distinct []*fieldGetter
+	dim      int
+}
+
+// Engine holds compiled rules. It is immutable and shared by workers.
+type Engine struct {
+	rules     []*compiled
+	byName    map[string][]*compiled // rules that pin eventName
+	always    []*compiled            // rules that look at every event
+	thenBy    map[string][]*compiled // sequence rules by their Then's names
+	thenAll   []*compiled
+	firstSeen []*compiled
+	instance  []*compiled
+	opts      Options
+}
+
+// New compiles rules.
+func New(rules []*Rule, opts Options) (*Engine, error) {
+	e := &Engine{byName: map[string][]*compiled{}, thenBy: map[string][]*compiled{}, opts: opts}
+	for i, r := range rules {
+		c := &compiled{Rule: r, idx: i, dim: -1}
+		if r.Kind == KindInstanceCredentials {
+			e.instance = append(e.instance, c)
+			e.rules = append(e.rules, c)
+			continue
+		}
+		if r.Kind == KindFirstSeen {
+			c.dim = dimIndex(r.Dimension)
+			e.firstSeen = append(e.firstSeen, c)
+			e.rules = append(e.rules, c)
+			continue
+		}
+		m, names, err := compileMatch(r.Match)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: match: %w", r.ID, err)
+		}
+		c.match = m
+		if len(names) == 0 {
+			e.always = append(e.always, c)
+		}
+		for _, n := range names {
+			e.byName[n] = append(e.byName[n], c)
+		}
+		if r.Kind == KindSequence {
+			t, tnames, err := compileMatch(r.Then)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: then: %w", r.ID, err)
+			}
+			c.then = t
+			if len(tnames) == 0 {
+				e.thenAll = append(e.thenAll, c)
+			}
+			for _, n := range tnames {
+				e.thenBy[n] = append(e.thenBy[n], c)
+			}
+		}
+		for _, f := range r.Evidence {
+			g, _ := getter(f)
+			c.evidence = append(c.evidence, g)
+		}
+		if r.Distinct != "" {
+			for _, f := range strings.Split(r.Distinct, "|") {
+				g, _ := getter(f)
+				c.distinct = append(c.distinct, g)
+			}
+		}
+		e.rules = append(e.rules, c)
+	}
+	return e, nil
+}
+
+// Rules returns the engine's rules in file order.
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, len(e.rules))
+	for i, c := range e.rules {
+		out[i] = c.Rule
+	}
+	return out
+}
+
+// seqStarts are the times a sequence rule's first event was seen.
+type seqStarts struct{ t []time.Time }
+
+// groupKey identifies a finding under construction.
+type groupKey struct {
+	rule   int
+	actor  string
+	value  string // first-seen value
+	bucket int64  // burst window index
+}
+
+// Worker observes records for one goroutine. Workers are merged at the end.
+type Worker struct {
+	e        *Engine
+	groups   map[groupKey]*group
+	obs      map[string]*actorObs
+	seqFirst map[groupKey]*seqStarts
+	seqThen  map[groupKey]*burstBucket // bucket = seqSlot
+	windows  map[groupKey]*burstBucket
+	intern   map[string]string
+	scratch  []byte
+	Seen     int64 // records observed
+	Skipped  int64 // records outside Since/Until
+}
+
+// NewWorker returns a fresh worker.
+func (e *Engine) NewWorker() *Worker {
+	return &Worker{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
+		seqFirst: map[groupKey]*seqStarts{}, seqThen: map[groupKey]*burstBucket{},
+		windows: map[groupKey]*burstBucket{}, intern: map[string]string{}}
+}
+
+// Observe evaluates one record. It copies whatever it keeps, so the
+// record may be reused after the call.
+func (w *Worker) Observe(r *cloudtrail.Record) {
+	e := w.e
+	if (!e.opts.Since.IsZero() && r.EventTime.Before(e.opts.Since)) || (!e.opts.Until.IsZero() && !r.EventTime.Before(e.opts.Until)) {
+		w.Skipped++
+		return
+	}
+	w.Seen++
+	for _, c := range e.byName[r.EventName] {
+		w.apply(c, r)
+	}
+	for _, c := range e.always {
+		w.apply(c, r)
+	}
+	if len(e.thenBy) > 0 || len(e.thenAll) > 0 {
+		for _, c := range e.thenBy[r.EventName] {
+			w.applyThen(c, r)
+		}
+		for _, c := range e.thenAll {
+			w.applyThen(c, r)
+		}
+	}
+	if len(e.firstSeen) > 0 || len(e.instance) > 0 {
+		w.observeFirstSeen(r)
+	}
+}
+
+func (w *Worker) apply(c *compiled, r *cloudtrail.Record) {
+	if !c.match(r) {
+		return
+	}
+	actor := r.Actor()
+	switch c.Kind {
+	case KindMatch:
+		w.add(groupKey{rule: c.idx, actor: actor}, c, r)
+	case KindBurst:
+		w.addBurst(c, r, actor)
+	case KindSequence:
+		// Maps are only ever assigned new keys (cloned): assigning to an
+		// existing key would replace the stored key with actor, which
+		// aliases the reader's buffer.
+		k := groupKey{rule: c.idx, actor: actor}
+		ts, ok := w.seqFirst[k]
+		if !ok {
+			k.actor = strings.Clone(actor)
+			ts = &seqStarts{}
+			w.seqFirst[k] = ts
+		}
+		if len(ts.t) < 1000 {
+			ts.t = append(ts.t, r.EventTime)
+		}
+		// The triggering event is evidence too.
+		w.add(groupKey{rule: c.idx, actor: actor, value: "first"}, c, r)
+	}
+}
+
+// seqSlot is the width of the windows a sequence's follow-up events are
+// counted in: compact counters, so a trail full of S3 data events costs
+// one small bucket per key and five minutes.
+const seqSlot = 5 * 60
+
+func (w *Worker) applyThen(c *compiled, r *cloudtrail.Record) {
+	if !c.then(r) {
+		return
+	}
+	w.addBucket(w.seqThen, groupKey{rule: c.idx, actor: r.Actor(), bucket: r.EventTime.Unix() / seqSlot}, r)
+}
+
+func (w *Worker) add(k groupKey, c *compiled, r *cloudtrail.Record) *group {
+	g, ok := w.groups[k]
+	if !ok {
+		k.actor = strings.Clone(k.actor)
+		k.value = strings.Clone(k.value)
+		g = newGroup(c, r)
+		w.groups[k] = g
+	}
+	g.addRecord(c, r)
+	return g
+}
+
+// Result is the merged observation of every worker.
+type Result struct {
+	e        *Engine
+	groups   map[groupKey]*group
+	obs      map[string]*actorObs
+	seqFirst map[groupKey][]time.Time
+	seqThen  map[groupKey]*burstBucket
+	windows  map[groupKey]*burstBucket
+	Seen     int64
+	Skipped  int64
+}
+
+// Merge combines workers' observations.
+func (e *Engine) Merge(ws ...*Worker) *Result {
+	res := &Result{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
+		seqFirst: map[groupKey][]time.Time{}, seqThen: map[groupKey]*burstBucket{}, windows: map[groupKey]*burstBucket{}}
+	for _, w := range ws {
+		res.Seen += w.Seen
+		res.Skipped += w.Skipped
+		mergeGroups(res.groups, w.groups)
+		mergeBuckets(res.seqThen, w.seqThen)
+		mergeBuckets(res.windows, w.windows)
+		for k, ts := range w.seqFirst {
+			res.seqFirst[k] = append(res.seqFirst[k], ts.t...)
+		}
+		for a, o := range w.obs {
+			if cur, ok := res.obs[a]; ok {
+				cur.merge(o)
+			} else {
+				res.obs[a] = o
+			}
+		}
+	}
+	return res
+}
+
+func mergeBuckets(dst, src map[groupKey]*burstBucket) {
+	for k, b := range src {
+		if cur, ok := dst[k]; ok {
+			cur.merge(b)
+		} else {
+			dst[k] = b
+		}
+	}
+}
+
+func mergeGroups(dst, src map[groupKey]*group) {
+	for k, g := range src {
+		if cur, ok := dst[k]; ok {
+			cur.merge(g)
+		} else {
+			dst[k] = g
+		}
+	}
+}
+
+// Findings turns the observations into findings, judging first-seen
+// values against prior (the stored baseline; nil for none). Findings are
+// sorted by actor, severity (highest first), rule and time.
+func (res *Result) Findings(prior map[string]*Baseline) []*Finding {
+	e := res.e
+	var out []*Finding
+	for k, g := range res.groups {
+		c := e.rules[k.rule]
+		switch c.Kind {
+		case KindMatch:
+			out = append(out, g.finding(c, k.actor, ""))
+		}
+	}
+	out = append(out, res.bursts()...)
+	out = append(out, res.sequences()...)
+	out = append(out, res.firstSeen(prior)...)
+	out = append(out, res.instanceReuse()...)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Actor != b.Actor {
+			return a.Actor < b.Actor
+		}
+		if a.Rule.Severity != b.Rule.Severity {
+			return a.Rule.Severity > b.Rule.Severity
+		}
+		if a.Rule.ID != b.Rule.ID {
+			return a.Rule.ID < b.Rule.ID
+		}
+		if !a.First.Equal(b.First) {
+			return a.First.Before(b.First)
+		}
+		return a.Value < b.Value
+	})
+	return out
+}
+
+// sequences reports actors with an event matching Match followed, within
+// Window, by at least Threshold events matching Then.
+func (res *Result) sequences() []*Finding {
+	var out []*Finding
+	for k, firsts := range res.seqFirst {
+		c := res.e.rules[k.rule]
+		sort.Slice(firsts, func(i, j int) bool { return firsts[i].Before(firsts[j]) })
+		var hit []*burstBucket
+		var hitFirst time.Time
+		thenCount := 0
+		for _, t := range firsts {
+			var win []*burstBucket
+			n := 0
+			for m := t.Unix() / seqSlot; m <= t.Add(c.Window).Unix()/seqSlot; m++ {
+				if b, ok := res.seqThen[groupKey{rule: k.rule, actor: k.actor, bucket: m}]; ok {
+					win = append(win, b)
+					n += int(b.count)
+				}
+			}
+			if n >= c.Threshold {
+				hit, hitFirst, thenCount = win, t, n
+				break
+			}
+		}
+		if hit == nil {
+			continue
+		}
+		// Evidence: the first events (all kept) and the first follow-up
+		// event of each five-minute slot.
+		g := &group{}
+		if fg, ok := res.groups[groupKey{rule: k.rule, actor: k.actor, value: "first"}]; ok {
+			g = fg.clone()
+		}
+		for _, b := range hit {
+			g.addBucket(b)
+		}
+		f := g.finding(c, k.actor, "")
+		f.Detail = append(f.Detail, fmt.Sprintf("%d matching events within %s of %s", thenCount, c.Window, hitFirst.Format(time.RFC3339)))
+		out = append(out, f)
+	}
+	return out
+}

@@ -1,0 +1,325 @@
+package detect
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/cloudtrail"
+	"github.com/keywarden/keywarden/internal/report"
+)
+
+// Caps on what one finding keeps, so a key that fires a rule a million
+// times costs the same memory as one that fires it twice.
+const (
+	maxEventIDs = 20
+	maxSamples  = 10
+)
+
+type stamped struct {
+	t  time.Time
+	id string
+}
+
+// group accumulates the events behind one finding.
+type group struct {
+	count       int
+	first, last time.Time
+	events      []stamped // earliest events (time, event id)
+	latest      int       // index of the latest of events
+	keyID       string
+	principal   string
+	account     string
+	sources     []string
+	regions     []string
+	agents      []string
+	names       []string
+	evidence    []string
+}
+
+func newGroup(c *compiled, r *cloudtrail.Record) *group {
+	return &group{
+		keyID:     strings.Clone(r.UserIdentity.AccessKeyID),
+		principal: strings.Clone(r.Principal()),
+		account:   strings.Clone(account(r)),
+	}
+}
+
+func account(r *cloudtrail.Record) string {
+	if r.UserIdentity.AccountID != "" {
+		return r.UserIdentity.AccountID
+	}
+	return r.RecipientAccount
+}
+
+func addSample(list []string, v string) []string {
+	if v == "" || len(list) >= maxSamples {
+		return list
+	}
+	for _, x := range list {
+		if x == v {
+			return list
+		}
+	}
+	return append(list, strings.Clone(v))
+}
+
+func (g *group) addEvent(t time.Time, id string) {
+	if len(g.events) < maxEventIDs {
+		g.events = append(g.events, stamped{t, strings.Clone(id)})
+		if t.After(g.events[g.latest].t) {
+			g.latest = len(g.events) - 1
+		}
+		return
+	}
+	// Keep the earliest: replace the latest if this one is earlier. Logs
+	// mostly arrive in time order, so this is usually one comparison.
+	if !t.Before(g.events[g.latest].t) {
+		return
+	}
+	g.events[g.latest] = stamped{t, strings.Clone(id)}
+	for i, e := range g.events {
+		if e.t.After(g.events[g.latest].t) {
+			g.latest = i
+		}
+	}
+}
+
+func (g *group) addRecord(c *compiled, r *cloudtrail.Record) {
+	g.count++
+	t := r.EventTime
+	if g.first.IsZero() || t.Before(g.first) {
+		g.first = t
+	}
+	if t.After(g.last) {
+		g.last = t
+	}
+	g.addEvent(t, r.EventID)
+	g.sources = addSample(g.sources, r.SourceIPAddress)
+	g.regions = addSample(g.regions, r.AWSRegion)
+	g.agents = addSample(g.agents, r.UserAgent)
+	g.names = addSample(g.names, r.EventName)
+	for _, ev := range c.evidence {
+		ev.each(r, func(v string) bool {
+			if len(v) > 200 {
+				v = v[:200] + "..."
+			}
+			g.evidence = addSample(g.evidence, ev.name+"="+v)
+			return true
+		})
+	}
+}
+
+func (g *group) merge(o *group) {
+	g.count += o.count
+	if g.first.IsZero() || (!o.first.IsZero() && o.first.Before(g.first)) {
+		g.first = o.first
+	}
+	if o.last.After(g.last) {
+		g.last = o.last
+	}
+	for _, e := range o.events {
+		g.addEvent(e.t, e.id)
+	}
+	for _, s := range o.sources {
+		g.sources = addSample(g.sources, s)
+	}
+	for _, s := range o.regions {
+		g.regions = addSample(g.regions, s)
+	}
+	for _, s := range o.agents {
+		g.agents = addSample(g.agents, s)
+	}
+	for _, s := range o.names {
+		g.names = addSample(g.names, s)
+	}
+	for _, s := range o.evidence {
+		g.evidence = addSample(g.evidence, s)
+	}
+	if g.keyID == "" {
+		g.keyID = o.keyID
+	}
+	if g.principal == "" {
+		g.principal, g.account = o.principal, o.account
+	}
+}
+
+func (g *group) clone() *group {
+	n := &group{keyID: g.keyID, principal: g.principal, account: g.account}
+	n.merge(g)
+	return n
+}
+
+// Finding is one detection: a rule that fired for one actor (an access key,
+// or a principal when there is none), with the events that triggered it.
+type Finding struct {
+	Rule *Rule
+	// Actor is the full access key ID (or principal). It is never printed
+	// as is: use Key().
+	Actor     string
+	KeyID     string
+	Principal string
+	Account   string
+	// Value is the new value of a first-seen finding.
+	Value      string
+	Count      int
+	First      time.Time
+	Last       time.Time
+	EventIDs   []string
+	Sources    []string
+	Regions    []string
+	UserAgents []string
+	EventNames []string
+	Evidence   []string
+	Detail     []string
+	// Suppressed says why the finding does not count (an --ignore entry).
+	Suppressed string
+}
+
+func (g *group) finding(c *compiled, actor, value string) *Finding {
+	ev := append([]stamped(nil), g.events...)
+	sort.Slice(ev, func(i, j int) bool {
+		if !ev[i].t.Equal(ev[j].t) {
+			return ev[i].t.Before(ev[j].t)
+		}
+		return ev[i].id < ev[j].id
+	})
+	ids := make([]string, 0, len(ev))
+	for _, e := range ev {
+		if e.id != "" {
+			ids = append(ids, e.id)
+		}
+	}
+	sorted := func(s []string) []string {
+		s = append([]string(nil), s...)
+		sort.Strings(s)
+		return s
+	}
+	return &Finding{
+		Rule: c.Rule, Actor: actor, KeyID: g.keyID, Principal: g.principal, Account: g.account,
+		Value: value, Count: g.count, First: g.first, Last: g.last, EventIDs: ids,
+		Sources: sorted(g.sources), Regions: sorted(g.regions), UserAgents: sorted(g.agents),
+		EventNames: sorted(g.names), Evidence: sorted(g.evidence),
+	}
+}
+
+// Key is the actor as it may be shown: a key ID redacted, a principal as
+// is.
+func (f *Finding) Key() string {
+	if f.KeyID != "" && f.Actor == f.KeyID {
+		return RedactKey(f.KeyID)
+	}
+	return f.Actor
+}
+
+// RedactKey hides the middle of an access key ID. Anonymised samples carry
+// IDs outside the base32 alphabet; they are redacted the same way.
+func RedactKey(id string) string {
+	if len(id) == awskey.IDLength {
+		return id[:4] + strings.Repeat("*", 12) + id[16:]
+	}
+	return awskey.Redact(id)
+}
+
+// Fingerprint identifies the finding across runs without revealing the key.
+func (f *Finding) Fingerprint() string {
+	h := sha256.Sum256([]byte(f.Rule.ID + "\x00" + f.Actor + "\x00" + f.Value))
+	return hex.EncodeToString(h[:12])
+}
+
+// Message says what happened in one or two sentences.
+func (f *Finding) Message() string {
+	var b strings.Builder
+	noun := "events"
+	if f.Count == 1 {
+		noun = "event"
+	}
+	if f.Value != "" {
+		// First seen: the names and sources are those of the first event.
+		if f.Rule.Dimension != "" {
+			fmt.Fprintf(&b, "new %s ", f.Rule.Dimension)
+		} else {
+			b.WriteString("address ")
+		}
+		fmt.Fprintf(&b, "%s: first used at %s (%s", f.Value, stamp(f.First), strings.Join(f.EventNames, ", "))
+		if len(f.Sources) > 0 {
+			fmt.Fprintf(&b, " from %s", strings.Join(f.Sources, ", "))
+		}
+		if len(f.Regions) > 0 {
+			fmt.Fprintf(&b, " in %s", strings.Join(f.Regions, ", "))
+		}
+		fmt.Fprintf(&b, "), %d %s until %s", f.Count, noun, stamp(f.Last))
+		for _, d := range f.Detail {
+			b.WriteString("; " + d)
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%d %s (%s)", f.Count, noun, strings.Join(f.EventNames, ", "))
+	if f.First.Equal(f.Last) {
+		fmt.Fprintf(&b, " at %s", stamp(f.First))
+	} else {
+		fmt.Fprintf(&b, " from %s to %s", stamp(f.First), stamp(f.Last))
+	}
+	if len(f.Sources) > 0 {
+		fmt.Fprintf(&b, " from %s", strings.Join(f.Sources, ", "))
+	}
+	if len(f.Regions) > 0 {
+		fmt.Fprintf(&b, " in %s", strings.Join(f.Regions, ", "))
+	}
+	for _, d := range f.Detail {
+		b.WriteString("; " + d)
+	}
+	return b.String()
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "unknown time"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// Report converts the finding to the shared report.Finding.
+func (f *Finding) Report() report.Finding {
+	props := map[string]any{
+		"key":         f.Key(),
+		"principal":   f.Principal,
+		"account":     f.Account,
+		"event_count": f.Count,
+		"first_seen":  stamp(f.First),
+		"last_seen":   stamp(f.Last),
+		"event_ids":   f.EventIDs,
+		"event_names": f.EventNames,
+		"source_ips":  f.Sources,
+		"regions":     f.Regions,
+		"user_agents": f.UserAgents,
+		"attack":      f.Rule.Attack,
+		"attack_name": f.Rule.AttackName,
+		"tactic":      f.Rule.Tactic,
+		"rule_kind":   f.Rule.Kind,
+	}
+	if f.Value != "" {
+		props["new_value"] = f.Value
+	}
+	if len(f.Detail) > 0 {
+		props["detail"] = f.Detail
+	}
+	refs := append([]string{f.Rule.AttackURL()}, f.Rule.References...)
+	return report.Finding{
+		RuleID:      f.Rule.ID,
+		Severity:    f.Rule.Severity,
+		Title:       f.Rule.Title,
+		Message:     f.Message(),
+		Location:    report.Location{Resource: f.Key(), Date: stamp(f.First)},
+		Evidence:    strings.Join(f.Evidence, "; "),
+		Remediation: strings.TrimSpace(f.Rule.Remediation),
+		References:  refs,
+		Fingerprint: f.Fingerprint(),
+		Suppressed:  f.Suppressed,
+		Properties:  props,
+	}
+}

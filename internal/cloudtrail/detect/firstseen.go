@@ -1,0 +1,331 @@
+package detect
+
+import (
+	"sort"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/keywarden/keywarden/internal/cloudtrail"
+)
+
+// Seen is when a value was first and last seen for a key, and how often.
+type Seen struct {
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	Count int64     `json:"count"`
+}
+
+// Baseline is what is known of one key: for each dimension (in the order
+// of Dimensions) its values and when they were seen.
+type Baseline struct {
+	Dims [4]map[string]Seen
+}
+
+// maxValuesPerDim bounds the values remembered per key and dimension; a
+// key sprayed from thousands of addresses is flagged long before.
+const maxValuesPerDim = 4096
+
+// seenValue is a value observed in this run, with its first event.
+type seenValue struct {
+	Seen
+	firstID     string
+	firstName   string
+	firstSource string
+	firstRegion string
+	firstAgent  string
+}
+
+type actorObs struct {
+	// instance: the key is a role session delivered to an EC2 instance.
+	instance  bool
+	keyID     string
+	principal string
+	account   string
+	dims      [4]map[string]*seenValue
+}
+
+func (o *actorObs) merge(x *actorObs) {
+	for d := range o.dims {
+		for v, s := range x.dims[d] {
+			if o.dims[d] == nil {
+				o.dims[d] = map[string]*seenValue{}
+			}
+			cur, ok := o.dims[d][v]
+			if !ok {
+				if len(o.dims[d]) < maxValuesPerDim {
+					o.dims[d][v] = s
+				}
+				continue
+			}
+			cur.Count += s.Count
+			if s.Last.After(cur.Last) {
+				cur.Last = s.Last
+			}
+			if s.First.Before(cur.First) {
+				cur.First, cur.firstID, cur.firstName, cur.firstSource, cur.firstRegion, cur.firstAgent =
+					s.First, s.firstID, s.firstName, s.firstSource, s.firstRegion, s.firstAgent
+			}
+		}
+	}
+}
+
+// globalSources are services whose calls are logged in us-east-1 whatever
+// region the caller works in: they say nothing about a key's regions.
+var globalSources = map[string]bool{
+	"iam.amazonaws.com": true, "sts.amazonaws.com": true, "organizations.amazonaws.com": true,
+	"cloudfront.amazonaws.com": true, "route53.amazonaws.com": true, "support.amazonaws.com": true,
+	"health.amazonaws.com": true, "budgets.amazonaws.com": true, "signin.amazonaws.com": true,
+	"account.amazonaws.com": true, "billingconsole.amazonaws.com": true, "ce.amazonaws.com": true,
+	"s3.amazonaws.com": false, "waf.amazonaws.com": true, "shield.amazonaws.com": true,
+}
+
+// AgentFamily reduces a user agent to the tool that sent it ("aws-cli",
+// "boto3", "aws-sdk-go-v2", "mozilla"), so version bumps are not new user
+// agents. It returns "" for agents that are AWS itself.
+func AgentFamily(ua string) string {
+	if ua == "" || ua == "AWS Internal" || strings.HasSuffix(ua, ".amazonaws.com") {
+		return ""
+	}
+	ua = strings.TrimLeft(ua, "[")
+	end := strings.IndexAny(ua, "/ ;()")
+	if end < 0 {
+		end = len(ua)
+	}
+	f := strings.ToLower(ua[:end])
+	if len(f) > 64 {
+		f = f[:64]
+	}
+	return f
+}
+
+func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
+	id := r.UserIdentity.AccessKeyID
+	if !strings.HasPrefix(id, "AKIA") && !strings.HasPrefix(id, "ASIA") {
+		return
+	}
+	var vals [4]string
+	if a, ok := r.SourceAddr(); ok {
+		// Format into a reused buffer: map lookups need no allocation and
+		// inserts clone.
+		b := a.AppendTo(w.scratch[:0])
+		n := len(b)
+		b = cloudtrail.Network(a).AppendTo(b)
+		w.scratch = b
+		vals[0] = unsafe.String(&b[0], n)
+		vals[1] = unsafe.String(&b[n], len(b)-n)
+	}
+	if !globalSources[r.EventSource] {
+		vals[2] = r.AWSRegion
+	}
+	vals[3] = AgentFamily(r.UserAgent)
+	if vals == [4]string{} {
+		return
+	}
+	o, ok := w.obs[id]
+	if !ok {
+		o = &actorObs{keyID: strings.Clone(id), principal: strings.Clone(r.Principal()), account: strings.Clone(account(r)),
+			instance: isInstanceSession(r.UserIdentity.PrincipalID)}
+		w.obs[o.keyID] = o
+	}
+	t := r.EventTime
+	for d, v := range vals {
+		if v == "" {
+			continue
+		}
+		m := o.dims[d]
+		if m == nil {
+			m = map[string]*seenValue{}
+			o.dims[d] = m
+		}
+		s, ok := m[v]
+		if !ok {
+			if len(m) >= maxValuesPerDim {
+				continue
+			}
+			s = &seenValue{Seen: Seen{First: t, Last: t}}
+			s.setFirst(r)
+			m[strings.Clone(v)] = s
+		} else if t.Before(s.First) {
+			s.First = t
+			s.setFirst(r)
+		}
+		if t.After(s.Last) {
+			s.Last = t
+		}
+		s.Count++
+	}
+}
+
+func (s *seenValue) setFirst(r *cloudtrail.Record) {
+	s.firstID = strings.Clone(r.EventID)
+	s.firstName = strings.Clone(r.EventName)
+	s.firstSource = strings.Clone(r.SourceIPAddress)
+	s.firstRegion = strings.Clone(r.AWSRegion)
+	s.firstAgent = strings.Clone(r.UserAgent)
+}
+
+// Observations returns what this run saw of each key, to store as the new
+// baseline. Only long-term keys (AKIA) are returned when longTermOnly:
+// temporary keys live hours and their baselines would only grow the store.
+func (res *Result) Observations(longTermOnly bool) map[string]*Baseline {
+	out := map[string]*Baseline{}
+	for id, o := range res.obs {
+		if longTermOnly && !strings.HasPrefix(id, "AKIA") {
+			continue
+		}
+		b := &Baseline{}
+		for d, m := range o.dims {
+			if len(m) == 0 {
+				continue
+			}
+			b.Dims[d] = make(map[string]Seen, len(m))
+			for v, s := range m {
+				b.Dims[d][v] = s.Seen
+			}
+		}
+		out[id] = b
+	}
+	return out
+}
+
+// Keys lists the access keys observed, for loading their baselines.
+func (res *Result) Keys() []string {
+	out := make([]string, 0, len(res.obs))
+	for id := range res.obs {
+		out = append(out, id)
+	}
+	return out
+}
+
+// firstSeen reports values a key used for the first time. A value is new
+// when the key was already established before it appeared: the stored
+// baseline knows other values for the key, or the key was seen in this
+// run more than the rule's warm-up before the value first appeared. So the
+// first hour of a key nobody has seen before is its baseline, not an alert.
+func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
+	var out []*Finding
+	for _, c := range res.e.firstSeen {
+		for id, o := range res.obs {
+			m := o.dims[c.dim]
+			if len(m) == 0 {
+				continue
+			}
+			var known map[string]Seen
+			if b := prior[id]; b != nil {
+				known = b.Dims[c.dim]
+			}
+			var start time.Time
+			for _, s := range known {
+				if start.IsZero() || s.First.Before(start) {
+					start = s.First
+				}
+			}
+			for _, s := range m {
+				if start.IsZero() || s.First.Before(start) {
+					start = s.First
+				}
+			}
+			for v, s := range m {
+				if _, ok := known[v]; ok {
+					continue
+				}
+				if !s.First.After(start.Add(c.Warmup)) {
+					continue
+				}
+				if len(c.FirstEvent) > 0 && !contains(c.FirstEvent, s.firstName) {
+					continue
+				}
+				g := &group{keyID: o.keyID, principal: o.principal, account: o.account,
+					count: int(s.Count), first: s.First, last: s.Last}
+				g.events = []stamped{{s.First, s.firstID}}
+				g.sources = addSample(nil, s.firstSource)
+				g.regions = addSample(nil, s.firstRegion)
+				g.agents = addSample(nil, s.firstAgent)
+				g.names = addSample(nil, s.firstName)
+				f := g.finding(c, id, v)
+				f.Detail = append(f.Detail, "key in use since "+stamp(start))
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isInstanceSession reports whether a principal ID names a role session
+// delivered to an EC2 instance: "AROA...:i-0123456789abcdef0".
+func isInstanceSession(principalID string) bool {
+	_, sess, ok := strings.Cut(principalID, ":")
+	if !ok || !strings.HasPrefix(sess, "i-") {
+		return false
+	}
+	id := sess[2:]
+	if len(id) != 8 && len(id) != 17 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// instanceReuse reports instance credentials used from an address where a
+// long-term user key was used in the same run: an instance's calls come
+// from the instance, never from someone's laptop, so the credentials were
+// taken off the instance (through the metadata service, SSRF, a shell).
+func (res *Result) instanceReuse() []*Finding {
+	if len(res.e.instance) == 0 {
+		return nil
+	}
+	users := map[string][]string{} // address -> long-term keys
+	for id, o := range res.obs {
+		if !strings.HasPrefix(id, "AKIA") {
+			continue
+		}
+		for addr := range o.dims[0] {
+			users[addr] = append(users[addr], id)
+		}
+	}
+	var out []*Finding
+	for _, c := range res.e.instance {
+		for id, o := range res.obs {
+			if !o.instance {
+				continue
+			}
+			for addr, s := range o.dims[0] {
+				keys := users[addr]
+				if len(keys) == 0 {
+					continue
+				}
+				g := &group{keyID: o.keyID, principal: o.principal, account: o.account,
+					count: int(s.Count), first: s.First, last: s.Last}
+				g.events = []stamped{{s.First, s.firstID}}
+				g.sources = addSample(nil, s.firstSource)
+				g.regions = addSample(nil, s.firstRegion)
+				g.agents = addSample(nil, s.firstAgent)
+				g.names = addSample(nil, s.firstName)
+				f := g.finding(c, id, addr)
+				redacted := make([]string, 0, len(keys))
+				for _, k := range keys {
+					redacted = append(redacted, RedactKey(k))
+				}
+				sort.Strings(redacted)
+				f.Detail = append(f.Detail, "the same address used long-term key "+strings.Join(redacted, ", "))
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,226 @@
+// Package detect finds signs of access key abuse in CloudTrail records.
+//
+// Rules are data: rules.yaml, embedded in the binary, holds every rule's
+// metadata (id, title, severity, MITRE ATT&CK technique, description,
+// false positives, references) and, wherever a rule is a match on fields,
+// the match itself. Stateful rules (first seen, bursts, sequences) name a
+// kind and its parameters in the same file; their logic is code here,
+// because counting and baselines do not fit a field match.
+//
+// The package does no I/O: records come in through Worker.Observe, prior
+// baselines through Finalize, and findings go out as values.
+package detect
+
+import (
+	_ "embed"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/report"
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed rules.yaml
+var builtinRules []byte
+
+// Kinds of rule.
+const (
+	KindMatch     = "match"      // every matching event counts
+	KindFirstSeen = "first-seen" // a key's first use of a new address, network, region or user agent
+	KindBurst     = "burst"      // at least Threshold matching events (or distinct values) within Window
+	KindSequence  = "sequence"   // an event matching Match, then Threshold events matching Then within Window
+	// KindInstanceCredentials: credentials delivered to an EC2 instance
+	// used from an address where a long-term user key was also used.
+	KindInstanceCredentials = "instance-credentials-reuse"
+)
+
+// Dimensions a first-seen rule can watch.
+const (
+	DimAddress   = "address"
+	DimNetwork   = "network"
+	DimRegion    = "region"
+	DimUserAgent = "user-agent"
+)
+
+// Dimensions lists them in a fixed order (the order of Observation.Dims).
+var Dimensions = []string{DimAddress, DimNetwork, DimRegion, DimUserAgent}
+
+// Rule is one detection rule as written in rules.yaml.
+type Rule struct {
+	ID             string          `yaml:"id" json:"id"`
+	Title          string          `yaml:"title" json:"title"`
+	SeverityName   string          `yaml:"severity" json:"-"`
+	Severity       report.Severity `yaml:"-" json:"severity"`
+	Attack         string          `yaml:"attack" json:"attack"`
+	AttackName     string          `yaml:"attack_name" json:"attack_name"`
+	Tactic         string          `yaml:"tactic" json:"tactic"`
+	Kind           string          `yaml:"kind" json:"kind"`
+	Description    string          `yaml:"description" json:"description"`
+	FalsePositives string          `yaml:"false_positives" json:"false_positives"`
+	Remediation    string          `yaml:"remediation" json:"remediation,omitempty"`
+	References     []string        `yaml:"references" json:"references"`
+	Match          map[string]any  `yaml:"match" json:"match,omitempty"`
+	// Evidence names fields whose values the finding shows (e.g. the
+	// policy ARN attached).
+	Evidence []string `yaml:"evidence" json:"evidence,omitempty"`
+
+	// first-seen
+	Dimension  string   `yaml:"dimension" json:"dimension,omitempty"`
+	FirstEvent []string `yaml:"first_event" json:"first_event,omitempty"`
+	WarmupText string   `yaml:"warmup" json:"warmup,omitempty"`
+	// burst and sequence
+	Threshold  int    `yaml:"threshold" json:"threshold,omitempty"`
+	WindowText string `yaml:"window" json:"window,omitempty"`
+	// Distinct counts distinct values of a field (alternatives separated
+	// by "|") instead of events.
+	Distinct string         `yaml:"distinct" json:"distinct,omitempty"`
+	Then     map[string]any `yaml:"then" json:"then,omitempty"`
+
+	Window time.Duration `yaml:"-" json:"-"`
+	Warmup time.Duration `yaml:"-" json:"-"`
+}
+
+var (
+	idRE     = regexp.MustCompile(`^ct-[a-z0-9]+(-[a-z0-9]+)*$`)
+	attackRE = regexp.MustCompile(`^T\d{4}(\.\d{3})?$`)
+)
+
+// Builtin returns the embedded rules, validated. It panics if the
+// embedded file is broken: that is a build defect the tests catch.
+func Builtin() []*Rule {
+	rs, err := Parse(builtinRules)
+	if err != nil {
+		panic("detect: embedded rules.yaml: " + err.Error())
+	}
+	return rs
+}
+
+// Parse reads and validates a rule file.
+func Parse(data []byte) ([]*Rule, error) {
+	var doc struct {
+		Rules []*Rule `yaml:"rules"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for i, r := range doc.Rules {
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("rule %d (%s): %w", i+1, r.ID, err)
+		}
+		if seen[r.ID] {
+			return nil, fmt.Errorf("rule %s: duplicate id", r.ID)
+		}
+		seen[r.ID] = true
+	}
+	return doc.Rules, nil
+}
+
+// Combine adds extra rules (from a user's file) to base, refusing
+// duplicate ids and rules that do not compile.
+func Combine(base, extra []*Rule) ([]*Rule, error) {
+	seen := map[string]bool{}
+	for _, r := range base {
+		seen[r.ID] = true
+	}
+	out := append([]*Rule(nil), base...)
+	for _, r := range extra {
+		if seen[r.ID] {
+			return nil, fmt.Errorf("rule %s: an id already in use", r.ID)
+		}
+		seen[r.ID] = true
+		out = append(out, r)
+	}
+	if _, err := New(out, Options{}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (r *Rule) validate() error {
+	if !idRE.MatchString(r.ID) {
+		return fmt.Errorf("id %q must look like ct-word-word", r.ID)
+	}
+	sev, err := report.ParseSeverity(r.SeverityName)
+	if err != nil || sev > report.SeverityCritical {
+		return fmt.Errorf("severity %q", r.SeverityName)
+	}
+	r.Severity = sev
+	if !attackRE.MatchString(r.Attack) || r.AttackName == "" || r.Tactic == "" {
+		return fmt.Errorf("needs attack (Txxxx[.yyy]), attack_name and tactic")
+	}
+	if r.Title == "" || strings.TrimSpace(r.Description) == "" || strings.TrimSpace(r.FalsePositives) == "" || len(r.References) == 0 {
+		return fmt.Errorf("needs title, description, false_positives and references")
+	}
+	if r.Kind == "" {
+		r.Kind = KindMatch
+	}
+	if r.WindowText != "" {
+		if r.Window, err = time.ParseDuration(r.WindowText); err != nil || r.Window <= 0 {
+			return fmt.Errorf("window %q", r.WindowText)
+		}
+	}
+	r.Warmup = time.Hour
+	if r.WarmupText != "" {
+		if r.Warmup, err = time.ParseDuration(r.WarmupText); err != nil || r.Warmup < 0 {
+			return fmt.Errorf("warmup %q", r.WarmupText)
+		}
+	}
+	switch r.Kind {
+	case KindMatch:
+		if len(r.Match) == 0 {
+			return fmt.Errorf("a match rule needs match")
+		}
+	case KindFirstSeen:
+		if dimIndex(r.Dimension) < 0 {
+			return fmt.Errorf("dimension %q (want %s)", r.Dimension, strings.Join(Dimensions, ", "))
+		}
+	case KindBurst:
+		if len(r.Match) == 0 || r.Threshold < 2 || r.Window == 0 {
+			return fmt.Errorf("a burst rule needs match, threshold >= 2 and window")
+		}
+	case KindInstanceCredentials:
+	case KindSequence:
+		if len(r.Match) == 0 || len(r.Then) == 0 || r.Threshold < 1 || r.Window == 0 {
+			return fmt.Errorf("a sequence rule needs match, then, threshold and window")
+		}
+	default:
+		return fmt.Errorf("unknown kind %q", r.Kind)
+	}
+	for _, f := range append(append([]string{}, r.Evidence...), strings.Split(r.Distinct, "|")...) {
+		if f == "" {
+			continue
+		}
+		if _, err := getter(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dimIndex(d string) int {
+	for i, x := range Dimensions {
+		if x == d {
+			return i
+		}
+	}
+	return -1
+}
+
+// Report describes the rule for --list-rules and SARIF.
+func (r *Rule) Report() report.Rule {
+	return report.Rule{
+		ID: r.ID, Title: r.Title, Severity: r.Severity,
+		Description: strings.TrimSpace(r.Description),
+		Remediation: strings.TrimSpace(r.Remediation),
+		References:  r.References,
+		Tags:        []string{"mitre-attack:" + r.Attack, "tactic:" + r.Tactic, "kind:" + r.Kind},
+	}
+}
+
+// AttackURL is the ATT&CK page of the rule's technique.
+func (r *Rule) AttackURL() string {
+	return "https://attack.mitre.org/techniques/" + strings.ReplaceAll(r.Attack, ".", "/") + "/"
+}
