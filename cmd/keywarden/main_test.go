@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,18 +22,24 @@ func TestMain(m *testing.M) {
 // observable behaviour: output, exit code, files written.
 // Run with -update to rewrite the expected output files in the scripts.
 func TestScripts(t *testing.T) {
+	shared, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data"))
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			// The shared public samples, for scripts that use them; scripts
-			// that need them start with [!exists $SHARED_DATA] skip.
-			if abs, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data")); err == nil {
-				env.Setenv("SHARED_DATA", abs)
-			}
+			// that need them start with: [!shared] skip 'no ../shared/data'
+			env.Setenv("SHARED_DATA", shared)
 			env.Setenv("NO_COLOR", "1")
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "shared" {
+				_, err := os.Stat(shared)
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }
