@@ -23,7 +23,18 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata")
 func run(t testing.TB, prior map[string]*Baseline, paths ...string) []*Finding {
 	t.Helper()
 	res := observe(t, paths...)
-	return res.Findings(prior)
+	fs := res.Findings(prior)
+	// Every finding lists each triggering event once.
+	for _, f := range fs {
+		seen := map[string]bool{}
+		for _, id := range f.EventIDs {
+			if seen[id] {
+				t.Errorf("%s on %s lists event %s twice: %v", f.Rule.ID, f.Key(), id, f.EventIDs)
+			}
+			seen[id] = true
+		}
+	}
+	return fs
 }
 
 func observe(t testing.TB, paths ...string) *Result {

@@ -69,6 +69,13 @@ func addSample(list []string, v string) []string {
 }
 
 func (g *group) addEvent(t time.Time, id string) {
+	// A burst window's first event may already be among the events merged
+	// from the window's full group: list each event once.
+	for _, e := range g.events {
+		if e.id == id {
+			return
+		}
+	}
 	if len(g.events) < maxEventIDs {
 		g.events = append(g.events, stamped{t, strings.Clone(id)})
 		if t.After(g.events[g.latest].t) {
