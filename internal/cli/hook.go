@@ -172,7 +172,7 @@ exec "$kw" hook run pre-push` + extra + ` "$@"
 		b.WriteString(`if [ -x "$chained" ]; then
 	"$chained" "$@" || exit $?
 fi
-"$kw" scan --staged` + extra + `
+"$kw" scan --staged --quiet` + extra + `
 rc=$?
 if [ "$rc" -eq 1 ]; then
 	echo "keywarden: commit refused: the staged changes hold AWS credentials (listed above)." >&2

@@ -52,7 +52,7 @@ func runHookPrePush(ctx context.Context, opts *hookRunOptions) error {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	args := []string{"scan", "--repo", opts.Dir}
+	args := []string{"scan", "--quiet", "--repo", opts.Dir}
 	if opts.Baseline != "" {
 		args = append(args, "--baseline", opts.Baseline)
 	}

@@ -111,7 +111,7 @@ func TestHookInstallChainsAndUninstallRestores(t *testing.T) {
 	if err := hookCommit(t, repo, "a.txt"); err != nil {
 		t.Fatalf("clean commit refused: %v", err)
 	}
-	if got := readLog(t, log); got != "existing hook ran\nkeywarden scan --staged\n" {
+	if got := readLog(t, log); got != "existing hook ran\nkeywarden scan --staged --quiet\n" {
 		t.Errorf("hooks ran: %q", got)
 	}
 
@@ -170,7 +170,7 @@ func TestHookInstallHonoursHooksPath(t *testing.T) {
 	if err := hookCommit(t, repo, "a.txt"); err != nil {
 		t.Fatal(err)
 	}
-	if got := readLog(t, log); got != "keywarden scan --staged\n" {
+	if got := readLog(t, log); got != "keywarden scan --staged --quiet\n" {
 		t.Errorf("hook ran: %q", got)
 	}
 	hookRun(t, false, hookOptions{Dir: repo})

@@ -59,6 +59,9 @@ type scanOptions struct {
 	// Output.
 	Format     string
 	ReportFile string
+	// Quiet prints no text at all when nothing needs acting on, so a
+	// clean commit passes the hook silently.
+	Quiet bool
 }
 
 func newScanCmd(f *Factory) *cobra.Command {
@@ -117,6 +120,7 @@ Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`
 	fl.StringVar(&opts.WriteBaseline, "write-baseline", "", "write the findings to this baseline file (0600) and accept them")
 	fl.BoolVar(&opts.ShowSecrets, "show-secrets", false, "print secrets in clear (redacted otherwise)")
 	fl.BoolVar(&opts.ShowSuppressed, "show-suppressed", false, "list findings suppressed by a baseline or keywarden:allow in text output")
+	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "text output: print nothing when no finding counts (the hooks use it)")
 	fl.StringVar(&opts.FailOn, "fail-on", "info", "exit 1 only for findings at or above this severity: "+report.SeverityNames+"|none")
 	fl.BoolVar(&opts.Verify, "verify", false, "ask STS (GetCallerIdentity) whether each complete key pair is live, and whose it is")
 	fl.BoolVar(&opts.VerifyCanaries, "verify-canaries", false, "with --verify, also send keys of known canary-token accounts (this sets them off)")
@@ -311,7 +315,9 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	case report.FormatSARIF:
 		err = report.WriteSARIF(&out, scanTool(), secretscan.Rules(), findings)
 	default:
-		err = scanWriteText(&out, opts, findings)
+		if !opts.Quiet || report.Summarize(findings).Total > 0 {
+			err = scanWriteText(&out, opts, findings)
+		}
 	}
 	if err != nil {
 		return err
@@ -320,7 +326,9 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		if err := writeFileSecure(opts.ReportFile, out.Bytes()); err != nil {
 			return &ExitErr{Code: ExitError, Err: fmt.Errorf("--report: %w", err)}
 		}
-		fmt.Fprintf(opts.IO.Out, "%s (report written to %s)\n", report.SummaryLine(findings, report.NewPalette(opts.IO.ColorEnabled())), opts.ReportFile)
+		if !opts.Quiet || report.Summarize(findings).Total > 0 {
+			fmt.Fprintf(opts.IO.Out, "%s (report written to %s)\n", report.SummaryLine(findings, report.NewPalette(opts.IO.ColorEnabled())), opts.ReportFile)
+		}
 	} else if _, err := opts.IO.Out.Write(out.Bytes()); err != nil {
 		return err
 	}
