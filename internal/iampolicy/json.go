@@ -29,6 +29,15 @@ func (k Kind) String() string {
 	return [...]string{"null", "boolean", "number", "string", "array", "object"}[k]
 }
 
+// Article returns the kind's name with its indefinite article, for
+// messages: "an array", "a string".
+func (k Kind) Article() string {
+	if k == Array || k == Object {
+		return "an " + k.String()
+	}
+	return "a " + k.String()
+}
+
 // Pos is a position in the input: 1-based line and column (in bytes), and
 // the 0-based byte offset.
 type Pos struct {

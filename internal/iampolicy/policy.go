@@ -162,7 +162,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 // produce a Node use it directly.
 func FromNode(file string, root *Node) (*Policy, error) {
 	if root.Kind != Object {
-		return nil, &SyntaxError{File: file, Pos: root.Pos, Msg: fmt.Sprintf("a policy document is a JSON object, not a %s", root.Kind)}
+		return nil, &SyntaxError{File: file, Pos: root.Pos, Msg: fmt.Sprintf("a policy document is a JSON object, not %s", root.Kind.Article())}
 	}
 	p := &Policy{File: file, Pos: root.Pos}
 	var stmtNode *Node
@@ -206,7 +206,7 @@ func FromNode(file string, root *Node) (*Policy, error) {
 	sids := map[string]int{}
 	for i, sn := range stmts {
 		if sn.Kind != Object {
-			p.problem("field", sn.Pos, i, fmt.Sprintf("Statement[%d] is a %s, not an object", i, sn.Kind))
+			p.problem("field", sn.Pos, i, fmt.Sprintf("Statement[%d] is %s, not an object", i, sn.Kind.Article()))
 			continue
 		}
 		s := p.statement(i, sn)
@@ -290,7 +290,7 @@ func show(v *Node) string {
 	if v.Kind == String {
 		return fmt.Sprintf("%q", v.Str)
 	}
-	return "a " + v.Kind.String()
+	return v.Kind.Article()
 }
 
 // scalar turns a string, boolean or number node into text.

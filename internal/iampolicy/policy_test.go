@@ -100,7 +100,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{`{"a": "b`, 1, 7, "unterminated"},
 		{`{"a": 1} x`, 1, 10, "after the end"},
 		{strings.Repeat("[", 100), 1, 66, "nested"},
-		{`[1]`, 1, 1, "JSON object"},
+		{`[1]`, 1, 1, "JSON object, not an array"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("bad.json", []byte(tt.doc))
