@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/iameval"
@@ -120,8 +121,8 @@ func runPolicySimulate(opts *policySimulateOptions) error {
 	if opts.Action == "" {
 		return usageErrorf("--action is required (or --batch)")
 	}
-	if !strings.Contains(opts.Action, ":") {
-		return usageErrorf("--action %q is not of the form service:Action", opts.Action)
+	if why := policySimulateActionProblem(opts.Action); why != "" {
+		return usageErrorf("--action %q %s", opts.Action, why)
 	}
 	ctx, err := policySimulateContext(opts.Context)
 	if err != nil {
@@ -446,8 +447,8 @@ func policySimulateOne(lineNo int, line []byte, explain bool) policySimulateResu
 	if dec.More() {
 		return fail("more than one JSON value on the line")
 	}
-	if req.Action == "" || !strings.Contains(req.Action, ":") {
-		return fail("\"action\" must be of the form service:Action")
+	if why := policySimulateActionProblem(req.Action); why != "" {
+		return fail("\"action\" %q %s", req.Action, why)
 	}
 	if req.Resource == "" {
 		req.Resource = "*"
@@ -589,4 +590,21 @@ func policySimulatePrintable(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// policySimulateActionRe is one action as a request names it: a service
+// prefix and an action name, no wildcards.
+var policySimulateActionRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$`)
+
+// policySimulateActionProblem says what is wrong with a request's action,
+// or "". A request names one action: a wildcard belongs in a policy, and
+// evaluated literally it would answer a question nobody asked.
+func policySimulateActionProblem(a string) string {
+	switch {
+	case strings.ContainsAny(a, "*?"):
+		return "has a wildcard: a request names one action (simulate each action you mean)"
+	case !policySimulateActionRe.MatchString(a):
+		return "is not of the form service:Action"
+	}
+	return ""
 }

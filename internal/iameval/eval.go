@@ -486,6 +486,8 @@ const (
 	rsIdentity
 	rsBoundary
 	rsSession
+	rsAuthOperation
+	rsAuthSessionCreds
 )
 
 type reason struct {
@@ -617,7 +619,7 @@ func (c *Compiled) run(r *evalState, resAcctOverride string) verdict {
 	}
 	v.deny = deny
 	v.allow = and(scpOK, and(vpceOK, granted))
-	return v
+	return r.applyAuthOperation(v)
 }
 
 // resourcePolicyRequired reports whether an action needs its resource
@@ -662,6 +664,10 @@ func (rs reason) text(action, callerAcct string) string {
 		return "the permissions boundary does not allow " + action
 	case rsSession:
 		return "no session policy allows " + action
+	case rsAuthOperation:
+		return action + " is an authentication operation: it needs no permission, and no policy can deny it"
+	case rsAuthSessionCreds:
+		return action + " must be signed with an IAM user's or the root user's long-term access key; temporary credentials cannot call it"
 	}
 	return ""
 }
@@ -697,7 +703,9 @@ func (c *Compiled) result(r *evalState, v verdict) Result {
 			}
 		}
 		out.Reason = "allowed by " + joinRefs(out.DecidedBy)
-		if len(out.DecidedBy) == 0 {
+		if len(v.reasons) == 1 && v.reasons[0].kind == rsAuthOperation {
+			out.Reason = "allowed: " + v.reasons[0].text(r.raw, r.caller.account)
+		} else if len(out.DecidedBy) == 0 {
 			out.Reason = "allowed: the account's root user needs no policy to allow it"
 		}
 	default:

@@ -213,6 +213,7 @@ func Lint(p *iampolicy.Policy, prefix string) []report.Finding {
 		l.mfa(s)
 		l.selfService(s)
 		l.deviceRemoval(s)
+		l.guardScope(s)
 		l.keyEnrollment(s)
 		l.network(s)
 		l.grants(s)

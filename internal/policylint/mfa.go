@@ -9,7 +9,10 @@ import (
 )
 
 // selfService are the actions a user without MFA must keep, on their own
-// user and device, to enrol a device and get an MFA session.
+// user and device, to enrol a device. sts:GetSessionToken is not among
+// them: AWS does not let policies control authentication operations, so a
+// Deny that covers it takes nothing away (AWS's own example lists it in
+// the guard's NotAction all the same, and so does keywarden policy mfa).
 var selfService = []string{
 	"iam:CreateVirtualMFADevice",
 	"iam:EnableMFADevice",
@@ -18,7 +21,6 @@ var selfService = []string{
 	"iam:ListVirtualMFADevices",
 	"iam:GetUser",
 	"iam:ChangePassword",
-	"sts:GetSessionToken",
 }
 
 // deviceRemoval are the actions that weaken MFA and must need it.
@@ -203,14 +205,13 @@ func (l *linter) selfService(s *iampolicy.Statement) {
 		return
 	}
 	// A Deny that binds only long-term keys leaves enrolment to console
-	// sessions; what it must not take away is sts:GetSessionToken, the way
-	// CLI users get an MFA session.
-	actions := selfService
+	// sessions, and cannot take sts:GetSessionToken away (no policy can):
+	// nobody is locked out.
 	if !o.temp {
-		actions = []string{"sts:GetSessionToken"}
+		return
 	}
 	var denied []string
-	for _, a := range actions {
+	for _, a := range selfService {
 		if c, known := covers(s, a); !known {
 			return
 		} else if c {
@@ -225,7 +226,7 @@ func (l *linter) selfService(s *iampolicy.Statement) {
 		pos = s.NotAction.Pos
 	}
 	l.add(RuleMFASelfServiceDenied, 0, s, pos,
-		fmt.Sprintf("A user without MFA is denied %s on their own user/device, so they cannot enrol a device or get an MFA session.", strings.Join(denied, ", ")),
+		fmt.Sprintf("A user without MFA is denied %s on their own user/device, so they cannot enrol a device, and without one never get an MFA session.", strings.Join(denied, ", ")),
 		strings.Join(denied, ", "))
 }
 

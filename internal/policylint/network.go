@@ -84,10 +84,16 @@ func (l *linter) network(s *iampolicy.Statement) {
 		}
 		switch s.Effect {
 		case iampolicy.Deny:
+			direct, viaVPCE, judged := networkDenyApplies(s)
+			if judged && !direct {
+				why, at := unboundWhy(s, c)
+				l.add(RuleNetGuardUnbound, 0, s, at.Pos, fmt.Sprintf("For a call made directly from an address outside the allowlist, %s, so this Deny does not apply: a leaked key works from any address.", why), condText(at))
+				continue
+			}
 			if !serviceException(s) {
 				l.add(RuleNetNoServiceExc, 0, s, c.Pos, "This Deny has no aws:ViaAWSService or aws:CalledVia exception: calls AWS services make on the user's behalf come from the service's address and are denied.", condText(c))
 			}
-			if !l.hasKey(s, "aws:SourceVpce", "aws:SourceVpc", "aws:VpcSourceIp") {
+			if (!judged || viaVPCE) && !l.hasKey(s, "aws:SourceVpce", "aws:SourceVpc", "aws:VpcSourceIp") {
 				l.add(RuleNetNoVPCE, 0, s, c.Pos, "Requests through VPC endpoints have no public aws:SourceIp, so NotIpAddress denies them.", condText(c))
 			}
 		case iampolicy.Allow:
@@ -143,7 +149,7 @@ func (l *linter) grants(s *iampolicy.Statement) {
 	if isStarGrant(s) && len(s.Conditions) == 0 {
 		guardedAll := false
 		for _, g := range l.guards {
-			if g.Resource.Has("*") && (g.NotAction.Present || g.Action.Has("*")) {
+			if guardsAll(g) {
 				guardedAll = true
 			}
 		}
@@ -163,4 +169,76 @@ func (l *linter) grants(s *iampolicy.Statement) {
 	if s.NotResource.Present {
 		l.add(RuleAllowNotResource, sev, s, s.NotResource.Pos, fmt.Sprintf("Allow with NotResource %s grants the actions on every other resource.", strings.Join(s.NotResource.List, ", ")), strings.Join(s.NotResource.List, ", "))
 	}
+}
+
+// The requests a network Deny is judged against, as AWS builds them: a
+// call made directly with the key from a public address outside the
+// allowlist, and one through a VPC endpoint (no aws:SourceIp). Neither
+// carries aws:CalledVia; both carry aws:ViaAWSService "false".
+var (
+	ctxDirect = requestCtx{"direct call from outside the allowlist", map[string]string{"aws:viaawsservice": "false"}}
+	ctxVPCE   = requestCtx{"call through a VPC endpoint", map[string]string{
+		"aws:viaawsservice": "false", "aws:sourcevpce": "vpce-0kwprobe", "aws:sourcevpc": "vpc-0kwprobe", "aws:vpcsourceip": "10.0.0.1"}}
+)
+
+// networkKey reports the condition keys the network rules evaluate; the
+// others (MFA, tags, regions) are assumed to match, since the question is
+// only what the network conditions let through.
+func networkKey(c iampolicy.Condition) bool {
+	return keyIs(c, "aws:SourceIp", "aws:ViaAWSService", "aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast",
+		"aws:SourceVpce", "aws:SourceVpc", "aws:VpcSourceIp")
+}
+
+// networkDenyApplies evaluates a network Deny's network conditions for a
+// direct call from outside the allowlist and for a call through a VPC
+// endpoint. judged is false when a condition cannot be evaluated (an
+// unknown operator, a Terraform expression).
+func networkDenyApplies(s *iampolicy.Statement) (direct, viaVPCE, judged bool) {
+	direct, viaVPCE = true, true
+	for _, c := range s.Conditions {
+		if !networkKey(c) {
+			continue
+		}
+		if !c.OpKnown {
+			return false, false, false
+		}
+		for _, v := range c.Values {
+			if unresolved(v.S) {
+				return false, false, false
+			}
+		}
+		if keyIs(c, "aws:SourceIp") {
+			// Outside the allowlist: a negated test holds, a positive one
+			// (a deny list of addresses) does not.
+			if c.Op.Family() != iampolicy.FamilyIP || !c.Op.Negated() {
+				direct = false
+			}
+		} else if !holds(c, ctxDirect) {
+			direct = false
+		}
+		if !holds(c, ctxVPCE) {
+			viaVPCE = false
+		}
+	}
+	return direct, viaVPCE, true
+}
+
+// unboundWhy says which network condition is false for a direct call from
+// outside the allowlist, and returns it (addr, the address condition, when
+// no other is).
+func unboundWhy(s *iampolicy.Statement, addr iampolicy.Condition) (string, iampolicy.Condition) {
+	for _, c := range s.Conditions {
+		if !networkKey(c) || keyIs(c, "aws:SourceIp") || holds(c, ctxDirect) {
+			continue
+		}
+		why := "is false"
+		if _, present := ctxDirect.keys[strings.ToLower(c.Key)]; !present {
+			why = "is false: the key is absent from such a request"
+			if c.Op.Set == "ForAnyValue" {
+				why = "is false: the key is absent from such a request, and ForAnyValue over no values is false"
+			}
+		}
+		return condText(c) + " " + why, c
+	}
+	return "its address condition is false", addr
 }

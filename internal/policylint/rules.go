@@ -29,37 +29,39 @@ const (
 
 // Rule IDs.
 const (
-	RuleMFADenyBool          = "kw-mfa-deny-bool"
-	RuleMFAAllowIfExists     = "kw-mfa-allow-ifexists"
-	RuleMFAValue             = "kw-mfa-value"
-	RuleMFAOperator          = "kw-mfa-operator"
-	RuleMFAAgeUnbound        = "kw-mfa-age-unbound"
-	RuleMFAUnbound           = "kw-mfa-unbound"
-	RuleMFANullDeny          = "kw-mfa-null-deny"
-	RuleMFABlocksMFA         = "kw-mfa-blocks-mfa"
-	RuleMFASelfServiceDenied = "kw-mfa-selfservice-denied"
-	RuleMFAGuardExemptsRemov = "kw-mfa-guard-exempts-device-removal"
-	RuleMFARemovalAllowed    = "kw-mfa-device-removal-allowed"
-	RuleMFAAllowOnly         = "kw-mfa-allow-condition-only"
-	RuleMFAKeyEnrollment     = "kw-mfa-key-enrollment"
-	RuleNetNoServiceExc      = "kw-net-no-service-exception"
-	RuleNetPrivateRange      = "kw-net-private-range"
-	RuleNetBadCIDR           = "kw-net-bad-cidr"
-	RuleNetIPv4Only          = "kw-net-ipv4-only"
-	RuleNetNoVPCE            = "kw-net-no-vpce-path"
-	RuleAllowStar            = "kw-allow-star"
-	RuleAllowNotAction       = "kw-allow-notaction"
-	RuleAllowNotResource     = "kw-allow-notresource"
-	RulePolicyVariables      = "kw-policy-variables"
-	RuleSyntax               = "kw-policy-syntax"
-	RuleVersion              = "kw-policy-version"
-	RuleEffect               = "kw-policy-effect"
-	RuleOperator             = "kw-policy-operator"
-	RuleDuplicateSid         = "kw-policy-duplicate-sid"
-	RuleElement              = "kw-policy-element"
-	RuleValue                = "kw-policy-value"
-	RuleEmpty                = "kw-policy-empty"
-	RuleTFUnresolved         = "kw-tf-unresolved"
+	RuleMFADenyBool            = "kw-mfa-deny-bool"
+	RuleMFAAllowIfExists       = "kw-mfa-allow-ifexists"
+	RuleMFAValue               = "kw-mfa-value"
+	RuleMFAOperator            = "kw-mfa-operator"
+	RuleMFAAgeUnbound          = "kw-mfa-age-unbound"
+	RuleMFAUnbound             = "kw-mfa-unbound"
+	RuleMFANullDeny            = "kw-mfa-null-deny"
+	RuleMFABlocksMFA           = "kw-mfa-blocks-mfa"
+	RuleMFASelfServiceDenied   = "kw-mfa-selfservice-denied"
+	RuleMFAGuardExemptsRemov   = "kw-mfa-guard-exempts-device-removal"
+	RuleMFAGuardExemptsActions = "kw-mfa-guard-exempts-actions"
+	RuleMFARemovalAllowed      = "kw-mfa-device-removal-allowed"
+	RuleMFAAllowOnly           = "kw-mfa-allow-condition-only"
+	RuleMFAKeyEnrollment       = "kw-mfa-key-enrollment"
+	RuleNetNoServiceExc        = "kw-net-no-service-exception"
+	RuleNetPrivateRange        = "kw-net-private-range"
+	RuleNetBadCIDR             = "kw-net-bad-cidr"
+	RuleNetIPv4Only            = "kw-net-ipv4-only"
+	RuleNetNoVPCE              = "kw-net-no-vpce-path"
+	RuleNetGuardUnbound        = "kw-net-guard-unbound"
+	RuleAllowStar              = "kw-allow-star"
+	RuleAllowNotAction         = "kw-allow-notaction"
+	RuleAllowNotResource       = "kw-allow-notresource"
+	RulePolicyVariables        = "kw-policy-variables"
+	RuleSyntax                 = "kw-policy-syntax"
+	RuleVersion                = "kw-policy-version"
+	RuleEffect                 = "kw-policy-effect"
+	RuleOperator               = "kw-policy-operator"
+	RuleDuplicateSid           = "kw-policy-duplicate-sid"
+	RuleElement                = "kw-policy-element"
+	RuleValue                  = "kw-policy-value"
+	RuleEmpty                  = "kw-policy-empty"
+	RuleTFUnresolved           = "kw-tf-unresolved"
 )
 
 var rules = []rule{
@@ -87,12 +89,15 @@ var rules = []rule{
 	{RuleMFABlocksMFA, report.SeverityLow, "MFA condition refuses or never grants MFA sessions too",
 		"Not a bypass: the statement also denies (or never allows) callers who did use MFA, so legitimate MFA users are locked out.",
 		"Check the condition's value and operator: a Deny should apply when MFA is absent or false, an Allow when it is true.", []string{refCondKeys}},
-	{RuleMFASelfServiceDenied, report.SeverityLow, "MFA deny also denies MFA self-service: users cannot enrol or get a session",
-		"A user without MFA yet (a new user, or one with a new phone) is denied the calls that enrol a device or get an MFA session, so the only way out is an administrator.",
+	{RuleMFASelfServiceDenied, report.SeverityLow, "MFA deny also denies MFA self-service: users cannot enrol a device",
+		"A user without MFA yet (a new user, or one with a new phone) is denied the calls that enrol a device, so they never get an MFA session and the only way out is an administrator.",
 		"Exempt the self-service actions on the caller's own user and device: NotAction iam:CreateVirtualMFADevice, iam:EnableMFADevice, iam:ResyncMFADevice, iam:ListMFADevices, iam:ListVirtualMFADevices, iam:GetUser, iam:ChangePassword, sts:GetSessionToken (keywarden policy mfa writes this).", []string{refSelfMFA}},
 	{RuleMFAGuardExemptsRemov, report.SeverityHigh, "MFA deny exempts deactivating or deleting MFA devices",
 		"The MFA guard's NotAction leaves iam:DeactivateMFADevice / iam:DeleteVirtualMFADevice out of the deny, so anyone holding a leaked long-term key can remove the MFA device without MFA and then enrol their own.",
 		"Keep iam:DeactivateMFADevice and iam:DeleteVirtualMFADevice inside the deny (list self-service actions one by one, not iam:*MFADevice).", []string{refSelfMFA}},
+	{RuleMFAGuardExemptsActions, report.SeverityHigh, "MFA deny exempts more than MFA self-service",
+		"The MFA guard's NotAction leaves out actions a user without MFA does not need (iam:* lets a leaked key create access keys and attach policies; sts:* lets it assume roles), so a request signed with a long-term key is not denied them, and any Allow of them, in this policy or another, works without MFA.",
+		"List the self-service actions one by one in the NotAction (iam:CreateVirtualMFADevice, iam:EnableMFADevice, iam:ResyncMFADevice, iam:ListMFADevices, iam:ListVirtualMFADevices, iam:GetUser, iam:ChangePassword, sts:GetSessionToken), and scope them to the caller's own user with a second Deny (keywarden policy mfa writes this).", []string{refSelfMFA}},
 	{RuleMFARemovalAllowed, report.SeverityHigh, "MFA devices can be deactivated or deleted without MFA",
 		"This Allow lets iam:DeactivateMFADevice / iam:DeleteVirtualMFADevice run without MFA and no MFA deny in the document covers them, so a leaked long-term key can remove the user's MFA.",
 		`Add "Bool": {"aws:MultiFactorAuthPresent": "true"} to the statement, or a Deny with "BoolIfExists": {"aws:MultiFactorAuthPresent": "false"} over them.`, []string{refSelfMFA}},
@@ -117,6 +122,9 @@ var rules = []rule{
 	{RuleNetNoVPCE, report.SeverityInfo, "Network condition has no path for requests through VPC endpoints",
 		"Requests through a VPC endpoint carry aws:SourceVpce, aws:SourceVpc and aws:VpcSourceIp instead of a public aws:SourceIp, so NotIpAddress alone denies them.",
 		`If you use VPC endpoints, add "StringNotEqualsIfExists": {"aws:SourceVpce": ["vpce-..."]} to the Deny.`, []string{refCondKeys}},
+	{RuleNetGuardUnbound, report.SeverityHigh, "Network deny does not apply to direct calls from outside the allowlist",
+		"A call made directly with a leaked key (not through an AWS service, not through a VPC endpoint) from an address outside the allowlist carries aws:ViaAWSService \"false\" and no aws:CalledVia or aws:SourceVpce. Another condition of this Deny is false for such a request (ForAnyValue on an absent key, a plain operator on an absent key, aws:ViaAWSService \"true\"), and conditions in one statement are ANDed: the Deny never applies, and the key works from any address.",
+		`Write the exceptions so that an absent key keeps the Deny in force: "BoolIfExists": {"aws:ViaAWSService": "false"}, "StringNotEqualsIfExists": {"aws:CalledViaFirst": [...]}, "StringNotEqualsIfExists": {"aws:SourceVpce": [...]} (keywarden policy mfa --allow-cidr writes this).`, []string{refDenyIP, refCondKeys, refOperators}},
 	{RuleAllowStar, report.SeverityCritical, "Allow of * on * without conditions",
 		"Anyone holding a leaked long-term key can do anything in the account, with no MFA and from anywhere.",
 		"Grant only the actions needed, and add an MFA deny guard (keywarden policy mfa).", nil},
