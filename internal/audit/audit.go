@@ -165,6 +165,10 @@ func Run(acct *inventory.Account, opt Options) *Result {
 		}
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d %s no record of last use (no_information, or a report without the last-used columns): the unused-key check could not judge them", a.unknownUse, noun))
 	}
+	if len(a.future) > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d access keys have a creation date in the future, so their age and use cannot be judged (the export's dates are wrong): %s",
+			len(a.future), strings.Join(limit(a.future, 10), ", ")))
+	}
 	sortFindings(r.Findings)
 	index := map[*Exposure]int{}
 	for i := range r.Keys {
@@ -192,6 +196,8 @@ type auditor struct {
 	res        *Result
 	haveReport bool
 	unknownUse int
+	// future lists keys created after the audit's time: corrupt dates.
+	future []string
 }
 
 func days(d time.Duration) int { return int(d / (24 * time.Hour)) }
@@ -205,6 +211,9 @@ func (a *auditor) skipped() {
 		}
 		if c.Needs&NeedDetails != 0 && !s.AuthorizationDetails {
 			why = append(why, "needs the authorization details (--authorization-details FILE, or a live audit)")
+		}
+		if (c.ID == RuleKeyUnused || c.ID == RuleRoleWouldDo) && s.CredentialReport && a.acct.ReportLacksLastUse && !s.KeyIDs {
+			why = append(why, "the credential report is an old one without the keys' last-used columns")
 		}
 		if c.Needs&NeedEngine != 0 && a.opt.Exposer == nil {
 			why = append(why, "the policy evaluation engine is not available in this build")
@@ -234,7 +243,13 @@ func (a *auditor) coverage() {
 			notInDetails = append(notInDetails, u.Name)
 		}
 	}
-	if len(notInReport) > 0 {
+	switch {
+	case len(notInReport) > 0 && s.KeyIDs:
+		// Live: the keys were listed by ID and checked; only the report's
+		// password columns are missing.
+		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("%d users are not in the credential report (created after it was generated?): whether they have a console password is unknown: %s",
+			len(notInReport), strings.Join(limit(notInReport, 10), ", ")))
+	case len(notInReport) > 0:
 		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("%d users are in the authorization details but not in the credential report (created after it was generated?): their keys were not checked: %s",
 			len(notInReport), strings.Join(limit(notInReport, 10), ", ")))
 	}
@@ -242,6 +257,15 @@ func (a *auditor) coverage() {
 		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("%d users with active keys are in the credential report but not in the authorization details: their policies were not evaluated: %s",
 			len(notInDetails), strings.Join(limit(notInDetails, 10), ", ")))
 	}
+}
+
+// keysKnown reports whether u's access keys are known: from a live
+// listing, or from a credential report that lists the user. A user the
+// authorization details name but the report does not (created after it was
+// generated) may have keys: their exposure is reported per user, as it is
+// without a report, rather than dropped.
+func (a *auditor) keysKnown(u *inventory.User) bool {
+	return a.haveReport && (u.InReport || a.acct.Sources.KeyIDs)
 }
 
 func (a *auditor) ran(id string) bool {
@@ -285,7 +309,7 @@ func (a *auditor) exposures() map[*inventory.User]*userExposure {
 		if !u.InDetails {
 			continue
 		}
-		if a.haveReport && len(u.ActiveKeys()) == 0 {
+		if a.keysKnown(u) && len(u.ActiveKeys()) == 0 {
 			continue
 		}
 		identity, boundary, missing := a.acct.EffectivePolicies(u)
@@ -414,6 +438,9 @@ func (a *auditor) keyRow(user, arn string, k *inventory.AccessKey, mfa, console 
 		row.Created = k.Created.Format("2006-01-02")
 		d := max(0, days(a.opt.Now.Sub(k.Created)))
 		row.AgeDays = &d
+		if k.Created.Sub(a.opt.Now) > 24*time.Hour {
+			a.future = append(a.future, fmt.Sprintf("%s %s (%s)", user, k.Label(), row.Created))
+		}
 	}
 	switch k.LastUsedState {
 	case inventory.UsageUsed:
@@ -437,7 +464,7 @@ func (a *auditor) user(u *inventory.User, ue *userExposure) {
 	var rows []KeyRow
 	active := u.ActiveKeys()
 	var userFindings []*report.Finding
-	if a.haveReport {
+	if a.keysKnown(u) {
 		for _, k := range u.Keys {
 			row := a.keyRow(name, u.ARN, k, u.MFAActive, u.Password.Enabled)
 			kres := res + " " + k.Label()
@@ -595,7 +622,24 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 		return
 	}
 	if len(ue.missing) > 0 {
-		a.add(nil, RuleIncompletePolicy, res, "", fmt.Sprintf("%s's policy data is incomplete: %s is missing from the authorization details.", u.Name, strings.Join(limit(ue.missing, 6), ", ")),
+		// Inline policies are listed when they did not parse; everything
+		// else (managed policies, groups, boundaries) is absent.
+		var absent, unreadable []string
+		for _, m := range ue.missing {
+			if strings.Contains(m, "/inline/") {
+				unreadable = append(unreadable, m)
+			} else {
+				absent = append(absent, m)
+			}
+		}
+		var parts []string
+		if len(absent) > 0 {
+			parts = append(parts, strings.Join(limit(absent, 6), ", ")+" is missing from the authorization details")
+		}
+		if len(unreadable) > 0 {
+			parts = append(parts, strings.Join(limit(unreadable, 6), ", ")+" could not be read and was left out of the evaluation (the notes say why)")
+		}
+		a.add(nil, RuleIncompletePolicy, res, "", fmt.Sprintf("%s's policy data is incomplete: %s.", u.Name, strings.Join(parts, "; ")),
 			forUser(u.Name, map[string]any{"missing": ue.missing}))
 	}
 	exp := ue.exp
@@ -604,7 +648,7 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 	}
 	sureNoMFA, maybeNoMFA := certain(exp.WithoutMFA)
 	sureAny, maybeAny := certain(exp.FromAnywhere)
-	keysKnown := a.haveReport
+	keysKnown := a.keysKnown(u)
 	for i := range rows {
 		row := &rows[i]
 		if keysKnown && row.Status != "active" {
@@ -625,8 +669,12 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 			if len(exp.InertMFAGuards) > 0 {
 				msg += " An MFA guard exists but does not bind a long-term key: " + strings.Join(exp.InertMFAGuards, "; ") + " (a Deny on Bool aws:MultiFactorAuthPresent false never matches a request without the key: use BoolIfExists)."
 			}
+			if len(exp.InertMFAAllows) > 0 {
+				msg += " An Allow that tests MFA does not bind a long-term key: " + strings.Join(exp.InertMFAAllows, "; ") + " (with IfExists, an MFA condition holds when the key is absent, as it is for a long-term key: add a Deny with BoolIfExists aws:MultiFactorAuthPresent false)."
+			}
 			sev := exposureSeverity(RuleKeyWithoutMFA, len(sureNoMFA) > 0, keysKnown)
-			a.addSev(row, RuleKeyWithoutMFA, sev, kres, row.Key, msg, exposureProps(sureNoMFA, maybeNoMFA, exp.InertMFAGuards))
+			inert := append(append([]string(nil), exp.InertMFAGuards...), exp.InertMFAAllows...)
+			a.addSev(row, RuleKeyWithoutMFA, sev, kres, row.Key, msg, exposureProps(sureNoMFA, maybeNoMFA, inert))
 		}
 		if len(exp.FromAnywhere) > 0 {
 			where := "from any address"

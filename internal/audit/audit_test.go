@@ -609,3 +609,198 @@ func TestCoverageNotes(t *testing.T) {
 		}
 	}
 }
+
+// A user the authorization details name but the credential report does not
+// (created after the report was generated) may have a key: with both
+// exports their exposure must still be reported per user, as it is from the
+// authorization details alone, not silently dropped.
+func TestUserMissingFromReportStillEvaluated(t *testing.T) {
+	a := fixture(t, true, true)
+	extra := `{"UserDetailList":[{"UserName":"newbie","Arn":"arn:aws:iam::111122223333:user/newbie","GroupList":["devs-bool"],"AttachedManagedPolicies":[]}]}`
+	if err := a.ParseAuthorizationDetails("extra.json", []byte(extra)); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, a, nil)
+	alone := run(t, fixture(t, false, true), nil)
+	want := findings(alone)[audit.RuleKeyWithoutMFA+" "+acct+"user/bob"]
+	f, ok := findings(r)[audit.RuleKeyWithoutMFA+" "+acct+"user/newbie"]
+	if !ok {
+		t.Fatalf("newbie (in the details, not in the report) has no exposure finding; findings: %d", len(r.Findings))
+	}
+	if f.Severity != want.Severity || !strings.Contains(f.Message, "unknown without the credential report") {
+		t.Errorf("newbie = %v %q, want %v per user", f.Severity, f.Message, want.Severity)
+	}
+	nb := row(t, r, "newbie", "")
+	if nb.Status != "unknown" || nb.WithoutMFA == nil || *nb.WithoutMFA != *row(t, alone, "bob", "").WithoutMFA {
+		t.Errorf("newbie row = %+v", nb)
+	}
+	// The users the report does list keep their per-key verdicts.
+	if _, ok := findings(r)[audit.RuleKeyWithoutMFA+" "+acct+"user/bob"]; ok {
+		t.Error("bob is in the report, yet a per-user finding")
+	}
+}
+
+// The IAM console's "require MFA" shape, an Allow with BoolIfExists
+// aws:MultiFactorAuthPresent true (or a MultiFactorAuthAge test with
+// IfExists), is an MFA guard that does not bind a long-term key: the key
+// is absent, IfExists makes the condition true. The finding must say so,
+// as it does for the Deny-with-Bool mistake.
+func TestAllowWithIfExistsMFAConditionNamed(t *testing.T) {
+	a := inventory.New()
+	details := `{"UserDetailList":[{"UserName":"ifx","Arn":"arn:aws:iam::111122223333:user/ifx","GroupList":[],"AttachedManagedPolicies":[],
+	  "UserPolicyList":[{"PolicyName":"console-mfa","PolicyDocument":{"Version":"2012-10-17","Statement":[
+	    {"Sid":"S3WithMFA","Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"}}},
+	    {"Sid":"EC2WithMFA","Effect":"Allow","Action":"ec2:*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}}]}]}`
+	if err := a.ParseAuthorizationDetails("d.json", []byte(details)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := inventory.ParseCredentialReport("r.csv", []byte("user,arn,user_creation_time,password_enabled,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date\n"+
+		"ifx,arn:aws:iam::111122223333:user/ifx,2026-11-01T00:00:00Z,false,true,true,2026-11-01T00:00:00Z,2026-11-20T00:00:00Z\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.ApplyCredentialReport("r.csv", rep)
+	r := run(t, a, nil)
+	f, ok := findings(r)[audit.RuleKeyWithoutMFA+" "+acct+"user/ifx key 1"]
+	if !ok {
+		t.Fatal("no without-MFA finding for the BoolIfExists allow")
+	}
+	guard := "user/ifx/inline/console-mfa Statement[0] (Sid S3WithMFA)"
+	if !strings.Contains(f.Message, "does not bind") || !strings.Contains(f.Message, guard) || !strings.Contains(f.Message, "IfExists") {
+		t.Errorf("message does not name the non-binding Allow guard: %q", f.Message)
+	}
+	if strings.Contains(f.Message, "Statement[1]") {
+		t.Errorf("the Bool allow binds (ec2 is not allowed) yet is named: %q", f.Message)
+	}
+	k := row(t, r, "ifx", "key 1")
+	if k.Exposure == nil || len(k.Exposure.InertMFAAllows) != 1 || k.Exposure.InertMFAAllows[0] != guard {
+		t.Errorf("exposure = %+v", k.Exposure)
+	}
+}
+
+// An inline policy that does not parse is left out of the evaluation: if it
+// was a Deny (an MFA guard) the verdict overstates, if an Allow it
+// understates. Either way the user's policy data is incomplete, and the
+// finding must say so for that user, as it does for a missing managed
+// policy, not only in a note about the file.
+func TestUnparsableInlinePolicyMakesDataIncomplete(t *testing.T) {
+	a := inventory.New()
+	details := `{"UserDetailList":[{"UserName":"broken","Arn":"arn:aws:iam::111122223333:user/broken","GroupList":["g"],"AttachedManagedPolicies":[],
+	  "UserPolicyList":[{"PolicyName":"guard","PolicyDocument":"%7B%22Version%ZZ"},
+	    {"PolicyName":"s3","PolicyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}}]}],
+	 "GroupDetailList":[{"GroupName":"g","Arn":"arn:aws:iam::111122223333:group/g","AttachedManagedPolicies":[],
+	  "GroupPolicyList":[{"PolicyName":"bad","PolicyDocument":"{not json"}]}]}`
+	if err := a.ParseAuthorizationDetails("d.json", []byte(details)); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, a, nil)
+	f, ok := findings(r)[audit.RuleIncompletePolicy+" "+acct+"user/broken"]
+	if !ok {
+		t.Fatalf("no %s finding for a user with an unparsable inline policy; notes: %q", audit.RuleIncompletePolicy, r.Warnings)
+	}
+	for _, want := range []string{"user/broken/inline/guard, group/g/inline/bad could not be read"} {
+		if !strings.Contains(f.Message, want) {
+			t.Errorf("finding does not name %s: %q", want, f.Message)
+		}
+	}
+	// The policies that parse are still evaluated.
+	if _, ok := findings(r)[audit.RuleKeyWithoutMFA+" "+acct+"user/broken"]; !ok {
+		t.Error("the readable s3 policy was not evaluated")
+	}
+}
+
+// AWS attaches FullAWSAccess at every level and teams add deny-list SCPs
+// beside it: two policies of one level are a union. Given as one level,
+// the deny removes only what it names; a level that allows nothing is
+// named in a note, since it denies every action for every user.
+func TestSCPsOfOneLevel(t *testing.T) {
+	full, err := inventory.ParseSCP("full.json", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny, err := inventory.ParseSCP("deny.json", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := *row(t, run(t, fixture(t, true, true), nil), "bob", "key 1").WithoutMFA
+
+	a := fixture(t, true, true)
+	a.AddSCPLevel(full, deny)
+	r := run(t, a, nil)
+	if got := *row(t, r, "bob", "key 1").WithoutMFA; got != base-1 {
+		t.Errorf("bob with FullAWSAccess + a deny of s3:DeleteObject at one level: %d actions, want %d", got, base-1)
+	}
+	if strings.Contains(strings.Join(r.Warnings, "\n"), "allows nothing") {
+		t.Errorf("a level with an Allow is reported as allowing nothing: %q", r.Warnings)
+	}
+
+	b := fixture(t, true, true)
+	b.AddSCPLevel(deny)
+	r = run(t, b, nil)
+	if got := *row(t, r, "bob", "key 1").WithoutMFA; got != 0 {
+		t.Errorf("a deny-only level still allows %d actions", got)
+	}
+	if notes := strings.Join(r.Warnings, "\n"); !strings.Contains(notes, "deny.json") || !strings.Contains(notes, "allows nothing") {
+		t.Errorf("no note that the deny-only SCP level denies everything: %q", r.Warnings)
+	}
+}
+
+// The HTML report is one self-contained file: with names that carry no URL
+// of their own, no address of any kind may appear (no CDN script, font,
+// stylesheet, image or link that a browser would fetch or that breaks
+// offline and in print).
+func TestHTMLHasNoExternalReference(t *testing.T) {
+	var h bytes.Buffer
+	if err := audit.WriteHTML(&h, "test", run(t, fixture(t, true, true), nil)); err != nil {
+		t.Fatal(err)
+	}
+	page := strings.ToLower(h.String())
+	for _, ext := range []string{"://", "src=", "<link", "@import", "url(", "href=\"/", "href='/", "srcset", "<iframe", "<object", "<embed"} {
+		if strings.Contains(page, ext) {
+			t.Errorf("HTML report is not self-contained: has %q", ext)
+		}
+	}
+}
+
+// An old 16-column report has no last-use columns: the unused-key check and
+// "a role would do" cannot run, and the report must say so under "Not
+// checked", as it does for checks an absent export cannot support.
+func TestOldReportListsUnusedCheckAsNotRun(t *testing.T) {
+	rep, err := inventory.ParseCredentialReport("old.csv", read(t, "../inventory/testdata/old-16-columns.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := inventory.New()
+	a.ApplyCredentialReport("old.csv", rep)
+	r := run(t, a, nil)
+	skipped := map[string]string{}
+	for _, s := range r.Skipped {
+		skipped[s.Check] = s.Reason
+	}
+	for _, id := range []string{audit.RuleKeyUnused, audit.RuleRoleWouldDo} {
+		if !strings.Contains(skipped[id], "last-used") {
+			t.Errorf("%s not listed as not checked for a report without last-used columns: %q", id, skipped[id])
+		}
+	}
+	// A current report runs them.
+	for _, s := range run(t, fixture(t, true, true), nil).Skipped {
+		t.Errorf("skipped with a full report: %+v", s)
+	}
+}
+
+// Real exports carry impossible dates (a cloud-custodian sample has keys
+// created in 2099): such a key's age cannot be judged, and the report must
+// say so rather than silently show it as new.
+func TestFutureCreationDateNoted(t *testing.T) {
+	rep, err := inventory.ParseCredentialReport("f.csv", []byte("user,arn,user_creation_time,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date\n"+
+		"zed,arn:aws:iam::111122223333:user/zed,2020-01-01T00:00:00Z,true,2099-08-10T11:13:31+00:00,N/A\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := inventory.New()
+	a.ApplyCredentialReport("f.csv", rep)
+	r := run(t, a, nil)
+	if notes := strings.Join(r.Warnings, "\n"); !strings.Contains(notes, "zed key 1 (2099-08-10)") || !strings.Contains(notes, "in the future") {
+		t.Errorf("no note about the future creation date: %q", r.Warnings)
+	}
+}

@@ -31,7 +31,7 @@ func (e *engineExposer) Exposure(s Subject, actions []string, allowed []netip.Pr
 	}
 	answers := ev.Exposure(iameval.ExposureQuery{Actions: actions, Scenarios: exposureScenarios, AllowedCIDRs: allowed})
 	exp := &Exposure{}
-	inertMFA, inertNet := map[string]bool{}, map[string]bool{}
+	inertMFA, inertNet, inertAllow := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, a := range answers {
 		var g Grant
 		switch a.Outcome {
@@ -51,6 +51,15 @@ func (e *engineExposer) Exposure(s Subject, actions []string, allowed []netip.Pr
 		switch a.Scenario {
 		case iameval.LongTermKey:
 			exp.WithoutMFA = append(exp.WithoutMFA, g)
+			// An Allow that tests MFA and still allows a request signed
+			// with the long-term key requires nothing (BoolIfExists true,
+			// the console's "require MFA" shape): a guard that does not bind.
+			for _, ref := range a.AllowedBy {
+				if label := ref.String(); !inertAllow[label] && guardMentionsMFA(s, ref) {
+					inertAllow[label] = true
+					exp.InertMFAAllows = append(exp.InertMFAAllows, label)
+				}
+			}
 		case iameval.OutsideNetwork:
 			exp.FromAnywhere = append(exp.FromAnywhere, g)
 		}

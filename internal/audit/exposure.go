@@ -40,6 +40,12 @@ type Exposure struct {
 	// sensitive action, yet do not stop the long-term key (Bool instead of
 	// BoolIfExists, a numeric MultiFactorAuthAge test without IfExists).
 	InertMFAGuards []string `json:"inert_mfa_guards,omitempty"`
+	// InertMFAAllows are Allow statements that test MFA yet allow a
+	// sensitive action for the long-term key: their condition holds when
+	// the MFA keys are absent (BoolIfExists aws:MultiFactorAuthPresent
+	// true, the IAM console's "require MFA" shape, or a MultiFactorAuthAge
+	// test with IfExists), so they require nothing.
+	InertMFAAllows []string `json:"inert_mfa_allows,omitempty"`
 	// InertNetworkGuards: the same for network conditions.
 	InertNetworkGuards []string `json:"inert_network_guards,omitempty"`
 }

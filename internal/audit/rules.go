@@ -138,7 +138,7 @@ var Checks = []Check{
 		Remediation: "Give the workload a role, move it to the role's credentials, then delete the key. `keywarden detect` on CloudTrail shows where the key is used from.",
 		References:  []string{refRoles}},
 	{ID: RuleIncompletePolicy, Title: "Policy data incomplete for a user", Severity: report.SeverityInfo, Needs: NeedDetails,
-		Description: "A managed policy, group or permissions boundary attached to the user is missing from the authorization details, so the exposure checks may understate (or, for a missing boundary, overstate) what the user's keys can do.",
+		Description: "A managed policy, group or permissions boundary attached to the user is missing from the authorization details, or one of the user's or groups' inline policies could not be read, so the exposure checks may understate (or, for a missing boundary or Deny, overstate) what the user's keys can do.",
 		Remediation: "Export the full authorization details (`aws iam get-account-authorization-details` without --filter) or audit live with `keywarden audit --profile PROFILE`."},
 }
 

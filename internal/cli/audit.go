@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keywarden/keywarden/internal/audit"
+	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/cobra"
@@ -60,8 +61,10 @@ read-only IAM permissions: --print-required-policy prints a policy to attach.
 Offline: --credential-report FILE (the CSV, or the JSON that
 'aws iam get-credential-report' prints) and/or --authorization-details FILE
 (the JSON of 'aws iam get-account-authorization-details'). Either alone runs
-the checks it supports and says which it could not run. --scp FILE (repeatable)
-adds the organisation's service control policies.
+the checks it supports and says which it could not run. --scp FILE[,FILE...]
+adds the service control policies of one level of the organisation (repeat
+it per level: root, OUs, account; the files of one level, such as
+FullAWSAccess and a deny list, are separated by commas).
 
 Besides key age, unused keys, doubled and forgotten keys, root keys and MFA,
 it evaluates each key owner's policies the way AWS does and reports which
@@ -72,6 +75,8 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or input err
   keywarden audit --credential-report report.csv --authorization-details details.json
   keywarden audit --profile prod --format html --output audit.html
   keywarden audit --profile prod --allowed-cidr 203.0.113.0/24 --fail-on high --format sarif
+  keywarden audit --credential-report report.csv --authorization-details details.json \
+      --scp root-full.json --scp account-full.json,account-deny.json
   keywarden audit --print-required-policy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -82,7 +87,7 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or input err
 	opts.AWS.bind(cmd)
 	fl.StringVar(&opts.CredentialReport, "credential-report", "", "read the credential report from `FILE` (CSV, or the JSON of aws iam get-credential-report; - for stdin)")
 	fl.StringVar(&opts.AuthorizationDetails, "authorization-details", "", "read the authorization details from `FILE` (the JSON of aws iam get-account-authorization-details)")
-	fl.StringArrayVar(&opts.SCPs, "scp", nil, "a service control policy `FILE` that applies to the account (repeatable: one per level)")
+	fl.StringArrayVar(&opts.SCPs, "scp", nil, "read the service control policies attached at one level of the organisation from `FILE[,FILE...]` (repeatable: one flag per level)")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|sarif|csv|html")
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the report to `FILE` (mode 0600) instead of stdout")
 	fl.StringVar(&opts.FailOn, "fail-on", "low", "exit 1 when a finding is at least this severity: "+report.SeverityNames+"|none")
@@ -166,16 +171,25 @@ func runAudit(ctx context.Context, opts *auditOptions) error {
 			return &ExitErr{Code: ExitError, Err: err}
 		}
 	}
-	for _, path := range opts.SCPs {
-		data, err := readInput(opts.IO, path, 1<<20)
-		if err != nil {
-			return UsageError(err)
+	// Each --scp is one level of the organisation; the files of one level
+	// (FullAWSAccess and the deny lists beside it) are separated by commas.
+	for _, level := range opts.SCPs {
+		var ps []*iampolicy.Policy
+		for _, path := range strings.Split(level, ",") {
+			if path = strings.TrimSpace(path); path == "" {
+				continue
+			}
+			data, err := readInput(opts.IO, path, 1<<20)
+			if err != nil {
+				return UsageError(err)
+			}
+			p, err := inventory.ParseSCP(path, data)
+			if err != nil {
+				return UsageError(err)
+			}
+			ps = append(ps, p)
 		}
-		p, err := inventory.ParseSCP(path, data)
-		if err != nil {
-			return UsageError(err)
-		}
-		acct.AddSCPs(p)
+		acct.AddSCPLevel(ps...)
 	}
 	aopt.Exposer = audit.NewEngineExposer()
 	res := audit.Run(acct, aopt)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -154,7 +155,7 @@ func (a *Account) applyAuthDetails(name string, d *authDetails) {
 		if a.ID == "" {
 			a.ID = AccountFromARN(g.Arn)
 		}
-		grp.Inline = a.mergeInline(name, grp.Inline, "group/"+g.GroupName, g.GroupPolicyList)
+		grp.Inline = a.mergeInline(name, grp.Inline, "group/"+g.GroupName, g.GroupPolicyList, &grp.UnreadableInline)
 		grp.Managed = mergeStrings(grp.Managed, attachedARNs(g.AttachedManagedPolicies))
 	}
 	for _, r := range d.RoleDetailList {
@@ -162,7 +163,7 @@ func (a *Account) applyAuthDetails(name string, d *authDetails) {
 			continue
 		}
 		role := &Role{Name: r.RoleName, ARN: r.Arn, Managed: attachedARNs(r.AttachedManagedPolicies)}
-		role.Inline = a.mergeInline(name, nil, "role/"+r.RoleName, r.RolePolicyList)
+		role.Inline = a.mergeInline(name, nil, "role/"+r.RoleName, r.RolePolicyList, nil)
 		if r.PermissionsBoundary != nil {
 			role.Boundary = r.PermissionsBoundary.PermissionsBoundaryArn
 		}
@@ -190,7 +191,7 @@ func (a *Account) applyAuthDetails(name string, d *authDetails) {
 		if t, err := parseTime(ud.CreateDate); err == nil && u.Created.IsZero() {
 			u.Created = t
 		}
-		u.Inline = a.mergeInline(name, u.Inline, "user/"+ud.UserName, ud.UserPolicyList)
+		u.Inline = a.mergeInline(name, u.Inline, "user/"+ud.UserName, ud.UserPolicyList, &u.UnreadableInline)
 		u.Groups = mergeStrings(u.Groups, ud.GroupList)
 		u.Managed = mergeStrings(u.Managed, attachedARNs(ud.AttachedManagedPolicies))
 		if ud.PermissionsBoundary != nil && ud.PermissionsBoundary.PermissionsBoundaryArn != "" {
@@ -207,12 +208,19 @@ func (a *Account) applyAuthDetails(name string, d *authDetails) {
 
 // mergeInline adds inline policies named owner+"/inline/"+PolicyName,
 // replacing one of the same name.
-func (a *Account) mergeInline(file string, have []*iampolicy.Policy, owner string, list []adInline) []*iampolicy.Policy {
+func (a *Account) mergeInline(file string, have []*iampolicy.Policy, owner string, list []adInline, unreadable *[]string) []*iampolicy.Policy {
 	for _, in := range list {
 		label := owner + "/inline/" + in.PolicyName
 		p := a.policyDoc(file, label, in.PolicyDocument)
 		if p == nil {
+			if unreadable != nil {
+				*unreadable = mergeStrings(*unreadable, []string{label})
+			}
 			continue
+		}
+		if unreadable != nil {
+			// A later page may carry a readable version of the policy.
+			*unreadable = slices.DeleteFunc(*unreadable, func(s string) bool { return s == label })
 		}
 		replaced := false
 		for i, h := range have {
@@ -332,9 +340,33 @@ func ParseSCP(name string, data []byte) (*iampolicy.Policy, error) {
 // organisation: root, OUs, account).
 func (a *Account) AddSCPs(policies ...*iampolicy.Policy) {
 	for _, p := range policies {
-		a.SCPs = append(a.SCPs, []*iampolicy.Policy{p})
+		a.AddSCPLevel(p)
 	}
-	if len(policies) > 0 {
-		a.Sources.SCPs = true
+}
+
+// AddSCPLevel adds the SCPs attached at one level of the organisation: a
+// request must be allowed by one of them (and denied by none). AWS attaches
+// FullAWSAccess at every level by default and deny lists sit beside it, so
+// a level that allows nothing is almost always a mistake in what was
+// given: it is noted, since it denies every action for every user.
+func (a *Account) AddSCPLevel(policies ...*iampolicy.Policy) {
+	if len(policies) == 0 {
+		return
 	}
+	allows := false
+	var names []string
+	for _, p := range policies {
+		names = append(names, p.File)
+		for _, s := range p.Statements {
+			if s.Effect == iampolicy.Allow {
+				allows = true
+			}
+		}
+	}
+	if !allows {
+		a.warnf(fmt.Sprintf("SCP level %d (%s) allows nothing, so it denies every action for every user: if these policies are attached beside FullAWSAccess (as AWS does by default), give them as one level: --scp FullAWSAccess.json,%s",
+			len(a.SCPs)+1, strings.Join(names, ", "), names[0]))
+	}
+	a.SCPs = append(a.SCPs, policies)
+	a.Sources.SCPs = true
 }

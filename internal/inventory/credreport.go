@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -330,6 +331,27 @@ func csvErr(err error) string {
 	return err.Error()
 }
 
+// jsonKind names the JSON shape a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a string"
+		}
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	default:
+		return "a number"
+	}
+}
+
 // jsonErr turns a JSON error into "line:col: message".
 func jsonErr(data []byte, err error) string {
 	var se *json.SyntaxError
@@ -340,8 +362,17 @@ func jsonErr(data []byte, err error) string {
 		off = se.Offset
 	case errors.As(err, &te):
 		off = te.Offset
+		if te.Field != "" && te.Type != nil {
+			// Say it in the export's terms, not Go's struct names.
+			err = fmt.Errorf("%s: a JSON %s where %s was expected", te.Field, te.Value, jsonKind(te.Type))
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// A json.Decoder reports a cut-off document without an offset:
+		// the position is the end of the data.
+		off = int64(len(data)) + 1
+		err = errors.New("unexpected end of file: the JSON is truncated")
 	}
-	if off < 0 || off > int64(len(data)) {
+	if off < 0 || off > int64(len(data))+1 {
 		return err.Error()
 	}
 	// Offset counts the bytes read up to and including the offending one.
@@ -374,6 +405,7 @@ func (a *Account) ApplyCredentialReport(name string, rep *CredentialReport) {
 		a.ReportGenerated = rep.Generated
 	}
 	if !rep.HasLastUsed {
+		a.ReportLacksLastUse = true
 		a.warnf(fmt.Sprintf("%s: an old %d-column credential report without the keys' last-used columns: keys' last use is unknown, so unused keys cannot be found", name, rep.Columns))
 	}
 	seen := map[string]int{}
@@ -416,7 +448,10 @@ func (a *Account) ApplyCredentialReport(name string, rep *CredentialReport) {
 			u.Created = row.Created
 		}
 		u.Password = row.Password
-		if u.MFAActive == Unknown || len(u.MFADevices) == 0 {
+		// A live listing of the user's devices is current; the report
+		// may be hours old (AWS reuses one generated in the last four).
+		// Take the report's flag only where no listing answered.
+		if u.MFAActive == Unknown || !a.Sources.MFADevices && len(u.MFADevices) == 0 {
 			u.MFAActive = row.MFAActive
 		}
 		u.CertActive = row.CertActive

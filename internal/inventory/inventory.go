@@ -43,6 +43,9 @@ type Account struct {
 	// ReportGenerated is when the credential report was generated (zero
 	// when unknown).
 	ReportGenerated time.Time
+	// ReportLacksLastUse is set by an old credential report without the
+	// keys' last-used columns: no key's last use is known from it.
+	ReportLacksLastUse bool
 	// Warnings are oddities met while loading that the user should know
 	// about (a user listed twice, a managed policy missing from the export).
 	Warnings []string
@@ -112,6 +115,9 @@ type User struct {
 	Groups []string
 	// Inline policies, each with Policy.File "user/NAME/inline/POLICY".
 	Inline []*iampolicy.Policy
+	// UnreadableInline names inline policies that did not parse and are
+	// left out of Inline: the user's policy data is incomplete.
+	UnreadableInline []string
 	// Managed policy ARNs attached to the user.
 	Managed []string
 	// Boundary is the ARN of the permissions boundary, if any.
@@ -223,6 +229,8 @@ type Group struct {
 	ID      string
 	Inline  []*iampolicy.Policy
 	Managed []string
+	// UnreadableInline names inline policies that did not parse.
+	UnreadableInline []string
 }
 
 // Role is one IAM role.
@@ -286,8 +294,9 @@ func (a *Account) warnf(s string) { a.Warnings = append(a.Warnings, s) }
 // EffectivePolicies returns what AWS evaluates for a request by u: the
 // user's inline and managed policies, and each group's inline and managed
 // policies (identity), the user's permissions boundary, and the names of
-// managed policies attached but absent from the data (the result then
-// understates what u may do).
+// managed policies attached but absent from the data and of inline
+// policies that did not parse (the result is then uncertain: a missing Allow
+// understates what u may do, a missing Deny overstates it).
 func (a *Account) EffectivePolicies(u *User) (identity []*iampolicy.Policy, boundary *iampolicy.Policy, missing []string) {
 	seen := map[string]bool{}
 	addManaged := func(arn string) {
@@ -303,6 +312,7 @@ func (a *Account) EffectivePolicies(u *User) (identity []*iampolicy.Policy, boun
 		identity = append(identity, mp.Document)
 	}
 	identity = append(identity, u.Inline...)
+	missing = append(missing, u.UnreadableInline...)
 	for _, arn := range u.Managed {
 		addManaged(arn)
 	}
@@ -313,6 +323,7 @@ func (a *Account) EffectivePolicies(u *User) (identity []*iampolicy.Policy, boun
 			continue
 		}
 		identity = append(identity, g.Inline...)
+		missing = append(missing, g.UnreadableInline...)
 		for _, arn := range g.Managed {
 			addManaged(arn)
 		}

@@ -251,7 +251,9 @@ func TestAuthorizationDetailsPagesAndDuplicates(t *testing.T) {
 		t.Errorf("no warning for the broken policy: %q", a.Warnings)
 	}
 	_, _, missing := a.EffectivePolicies(u)
-	if strings.Join(missing, ",") != "arn:aws:iam::444455556666:policy/Gone,group/g2" {
+	// The broken inline policy is left out of the evaluation, so the
+	// user's data is incomplete: it is listed with the absent ones.
+	if strings.Join(missing, ",") != "user/paged/inline/broken,arn:aws:iam::444455556666:policy/Gone,group/g2" {
 		t.Errorf("missing = %v", missing)
 	}
 }
@@ -474,4 +476,48 @@ func FuzzParseSCP(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseSCP("fuzz", data)
 	})
+}
+
+// Live, ListMFADevices is current while the credential report may be up to
+// four hours old (AWS reuses a recent one): a user whose device the listing
+// no longer shows has no MFA, whatever the report says.
+func TestLiveMFAListingWinsOverReport(t *testing.T) {
+	a := New()
+	a.Sources.Live, a.Sources.MFADevices = true, true
+	u, _ := a.userFor("x")
+	u.MFAActive = No
+	w, _ := a.userFor("w")
+	w.MFADevices, w.MFAActive = []MFADevice{{Serial: "arn:aws:iam::111122223333:mfa/w"}}, Yes
+	a.ApplyCredentialReport("", &CredentialReport{HasLastUsed: true, Rows: []ReportRow{
+		{User: "x", ARN: "arn:aws:iam::111122223333:user/x", MFAActive: Yes},
+		{User: "w", ARN: "arn:aws:iam::111122223333:user/w", MFAActive: No},
+		// Only in the report (deleted since the listing): the report is all there is.
+		{User: "y", ARN: "arn:aws:iam::111122223333:user/y", MFAActive: Yes},
+	}})
+	if got := a.User("x").MFAActive; got != No {
+		t.Errorf("x: MFA = %v, want no (the live listing shows no device)", got)
+	}
+	if got := a.User("w").MFAActive; got != Yes {
+		t.Errorf("w: MFA = %v, want yes (the live listing shows a device)", got)
+	}
+	if got := a.User("y").MFAActive; got != Yes {
+		t.Errorf("y: MFA = %v, want the report's yes", got)
+	}
+}
+
+// A truncated export names the file and the position where it ends.
+func TestAuthorizationDetailsTruncated(t *testing.T) {
+	err := New().ParseAuthorizationDetails("d.json", []byte("{\"UserDetailList\": [\n {\"UserName\": \"a\","))
+	if err == nil || !strings.Contains(err.Error(), "d.json: 2:19") || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("err = %v, want d.json: 2:19 ... truncated", err)
+	}
+}
+
+// A field of the wrong type is named in the export's terms, with its
+// position, not by Go's struct and package names.
+func TestAuthorizationDetailsTypeErrorInExportTerms(t *testing.T) {
+	err := New().ParseAuthorizationDetails("d.json", []byte("{\"UserDetailList\": [ {\"UserName\": \"a\",\n \"UserPolicyList\": 5}]}"))
+	if err == nil || !strings.Contains(err.Error(), "d.json: 2:20: UserDetailList.UserPolicyList: a JSON number where a list was expected") || strings.Contains(err.Error(), "inventory.") {
+		t.Errorf("err = %v", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
 
@@ -101,18 +103,28 @@ func wrapAWSError(err error) error {
 		return nil
 	}
 	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess":
-			action := "an IAM action"
-			var oe *smithy.OperationError
-			if errors.As(err, &oe) {
-				action = strings.ToLower(oe.Service()) + ":" + oe.Operation()
-			}
-			return &PermissionError{Action: action, Err: ae}
-		}
+	if !errors.As(err, &ae) {
+		return err
 	}
-	return err
+	denied := false
+	switch ae.ErrorCode() {
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess":
+		denied = true
+	case "", "UnknownError":
+		// A 403 whose body the SDK could not decode (moto_server's
+		// <Errors><Error> envelope, a proxy's page) is a refusal too.
+		var re *smithyhttp.ResponseError
+		denied = errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden
+	}
+	if !denied {
+		return err
+	}
+	action := "an IAM action"
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		action = strings.ToLower(oe.Service()) + ":" + oe.Operation()
+	}
+	return &PermissionError{Action: action, Err: ae}
 }
 
 // LiveOptions tune Load.

@@ -122,3 +122,19 @@ func TestRequiredPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A 403 whose body the SDK cannot decode (moto_server answers IAM with an
+// <Errors><Error> envelope; proxies answer with HTML) is still a refusal:
+// it must name the permission, not print "UnknownError".
+func TestUndecodable403NamesThePermission(t *testing.T) {
+	c := iamServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(403)
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?><ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>denied</Message><Type>Sender</Type></Error></Errors></ErrorResponse>`))
+	})
+	_, err := Load(context.Background(), c, nil, LiveOptions{})
+	var pe *PermissionError
+	if !errors.As(err, &pe) || pe.Action != "iam:GenerateCredentialReport" {
+		t.Fatalf("err = %v, want access denied to iam:GenerateCredentialReport", err)
+	}
+}
