@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/secretscan"
@@ -111,7 +113,7 @@ Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`
 	fl.BoolVar(&opts.PrePush, "pre-push", false, "scan the commits of a push, read from a pre-push hook's stdin")
 	fl.StringVar(&opts.Repo, "repo", ".", "the git repository for --git, --staged and --pre-push")
 	fl.StringArrayVar(&opts.Excludes, "exclude", nil, "skip paths matching this glob (.gitignore syntax; repeatable)")
-	fl.BoolVar(&opts.Gitignore, "gitignore", false, "skip what .gitignore files exclude")
+	fl.BoolVar(&opts.Gitignore, "gitignore", false, "skip what .gitignore files exclude (files and directories; not with --git, --staged, --pre-push)")
 	fl.StringVar(&opts.MaxFileSize, "max-file-size", "10MB", "skip files (and blobs, archive entries) larger than this")
 	fl.BoolVar(&opts.Archives, "archives", false, "look inside .zip, .jar, .tar and .tar.gz files")
 	fl.IntVarP(&opts.Workers, "workers", "j", 0, "files read at once (default: one per CPU)")
@@ -219,6 +221,12 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	if (opts.Staged || opts.PrePush) && len(opts.Paths) > 0 {
 		return usageErrorf("--staged and --pre-push take no PATH arguments; use --repo for the repository")
 	}
+	if opts.Gitignore && modes > 0 {
+		// Git sources read committed blobs, which .gitignore does not
+		// govern (an ignored file that was committed anyway is exactly the
+		// leak to find): say so rather than ignore the flag.
+		return usageErrorf("--gitignore applies to files and directories only; with --git, --staged or --pre-push use --exclude")
+	}
 	if opts.VerifyCanaries && !opts.Verify {
 		return usageErrorf("--verify-canaries needs --verify")
 	}
@@ -313,7 +321,11 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	case report.FormatJSON:
 		err = report.WriteJSON(&out, scanTool(), findings, col.errs)
 	case report.FormatSARIF:
-		err = report.WriteSARIF(&out, scanTool(), secretscan.Rules(), findings)
+		sf := findings
+		if !opts.Git && !opts.Staged && !opts.PrePush {
+			sf = scanSARIFPaths(findings, newScanRootRel())
+		}
+		err = report.WriteSARIF(&out, scanTool(), secretscan.Rules(), sf)
 	default:
 		if !opts.Quiet || report.Summarize(findings).Total > 0 {
 			err = scanWriteText(&out, opts, findings)
@@ -336,7 +348,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote %s; later scans with --baseline %s accept these findings\n", opts.WriteBaseline, opts.WriteBaseline)
 	}
 	for _, e := range col.errs {
-		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", e)
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", scanPrintable(e))
 	}
 	if opts.IO.ProgressEnabled() {
 		fmt.Fprintf(opts.IO.ErrOut, "scanned %d %s, %s in %s\n", stats.Files.Load(), scanUnit(opts), scanBytes(stats.Bytes.Load()), elapsed.Round(time.Millisecond))
@@ -356,6 +368,12 @@ func scanFiles(ctx context.Context, opts *scanOptions, src *secretscan.Sources, 
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
+	// Fingerprints use the path from the repository's root.
+	rr := newScanRootRel()
+	add := func(o secretscan.Origin, ms []secretscan.Match) {
+		o.Key = rr.rel(o.Path)
+		col.add(o, ms)
+	}
 	var files []string
 	for _, p := range paths {
 		if p == "-" {
@@ -369,7 +387,7 @@ func scanFiles(ctx context.Context, opts *scanOptions, src *secretscan.Sources, 
 	if len(files) == 0 {
 		return nil
 	}
-	return src.ScanPaths(ctx, files, col.add)
+	return src.ScanPaths(ctx, files, add)
 }
 
 // scanVerify asks STS about every complete pair, one at a time.
@@ -410,7 +428,7 @@ func scanVerify(ctx context.Context, opts *scanOptions, col *scanCollector) erro
 			}
 		case stsverify.Revoked:
 			f.Severity = report.SeverityLow
-			f.Message += " Verified: AWS does not accept this key (" + r.Detail + "): deleted, deactivated or expired."
+			f.Message += " Verified: STS does not know this key ID (" + r.Detail + "): deleted, deactivated, expired, or never issued in this partition (STS cannot tell these apart; a key of aws-cn or aws-us-gov needs that partition's endpoint, --endpoint-url)."
 		case stsverify.Invalid:
 			f.Severity = report.SeverityLow
 			f.Message += " Verified: the key ID exists but this is not its secret (" + r.Detail + ")."
@@ -433,6 +451,12 @@ func scanWriteText(w io.Writer, opts *scanOptions, findings []report.Finding) er
 	hidden := 0
 	for _, f := range findings {
 		if f.Suppressed == "" || f.Suppressed == secretscan.SuppressedExample || opts.ShowSuppressed {
+			// Paths, authors and messages come from the scanned files and
+			// commits: a hostile name must not drive the terminal.
+			f.Location.Path = scanPrintable(f.Location.Path)
+			f.Location.Author = scanPrintable(f.Location.Author)
+			f.Message = scanPrintable(f.Message)
+			f.Evidence = scanPrintable(f.Evidence)
 			shown = append(shown, f)
 		} else {
 			hidden++
@@ -531,4 +555,88 @@ func scanStartProgress(ios *IOStreams, st *secretscan.Stats, now func() time.Tim
 		close(done)
 		wg.Wait()
 	}
+}
+
+// scanRootRel makes file paths relative to the root of the git work tree
+// that holds each file (or, outside any work tree, to the current
+// directory), however the scan was given them ("/abs/repo/x",
+// "../repo/x", "x" from a subdirectory). Baseline fingerprints use that
+// path, so a baseline matches whichever way the scan is started, and so
+// do SARIF URIs, which GitHub code scanning resolves against the root of
+// the checked-out repository. Safe for concurrent use.
+type scanRootRel struct {
+	mu    sync.Mutex
+	cwd   string
+	roots map[string]string // directory -> work tree root ("" for none)
+}
+
+func newScanRootRel() *scanRootRel {
+	cwd, _ := os.Getwd()
+	return &scanRootRel{cwd: cwd, roots: map[string]string{}}
+}
+
+func (r *scanRootRel) rootOf(dir string) string {
+	if root, ok := r.roots[dir]; ok {
+		return root
+	}
+	root := ""
+	if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+		root = dir
+	} else if up := filepath.Dir(dir); up != dir {
+		root = r.rootOf(up)
+	}
+	r.roots[dir] = root
+	return root
+}
+
+// rel returns p from its work tree's root, with forward slashes, or p
+// unchanged for stdin ("-") or when no such path can be made.
+func (r *scanRootRel) rel(p string) string {
+	if p == "" || p == "-" || r.cwd == "" {
+		return p
+	}
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(r.cwd, abs)
+	}
+	r.mu.Lock()
+	base := r.rootOf(filepath.Dir(abs))
+	r.mu.Unlock()
+	if base == "" {
+		base = r.cwd
+	}
+	rel, err := filepath.Rel(base, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return filepath.ToSlash(rel)
+}
+
+// scanSARIFPaths returns the findings with file paths from the root of
+// their work tree (scanRootRel). For files only: git sources already give
+// paths from the root.
+func scanSARIFPaths(findings []report.Finding, r *scanRootRel) []report.Finding {
+	out := slices.Clone(findings)
+	for i := range out {
+		out[i].Location.Path = r.rel(out[i].Location.Path)
+	}
+	return out
+}
+
+// scanPrintable escapes control characters (ESC, newlines, C1 codes) and
+// invalid UTF-8 the way Go quotes strings, so that text output shows a
+// hostile file name or author as written instead of obeying it.
+func scanPrintable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

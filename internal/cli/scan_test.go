@@ -184,11 +184,12 @@ func TestScanReportFile(t *testing.T) {
 
 func TestScanUsageErrors(t *testing.T) {
 	for name, mod := range map[string]func(*scanOptions){
-		"format":         func(o *scanOptions) { o.Format = "xml" },
-		"size":           func(o *scanOptions) { o.MaxFileSize = "ten" },
-		"git and staged": func(o *scanOptions) { o.Git = true; o.Staged = true },
-		"canaries":       func(o *scanOptions) { o.VerifyCanaries = true },
-		"missing path":   func(o *scanOptions) { o.Paths = []string{filepath.Join(t.TempDir(), "nope")} },
+		"format":            func(o *scanOptions) { o.Format = "xml" },
+		"size":              func(o *scanOptions) { o.MaxFileSize = "ten" },
+		"git and staged":    func(o *scanOptions) { o.Git = true; o.Staged = true },
+		"gitignore and git": func(o *scanOptions) { o.Git = true; o.Gitignore = true },
+		"canaries":          func(o *scanOptions) { o.VerifyCanaries = true },
+		"missing path":      func(o *scanOptions) { o.Paths = []string{filepath.Join(t.TempDir(), "nope")} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, code := scanRun(t, "", mod); code != ExitError {
@@ -418,5 +419,74 @@ func TestScanProgressOnTerminal(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "scanned 2 files, 29 B in ") {
 		t.Errorf("stderr = %q", errOut.String())
+	}
+}
+
+// SARIF URIs must be relative to the repository root, which GitHub code
+// scanning resolves them against, whatever path the scan was given.
+func TestScanSARIFPathsFromRepoRoot(t *testing.T) {
+	id, _ := scanTestKey(t, 7)
+	dir := scanTestDir(t, map[string]string{".git/HEAD": "ref: refs/heads/main\n", "svc/conf/f.txt": id + "\n"})
+	out, _, code := scanRun(t, "", func(o *scanOptions) { o.Paths = []string{filepath.Join(dir, "svc")}; o.Format = "sarif" })
+	if code != ExitFindings {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	var doc struct {
+		Runs []struct {
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Runs) != 1 || len(doc.Runs[0].Results) != 1 {
+		t.Fatalf("SARIF: %v\n%s", err, out)
+	}
+	if uri := doc.Runs[0].Results[0].Locations[0].PhysicalLocation.ArtifactLocation.URI; uri != "svc/conf/f.txt" {
+		t.Errorf("uri %q, want svc/conf/f.txt (relative to the repository root)", uri)
+	}
+	sariftest.Validate(t, []byte(out)) // last: it skips without the schema
+}
+
+// A hostile file name must not reach the terminal raw: text output escapes
+// control characters in paths.
+func TestScanTextEscapesControlCharacters(t *testing.T) {
+	id, _ := scanTestKey(t, 8)
+	dir := scanTestDir(t, map[string]string{"evil\x1b]0;pwned\x07\nname.txt": id + "\n"})
+	out, _, code := scanRun(t, "", func(o *scanOptions) { o.Paths = []string{dir} })
+	if code != ExitFindings {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `evil\x1b]0;pwned\a\nname.txt`) {
+		t.Errorf("control characters not escaped:\n%q", out)
+	}
+}
+
+// A baseline must match however the scan is started: written by a scan of
+// the repository by absolute path (CI), applied by a scan run from a
+// subdirectory with a relative path (a developer), and the other way.
+func TestScanBaselineIndependentOfStartingPath(t *testing.T) {
+	id, secret := scanTestKey(t, 9)
+	dir := scanTestDir(t, map[string]string{
+		".git/HEAD":    "ref: refs/heads/main\n",
+		"svc/app/.env": "AWS_ACCESS_KEY_ID=" + id + "\nAWS_SECRET_ACCESS_KEY=" + secret + "\n",
+	})
+	bl := filepath.Join(t.TempDir(), "baseline.json")
+	if _, _, code := scanRun(t, "", func(o *scanOptions) { o.Paths = []string{dir}; o.WriteBaseline = bl }); code != ExitClean {
+		t.Fatalf("write-baseline: exit %d", code)
+	}
+	t.Chdir(filepath.Join(dir, "svc"))
+	out, _, code := scanRun(t, "", func(o *scanOptions) { o.Paths = []string{"app"}; o.Baseline = bl })
+	if code != ExitClean {
+		t.Errorf("baseline written from %s not applied from svc/: exit %d\n%s", dir, code, out)
+	}
+	bl2 := filepath.Join(t.TempDir(), "baseline.json")
+	scanRun(t, "", func(o *scanOptions) { o.WriteBaseline = bl2 })
+	out, _, code = scanRun(t, "", func(o *scanOptions) { o.Paths = []string{filepath.Join(dir, "svc", "app", ".env")}; o.Baseline = bl2 })
+	if code != ExitClean {
+		t.Errorf("baseline written from svc/ not applied by absolute path: exit %d\n%s", code, out)
 	}
 }

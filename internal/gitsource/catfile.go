@@ -205,7 +205,7 @@ func (c *catFile) contents(ctx context.Context, keepBinary bool, out chan<- cont
 			return c.readError(err)
 		}
 		data := buf[:size]
-		if typ != "blob" || (!keepBinary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0) {
+		if typ != "blob" || (!keepBinary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 && !hasUTF16BOM(data)) {
 			bufPool.Put(bp)
 			skipped(j, "binary")
 			continue
@@ -219,4 +219,11 @@ func (c *catFile) contents(ctx context.Context, keepBinary bool, out chan<- cont
 		}
 	}
 	return nil
+}
+
+// hasUTF16BOM reports whether a blob starts with a UTF-16 byte order mark:
+// text (a PowerShell script, a .reg export) despite its NUL bytes, which
+// the scanner decodes.
+func hasUTF16BOM(data []byte) bool {
+	return len(data) >= 2 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff)
 }

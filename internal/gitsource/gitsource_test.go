@@ -95,6 +95,7 @@ func TestHistoryLimitsAndSkips(t *testing.T) {
 	r.write("small.txt", "small\n")
 	r.write("big.txt", strings.Repeat("y", 5000))
 	r.write("bin.dat", "bin\x00ary")
+	r.write("utf16.ps1", "\xff\xfeh\x00i\x00") // text despite its NULs
 	r.commit("one")
 
 	type skip struct{ path, reason string }
@@ -106,7 +107,7 @@ func TestHistoryLimitsAndSkips(t *testing.T) {
 		<-mu
 	}}
 	s := scanHistory(t, r.dir, opt)
-	if got := s.contents(); !sameSet(got, []string{"small\n"}) {
+	if got := s.contents(); !sameSet(got, []string{"small\n", "\xff\xfeh\x00i\x00"}) {
 		t.Errorf("blobs = %q", got)
 	}
 	wantSkips := map[skip]bool{{"big.txt", "too large"}: true, {"bin.dat", "binary"}: true}
@@ -116,7 +117,7 @@ func TestHistoryLimitsAndSkips(t *testing.T) {
 
 	// No limit, binaries included.
 	s = scanHistory(t, r.dir, Options{MaxBlobSize: -1, IncludeBinary: true})
-	if len(s.blobs) != 3 {
+	if len(s.blobs) != 4 {
 		t.Errorf("with no limits: %q", s.contents())
 	}
 }

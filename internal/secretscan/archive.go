@@ -216,7 +216,8 @@ func (s *Sources) scanEntry(ctx context.Context, o Origin, name string, data []b
 		}
 		return nil
 	}
-	if isBinary(data) {
+	data, ok := textOf(data)
+	if !ok {
 		s.Stats.Skipped.Add(1)
 		return nil
 	}

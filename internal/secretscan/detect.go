@@ -472,8 +472,18 @@ func (s *scan) addSecret(h secretHit) {
 // pairCandidate is a possible (ID, secret) pair and how far apart they are.
 type pairCandidate struct {
 	id, sec int
+	qual    int // 1 when the names' qualifiers differ
 	score   int
+	gap     int // bytes between the two, when on one line
 }
+
+// An ID and a secret in the same object pair up to pairObjectLines apart;
+// each ID looks at most at pairMaxCandidates secrets on each side, so that
+// hostile input costs linear time.
+const (
+	pairObjectLines   = 200
+	pairMaxCandidates = 16
+)
 
 // pairWindowBytes bounds how far from an ID its secret is looked for, so
 // that hostile input (a file of nothing but IDs) costs linear time.
@@ -549,35 +559,94 @@ func (s *scan) assemble() []Match {
 		return x
 	}
 
-	// Greedy one-to-one pairing, nearest first; a secret after its ID and a
-	// secret with a secret-ish name win ties. Candidates are the secrets
-	// within pairLines of the ID, found by walking out from its position.
+	// Where each ID and secret sits in the file's structure (structure.go).
+	idPlace := make([]place, len(s.ids))
+	secPlace := make([]place, len(s.secrets))
+	if len(s.ids) > 0 && len(s.secrets) > 0 {
+		offs := make([]int, 0, len(s.ids)+len(s.secrets))
+		for _, h := range s.ids {
+			offs = append(offs, h.start)
+		}
+		offs = append(offs, secStarts...)
+		slices.Sort(offs)
+		offs = slices.Compact(offs)
+		pl := placesOf(s.data, offs)
+		at := func(off int) place {
+			i, _ := slices.BinarySearch(offs, off)
+			return pl[i]
+		}
+		for i, h := range s.ids {
+			idPlace[i] = at(h.start)
+			idPlace[i].qual = qualifierOf(s.data, h.start)
+		}
+		for j, sec := range s.secrets {
+			secPlace[j] = at(sec.start)
+			secPlace[j].qual = qualifierOf(s.data, sec.start)
+		}
+	}
+
+	// Greedy one-to-one pairing. Candidates are the secrets in the same
+	// structure as the ID: within pairLines, or further in the same
+	// object. A secret whose name has the ID's qualifier comes first, then
+	// the nearest; a secret after its ID and a secret with a secret-ish
+	// name win ties.
 	cands := make([]pairCandidate, 0, 4*len(s.ids))
 	for i, h := range s.ids {
 		if h.encoding == "base64" || h.encoding == "hex" {
 			continue
 		}
-		add := func(j int) {
+		// add returns false once a far secret of the same object was added:
+		// nearer ones come first, and one is enough.
+		add := func(j int) bool {
 			sec := s.secrets[j]
-			score := abs(sec.line-h.line) * 4
-			if sec.start < h.start {
+			dist := abs(sec.line - h.line)
+			far := dist > s.d.pairLines
+			// Places are comparable when read in one walk (placeWindow):
+			// beyond it, only line distance counts, as it always did.
+			placed := abs(sec.start-h.start) < placeWindow
+			if placed && !samePlace(idPlace[i], secPlace[j]) || far && (!placed || !sameObject(idPlace[i], secPlace[j])) {
+				return true
+			}
+			score := dist * 4
+			gap := 0
+			if dist == 0 {
+				// On one line (minified JSON, a CSV row, a call), the
+				// nearest wins, and not across the end of an object.
+				var between []byte // empty when the two overlap
+				if lo, hi := min(h.end, sec.end), max(h.start, sec.start); lo < hi {
+					between = s.data[lo:hi]
+				}
+				gap = len(between)
+				if bytes.IndexByte(between, '}') >= 0 {
+					score += 4 * (pairObjectLines + 1)
+				}
+			} else if sec.start < h.start {
 				score += 2
 			}
 			if sec.context == "" {
 				score++
 			}
-			cands = append(cands, pairCandidate{i, j, score})
+			qual := 0
+			if idPlace[i].qual != secPlace[j].qual {
+				qual = 1
+			}
+			cands = append(cands, pairCandidate{i, j, qual, score, gap})
+			return !far
 		}
 		at := sort.SearchInts(secStarts, h.start)
-		for j := at - 1; j >= 0 && h.line-s.secrets[j].line <= s.d.pairLines; j-- {
-			add(j)
+		for j := at - 1; j >= max(0, at-pairMaxCandidates) && h.line-s.secrets[j].line <= pairObjectLines; j-- {
+			if !add(j) {
+				break
+			}
 		}
-		for j := at; j < len(s.secrets) && s.secrets[j].line-h.line <= s.d.pairLines; j++ {
-			add(j)
+		for j := at; j < min(len(s.secrets), at+pairMaxCandidates) && s.secrets[j].line-h.line <= pairObjectLines; j++ {
+			if !add(j) {
+				break
+			}
 		}
 	}
 	slices.SortFunc(cands, func(a, b pairCandidate) int {
-		return cmp.Or(cmp.Compare(a.score, b.score), cmp.Compare(a.id, b.id), cmp.Compare(a.sec, b.sec))
+		return cmp.Or(cmp.Compare(a.qual, b.qual), cmp.Compare(a.score, b.score), cmp.Compare(a.gap, b.gap), cmp.Compare(a.id, b.id), cmp.Compare(a.sec, b.sec))
 	})
 	idPair := make([]int, len(s.ids))
 	secUsed := make([]bool, len(s.secrets))
@@ -608,7 +677,8 @@ func (s *scan) assemble() []Match {
 			nSec++
 		}
 	}
-	if nID == 1 && nSec == 1 {
+	if nID == 1 && nSec == 1 && (abs(s.secrets[loneSec].start-s.ids[loneID].start) >= placeWindow ||
+		samePlace(idPlace[loneID], secPlace[loneSec])) {
 		idPair[loneID] = loneSec
 		secUsed[loneSec] = true
 	}

@@ -130,6 +130,20 @@ func TestDetectSyntaxes(t *testing.T) {
 		{"Go struct literal", "cfg := aws.Credentials{AccessKeyID: \"{ID}\", SecretAccessKey: \"{SECRET}\"}\n", "pair:ID+SECRET"},
 		{"PowerShell", "$Env:AWS_ACCESS_KEY_ID=\"{ID}\"\n$Env:AWS_SECRET_ACCESS_KEY=\"{SECRET}\"\n", "pair:ID+SECRET"},
 		{"PHP array", "'credentials' => [\n    'key'    => '{ID}',\n    'secret' => '{SECRET}',\n],\n", "pair:ID+SECRET"},
+		// Several credentials in one file: each ID with its own secret,
+		// never a neighbour's.
+		{"dotenv IDs then secrets", "AWS_ACCESS_KEY_ID={ID}\nAWS_ACCESS_KEY_ID_PROD={ID2}\nAWS_SECRET_ACCESS_KEY={SECRET}\nAWS_SECRET_ACCESS_KEY_PROD={SECRET2}\n", "pair:ID+SECRET pair:ID2+SECRET2"},
+		{"kubernetes env two keys", "env:\n  - name: AWS_ACCESS_KEY_ID\n    value: {ID}\n  - name: BACKUP_AWS_ACCESS_KEY_ID\n    value: {ID2}\n  - name: AWS_SECRET_ACCESS_KEY\n    value: {SECRET}\n  - name: BACKUP_AWS_SECRET_ACCESS_KEY\n    value: {SECRET2}\n", "pair:ID+SECRET pair:ID2+SECRET2"},
+		{"JSON two objects far apart", "{\n  \"staging\": {\n    \"accessKeyId\": \"{ID}\",\n    \"a\": 1,\n    \"b\": 2,\n    \"c\": 3,\n    \"d\": 4,\n    \"e\": 5,\n    \"f\": 6,\n    \"secretAccessKey\": \"{SECRET}\"\n  },\n  \"prod\": {\n    \"accessKeyId\": \"{ID2}\",\n    \"a\": 1,\n    \"b\": 2,\n    \"c\": 3,\n    \"d\": 4,\n    \"e\": 5,\n    \"f\": 6,\n    \"secretAccessKey\": \"{SECRET2}\"\n  }\n}\n", "pair:ID+SECRET pair:ID2+SECRET2"},
+		{"YAML two blocks, reversed order", "staging:\n  secret_access_key: {SECRET}\n  access_key_id: {ID}\nprod:\n  secret_access_key: {SECRET2}\n  access_key_id: {ID2}\n", "pair:ID+SECRET pair:ID2+SECRET2"},
+		{"INI profile without secret, next without ID", "[a]\naws_access_key_id = {ID}\n[b]\naws_secret_access_key = {SECRET}\n", "key-id:ID secret+SECRET"},
+		{"YAML ID in one block, secret in the next", "staging:\n  access_key_id: {ID}\nprod:\n  secret_access_key: {SECRET}\n", "key-id:ID secret+SECRET"},
+		{"INI commented-out pair", "[default]\n# aws_access_key_id = {ID}\n# aws_secret_access_key = {SECRET}\n", "pair:ID+SECRET"},
+		{"Python kwarg on continuation line", "s3 = boto3.client('s3',\n    aws_access_key_id='{ID}',\n    aws_secret_access_key=(\n        '{SECRET}'),\n)\n", "pair:ID+SECRET"},
+		{"minified JSON two pairs", `[{"AccessKeyId":"{ID}","SecretAccessKey":"{SECRET}"},{"AccessKeyId":"{ID2}","SecretAccessKey":"{SECRET2}"}]`, "pair:ID+SECRET pair:ID2+SECRET2"},
+		{"minified JSON two pairs, secret first", `[{"SecretAccessKey":"{SECRET}","AccessKeyId":"{ID}"},{"SecretAccessKey":"{SECRET2}","AccessKeyId":"{ID2}"}]`, "pair:ID+SECRET pair:ID2+SECRET2"},
+		{"ECS JSON env one line", `[{"name":"AWS_ACCESS_KEY_ID","value":"{ID}"},{"name":"AWS_SECRET_ACCESS_KEY","value":"{SECRET}"}]`, "pair:ID+SECRET"},
+		{"YAML one pair 10 KiB apart", "prod:\n  aws:\n    access_key_id: {ID}\n" + strings.Repeat("    note: lorem ipsum dolor sit amet\n", 300) + "    secret_access_key: {SECRET}\n", "pair:ID+SECRET"},
 		{"lone key ID", "the key {ID} was used\n", "key-id:ID"},
 		{"lone ASIA", "AccessKeyId: {ASIA}\n", "key-id:ASIA"},
 		{"ABIA and ACCA", "{ABIA}\n{ACCA}\n", "key-id:ABIA key-id:ACCA"},
@@ -253,12 +267,21 @@ func FuzzDetect(f *testing.F) {
 		"AWS_SECRET_ACCESS_KEY={SECRET}",
 		"- name: AWS_SECRET_ACCESS_KEY\n  value: {SECRET}",
 		"AKIA", "secret", "session_token=", "%2", "\\",
+		"a:\n  id: {ID}\n  -x\n\t\n[s]\n  - secret_key: {SECRET}\n}\n",
+		`[{"AccessKeyId":"{ID}"},{"SecretAccessKey":"{SECRET}","AccessKeyId":"{ID2}"}]`,
 	} {
 		f.Add([]byte(k.fill(s)))
 	}
 	d := New(Options{OwnKeyIDs: []string{k.ID}})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		paired := map[int]bool{} // pairing is one to one
 		for _, m := range d.Find(data) {
+			if m.Kind == KindPair {
+				if paired[m.SecretSpan.Start] {
+					t.Fatalf("secret at %d paired twice", m.SecretSpan.Start)
+				}
+				paired[m.SecretSpan.Start] = true
+			}
 			for _, sp := range []Span{m.IDSpan, m.SecretSpan, m.TokenSpan} {
 				if sp.Start < 0 || sp.End > len(data) || sp.Start > sp.End {
 					t.Fatalf("span %+v out of range (len %d)", sp, len(data))

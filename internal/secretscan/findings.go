@@ -60,6 +60,12 @@ type Origin struct {
 	Commit string
 	Author string
 	Date   string // RFC 3339
+	// Key, when set, is the path the fingerprint is computed from instead
+	// of Path: the path from the root of the repository, so that a
+	// baseline matches however the scan was started ("keywarden scan" at
+	// the root, "keywarden scan /abs/repo" in CI, from a subdirectory, or
+	// the hook's --staged).
+	Key string
 }
 
 // FindingOptions tune ToFinding.
@@ -152,7 +158,11 @@ func ToFinding(m Match, o Origin, opt FindingOptions) report.Finding {
 	sp := m.Primary()
 	f.Location = report.Location{Path: o.Path, Line: sp.Line, Column: sp.Col, EndLine: sp.Line,
 		EndColumn: sp.Col + (sp.End - sp.Start), Commit: o.Commit, Author: o.Author, Date: o.Date}
-	f.Fingerprint = Fingerprint(f.RuleID, credentialOf(m), o.Path)
+	key := o.Path
+	if o.Key != "" {
+		key = o.Key
+	}
+	f.Fingerprint = Fingerprint(f.RuleID, credentialOf(m), key)
 	switch {
 	case m.Example:
 		f.Suppressed = SuppressedExample

@@ -266,8 +266,8 @@ func (s *Sources) scanFile(ctx context.Context, p string, buf []byte, emit Sink,
 		warn(fmt.Errorf("%s: %w", p, err))
 		return buf
 	}
-	data := buf[:n]
-	if int64(n) > s.MaxFileSize || isBinary(data) {
+	data, ok := textOf(buf[:n])
+	if int64(n) > s.MaxFileSize || !ok {
 		s.Stats.Skipped.Add(1)
 		return buf
 	}
@@ -330,7 +330,8 @@ func (s *Sources) ScanBytes(ctx context.Context, o Origin, data []byte, sink Sin
 	if s.Archives && archiveKind(o.Path) != "" {
 		return s.scanArchiveBytes(ctx, o, data, 1, sink)
 	}
-	if isBinary(data) {
+	data, ok := textOf(data)
+	if !ok {
 		s.Stats.Skipped.Add(1)
 		return nil
 	}

@@ -240,3 +240,43 @@ func TestKeyIDsFromCredentials(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// UTF-16 text (PowerShell, .reg exports) has a NUL after every ASCII
+// character: with a byte order mark it is decoded, not skipped as binary.
+func TestScanUTF16(t *testing.T) {
+	k := newTestKeys(t, 21)
+	text := k.fill("# profile\r\n$Env:AWS_ACCESS_KEY_ID=\"{ID}\"\r\n$Env:AWS_SECRET_ACCESS_KEY=\"{SECRET}\"\r\n")
+	enc := func(bom []byte, le bool) string {
+		b := append([]byte{}, bom...)
+		for _, c := range []byte(text) {
+			if le {
+				b = append(b, c, 0)
+			} else {
+				b = append(b, 0, c)
+			}
+		}
+		return string(b)
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"le.ps1":     enc([]byte{0xff, 0xfe}, true),
+		"be.txt":     enc([]byte{0xfe, 0xff}, false),
+		"nobom.bin":  enc(nil, true), // no mark: binary, as git says
+		"sub/x.json": "{}",
+	})
+	s := &Sources{Detector: New(Options{})}
+	got, errs := collect(t, func(sink Sink) error { return s.ScanPaths(context.Background(), []string{dir}, sink) })
+	for i := range got {
+		got[i] = strings.TrimPrefix(got[i], filepath.ToSlash(dir)+"/")
+	}
+	want := []string{"be.txt:2 pair", "le.ps1:2 pair"}
+	if len(errs) > 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q %v, want %q", got, errs, want)
+	}
+	got, _ = collect(t, func(sink Sink) error {
+		return s.ScanBytes(context.Background(), Origin{Path: "blob"}, []byte(enc([]byte{0xff, 0xfe}, true)), sink)
+	})
+	if strings.Join(got, " ") != "blob:2 pair" {
+		t.Errorf("ScanBytes: %q", got)
+	}
+}
