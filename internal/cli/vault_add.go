@@ -2,9 +2,13 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -174,5 +178,34 @@ func runVaultAdd(ctx context.Context, opts *vaultAddOptions) error {
 	// Sessions made with a key this one replaces are stale.
 	_ = v.RemoveSessions(opts.Profile)
 	fmt.Fprintf(opts.IO.Out, "Added profile %s (%s) to the %s store.\n", opts.Profile, awskey.Redact(id), v.Store.Backend())
+	if path := vaultPlainTextCopy(opts.Getenv, id); path != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %s still holds this key in plain text: delete its aws_access_key_id and aws_secret_access_key lines now that keywarden keeps it\n", path)
+	}
 	return nil
+}
+
+// vaultPlainTextCopy returns the shared credentials file
+// (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials) when it holds the
+// key ID id: the copy that add is there to replace.
+func vaultPlainTextCopy(getenv func(string) string, id string) string {
+	path := getenv("AWS_SHARED_CREDENTIALS_FILE")
+	if path == "" {
+		home := getenv("HOME")
+		if home == "" {
+			return ""
+		}
+		path = filepath.Join(home, ".aws", "credentials")
+	} else if rest, ok := strings.CutPrefix(path, "~/"); ok && getenv("HOME") != "" {
+		path = filepath.Join(getenv("HOME"), rest)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	if err != nil || !bytes.Contains(data, []byte(id)) {
+		return ""
+	}
+	return path
 }

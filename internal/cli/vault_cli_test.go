@@ -221,3 +221,38 @@ func TestVaultAddFromTerminal(t *testing.T) {
 		t.Fatalf("stored: %v %v", k, err)
 	}
 }
+
+// add points at the plain-text copy it replaces, in the shared credentials
+// file, and says nothing when there is none.
+func TestVaultAddWarnsAboutPlainTextCopy(t *testing.T) {
+	vaultNoTerminal(t)
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(creds, []byte("[work]\naws_access_key_id = "+vaultTestKeyID+"\naws_secret_access_key = "+vaultTestSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := &vaultHarness{t: t, now: time.Now(), env: map[string]string{
+		"KEYWARDEN_BACKEND": "file", "KEYWARDEN_FILE_DIR": filepath.Join(dir, "store"), "KEYWARDEN_FILE_PASSPHRASE": "pw",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": creds,
+	}}
+	_, errOut, code := h.run(vaultTestKeyID+"\n"+vaultTestSecret+"\n", "add", "work", "--stdin", "--no-verify")
+	if code != 0 || !strings.Contains(errOut, "warning: "+creds+" still holds this key in plain text") {
+		t.Fatalf("add with a plain-text copy: %d %q", code, errOut)
+	}
+	if strings.Contains(errOut, vaultTestSecret) {
+		t.Fatal("the warning shows the secret")
+	}
+	// The default file, ~/.aws/credentials, without the key: no warning.
+	delete(h.env, "AWS_SHARED_CREDENTIALS_FILE")
+	h.env["HOME"] = dir
+	if err := os.MkdirAll(filepath.Join(dir, ".aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".aws", "credentials"), []byte("[other]\naws_access_key_id = AKIAY34FZKBOKMUTVV7B\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = h.run(vaultTestKeyID+"\n"+vaultTestSecret+"\n", "add", "work2", "--stdin", "--no-verify")
+	if code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("add without a plain-text copy: %d %q", code, errOut)
+	}
+}

@@ -153,6 +153,9 @@ func (o *vaultOptions) sessions(v *vault.Vault) (*vault.Sessions, error) {
 		Now:      o.Now,
 		Duration: o.Duration,
 		NoCache:  o.NoCache,
+		// One MFA prompt when several commands want the same new session
+		// at once (parallel aws commands through credential_process).
+		Lock: vault.SessionLock(vault.DefaultFileDir(o.Getenv)),
 	}, nil
 }
 

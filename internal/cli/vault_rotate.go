@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/awskey"
@@ -66,6 +69,16 @@ func runVaultRotate(ctx context.Context, opts *vaultRotateOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Once the account starts changing, Ctrl-C (or a TERM) must not kill
+	// the rotation between two steps: it cancels the context instead,
+	// which stops the wait for the new key and rolls back, while the calls
+	// that change the account run to completion (see vault.Rotator), and
+	// the state is reported as for any failure. Before that (at an MFA
+	// prompt), Ctrl-C ends the command as usual.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	defer signal.Stop(sigs)
 	v, err := opts.open()
 	if err != nil {
 		return err
@@ -81,6 +94,17 @@ func runVaultRotate(ctx context.Context, opts *vaultRotateOptions) error {
 		WaitTimeout: opts.WaitTimeout,
 		Log: func(format string, args ...any) {
 			fmt.Fprintf(opts.IO.ErrOut, "  "+format+"\n", args...)
+		},
+		Changing: func() {
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			go func() {
+				select {
+				case <-sigs:
+					fmt.Fprintf(opts.IO.ErrOut, "keywarden: interrupted: finishing the current step, then rolling back where it is safe\n")
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
 		},
 	}
 	if opts.DryRun {

@@ -3,6 +3,7 @@
 package vault
 
 import (
+	"context"
 	"io/fs"
 	"os"
 )
@@ -18,3 +19,6 @@ func lockFile(path string) (func(), error) {
 }
 
 func inode(fs.FileInfo) uint64 { return 0 }
+
+// lockFileWait is lockFile: without flock there is nothing to wait for.
+func lockFileWait(_ context.Context, path string) (func(), error) { return lockFile(path) }

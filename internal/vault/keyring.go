@@ -31,13 +31,21 @@ type KeyringStore struct {
 
 func (k *KeyringStore) Backend() string { return k.backend }
 
+// wrap names the backend in err and says how to do without it: the
+// commonest failure is a keychain nobody can unlock (a headless machine
+// or WSL with a D-Bus session but no desktop to show the unlock prompt),
+// and the way out is the encrypted file.
+func (k *KeyringStore) wrap(err error) error {
+	return fmt.Errorf("%s: %w (if this keychain cannot work here, use --backend file or KEYWARDEN_BACKEND=file for the encrypted file)", k.backend, err)
+}
+
 func (k *KeyringStore) Get(name string) ([]byte, error) {
 	it, err := k.ring.Get(itemPrefix + name)
 	if errors.Is(err, keyring.ErrKeyNotFound) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", k.backend, err)
+		return nil, k.wrap(err)
 	}
 	return it.Data, nil
 }
@@ -54,7 +62,7 @@ func (k *KeyringStore) Set(name string, data []byte) error {
 		KeychainNotSynchronizable: true,
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", k.backend, err)
+		return k.wrap(err)
 	}
 	return nil
 }
@@ -69,7 +77,7 @@ func (k *KeyringStore) Remove(name string) error {
 		if _, gerr := k.ring.Get(itemPrefix + name); errors.Is(gerr, keyring.ErrKeyNotFound) {
 			return ErrNotFound
 		}
-		return fmt.Errorf("%s: %w", k.backend, err)
+		return k.wrap(err)
 	}
 	return nil
 }
@@ -77,7 +85,7 @@ func (k *KeyringStore) Remove(name string) error {
 func (k *KeyringStore) Keys() ([]string, error) {
 	all, err := k.ring.Keys()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", k.backend, err)
+		return nil, k.wrap(err)
 	}
 	var out []string
 	for _, n := range all {

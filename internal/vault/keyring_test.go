@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/99designs/keyring"
 )
 
 const inDBusEnv = "KEYWARDEN_TEST_IN_DBUS"
@@ -146,5 +148,32 @@ func TestKeyctlBackend(t *testing.T) {
 	}
 	if _, err := v.GetKey(profile); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after remove: %v", err)
+	}
+}
+
+// brokenRing is a keychain that refuses every operation, like a Secret
+// Service whose collection cannot be unlocked without a display.
+type brokenRing struct{}
+
+var errBrokenRing = errors.New("object does not exist at path \u201c/\u201d")
+
+func (brokenRing) Get(string) (keyring.Item, error) { return keyring.Item{}, errBrokenRing }
+func (brokenRing) GetMetadata(string) (keyring.Metadata, error) {
+	return keyring.Metadata{}, errBrokenRing
+}
+func (brokenRing) Set(keyring.Item) error  { return errBrokenRing }
+func (brokenRing) Remove(string) error     { return errBrokenRing }
+func (brokenRing) Keys() ([]string, error) { return nil, errBrokenRing }
+
+// A keychain that fails says which backend failed and how to use the
+// encrypted file instead.
+func TestKeyringErrorsSayHowToUseTheFile(t *testing.T) {
+	st := &KeyringStore{ring: brokenRing{}, backend: "secret-service"}
+	_, gerr := st.Get("key:work")
+	_, kerr := st.Keys()
+	for what, err := range map[string]error{"Set": st.Set("key:work", []byte("x")), "Get": gerr, "Keys": kerr} {
+		if !errors.Is(err, errBrokenRing) || !strings.Contains(err.Error(), "secret-service") || !strings.Contains(err.Error(), "--backend file") {
+			t.Errorf("%s: %v", what, err)
+		}
 	}
 }

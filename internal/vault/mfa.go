@@ -110,7 +110,9 @@ func runMFAProcess(ctx context.Context, req MFARequest, timeout time.Duration) (
 	var out bytes.Buffer
 	cmd.Stdout = &limitWriter{w: &out, n: 4096}
 	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(), "KEYWARDEN_MFA_SERIAL="+req.Serial, "KEYWARDEN_MFA_PROFILE="+req.Profile)
+	// Like exec's command, mfa_process is someone else's program: it gets
+	// our environment but not the store's passphrase.
+	cmd.Env = append(withoutPassphrase(os.Environ()), "KEYWARDEN_MFA_SERIAL="+req.Serial, "KEYWARDEN_MFA_PROFILE="+req.Profile)
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("mfa_process of profile %q did not finish within %s", req.Profile, timeout)
@@ -122,6 +124,17 @@ func runMFAProcess(ctx context.Context, req MFARequest, timeout time.Duration) (
 		return "", fmt.Errorf("mfa_process of profile %q printed something other than a 6-digit code", req.Profile)
 	}
 	return code, nil
+}
+
+// withoutPassphrase returns env without KEYWARDEN_FILE_PASSPHRASE.
+func withoutPassphrase(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); !strings.EqualFold(k, "KEYWARDEN_FILE_PASSPHRASE") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 type limitWriter struct {

@@ -33,6 +33,19 @@ type Rotator struct {
 	WaitTimeout time.Duration
 	// Log reports each step as it is done.
 	Log func(format string, args ...any)
+	// Changing, when set, is called once, just before the first call that
+	// changes the account. The CLI starts catching Ctrl-C there: before it,
+	// an interruption (at the MFA prompt, say) may simply end the command.
+	Changing func()
+
+	changing bool
+}
+
+func (r *Rotator) aboutToChange() {
+	if r.Changing != nil && !r.changing {
+		r.changing = true
+		r.Changing()
+	}
 }
 
 // RotateOptions are the user's choices.
@@ -178,7 +191,9 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 			if lu, err := api.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(oid)}); err == nil && lu.AccessKeyLastUsed != nil && lu.AccessKeyLastUsed.LastUsedDate != nil {
 				used = "last used " + lu.AccessKeyLastUsed.LastUsedDate.UTC().Format(time.RFC3339)
 			}
-			hint := "delete the key you no longer use (aws iam delete-access-key --user-name " + user + " --access-key-id ID), then rotate again"
+			// The command names the other key in full: the stored key is
+			// the one in use here, and a redacted ID cannot be pasted.
+			hint := "if nothing uses that other key any more, delete it (aws iam delete-access-key --user-name " + user + " --access-key-id " + oid + "), then rotate again"
 			if inactive {
 				hint = "it is inactive: rerun with --delete-inactive to delete it first"
 			}
@@ -189,6 +204,7 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 		if opts.DryRun {
 			r.logf("would delete the inactive key %s of user %s", awskey.Redact(oid), user)
 		} else {
+			r.aboutToChange()
 			if _, err := api.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(oid)}); err != nil {
 				return nil, fmt.Errorf("deleting the inactive key %s: %w (nothing changed)", awskey.Redact(oid), err)
 			}
@@ -208,8 +224,18 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 		return out, nil
 	}
 
+	// From here on the account changes. An interrupted rotation (Ctrl-C
+	// cancels ctx) must not stop between two steps that belong together:
+	// the IAM calls that change the account get fin, which an interruption
+	// does not cancel, and only the wait for the new key is cut short,
+	// which rolls back to the old key.
+	r.aboutToChange()
+	if err := ctx.Err(); err != nil {
+		return nil, &RotateError{Step: "interrupted before creating the new key", Err: err, State: stateUnchanged(out, old)}
+	}
+	fin := context.WithoutCancel(ctx)
 	// 1. Create.
-	created, err := api.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+	created, err := api.CreateAccessKey(fin, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
 	if err != nil || created.AccessKey == nil {
 		if err == nil {
 			err = errors.New("IAM answered without a key")
@@ -231,7 +257,7 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 
 	// undoCreate deletes the new key again; it returns the state it leaves.
 	undoCreate := func(storeState string) string {
-		_, derr := api.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(newKey.AccessKeyID)})
+		_, derr := api.DeleteAccessKey(fin, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(newKey.AccessKeyID)})
 		if derr != nil {
 			return fmt.Sprintf("account: the new key %s exists and is active, and the old key %s is still active; deleting the new key failed (%v): delete it with aws iam delete-access-key --user-name %s --access-key-id %s. %s",
 				newKey.AccessKeyID, awskey.Redact(old.AccessKeyID), derr, user, newKey.AccessKeyID, storeState)
@@ -260,7 +286,7 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 	_ = s.Vault.RemoveSessions(profile)
 
 	// 4. Deactivate the old key.
-	if _, err := api.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(old.AccessKeyID), Status: iamtypes.StatusTypeInactive}); err != nil {
+	if _, err := api.UpdateAccessKey(fin, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(old.AccessKeyID), Status: iamtypes.StatusTypeInactive}); err != nil {
 		return nil, &RotateError{Step: "deactivating the old key", Err: err,
 			State: fmt.Sprintf("account: the new key %s is active and works; the old key %s is still ACTIVE: deactivate it with aws iam update-access-key --user-name %s --access-key-id %s --status Inactive. store: profile %s holds the new key.",
 				awskey.Redact(newKey.AccessKeyID), old.AccessKeyID, user, old.AccessKeyID, profile)}
@@ -272,7 +298,7 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 		r.logf("kept the old key, inactive (--keep-old)")
 		return out, nil
 	}
-	if _, err := api.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(old.AccessKeyID)}); err != nil {
+	if _, err := api.DeleteAccessKey(fin, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(old.AccessKeyID)}); err != nil {
 		return nil, &RotateError{Step: "deleting the old key", Err: err,
 			State: fmt.Sprintf("account: the new key %s is active and works; the old key %s is inactive but not deleted: delete it with aws iam delete-access-key --user-name %s --access-key-id %s. store: profile %s holds the new key.",
 				awskey.Redact(newKey.AccessKeyID), old.AccessKeyID, user, old.AccessKeyID, profile)}

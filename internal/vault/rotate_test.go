@@ -188,7 +188,8 @@ func rotateTwoKeys(t *testing.T, m *mototest.Server) {
 	otherID := *other.AccessKey.AccessKeyId
 	// Active second key: stop, name it, change nothing.
 	_, err = f.r.Rotate(ctx, RotateOptions{Profile: "work", DeleteInactive: true})
-	if !errors.Is(err, ErrTwoKeys) || !strings.Contains(err.Error(), otherID[16:]) || !strings.Contains(err.Error(), "active") || !strings.Contains(err.Error(), "never used") {
+	if !errors.Is(err, ErrTwoKeys) || !strings.Contains(err.Error(), otherID[16:]) || !strings.Contains(err.Error(), "active") || !strings.Contains(err.Error(), "never used") ||
+		!strings.Contains(err.Error(), "aws iam delete-access-key --user-name alice --access-key-id "+otherID+")") {
 		t.Fatalf("two active keys: %v", err)
 	}
 	if len(f.keys(t)) != 2 || f.stored(t) != f.oldID {
@@ -264,6 +265,30 @@ func rotateFailureInTheMiddle(t *testing.T, m *mototest.Server) {
 		keys := f.keys(t)
 		if keys[f.oldID] != iamtypes.StatusTypeInactive || f.stored(t) == f.oldID || !strings.Contains(re.State, "inactive but not deleted") {
 			t.Fatalf("account %v, state %q", keys, re.State)
+		}
+	})
+	t.Run("interrupted while waiting", func(t *testing.T) {
+		// Ctrl-C while waiting for the new key: the rollback still runs
+		// (its IAM calls are not cancelled with the command), so the
+		// account and the store are back to the old key.
+		f := newRotateFixture(t, m)
+		f.ft.fail = func(action, signedBy string) bool { return action == "GetCallerIdentity" && signedBy != f.oldID }
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		f.r.Sleep = func(ctx context.Context, _ time.Duration) error { cancel(); return ctx.Err() }
+		_, err := f.r.Rotate(ctx, RotateOptions{Profile: "work"})
+		var re *RotateError
+		if !errors.As(err, &re) || re.Step != "waiting for the new key to work" || !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v", err)
+		}
+		keys := f.keys(t)
+		if len(keys) != 1 || keys[f.oldID] != iamtypes.StatusTypeActive || f.stored(t) != f.oldID || !strings.Contains(re.State, "new key was deleted again") {
+			t.Fatalf("account %v, store %s, state %q", keys, f.stored(t), re.State)
+		}
+		// Interrupted before anything changed: nothing is created.
+		_, err = f.r.Rotate(ctx, RotateOptions{Profile: "work"})
+		if err == nil || len(f.keys(t)) != 1 || f.stored(t) != f.oldID {
+			t.Fatalf("interrupted before starting: %v, account %v", err, f.keys(t))
 		}
 	})
 	t.Run("store fails", func(t *testing.T) {

@@ -64,6 +64,25 @@ type Sessions struct {
 	Duration time.Duration
 	// NoCache makes every call go to STS (the result is still cached).
 	NoCache bool
+	// Lock, when set, serialises getting a new session for one cache item
+	// across processes. Several aws commands run at once through
+	// credential_process (or parallel Terraform providers) would each
+	// find the cache empty and each ask for an MFA code; with the lock the
+	// first asks and caches the session, and the others wait for it and
+	// take it from the cache. See SessionLock.
+	Lock func(ctx context.Context, item string) (unlock func(), err error)
+}
+
+// lock takes s.Lock for item, if there is one.
+func (s *Sessions) lock(ctx context.Context, item string) (func(), error) {
+	if s.Lock == nil {
+		return func() {}, nil
+	}
+	unlock, err := s.Lock(ctx, item)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for another keywarden getting the same session: %w", err)
+	}
+	return unlock, nil
 }
 
 // Result is what Credentials returns: the credentials, the region to use,
@@ -114,14 +133,27 @@ func (s *Sessions) duration(r *awsconfig.Resolved, def time.Duration) time.Durat
 }
 
 func (s *Sessions) session(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
-	if !s.NoCache {
+	cached := func() (*Result, error) {
+		if s.NoCache {
+			return nil, nil
+		}
 		c, err := s.Vault.GetSession("session", r.KeyProfile)
-		if err != nil {
+		if err != nil || c == nil || !c.Fresh(now) || c.SourceKeyID != key.AccessKeyID || c.MFASerial != r.MFASerial {
 			return nil, err
 		}
-		if c != nil && c.Fresh(now) && c.SourceKeyID == key.AccessKeyID && c.MFASerial == r.MFASerial {
-			return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: "session"}, nil
-		}
+		return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: "session"}, nil
+	}
+	if res, err := cached(); res != nil || err != nil {
+		return res, err
+	}
+	unlock, err := s.lock(ctx, sessionName("session", r.KeyProfile))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Another process may have made the session while we waited.
+	if res, err := cached(); res != nil || err != nil {
+		return res, err
 	}
 	root := IsRoot(key.ARN)
 	def := DefaultSessionDuration
@@ -156,14 +188,26 @@ func (s *Sessions) session(ctx context.Context, r *awsconfig.Resolved, key *Key,
 }
 
 func (s *Sessions) role(ctx context.Context, profile string, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
-	if !s.NoCache {
+	cached := func() (*Result, error) {
+		if s.NoCache {
+			return nil, nil
+		}
 		c, err := s.Vault.GetSession("role", profile)
-		if err != nil {
+		if err != nil || c == nil || !c.Fresh(now) || c.SourceKeyID != key.AccessKeyID || c.RoleARN != r.RoleARN {
 			return nil, err
 		}
-		if c != nil && c.Fresh(now) && c.SourceKeyID == key.AccessKeyID && c.RoleARN == r.RoleARN {
-			return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: "role"}, nil
-		}
+		return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: "role"}, nil
+	}
+	if res, err := cached(); res != nil || err != nil {
+		return res, err
+	}
+	unlock, err := s.lock(ctx, sessionName("role", profile))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if res, err := cached(); res != nil || err != nil {
+		return res, err
 	}
 	d := s.duration(r, DefaultRoleDuration)
 	if err := CheckDuration("role", d, false); err != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -343,5 +346,81 @@ func BenchmarkCredentialsCached(b *testing.B) {
 		if err != nil || r.Source != "cache" {
 			b.Fatal(r, err)
 		}
+	}
+}
+
+// mfa_process is a child of keywarden like exec's command: it must not
+// see the store's passphrase (nor be sent on to its own children).
+func TestMFAProcessDoesNotSeePassphrase(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("mfa_process test uses /bin/sh")
+	}
+	t.Setenv("KEYWARDEN_FILE_PASSPHRASE", "do-not-leak-this-passphrase")
+	out := filepath.Join(t.TempDir(), "env")
+	req := MFARequest{Serial: testSerial, Profile: "work", MFAProcess: "env > " + out + "; echo 123456"}
+	code, err := (&MFAChain{}).Token(context.Background(), req)
+	if err != nil || code != "123456" {
+		t.Fatalf("mfa_process: %q %v", code, err)
+	}
+	env, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(env), "do-not-leak-this-passphrase") || strings.Contains(string(env), "KEYWARDEN_FILE_PASSPHRASE") {
+		t.Errorf("mfa_process saw the store's passphrase")
+	}
+	if !strings.Contains(string(env), "KEYWARDEN_MFA_SERIAL="+testSerial) {
+		t.Errorf("mfa_process did not get KEYWARDEN_MFA_SERIAL")
+	}
+}
+
+// Several processes wanting the same session at once (aws commands run in
+// parallel through credential_process) ask for one MFA code, not one each:
+// the others wait on the session lock and take the cached session.
+func TestSessionLockOneMFAPromptForConcurrentCallers(t *testing.T) {
+	f := newFixture(t, testConfig)
+	lock := SessionLock(t.TempDir())
+	var mu sync.Mutex
+	asked := 0
+	mfa := MFAFunc(func(ctx context.Context, req MFARequest) (string, error) {
+		mu.Lock()
+		asked++
+		mu.Unlock()
+		time.Sleep(100 * time.Millisecond) // the user typing the code
+		f.clk.Add(30 * time.Second)
+		return ststest.Code(t, f.user.MFASecret, f.clk.Now()), nil
+	})
+	const n = 4
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		// Each "process" has its own Sessions over the shared store.
+		s := *f.s
+		s.MFA, s.Lock = mfa, lock
+		profile := []string{"work", "work-ro"}[i%2]
+		go func() {
+			_, err := s.Credentials(context.Background(), profile)
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if asked != 1 || f.sts.Count("GetSessionToken") != 1 {
+		t.Fatalf("MFA asked %d times and GetSessionToken called %d times for %d concurrent callers, want 1 and 1", asked, f.sts.Count("GetSessionToken"), n)
+	}
+	// A lock held elsewhere for too long is an error, not a hang.
+	unlock, err := lock(context.Background(), "session:work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	s := *f.s
+	s.Lock, s.NoCache = lock, true
+	if _, err := s.Credentials(ctx, "work"); err == nil || !strings.Contains(err.Error(), "waiting for another keywarden") {
+		t.Fatalf("lock held elsewhere: %v", err)
 	}
 }

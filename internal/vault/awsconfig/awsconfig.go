@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -85,30 +86,13 @@ func Load(path string) (*Config, error) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(&limitedReader{f: f, n: MaxFileSize + 1}); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if buf.Len() > MaxFileSize {
 		return nil, fmt.Errorf("%s: larger than the %d-byte limit", path, MaxFileSize)
 	}
 	return Parse(path, buf.Bytes())
-}
-
-type limitedReader struct {
-	f *os.File
-	n int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, fs.ErrClosed
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= int64(n)
-	return n, err
 }
 
 // SyntaxError names the file and line of a problem.

@@ -1,9 +1,11 @@
 package awsconfig
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -125,4 +127,24 @@ func FuzzParse(f *testing.F) {
 			_, _ = c.Resolve(name)
 		}
 	})
+}
+
+// A config file past the limit is refused with a message that says so
+// and names the file (not a read error from the limit itself).
+func TestLoadTooLarge(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(p, bytes.Repeat([]byte("# comment\n"), MaxFileSize/10+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p)
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("Load of a %d-byte file: %v", MaxFileSize+10, err)
+	}
+	// Exactly at the limit is fine.
+	if err := os.WriteFile(p, bytes.Repeat([]byte("# sixteen bytes\n"), MaxFileSize/16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err != nil {
+		t.Fatalf("Load of a file at the limit: %v", err)
+	}
 }
