@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
 	"github.com/keywarden/keywarden/internal/report"
@@ -55,7 +56,7 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 			ew.printf("      evidence: %s\n", printable(strings.Join(f.Evidence, "; ")))
 		}
 		if len(f.UserAgents) > 0 {
-			ew.printf("      user agent: %s\n", printable(detectTrim(strings.Join(f.UserAgents, " | "), 160)))
+			ew.printf("      user agent: %s\n", printable(detectAgents(f.UserAgents)))
 		}
 		if len(f.EventIDs) > 0 {
 			ids := f.EventIDs
@@ -75,13 +76,6 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 	}
 	ew.printf("%s\n", report.SummaryLine(reps, p))
 	return ew.err
-}
-
-func detectTrim(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 type detectErrWriter struct {
@@ -216,4 +210,32 @@ func detectWrap(s, indent string) string {
 		col += len(w)
 	}
 	return b.String()
+}
+
+// detectAgents shows a finding's user agents: at most three, each cut in
+// the middle when long. Tools append their marks to the SDK's agent
+// (Terraform's "HashiCorp-terraform-exec", Stratus Red Team's
+// "stratus-red-team_<uuid>", boto3's "md/..." and "exec-env/..."), so the
+// end of an agent says as much as its start and both are kept.
+func detectAgents(agents []string) string {
+	const show, head, tail = 3, 64, 91
+	parts := make([]string, 0, show)
+	for _, a := range agents[:min(len(agents), show)] {
+		if len(a) > head+tail+5 {
+			h, t := head, len(a)-tail
+			for h > 0 && !utf8.RuneStart(a[h]) {
+				h--
+			}
+			for t < len(a) && !utf8.RuneStart(a[t]) {
+				t++
+			}
+			a = a[:h] + " ... " + a[t:]
+		}
+		parts = append(parts, a)
+	}
+	s := strings.Join(parts, " | ")
+	if len(agents) > show {
+		s += fmt.Sprintf(" (+%d more)", len(agents)-show)
+	}
+	return s
 }

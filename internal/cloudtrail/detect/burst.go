@@ -17,6 +17,7 @@ import (
 // threshold gets a full group of evidence.
 type burstBucket struct {
 	count       int32
+	capped      bool  // a distinct value was dropped at the cap
 	first, last int64 // unix seconds
 	firstID     string
 	source      string
@@ -40,16 +41,29 @@ func (b *burstBucket) size(c *compiled) int {
 // decide the threshold and to show a sample.
 func distinctCap(c *compiled) int { return max(c.Threshold, maxSamples) }
 
+// addDistinct remembers v among the window's distinct values. A full list
+// keeps the smallest values, not the first ones: which values (and so how
+// many after merging workers) a window holds then does not depend on the
+// order events arrived in or on how files were spread over workers.
 func (b *burstBucket) addDistinct(v string, limit int) {
-	if len(b.distinct) >= limit {
-		return
-	}
-	for _, x := range b.distinct {
+	top := -1
+	for i, x := range b.distinct {
 		if x == v {
 			return
 		}
+		if top < 0 || x > b.distinct[top] {
+			top = i
+		}
 	}
-	b.distinct = append(b.distinct, strings.Clone(v))
+	switch {
+	case len(b.distinct) < limit:
+		b.distinct = append(b.distinct, strings.Clone(v))
+	case top >= 0 && v < b.distinct[top]:
+		b.distinct[top] = strings.Clone(v)
+		b.capped = true
+	default:
+		b.capped = true
+	}
 }
 
 func (b *burstBucket) merge(o *burstBucket) {
@@ -64,6 +78,7 @@ func (b *burstBucket) merge(o *burstBucket) {
 	for _, v := range o.distinct {
 		b.addDistinct(v, 1<<20)
 	}
+	b.capped = b.capped || o.capped
 	switch {
 	case b.full == nil:
 		b.full = o.full
@@ -220,21 +235,28 @@ func (res *Result) bursts() []*Finding {
 				more = ", ..."
 				list = list[:5]
 			}
-			f.Detail = append(f.Detail, itoa(maxDistinct(hit))+" distinct "+c.Distinct+" in one window: "+strings.Join(list, ", ")+more)
+			count := distinctCount(hit, distinctCap(c))
+			f.Detail = append(f.Detail, count+" distinct "+c.Distinct+" in one window: "+strings.Join(list, ", ")+more)
 		}
 		out = append(out, f)
 	}
 	return out
 }
 
-func maxDistinct(bs []*burstBucket) int {
+// distinctCount says how many distinct values the busiest window held.
+// Each worker remembers at most limit values per window, so once a value
+// was dropped the merged count is only a lower bound, and one that depends
+// on how files were spread over workers: it is then "at least" the limit,
+// which is true and the same in every run.
+func distinctCount(bs []*burstBucket, limit int) string {
 	m := 0
 	for _, b := range bs {
-		if len(b.distinct) > m {
-			m = len(b.distinct)
+		if b.capped || len(b.distinct) > limit {
+			return "at least " + itoa(limit)
 		}
+		m = max(m, len(b.distinct))
 	}
-	return m
+	return itoa(m)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
