@@ -57,6 +57,10 @@ type Sources struct {
 	excludeOnce sync.Once
 	excludes    []pathPattern
 	excludeErr  error
+
+	// defaultsOnce applies the defaults once: ScanBytes is called from
+	// several git workers at the same time.
+	defaultsOnce sync.Once
 }
 
 // warn reports an unreadable input through Warn, one at a time.
@@ -66,7 +70,9 @@ func (s *Sources) warn(err error) {
 	s.Warn(err)
 }
 
-func (s *Sources) defaults() {
+func (s *Sources) defaults() { s.defaultsOnce.Do(s.setDefaults) }
+
+func (s *Sources) setDefaults() {
 	if s.MaxFileSize <= 0 {
 		s.MaxFileSize = DefaultMaxFileSize
 	}
