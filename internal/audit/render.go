@@ -194,7 +194,7 @@ func WriteCSV(w io.Writer, r *Result) error {
 		}
 		rec = append(rec, f.Message, f.Remediation)
 		for i, v := range rec {
-			rec[i] = csvSafe(v)
+			rec[i] = report.CSVCell(v)
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -211,11 +211,3 @@ func intOrEmpty(p *int) string {
 	return strconv.Itoa(*p)
 }
 
-// csvSafe defuses formula injection: a user name such as "=HYPERLINK(...)"
-// from a hostile export must not run in the auditor's spreadsheet.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}

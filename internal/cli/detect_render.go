@@ -29,13 +29,13 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 			if lastKey != "\x00" {
 				ew.printf("\n")
 			}
-			ew.printf("%s", p.Bold(printable(k)))
+			ew.printf("%s", p.Bold(report.Printable(k)))
 			var about []string
 			if f.Principal != "" && f.Principal != f.Actor {
-				about = append(about, printable(f.Principal))
+				about = append(about, report.Printable(f.Principal))
 			}
 			if f.Account != "" {
-				about = append(about, "account "+printable(f.Account))
+				about = append(about, "account "+report.Printable(f.Account))
 			}
 			if len(about) > 0 {
 				ew.printf("  %s", p.Dim("("+strings.Join(about, ", ")+")"))
@@ -49,14 +49,14 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 		}
 		ew.printf("    [%s] %s  %s", f.Rule.ID, f.Rule.Title, p.Dim(f.Rule.Attack))
 		if f.Suppressed != "" {
-			ew.printf("  %s", p.Dim("("+printable(f.Suppressed)+")"))
+			ew.printf("  %s", p.Dim("("+report.Printable(f.Suppressed)+")"))
 		}
-		ew.printf("\n      %s\n", printable(f.Message()))
+		ew.printf("\n      %s\n", report.Printable(f.Message()))
 		if len(f.Evidence) > 0 {
-			ew.printf("      evidence: %s\n", printable(strings.Join(f.Evidence, "; ")))
+			ew.printf("      evidence: %s\n", report.Printable(strings.Join(f.Evidence, "; ")))
 		}
 		if len(f.UserAgents) > 0 {
-			ew.printf("      user agent: %s\n", printable(detectAgents(f.UserAgents)))
+			ew.printf("      user agent: %s\n", report.Printable(detectAgents(f.UserAgents)))
 		}
 		if len(f.EventIDs) > 0 {
 			ids := f.EventIDs
@@ -65,7 +65,7 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 				more = fmt.Sprintf(" (+%d more)", f.Count-5)
 				ids = ids[:5]
 			}
-			ew.printf("      events: %s%s\n", printable(strings.Join(ids, ", ")), more)
+			ew.printf("      events: %s%s\n", report.Printable(strings.Join(ids, ", ")), more)
 		}
 	}
 	if ew.err != nil {
@@ -123,7 +123,7 @@ func detectWriteCSV(w io.Writer, fs []*detect.Finding, showSuppressed bool) erro
 			strings.Join(f.Sources, " "), strings.Join(f.Regions, " "), strings.Join(f.EventNames, " "), f.Value,
 			strings.Join(f.Evidence, "; "), strings.Join(f.EventIDs, " "), f.Suppressed}
 		for i, c := range row {
-			row[i] = detectCSVSafe(c)
+			row[i] = report.CSVCell(c)
 		}
 		if err := cw.Write(row); err != nil {
 			return err
@@ -133,14 +133,6 @@ func detectWriteCSV(w io.Writer, fs []*detect.Finding, showSuppressed bool) erro
 	return cw.Error()
 }
 
-// detectCSVSafe defuses cells a spreadsheet would run as a formula: log
-// fields are attacker-controlled (user agents, request parameters).
-func detectCSVSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
 
 // detectWriteSARIF writes SARIF 2.1.0 for code-scanning dashboards; the
 // key is the result's location (there is no file).

@@ -77,7 +77,7 @@ func runKeyInspect(opts *keyInspectOptions) error {
 			} else if len(r.Value) > 40 {
 				r.Value = r.Value[:40] + "..."
 			}
-			r.Value = printable(r.Value)
+			r.Value = report.Printable(r.Value)
 		}
 		results = append(results, r)
 	}
@@ -119,13 +119,3 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// printable replaces control characters so hostile input cannot drive the
-// terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
-}

@@ -128,7 +128,7 @@ func runPolicyLint(opts *policyLintOptions) error {
 	}
 	if len(errs) > 0 {
 		for _, e := range errs {
-			fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", printable(e))
+			fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", report.Printable(e))
 		}
 		return &ExitErr{Code: ExitError, Err: fmt.Errorf("%d of %d inputs could not be linted", len(errs), max(linted, len(errs)))}
 	}
