@@ -143,7 +143,7 @@ func runPolicySimulate(opts *policySimulateOptions) error {
 	}, iameval.Options{Explain: opts.Explain})
 
 	for _, p := range compiled.Problems {
-		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", printable(p))
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", report.Printable(p))
 	}
 	if format == report.FormatJSON {
 		out := policySimulateJSON(res, opts.Explain)
@@ -314,7 +314,7 @@ func policySimulateText(io_ *IOStreams, res iameval.Result, principal string, de
 	default:
 		word = p.Yellow(word)
 	}
-	fmt.Fprintf(io_.Out, "%s\n  %s\n", word, printable(res.Reason))
+	fmt.Fprintf(io_.Out, "%s\n  %s\n", word, report.Printable(res.Reason))
 	return nil
 }
 
@@ -436,7 +436,7 @@ func policySimulateReadLine(br *bufio.Reader, limit int) (line []byte, tooLong b
 // shared cache would only grow with a long stream.
 func policySimulateOne(lineNo int, line []byte, explain bool) policySimulateResult {
 	fail := func(format string, args ...any) policySimulateResult {
-		return policySimulateResult{Line: lineNo, Error: fmt.Sprintf("line %d: ", lineNo) + printable(fmt.Sprintf(format, args...))}
+		return policySimulateResult{Line: lineNo, Error: fmt.Sprintf("line %d: ", lineNo) + report.Printable(fmt.Sprintf(format, args...))}
 	}
 	var req policySimulateBatchLine
 	dec := json.NewDecoder(bytes.NewReader(line))

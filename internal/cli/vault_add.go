@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/vault"
 	"github.com/spf13/cobra"
 )
@@ -75,7 +76,7 @@ func vaultCheckKey(id, secret string) error {
 		if awskey.LooksLikeSecret(id) {
 			return errors.New("the access key ID looks like a secret access key: were the two swapped?")
 		}
-		return fmt.Errorf("%q is not a well-formed access key ID (AKIA followed by 16 characters A-Z, 2-7)", printable(awskey.Redact(id)))
+		return fmt.Errorf("%q is not a well-formed access key ID (AKIA followed by 16 characters A-Z, 2-7)", report.Printable(awskey.Redact(id)))
 	case awskey.KindOf(id) != awskey.KindLongTerm:
 		return fmt.Errorf("%s is a %s: store long-term keys (AKIA...); temporary ones expire", awskey.Redact(id), awskey.KindOf(id))
 	case len(secret) != awskey.SecretLength:

@@ -119,7 +119,7 @@ func runVaultList(opts *vaultListOptions) error {
 				if k.Old {
 					age = p.Yellow(age + " (rotate: older than 90 days)")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable(k.Profile), k.KeyID, age, vaultOr(k.ARN, "-"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", report.Printable(k.Profile), k.KeyID, age, vaultOr(k.ARN, "-"))
 			}
 			tw.Flush()
 		}
@@ -141,7 +141,7 @@ func runVaultList(opts *vaultListOptions) error {
 				if s.RoleARN != "" {
 					kind += " " + s.RoleARN
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(s.Profile), kind, yesNo(s.MFA), s.KeyID, exp)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", report.Printable(s.Profile), kind, yesNo(s.MFA), s.KeyID, exp)
 			}
 			tw.Flush()
 		}
