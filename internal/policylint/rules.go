@@ -146,7 +146,7 @@ var rules = []rule{
 	{RuleEffect, report.SeverityMedium, "Missing or invalid Effect",
 		"AWS refuses the document (Effect must be \"Allow\" or \"Deny\", case-sensitive), so none of its protections is in force.",
 		`Write "Effect": "Allow" or "Effect": "Deny".`, []string{refGrammar}},
-	{RuleOperator, report.SeverityMedium, "Unknown condition operator",
+	{RuleOperator, report.SeverityMedium, "Unknown or miscased condition operator",
 		"AWS refuses the document, so none of its protections is in force.",
 		"Use an operator AWS defines (StringEquals, BoolIfExists, NotIpAddress, ...), optionally with ForAnyValue:/ForAllValues: and IfExists.", []string{refOperators}},
 	{RuleDuplicateSid, report.SeverityMedium, "Duplicate Sid",
