@@ -210,4 +210,3 @@ func intOrEmpty(p *int) string {
 	}
 	return strconv.Itoa(*p)
 }
-

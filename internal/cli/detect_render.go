@@ -133,7 +133,6 @@ func detectWriteCSV(w io.Writer, fs []*detect.Finding, showSuppressed bool) erro
 	return cw.Error()
 }
 
-
 // detectWriteSARIF writes SARIF 2.1.0 for code-scanning dashboards; the
 // key is the result's location (there is no file).
 func detectWriteSARIF(w io.Writer, rules []*detect.Rule, fs []*detect.Finding) error {

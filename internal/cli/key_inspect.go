@@ -118,4 +118,3 @@ func yesNo(b bool) string {
 	}
 	return "no"
 }
-
