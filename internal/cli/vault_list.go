@@ -28,7 +28,9 @@ func newVaultListCmd(f *Factory) *cobra.Command {
 		Use:   "list",
 		Short: "List stored keys, their age, and cached sessions",
 		Long: `List the profiles with a stored key: the key ID (redacted), the key's age with
-a warning past 90 days, and the sessions cached for it with their expiry.
+a warning past 90 days, and the sessions cached for it with their expiry. A
+role session marked "via session PROFILE" was assumed with that profile's MFA
+session and is renewed from it without an MFA code.
 Exit 1 when a key is older than 90 days.`,
 		Example: `  keywarden list
   keywarden list --format json`,
@@ -50,10 +52,13 @@ type vaultListKey struct {
 }
 
 type vaultListSession struct {
-	Profile    string    `json:"profile"`
-	Kind       string    `json:"kind"`
-	MFA        bool      `json:"mfa"`
-	RoleARN    string    `json:"role_arn,omitempty"`
+	Profile string `json:"profile"`
+	Kind    string `json:"kind"`
+	MFA     bool   `json:"mfa"`
+	RoleARN string `json:"role_arn,omitempty"`
+	// Via names the profile whose MFA session a chained role session was
+	// assumed with: it is renewed from that session without a code.
+	Via        string    `json:"via,omitempty"`
 	KeyID      string    `json:"key_id"`
 	Expiration time.Time `json:"expiration"`
 	Fresh      bool      `json:"fresh"`
@@ -93,7 +98,7 @@ func runVaultList(opts *vaultListOptions) error {
 	}
 	var ls []vaultListSession
 	for _, s := range sessions {
-		ls = append(ls, vaultListSession{Profile: s.Profile, Kind: s.Kind, MFA: s.MFASerial != "", RoleARN: s.RoleARN,
+		ls = append(ls, vaultListSession{Profile: s.Profile, Kind: s.Kind, MFA: s.MFASerial != "", RoleARN: s.RoleARN, Via: s.Via,
 			KeyID: awskey.Redact(s.AccessKeyID), Expiration: s.Expiration, Fresh: s.Fresh(now)})
 	}
 	if format == report.FormatJSON {
@@ -140,6 +145,9 @@ func runVaultList(opts *vaultListOptions) error {
 				kind := s.Kind
 				if s.RoleARN != "" {
 					kind += " " + s.RoleARN
+				}
+				if s.Via != "" {
+					kind += " (via session " + report.Printable(s.Via) + ")"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", report.Printable(s.Profile), kind, yesNo(s.MFA), s.KeyID, exp)
 			}

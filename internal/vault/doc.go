@@ -8,11 +8,15 @@
 // plain text, and item names carry no more than the profile name, so a
 // listing of the keychain tells an attacker only which profiles exist.
 //
-// Sessions come from STS: GetSessionToken with MFA for plain profiles, and
-// AssumeRole with MFA directly from the long-term key for role profiles, so
-// that the one-hour cap on chained roles does not apply. They are cached in
-// the same store and reused until five minutes before they expire; one MFA
-// session serves every plain profile that uses the same key and MFA device.
+// Sessions come from STS: GetSessionToken with MFA for plain profiles. A
+// role profile asking for at most an hour (the default) gets AssumeRole
+// signed with that same MFA session, so one MFA code serves every profile
+// on the key and device; a role asking for longer gets AssumeRole with an
+// MFA code directly from the long-term key, since STS caps a role assumed
+// with temporary credentials at one hour. Sessions are cached in the same
+// store and reused until five minutes before they expire; a chained role
+// session is renewed from the MFA session without a code until the MFA
+// session itself runs out.
 //
 // The clock, the MFA source and the STS and IAM clients are fields, so the
 // whole flow is tested without a terminal, a wall clock or AWS.

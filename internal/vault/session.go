@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
 	"github.com/keywarden/keywarden/internal/vault/awsconfig"
 )
 
@@ -30,6 +31,9 @@ const (
 	MaxRoleDuration        = 12 * time.Hour       // AssumeRole, the largest role maximum
 	DefaultSessionDuration = 12 * time.Hour       // STS's own default for GetSessionToken
 	DefaultRoleDuration    = time.Hour            // the AWS CLI's default for roles
+	// MaxChainedRoleDuration is STS's cap on a role session assumed with
+	// temporary credentials (an MFA session or another role's session).
+	MaxChainedRoleDuration = time.Hour
 )
 
 // CheckDuration validates d for a session of kind ("session" or "role");
@@ -100,8 +104,15 @@ func IsRoot(arn string) bool { return strings.HasSuffix(arn, ":root") }
 
 // Credentials returns temporary credentials for profile.
 //
-//   - A role profile (role_arn) gets AssumeRole, signed by the long-term key
-//     of its source_profile, with MFA when mfa_serial is set.
+//   - A role profile (role_arn) with mfa_serial asking for at most 1 hour
+//     (the default) gets AssumeRole signed by the MFA session of its
+//     source_profile's key (below), so one MFA code serves every profile
+//     on that key and device; its role session is renewed from that MFA
+//     session without a code until the MFA session itself runs out.
+//   - A role profile asking for more than 1 hour gets AssumeRole with an
+//     MFA code, signed directly by the long-term key: a role assumed with
+//     temporary credentials is capped at 1 hour. Without mfa_serial, too,
+//     the role is assumed from the long-term key.
 //   - Any other profile gets GetSessionToken with its own key, with MFA
 //     when mfa_serial is set. The session is cached under the key's profile
 //     and serves every profile that shares that key and mfa_serial.
@@ -132,59 +143,106 @@ func (s *Sessions) duration(r *awsconfig.Resolved, def time.Duration) time.Durat
 	return def
 }
 
+// mfaSpec says which GetSessionToken session is wanted: the one cached
+// under keyProfile, made with mfa serial (none when empty).
+type mfaSpec struct {
+	keyProfile string
+	serial     string
+	mfaProcess string
+	// duration is the session's length; zero means STS's default for the
+	// key (12 hours, 1 hour for root).
+	duration time.Duration
+	// profile is the profile the user asked for (the prompt names it);
+	// forRole is set when the session is wanted to assume its role from.
+	profile string
+	forRole bool
+	// refused is the access key ID of a cached session STS refused: it
+	// is not handed out again.
+	refused string
+}
+
 func (s *Sessions) session(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
-	cached := func() (*Result, error) {
+	spec := mfaSpec{keyProfile: r.KeyProfile, serial: r.MFASerial, mfaProcess: r.MFAProcess, duration: s.duration(r, 0), profile: r.Name}
+	sess, source, err := s.getSession(ctx, spec, key, region, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Credentials: sess.Credentials, Region: region, Source: source, Kind: "session"}, nil
+}
+
+// getSession returns the GetSessionToken session spec asks for: the cached
+// one while it is fresh, else a new one (asking for an MFA code), cached
+// under spec.keyProfile. Getting a new one holds that item's lock, so
+// callers that want it at the same time (plain profiles and role profiles
+// sharing the key and mfa_serial, in this process or others) wait for one
+// prompt instead of each asking. source is "cache" or "sts".
+func (s *Sessions) getSession(ctx context.Context, spec mfaSpec, key *Key, region string, now time.Time) (*Session, string, error) {
+	cached := func() (*Session, error) {
 		if s.NoCache {
 			return nil, nil
 		}
-		c, err := s.Vault.GetSession("session", r.KeyProfile)
-		if err != nil || c == nil || !c.Fresh(now) || c.SourceKeyID != key.AccessKeyID || c.MFASerial != r.MFASerial {
+		c, err := s.Vault.GetSession("session", spec.keyProfile)
+		if err != nil || c == nil || !c.Fresh(now) || c.SourceKeyID != key.AccessKeyID || c.MFASerial != spec.serial || c.AccessKeyID == spec.refused {
 			return nil, err
 		}
-		return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: "session"}, nil
+		return c, nil
 	}
-	if res, err := cached(); res != nil || err != nil {
-		return res, err
+	if c, err := cached(); c != nil || err != nil {
+		return c, "cache", err
 	}
-	unlock, err := s.lock(ctx, sessionName("session", r.KeyProfile))
+	unlock, err := s.lock(ctx, sessionName("session", spec.keyProfile))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer unlock()
 	// Another process may have made the session while we waited.
-	if res, err := cached(); res != nil || err != nil {
-		return res, err
+	if c, err := cached(); c != nil || err != nil {
+		return c, "cache", err
+	}
+	what := fmt.Sprintf("profile %q", spec.profile)
+	if spec.forRole {
+		what = fmt.Sprintf("the MFA session of profile %q (role profile %q is assumed from it)", spec.keyProfile, spec.profile)
 	}
 	root := IsRoot(key.ARN)
-	def := DefaultSessionDuration
-	if root {
-		def = MaxRootSessionDuration
+	d := spec.duration
+	if d == 0 {
+		d = DefaultSessionDuration
+		if root {
+			d = MaxRootSessionDuration
+		}
 	}
-	d := s.duration(r, def)
 	if err := CheckDuration("session", d, root); err != nil {
-		return nil, fmt.Errorf("profile %q: %w", r.Name, err)
+		return nil, "", fmt.Errorf("%s: %w", what, err)
 	}
 	in := &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(int32(d / time.Second))}
-	if r.MFASerial != "" {
-		code, err := s.MFA.Token(ctx, MFARequest{Serial: r.MFASerial, Profile: r.Name, MFAProcess: r.MFAProcess})
+	if spec.serial != "" {
+		code, err := s.MFA.Token(ctx, MFARequest{Serial: spec.serial, Profile: spec.profile, MFAProcess: spec.mfaProcess})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		in.SerialNumber, in.TokenCode = aws.String(r.MFASerial), aws.String(code)
+		in.SerialNumber, in.TokenCode = aws.String(spec.serial), aws.String(code)
 	}
 	out, err := s.NewSTS(Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, region).GetSessionToken(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("sts:GetSessionToken for profile %q: %w", r.Name, err)
+		return nil, "", fmt.Errorf("sts:GetSessionToken for %s: %w", what, err)
 	}
 	creds, err := fromSTS(out.Credentials)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	sess := &Session{Credentials: creds, Kind: "session", Profile: r.KeyProfile, MFASerial: r.MFASerial, SourceKeyID: key.AccessKeyID, Created: now}
+	sess := &Session{Credentials: creds, Kind: "session", Profile: spec.keyProfile, MFASerial: spec.serial, SourceKeyID: key.AccessKeyID, Created: now}
 	if err := s.Vault.SetSession(sess); err != nil {
-		return nil, fmt.Errorf("caching the session: %w", err)
+		return nil, "", fmt.Errorf("caching the session: %w", err)
 	}
-	return &Result{Credentials: creds, Region: region, Source: "sts", Kind: "session"}, nil
+	return sess, "sts", nil
+}
+
+// roleChained reports whether a role profile with MFA, asking for a role
+// session of d, gets it by AssumeRole from the shared MFA session (d fits
+// under STS's 1-hour cap on roles assumed with temporary credentials)
+// rather than by AssumeRole with an MFA code from the long-term key.
+func roleChained(mfaSerial string, d time.Duration) bool {
+	return mfaSerial != "" && d <= MaxChainedRoleDuration
 }
 
 func (s *Sessions) role(ctx context.Context, profile string, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
@@ -225,26 +283,84 @@ func (s *Sessions) role(ctx context.Context, profile string, r *awsconfig.Resolv
 	if r.ExternalID != "" {
 		in.ExternalId = aws.String(r.ExternalID)
 	}
-	if r.MFASerial != "" {
+	via, how := "", "with MFA from the long-term key"
+	switch {
+	case roleChained(r.MFASerial, d):
+		// One MFA code for every profile sharing the key and device: the
+		// role is assumed with the shared MFA session, which carries the
+		// MFA context (aws:MultiFactorAuthPresent) into the role session.
+		// The session is cut to 1 hour by STS: what was asked anyway.
+		kr, err := s.Config.Resolve(r.KeyProfile)
+		if err != nil {
+			return nil, err
+		}
+		// The MFA session lasts what the key's own profile says, unless
+		// that profile is this role profile (its duration_seconds is
+		// the role's): then STS's default.
+		md := kr.Duration
+		if kr.RoleARN != "" {
+			md = 0
+		}
+		spec := mfaSpec{keyProfile: r.KeyProfile, serial: r.MFASerial, mfaProcess: r.MFAProcess, duration: md, profile: profile, forRole: true}
+		sess, source, err := s.getSession(ctx, spec, key, region, now)
+		if err != nil {
+			return nil, err
+		}
+		via = r.KeyProfile
+		how = fmt.Sprintf("with the MFA session of profile %q", via)
+		out, err := s.NewSTS(sess.Credentials, region).AssumeRole(ctx, in)
+		if source == "cache" && refusedCredentials(err) {
+			// STS no longer takes the cached MFA session (a clock out of
+			// step, say): make a new one, which asks for a code, rather
+			// than fail on every call until the cache says it expired.
+			spec.refused = sess.AccessKeyID
+			if sess, _, err = s.getSession(ctx, spec, key, region, now); err != nil {
+				return nil, err
+			}
+			out, err = s.NewSTS(sess.Credentials, region).AssumeRole(ctx, in)
+		}
+		return s.roleResult(out, err, profile, r, key, region, now, via, how)
+	case r.MFASerial != "":
 		code, err := s.MFA.Token(ctx, MFARequest{Serial: r.MFASerial, Profile: profile, MFAProcess: r.MFAProcess})
 		if err != nil {
 			return nil, err
 		}
 		in.SerialNumber, in.TokenCode = aws.String(r.MFASerial), aws.String(code)
+	default:
+		how = "from the long-term key"
 	}
 	out, err := s.NewSTS(Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, region).AssumeRole(ctx, in)
+	return s.roleResult(out, err, profile, r, key, region, now, via, how)
+}
+
+// roleResult caches and returns the outcome of AssumeRole for profile.
+func (s *Sessions) roleResult(out *sts.AssumeRoleOutput, err error, profile string, r *awsconfig.Resolved, key *Key, region string, now time.Time, via, how string) (*Result, error) {
 	if err != nil {
-		return nil, fmt.Errorf("sts:AssumeRole %s for profile %q: %w", r.RoleARN, profile, err)
+		return nil, fmt.Errorf("sts:AssumeRole %s for profile %q (%s): %w", r.RoleARN, profile, how, err)
 	}
 	creds, err := fromSTS(out.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	sess := &Session{Credentials: creds, Kind: "role", Profile: profile, MFASerial: r.MFASerial, RoleARN: r.RoleARN, SourceKeyID: key.AccessKeyID, Created: now}
+	sess := &Session{Credentials: creds, Kind: "role", Profile: profile, MFASerial: r.MFASerial, RoleARN: r.RoleARN, SourceKeyID: key.AccessKeyID, Via: via, Created: now}
 	if err := s.Vault.SetSession(sess); err != nil {
 		return nil, fmt.Errorf("caching the session: %w", err)
 	}
 	return &Result{Credentials: creds, Region: region, Source: "sts", Kind: "role"}, nil
+}
+
+// refusedCredentials reports whether err is STS refusing the credentials
+// that signed the call (expired, or unknown to it).
+func refusedCredentials(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "ExpiredToken", "InvalidClientTokenId":
+		return true
+	}
+	return false
 }
 
 func fromSTS(c *ststypes.Credentials) (Credentials, error) {

@@ -73,8 +73,12 @@ type Session struct {
 	RoleARN   string `json:"role_arn,omitempty"`
 	// SourceKeyID is the long-term key that made the session: a session
 	// made with a key since replaced is not reused.
-	SourceKeyID string    `json:"source_key_id"`
-	Created     time.Time `json:"created"`
+	SourceKeyID string `json:"source_key_id"`
+	// Via, for a role session, names the profile whose MFA session
+	// (GetSessionToken) the role was assumed with; empty when it was
+	// assumed directly from the long-term key.
+	Via     string    `json:"via,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 // RefreshBefore is how long before its expiry a cached session stops being

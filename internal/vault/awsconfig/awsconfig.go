@@ -243,7 +243,8 @@ type Resolved struct {
 // key. mfa_serial and region are inherited from the source when the
 // profile does not set them, as the AWS CLI does for region. Chains of
 // roles (a role profile whose source is another role profile) are refused:
-// keywarden assumes roles directly from the long-term key.
+// keywarden assumes roles from the long-term key (or from that key's MFA
+// session), never from another role's session.
 func (c *Config) Resolve(name string) (*Resolved, error) {
 	p := c.Lookup(name)
 	if p.CredentialProcess != "" && p.SourceProfile != "" {
@@ -255,7 +256,7 @@ func (c *Config) Resolve(name string) (*Resolved, error) {
 	}
 	src := c.Lookup(p.SourceProfile)
 	if src.RoleARN != "" {
-		return nil, fmt.Errorf("profile %q: source_profile %q is itself a role profile; keywarden assumes roles directly from a stored long-term key, so point source_profile at the profile whose key is stored", name, src.Name)
+		return nil, fmt.Errorf("profile %q: source_profile %q is itself a role profile; keywarden assumes roles from a stored long-term key (or its MFA session), not from another role, so point source_profile at the profile whose key is stored", name, src.Name)
 	}
 	if src.SourceProfile != "" && src.SourceProfile != src.Name {
 		return nil, fmt.Errorf("profile %q: source_profile %q has a source_profile of its own; point source_profile at the profile whose key is stored", name, src.Name)

@@ -4,6 +4,11 @@
 // clock), refuses a code used twice, and enforces STS's duration limits.
 // It also records which key signed each call, so a test can tell a role
 // assumed from the long-term key from one chained through a session.
+//
+// The credentials it hands out work against it: a call signed with them
+// is accepted until they expire (ExpiredToken after), with STS's rules for
+// temporary credentials: GetSessionToken is refused, and AssumeRole is
+// capped at 1 hour (role chaining).
 package ststest
 
 import (
@@ -13,6 +18,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +37,7 @@ type Server struct {
 	users   map[string]*User // by long-term access key ID
 	devices map[string]string
 	used    map[string]bool
+	issued  map[string]*issued // temporary credentials, by access key ID
 	calls   []Call
 	n       int
 }
@@ -42,10 +49,26 @@ type User struct {
 	MFASerial, MFASecret string
 }
 
+// issued are temporary credentials the server handed out.
+type issued struct {
+	user       *User
+	token      string
+	expiration time.Time
+	mfa        bool   // made with an MFA code, or with credentials that were
+	roleARN    string // set for a role session
+}
+
 // Call is one request the server answered (or refused).
 type Call struct {
 	Action   string
 	SignedBy string // the access key ID in the Authorization header
+	// Temporary is whether SignedBy is temporary credentials this server
+	// issued (an MFA session or a role session) rather than a long-term key.
+	Temporary bool
+	// MFA is whether the request was MFA-authenticated: it carried a valid
+	// code, or was signed with credentials made with one (what IAM sees as
+	// aws:MultiFactorAuthPresent).
+	MFA      bool
 	Duration int
 	Serial   string
 	Code     string
@@ -55,7 +78,7 @@ type Call struct {
 
 // Start starts the server; it stops with the test.
 func Start(t testing.TB, now func() time.Time) *Server {
-	s := &Server{Now: now, users: map[string]*User{}, devices: map[string]string{}, used: map[string]bool{}}
+	s := &Server{Now: now, users: map[string]*User{}, devices: map[string]string{}, used: map[string]bool{}, issued: map[string]*issued{}}
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
 	s.URL = hs.URL
@@ -137,9 +160,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>req-1</RequestId></ErrorResponse>`, code, msg)
 	}
 	user, ok := s.users[c.SignedBy]
+	var temp *issued
 	if !ok {
-		fail(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
-		return
+		temp, ok = s.issued[c.SignedBy]
+		if !ok || r.Header.Get("X-Amz-Security-Token") != temp.token {
+			fail(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
+			return
+		}
+		if !s.Now().Before(temp.expiration) {
+			fail(403, "ExpiredToken", "The security token included in the request is expired")
+			return
+		}
+		user, c.Temporary, c.MFA = temp.user, true, temp.mfa
 	}
 	isRoot := len(user.ARN) > 5 && user.ARN[len(user.ARN)-5:] == ":root"
 	checkMFA := func() bool {
@@ -157,16 +189,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return false
 		}
 		s.used[c.Serial+"/"+c.Code] = true
+		c.MFA = true
 		return true
 	}
 	s.n++
-	creds := func(d int) xmlCreds {
-		return xmlCreds{
+	creds := func(d int, roleARN string) xmlCreds {
+		exp := s.Now().Add(time.Duration(d) * time.Second).UTC()
+		x := xmlCreds{
 			AccessKeyID:     fmt.Sprintf("ASIATESTSESSION%05d", s.n),
 			SecretAccessKey: fmt.Sprintf("sessionsecret%027d", s.n),
 			SessionToken:    fmt.Sprintf("token-%d-%s", s.n, c.Serial),
-			Expiration:      s.Now().Add(time.Duration(d) * time.Second).UTC().Format(time.RFC3339),
+			Expiration:      exp.Format(time.RFC3339),
 		}
+		s.issued[x.AccessKeyID] = &issued{user: user, token: x.SessionToken, expiration: exp, mfa: c.MFA, roleARN: roleARN}
+		return x
 	}
 	var body any
 	switch c.Action {
@@ -176,8 +212,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Result  struct {
 				Arn, UserId, Account string
 			} `xml:"GetCallerIdentityResult"`
-		}{Result: struct{ Arn, UserId, Account string }{user.ARN, "AIDATEST", "111122223333"}}
+		}{Result: struct{ Arn, UserId, Account string }{callerARN(user, temp), "AIDATEST", "111122223333"}}
 	case "GetSessionToken":
+		if temp != nil {
+			fail(403, "AccessDenied", "Cannot call GetSessionToken with session credentials")
+			return
+		}
 		d := c.Duration
 		if d == 0 {
 			d = 43200
@@ -198,7 +238,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Result  struct {
 				Credentials xmlCreds
 			} `xml:"GetSessionTokenResult"`
-		}{Result: struct{ Credentials xmlCreds }{creds(d)}}
+		}{Result: struct{ Credentials xmlCreds }{creds(d, "")}}
 	case "AssumeRole":
 		d := c.Duration
 		if d == 0 {
@@ -206,6 +246,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if d < 900 || d > 43200 {
 			fail(400, "ValidationError", fmt.Sprintf("DurationSeconds %d out of range [900, 43200]", d))
+			return
+		}
+		if temp != nil && d > 3600 {
+			fail(400, "ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 			return
 		}
 		if !checkMFA() {
@@ -216,7 +260,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Result  struct {
 				Credentials xmlCreds
 			} `xml:"AssumeRoleResult"`
-		}{Result: struct{ Credentials xmlCreds }{creds(d)}}
+		}{Result: struct{ Credentials xmlCreds }{creds(d, c.RoleARN)}}
 	default:
 		fail(400, "InvalidAction", "unknown action")
 		return
@@ -224,4 +268,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, c)
 	w.Header().Set("Content-Type", "text/xml")
 	_ = xml.NewEncoder(w).Encode(body)
+}
+
+// callerARN is what GetCallerIdentity says for a caller: the user, or the
+// assumed role for a role session.
+func callerARN(u *User, temp *issued) string {
+	if temp == nil || temp.roleARN == "" {
+		return u.ARN
+	}
+	name := temp.roleARN
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	return "arn:aws:sts::111122223333:assumed-role/" + name + "/keywarden"
 }
