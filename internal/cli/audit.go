@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/keywarden/keywarden/internal/atomicfile"
 	"github.com/keywarden/keywarden/internal/audit"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/inventory"
@@ -215,7 +216,7 @@ func runAudit(ctx context.Context, opts *auditOptions) error {
 		return err
 	}
 	if opts.Output != "" {
-		if err := writeFileSecure(opts.Output, buf.Bytes()); err != nil {
+		if err := atomicfile.Write(opts.Output, buf.Bytes(), 0o600); err != nil {
 			return UsageError(err)
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote the %s report to %s (%s)\n", format, opts.Output, report.SummaryLine(res.Findings, report.NewPalette(false)))

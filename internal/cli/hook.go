@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/keywarden/keywarden/internal/atomicfile"
 	"github.com/spf13/cobra"
 )
 
@@ -234,7 +235,7 @@ func runHookInstall(ctx context.Context, opts *hookOptions) error {
 			kept = true
 		}
 	}
-	if err := hookWrite(path, hookScript(name, hookCommand(opts), opts.Baseline)); err != nil {
+	if err := atomicfile.Write(path, []byte(hookScript(name, hookCommand(opts), opts.Baseline)), 0o755); err != nil {
 		return err
 	}
 	fmt.Fprintf(opts.IO.Out, "Installed the keywarden %s hook: %s\n", name, path)
@@ -244,27 +245,6 @@ func runHookInstall(ctx context.Context, opts *hookOptions) error {
 		fmt.Fprintf(opts.IO.Out, "It runs the chained hook %s first.\n", chained)
 	}
 	return nil
-}
-
-// hookWrite writes an executable hook atomically.
-func hookWrite(path, script string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".keywarden-hook-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(script); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func runHookUninstall(ctx context.Context, opts *hookOptions) error {

@@ -35,37 +35,3 @@ func readInput(io_ *IOStreams, path string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
-
-// writeFileSecure writes data to path with mode 0600, replacing it
-// atomically so a crash never leaves a half-written file.
-func writeFileSecure(path string, data []byte) error {
-	tmp, err := os.CreateTemp(dirOf(path), ".keywarden-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if os.IsPathSeparator(path[i]) {
-			if i == 0 {
-				return string(path[0])
-			}
-			return path[:i]
-		}
-	}
-	return "."
-}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/atomicfile"
 	"github.com/keywarden/keywarden/internal/policygen"
 	"github.com/spf13/cobra"
 )
@@ -165,7 +166,7 @@ func runPolicyMFA(opts *policyMFAOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w)
 	}
 	if opts.Output != "" && opts.Output != "-" {
-		if err := writeFileSecure(opts.Output, out); err != nil {
+		if err := atomicfile.Write(opts.Output, out, 0o600); err != nil {
 			return err
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", opts.Output)

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keywarden/keywarden/internal/atomicfile"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/secretscan"
 	"github.com/keywarden/keywarden/internal/secretscan/stsverify"
@@ -306,7 +307,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileSecure(opts.WriteBaseline, data); err != nil {
+		if err := atomicfile.Write(opts.WriteBaseline, data, 0o600); err != nil {
 			return &ExitErr{Code: ExitError, Err: fmt.Errorf("--write-baseline: %w", err)}
 		}
 		for i := range findings {
@@ -335,7 +336,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		return err
 	}
 	if opts.ReportFile != "" {
-		if err := writeFileSecure(opts.ReportFile, out.Bytes()); err != nil {
+		if err := atomicfile.Write(opts.ReportFile, out.Bytes(), 0o600); err != nil {
 			return &ExitErr{Code: ExitError, Err: fmt.Errorf("--report: %w", err)}
 		}
 		if !opts.Quiet || report.Summarize(findings).Total > 0 {

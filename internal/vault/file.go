@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"filippo.io/age"
+	"github.com/keywarden/keywarden/internal/atomicfile"
 )
 
 // FileWorkFactor is the scrypt work factor (log2 of N) of the encrypted
@@ -272,7 +273,7 @@ func (f *FileStore) update(change func(map[string][]byte) (bool, error)) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(f.Path(), data); err != nil {
+	if err := atomicfile.Write(f.Path(), data, 0o600); err != nil {
 		return err
 	}
 	fi, err := os.Stat(f.Path())
@@ -281,30 +282,4 @@ func (f *FileStore) update(change func(map[string][]byte) (bool, error)) error {
 	}
 	f.items, f.loaded = items, stampOf(fi)
 	return nil
-}
-
-// writeAtomic writes data to path with mode 0600 through a temporary file
-// in the same directory, synced before the rename.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".keywarden-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
