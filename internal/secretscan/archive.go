@@ -216,16 +216,7 @@ func (s *Sources) scanEntry(ctx context.Context, o Origin, name string, data []b
 		}
 		return nil
 	}
-	data, ok := textOf(data)
-	if !ok {
-		s.Stats.Skipped.Add(1)
-		return nil
-	}
-	s.Stats.Files.Add(1)
-	s.Stats.Bytes.Add(int64(len(data)))
-	if ms := s.Detector.Find(data); len(ms) > 0 {
-		sink(eo, ms)
-	}
+	s.scanText(eo, data, sink)
 	return nil
 }
 

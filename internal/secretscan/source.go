@@ -336,15 +336,21 @@ func (s *Sources) ScanBytes(ctx context.Context, o Origin, data []byte, sink Sin
 	if s.Archives && archiveKind(o.Path) != "" {
 		return s.scanArchiveBytes(ctx, o, data, 1, sink)
 	}
+	s.scanText(o, data, sink)
+	return nil
+}
+
+// scanText scans one in-memory item that is not an archive: a git blob or
+// an archive entry. What is not text is counted as skipped.
+func (s *Sources) scanText(o Origin, data []byte, sink Sink) {
 	data, ok := textOf(data)
 	if !ok {
 		s.Stats.Skipped.Add(1)
-		return nil
+		return
 	}
 	s.Stats.Files.Add(1)
 	s.Stats.Bytes.Add(int64(len(data)))
 	if ms := s.Detector.Find(data); len(ms) > 0 {
 		sink(o, ms)
 	}
-	return nil
 }
