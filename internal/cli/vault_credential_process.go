@@ -52,11 +52,7 @@ func runVaultCredentialProcess(ctx context.Context, opts *vaultCredentialProcess
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	v, err := opts.open()
-	if err != nil {
-		return err
-	}
-	s, err := opts.sessions(v)
+	s, err := opts.sessions()
 	if err != nil {
 		return err
 	}

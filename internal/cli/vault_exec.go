@@ -85,11 +85,7 @@ func runVaultExec(ctx context.Context, opts *vaultExecOptions) error {
 		}
 		opts.Command = []string{sh}
 	}
-	v, err := opts.open()
-	if err != nil {
-		return err
-	}
-	s, err := opts.sessions(v)
+	s, err := opts.sessions()
 	if err != nil {
 		return err
 	}

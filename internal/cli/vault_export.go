@@ -51,11 +51,7 @@ func runVaultExport(ctx context.Context, opts *vaultExportOptions) error {
 	default:
 		return usageErrorf("unknown format %q (want env, json or ini)", opts.Format)
 	}
-	v, err := opts.open()
-	if err != nil {
-		return err
-	}
-	s, err := opts.sessions(v)
+	s, err := opts.sessions()
 	if err != nil {
 		return err
 	}

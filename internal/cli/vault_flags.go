@@ -121,8 +121,13 @@ func (o *vaultOptions) region(profileRegion string) string {
 	return ""
 }
 
-// sessions builds the session manager over v.
-func (o *vaultOptions) sessions(v *vault.Vault) (*vault.Sessions, error) {
+// sessions opens the store and builds the session manager over it: what
+// every command that needs session credentials starts with.
+func (o *vaultOptions) sessions() (*vault.Sessions, error) {
+	v, err := o.open()
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := o.config()
 	if err != nil {
 		return nil, UsageError(err)

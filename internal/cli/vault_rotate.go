@@ -79,11 +79,7 @@ func runVaultRotate(ctx context.Context, opts *vaultRotateOptions) error {
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
 	defer signal.Stop(sigs)
-	v, err := opts.open()
-	if err != nil {
-		return err
-	}
-	s, err := opts.sessions(v)
+	s, err := opts.sessions()
 	if err != nil {
 		return err
 	}
