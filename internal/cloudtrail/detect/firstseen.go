@@ -45,6 +45,18 @@ type actorObs struct {
 	dims      [4]map[string]*seenValue
 }
 
+// groupOf builds the evidence of a finding about one value first seen
+// for this actor: its count, span and first event.
+func (o *actorObs) groupOf(s *seenValue) *group {
+	return &group{keyID: o.keyID, principal: o.principal, account: o.account,
+		count: int(s.Count), first: s.First, last: s.Last,
+		events:  []stamped{{s.First, s.firstID}},
+		sources: addSample(nil, s.firstSource),
+		regions: addSample(nil, s.firstRegion),
+		agents:  addSample(nil, s.firstAgent),
+		names:   addSample(nil, s.firstName)}
+}
+
 func (o *actorObs) merge(x *actorObs) {
 	for d := range o.dims {
 		for v, s := range x.dims[d] {
@@ -236,13 +248,7 @@ func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
 				if len(c.FirstEvent) > 0 && !contains(c.FirstEvent, s.firstName) {
 					continue
 				}
-				g := &group{keyID: o.keyID, principal: o.principal, account: o.account,
-					count: int(s.Count), first: s.First, last: s.Last}
-				g.events = []stamped{{s.First, s.firstID}}
-				g.sources = addSample(nil, s.firstSource)
-				g.regions = addSample(nil, s.firstRegion)
-				g.agents = addSample(nil, s.firstAgent)
-				g.names = addSample(nil, s.firstName)
+				g := o.groupOf(s)
 				f := g.finding(c, id, v)
 				f.Detail = append(f.Detail, "key in use since "+stamp(start))
 				out = append(out, f)
@@ -309,13 +315,7 @@ func (res *Result) instanceReuse() []*Finding {
 				if len(keys) == 0 {
 					continue
 				}
-				g := &group{keyID: o.keyID, principal: o.principal, account: o.account,
-					count: int(s.Count), first: s.First, last: s.Last}
-				g.events = []stamped{{s.First, s.firstID}}
-				g.sources = addSample(nil, s.firstSource)
-				g.regions = addSample(nil, s.firstRegion)
-				g.agents = addSample(nil, s.firstAgent)
-				g.names = addSample(nil, s.firstName)
+				g := o.groupOf(s)
 				f := g.finding(c, id, addr)
 				redacted := make([]string, 0, len(keys))
 				for _, k := range keys {
