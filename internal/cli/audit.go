@@ -104,9 +104,6 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or input err
 }
 
 func runAudit(ctx context.Context, opts *auditOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if opts.PrintPolicy {
 		b, err := inventory.RequiredPolicy().Marshal()
 		if err != nil {

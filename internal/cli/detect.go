@@ -128,9 +128,6 @@ func detectParseTime(s string, now time.Time) (time.Time, error) {
 }
 
 func runDetect(ctx context.Context, opts *detectOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now

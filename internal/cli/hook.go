@@ -200,9 +200,6 @@ func hookIsOurs(path string) (bool, error) {
 }
 
 func runHookInstall(ctx context.Context, opts *hookOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	dir, err := hookDir(ctx, opts.Dir)
 	if err != nil {
 		return UsageError(err)
@@ -248,9 +245,6 @@ func runHookInstall(ctx context.Context, opts *hookOptions) error {
 }
 
 func runHookUninstall(ctx context.Context, opts *hookOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	dir, err := hookDir(ctx, opts.Dir)
 	if err != nil {
 		return UsageError(err)

@@ -45,9 +45,6 @@ framework, which passes the range in PRE_COMMIT_FROM_REF and PRE_COMMIT_TO_REF.`
 // `keywarden scan`: `scan --pre-push` when git runs the hook (the refs are
 // on stdin), `scan --git FROM..TO` under the pre-commit framework.
 func runHookPrePush(ctx context.Context, opts *hookRunOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	getenv := opts.F.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }

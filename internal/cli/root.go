@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -96,7 +97,9 @@ Exit codes: 0 clean, 1 findings, 2 usage or input error.`,
 func Main(f *Factory, args []string) int {
 	root := NewRootCmd(f)
 	root.SetArgs(args)
-	err := root.Execute()
+	// A context for every command, so cmd.Context() is never nil and run
+	// functions need no fallback of their own.
+	err := root.ExecuteContext(context.Background())
 	if err != nil {
 		var e *ExitErr
 		if !errors.As(err, &e) || e.Err != nil {

@@ -186,9 +186,6 @@ func (c *scanCollector) warn(err error) {
 }
 
 func runScan(ctx context.Context, opts *scanOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}

@@ -131,9 +131,6 @@ func (o *vaultAddOptions) readKey() (string, string, error) {
 }
 
 func runVaultAdd(ctx context.Context, opts *vaultAddOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	v, err := opts.open()
 	if err != nil {
 		return err

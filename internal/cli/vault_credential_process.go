@@ -49,9 +49,6 @@ terminal, give mfa_process in the profile.`,
 }
 
 func runVaultCredentialProcess(ctx context.Context, opts *vaultCredentialProcessOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	s, err := opts.sessions()
 	if err != nil {
 		return err

@@ -72,9 +72,6 @@ and keywarden exits with its status.`,
 }
 
 func runVaultExec(ctx context.Context, opts *vaultExecOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if cur := opts.Getenv(vault.NestedEnv); cur != "" && !opts.Nested {
 		return usageErrorf("already inside keywarden exec for profile %q: exit that shell first, or pass --nested", cur)
 	}

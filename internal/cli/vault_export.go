@@ -43,9 +43,6 @@ credentials are printed, never the stored long-term key.`,
 }
 
 func runVaultExport(ctx context.Context, opts *vaultExportOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	switch opts.Format {
 	case "env", "json", "ini":
 	default:

@@ -66,9 +66,6 @@ would do and changes nothing.`,
 }
 
 func runVaultRotate(ctx context.Context, opts *vaultRotateOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	// Once the account starts changing, Ctrl-C (or a TERM) must not kill
 	// the rotation between two steps: it cancels the context instead,
 	// which stops the wait for the new key and rolls back, while the calls
