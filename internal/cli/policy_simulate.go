@@ -302,7 +302,7 @@ func policySimulateText(io_ *IOStreams, res iameval.Result, principal string, de
 		if err := iameval.WriteExplanation(&b, res); err != nil {
 			return err
 		}
-		_, err := io_.Out.Write([]byte(policySimulatePrintable(b.String())))
+		_, err := io_.Out.Write([]byte(report.PrintableText(b.String())))
 		return err
 	}
 	word := res.Decision.String()
@@ -576,20 +576,6 @@ func policySimulateContextValue(raw json.RawMessage) ([]string, bool, error) {
 		return nil, false, errors.New("want a string or a list of strings")
 	}
 	return []string{s}, false, nil
-}
-
-// policySimulatePrintable is printable for multi-line text: line breaks
-// and tabs stay, other control characters from hostile policies do not.
-func policySimulatePrintable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
 }
 
 // policySimulateActionRe is one action as a request names it: a service

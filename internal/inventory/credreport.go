@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/report"
 )
 
 // The credential report (iam:GetCredentialReport) is CSV, one row per user
@@ -315,12 +317,7 @@ func truncate(s string, n int) string {
 	if len(s) > n {
 		s = s[:n] + "..."
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
+	return report.Printable(s)
 }
 
 func csvErr(err error) string {

@@ -12,15 +12,7 @@ func CSVCell(s string) string {
 	if s == "" {
 		return s
 	}
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' {
-			return r
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
+	s = replaceControls(s, func(r rune) bool { return r == '\n' })
 	if strings.ContainsRune("=+-@", rune(s[0])) || (s[0] == '?' && len(s) > 1) {
 		return "'" + s
 	}

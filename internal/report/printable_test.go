@@ -17,3 +17,15 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintableText(t *testing.T) {
+	for in, want := range map[string]string{
+		"line\nbreak\tand tab": "line\nbreak\tand tab",
+		"esc\x1b[2J\r\n":       "esc?[2J?\n",
+		"c1\u009bcsi":          "c1?csi",
+	} {
+		if got := PrintableText(in); got != want {
+			t.Errorf("PrintableText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/keywarden/keywarden/internal/report"
 )
 
 // Archives are hostile input: a zip bomb expands a few kilobytes into
@@ -225,10 +227,5 @@ func printableName(s string) string {
 	if len(s) > 512 {
 		s = s[:512]
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
+	return report.Printable(s)
 }
