@@ -41,23 +41,54 @@ func (f *fakeIAM) GetCredentialReport(context.Context, *iam.GetCredentialReportI
 	return nil, f.reportErr
 }
 
+// fakeClock advances only when the code under test sleeps, so the number
+// of polls is the same on an idle and on a loaded machine.
+type fakeClock struct {
+	now    time.Time
+	sleeps int
+}
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.sleeps++
+	c.now = c.now.Add(d)
+	return nil
+}
+
 func TestReportTimeout(t *testing.T) {
 	f := &fakeIAM{reportErr: &iamtypes.CredentialReportNotReadyException{Message: aws.String("in progress")}}
-	start := time.Now()
-	_, err := Load(context.Background(), f, nil, LiveOptions{ReportTimeout: 150 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	_, err := Load(context.Background(), f, nil, LiveOptions{ReportTimeout: 150 * time.Millisecond, PollInterval: 20 * time.Millisecond, clock: clock})
 	if err == nil || !strings.Contains(err.Error(), "not ready after 150ms") || !strings.Contains(err.Error(), "--credential-report") {
 		t.Fatalf("err = %v", err)
 	}
-	if f.reportCalls < 3 || time.Since(start) > 5*time.Second {
-		t.Errorf("%d polls in %v", f.reportCalls, time.Since(start))
+	// 150 ms of 20 ms waits: polls at 0, 20, ..., 140 and a last one at
+	// 150 after a shortened wait: nine in all, and never a wait past the
+	// deadline.
+	if f.reportCalls != 9 || clock.sleeps != 8 {
+		t.Errorf("%d polls and %d waits, want 9 and 8", f.reportCalls, clock.sleeps)
+	}
+}
+
+func TestReportWaitStopsOnCancel(t *testing.T) {
+	f := &fakeIAM{reportErr: &iamtypes.CredentialReportNotReadyException{Message: aws.String("in progress")}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Load(ctx, f, nil, LiveOptions{clock: &fakeClock{}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
 
 func TestReportRegeneratedWhenExpired(t *testing.T) {
 	f := &fakeIAM{reportErr: &iamtypes.CredentialReportExpiredException{Message: aws.String("expired")}}
-	_, _ = Load(context.Background(), f, nil, LiveOptions{ReportTimeout: 60 * time.Millisecond, PollInterval: 20 * time.Millisecond})
-	if f.generated < 2 {
-		t.Errorf("an expired report was not regenerated (%d generations)", f.generated)
+	_, _ = Load(context.Background(), f, nil, LiveOptions{ReportTimeout: 60 * time.Millisecond, PollInterval: 20 * time.Millisecond, clock: &fakeClock{}})
+	if f.generated != 5 {
+		t.Errorf("an expired report was not regenerated (%d generations, want one at the start and one for each of the 4 expired answers)", f.generated)
 	}
 }
 

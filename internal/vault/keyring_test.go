@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -47,7 +48,31 @@ func TestSecretServiceBackend(t *testing.T) {
 	script := `printf 'keywarden-test' | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$0" -test.run '^TestSecretServiceBackend$' -test.v -test.count=1`
 	cmd := exec.CommandContext(ctx, "dbus-run-session", "--", "sh", "-c", script, exe)
 	cmd.Env = append(os.Environ(), inDBusEnv+"=1", "HOME="+home, "XDG_DATA_HOME="+home+"/.local/share", "XDG_RUNTIME_DIR="+home)
-	out, err := cmd.CombinedOutput()
+	// The daemons D-Bus activates (gnome-keyring-daemon --start
+	// --foreground) can outlive dbus-run-session. Had they our output pipe,
+	// Wait would block until they died: so the output goes to a file, the
+	// whole tree runs in its own process group that is killed on the way
+	// out, and WaitDelay bounds whatever is left.
+	outPath := filepath.Join(t.TempDir(), "dbus-session.log")
+	outFile, err := os.Create(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	cmd.Stdout, cmd.Stderr = outFile, outFile
+	startInOwnProcessGroup(cmd)
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Start()
+	if err != nil {
+		t.Fatalf("starting dbus-run-session: %v", err)
+	}
+	t.Cleanup(func() { killProcessGroup(cmd) })
+	err = cmd.Wait()
+	killProcessGroup(cmd)
+	out, readErr := os.ReadFile(outPath)
+	if readErr != nil {
+		t.Fatal(readErr)
+	}
 	if err != nil {
 		t.Fatalf("under dbus-run-session: %v\n%s", err, out)
 	}
