@@ -449,20 +449,6 @@ func TestParseLog(t *testing.T) {
 	}
 }
 
-func FuzzParseLog(f *testing.F) {
-	f.Add([]byte("\x01c1\x00A <a@x>\x001700000000\x00\n:000000 100644 0000 1111 A\x00p\x00"))
-	f.Add([]byte("::100644 100644 100644 a b c MM\x00m\x00"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = parseLog(strings.NewReader(string(data)), func(c change) error {
-			if c.commit == nil {
-				t.Fatal("entry without a commit")
-			}
-			return nil
-		})
-		_ = parseDiffIndex(strings.NewReader(string(data)), func(oid, path []byte) error { return nil })
-	})
-}
-
 func FuzzParsePushUpdates(f *testing.F) {
 	f.Add("refs/heads/x " + strings.Repeat("a", 40) + " refs/heads/y " + strings.Repeat("0", 40) + "\n")
 	f.Fuzz(func(t *testing.T, in string) {
