@@ -482,3 +482,41 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+func TestIsRevisionAndIsRepository(t *testing.T) {
+	r := newTestRepo(t)
+	r.write("sub/a.txt", "a\n")
+	r.commit("one")
+	r.git("tag", "v1")
+	r.commit("two")
+	bare := t.TempDir()
+	r.gitIn(bare, "init", "-q", "--bare")
+	ctx := context.Background()
+	for _, tt := range []struct {
+		rng  string
+		want bool
+	}{
+		{"HEAD", true}, {"v1..", true}, {"v1..main", true}, {"HEAD~1 --not v1", true}, {"--branches", true},
+		{"nosuchref", false}, {"sub", false}, {"HEAD~5", false}, {r.dir, false},
+	} {
+		got, err := IsRevision(ctx, r.dir, tt.rng)
+		if err != nil || got != tt.want {
+			t.Errorf("IsRevision(%q) = %v, %v; want %v", tt.rng, got, err, tt.want)
+		}
+	}
+	if _, err := IsRevision(ctx, r.dir, "--output=x"); err == nil {
+		t.Error("IsRevision accepted --output")
+	}
+	file := filepath.Join(r.dir, "sub", "a.txt")
+	for _, tt := range []struct {
+		dir  string
+		want bool
+	}{
+		{r.dir, true}, {filepath.Join(r.dir, "sub"), true}, {filepath.Join(r.dir, ".git"), true}, {bare, true},
+		{t.TempDir(), false}, {filepath.Join(r.dir, "nope"), false}, {file, false},
+	} {
+		if got := IsRepository(ctx, tt.dir); got != tt.want {
+			t.Errorf("IsRepository(%q) = %v, want %v", tt.dir, got, tt.want)
+		}
+	}
+}
