@@ -295,10 +295,24 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 		procs = append(procs, fetch[i])
 	}
 
+	// In a partial clone an absent blob must not reach cat-file, which
+	// would die trying to fetch it.
+	var present map[string]struct{}
+	if isPartialClone(ctx, dir) {
+		if present, err = localBlobs(ctx, dir); err != nil {
+			return err
+		}
+	}
+
 	toCheck := make(chan job, 1024)
 	g.go_(func() error {
 		defer close(toCheck)
 		return produce(ctx, func(j job) error {
+			if present != nil {
+				if _, ok := present[oidKey([]byte(j.oid))]; !ok {
+					return missing(j)
+				}
+			}
 			select {
 			case toCheck <- j:
 				return nil

@@ -153,13 +153,7 @@ func TestHistoryTagsOfBlobsAndTrees(t *testing.T) {
 	r := newTestRepo(t)
 	r.write("a.txt", "in a commit\n")
 	r.commit("one")
-	cmd := r.gitCmd("hash-object", "-w", "--stdin")
-	cmd.Stdin = strings.NewReader("tagged blob\n")
-	blob, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.git("tag", "-a", "-m", "a tag of a blob", "blobtag", strings.TrimSpace(string(blob)))
+	r.git("tag", "-a", "-m", "a tag of a blob", "blobtag", r.hashObject("tagged blob\n"))
 	r.git("tag", "-a", "-m", "a tag of a tag", "tagtag", "blobtag")
 	r.write("dir/t.txt", "in a tagged tree\n")
 	r.git("add", "dir/t.txt")

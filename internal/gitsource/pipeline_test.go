@@ -219,3 +219,94 @@ func TestGroupKeepsTheCause(t *testing.T) {
 		})
 	}
 }
+
+// A tag may point straight at a blob. When that blob is gone, git log
+// itself refuses the ref, so the scan fails naming it (with AllowMissing
+// too: the tag's blob is not a commit's blob a partial clone may lack).
+func TestHistoryMissingTaggedBlob(t *testing.T) {
+	r := newTestRepo(t)
+	r.write("a.txt", "a\n")
+	r.commit("one")
+	blob := r.hashObject("tagged blob\n")
+	r.git("tag", "blobtag", blob)
+	removeLooseObject(t, r.dir, blob)
+	for _, opt := range []Options{{}, {AllowMissing: true}} {
+		err := History(context.Background(), r.dir, opt, func(Blob) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "refs/tags/blobtag") {
+			t.Errorf("AllowMissing %v: err = %v", opt.AllowMissing, err)
+		}
+	}
+}
+
+// A partial clone lacks blobs by design, and git cat-file dies on the
+// first one rather than answer "missing" (it would fetch it, which the
+// scan forbids): the absent blobs must still be reported by path and
+// commit, or counted with AllowMissing.
+func TestHistoryPartialClone(t *testing.T) {
+	r := newTestRepo(t)
+	r.write("old.env", "deleted before the clone\n")
+	first := r.commit("one")
+	r.remove("old.env")
+	r.write("new.txt", "checked out\n")
+	r.commit("two")
+	r.git("config", "uploadpack.allowFilter", "true")
+	clone := filepath.Join(t.TempDir(), "clone")
+	r.gitIn(r.dir, "-c", "protocol.file.allow=always", "clone", "-q", "--no-local", "--filter=blob:none", "file://"+r.dir, clone)
+	if !isPartialClone(context.Background(), clone) || isPartialClone(context.Background(), r.dir) {
+		t.Fatal("isPartialClone wrong for the clone or its source")
+	}
+
+	err := History(context.Background(), clone, Options{}, func(Blob) error { return nil })
+	var me *MissingObjectError
+	if !errors.As(err, &me) || me.Path != "old.env" || me.Commit != first {
+		t.Fatalf("err = %v, want old.env of %s missing", err, first)
+	}
+	s := &seen{}
+	st, err := HistoryStats(context.Background(), clone, Options{AllowMissing: true}, s.fn)
+	if err != nil || st.Missing != 1 || !sameSet(s.contents(), []string{"checked out\n"}) {
+		t.Errorf("AllowMissing: %v, %+v, blobs %q", err, st, s.contents())
+	}
+}
+
+func TestParseObjectList(t *testing.T) {
+	a, b := strings.Repeat("a", 40), strings.Repeat("b", 64)
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"blob " + a + "\ntree " + b + "\nblob " + b + "\n", []string{a, b}, false},
+		{"blob " + a, []string{a}, false}, // no final newline
+		{"blob " + a + "\ngarbage\n", nil, true},
+		{"blob " + a[:39] + "\n", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parseObjectList(strings.NewReader(tt.in))
+		if (err != nil) != tt.wantErr {
+			t.Errorf("parseObjectList(%q) err = %v", tt.in, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if len(got) != len(tt.want) {
+			t.Errorf("parseObjectList(%q) = %d blobs, want %d", tt.in, len(got), len(tt.want))
+		}
+		for _, w := range tt.want {
+			if _, ok := got[oidKey([]byte(w))]; !ok {
+				t.Errorf("parseObjectList(%q) lacks %s", tt.in, w)
+			}
+		}
+	}
+}
+
+func FuzzParseObjectList(f *testing.F) {
+	f.Add("blob " + strings.Repeat("a", 40) + "\ntree " + strings.Repeat("b", 40) + "\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		blobs, err := parseObjectList(strings.NewReader(in))
+		if err == nil && len(blobs) > strings.Count(in, "blob ") {
+			t.Fatalf("%d blobs from %q", len(blobs), in)
+		}
+	})
+}
