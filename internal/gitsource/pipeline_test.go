@@ -78,8 +78,8 @@ func newPlantedRepo(tb testing.TB, commits, perCommit int) *plantedRepo {
 //	go test ./internal/gitsource -run TestHistoryFindsEveryPlantedBlob -race -count=20
 //
 // (193 s on two cores shared with other builds; one run without -race
-// takes about 6 s). Before the parser fix it lost 3 to 5 of the 5,000
-// blobs in every run.
+// takes about 6 s). With the parser's bug put back it lost 1 to 9 of the
+// 5,000 blobs in each of 5 runs out of 5, without any error.
 func TestHistoryFindsEveryPlantedBlob(t *testing.T) {
 	const commits, perCommit = 200, 25
 	p := newPlantedRepo(t, commits, perCommit)
