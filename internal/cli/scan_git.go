@@ -2,21 +2,68 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/gitsource"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/secretscan"
+	"github.com/spf13/cobra"
 )
+
+// scanGitOptions are the flags that only the git sources (--git, --staged,
+// --pre-push) read. They are kept apart from scanOptions so that a new git
+// flag touches this file only: scan's command adds them with
+// addScanGitFlags.
+type scanGitOptions struct {
+	// AllowMissingObjects scans what the repository holds when the
+	// history names blobs it lacks (a partial clone), and lists those.
+	AllowMissingObjects bool
+}
+
+func addScanGitFlags(cmd *cobra.Command, g *scanGitOptions) {
+	cmd.Flags().BoolVar(&g.AllowMissingObjects, "allow-missing-objects", false,
+		"scan what a partial clone holds: blobs missing from the repository are counted and listed on stderr instead of failing the scan")
+}
 
 // scanGit scans git blobs: the whole history (--git [REV-RANGE]), the
 // index (--staged) or a push (--pre-push, reading the hook's stdin). Each
 // distinct blob is read once; the collector keeps, for each secret and
 // path, the commit that introduced it first.
 func scanGit(ctx context.Context, opts *scanOptions, src *secretscan.Sources, col *scanCollector) error {
+	_, err := scanGitWith(ctx, opts, scanGitOptions{}, src, col)
+	return err
+}
+
+// scanGitResult is what a git scan reports besides its findings.
+type scanGitResult struct {
+	// Missing are the blobs the repository lacks, skipped with
+	// --allow-missing-objects, by path.
+	Missing []gitsource.Blob
+}
+
+// scanMissingListed is how many missing blobs stderr names one by one.
+const scanMissingListed = 20
+
+func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions, src *secretscan.Sources, col *scanCollector) (scanGitResult, error) {
+	var res scanGitResult
+	var mu sync.Mutex
 	gopt := gitsource.Options{MaxBlobSize: src.MaxFileSize, Workers: src.Workers, IncludeBinary: src.Archives,
-		Skipped: func(gitsource.Blob, string) { src.Stats.Skipped.Add(1) }}
+		AllowMissing: gitOpts.AllowMissingObjects,
+		Skipped: func(b gitsource.Blob, reason string) {
+			src.Stats.Skipped.Add(1)
+			if reason == "missing" {
+				mu.Lock()
+				res.Missing = append(res.Missing, b)
+				mu.Unlock()
+			}
+		}}
 	if _, err := src.Excluded(""); err != nil {
-		return err
+		return res, err
 	}
 	fn := func(b gitsource.Blob) error {
 		if ex, _ := src.Excluded(b.Path); ex {
@@ -29,15 +76,83 @@ func scanGit(ctx context.Context, opts *scanOptions, src *secretscan.Sources, co
 		}
 		return src.ScanBytes(ctx, o, b.Data, col.add)
 	}
+	var err error
 	switch {
 	case opts.Staged:
-		return gitsource.StagedWith(ctx, opts.Repo, gopt, fn)
+		err = gitsource.StagedWith(ctx, opts.Repo, gopt, fn)
 	case opts.PrePush:
-		return gitsource.PrePush(ctx, opts.Repo, opts.IO.In, gopt, fn)
+		err = gitsource.PrePush(ctx, opts.Repo, opts.IO.In, gopt, fn)
 	default:
+		repo := opts.Repo
 		if len(opts.Paths) == 1 {
-			gopt.RevRange = opts.Paths[0]
+			if repo, gopt.RevRange, err = scanGitTarget(ctx, opts.Repo, opts.Paths[0]); err != nil {
+				return res, err
+			}
 		}
-		return gitsource.History(ctx, opts.Repo, gopt, fn)
+		err = gitsource.History(ctx, repo, gopt, fn)
+	}
+	if me := (*gitsource.MissingObjectError)(nil); errors.As(err, &me) {
+		return res, fmt.Errorf("%w: the clone is partial or damaged (git fsck says more); --allow-missing-objects scans the rest and lists what is missing", err)
+	}
+	if err != nil {
+		return res, err
+	}
+	sort.Slice(res.Missing, func(i, j int) bool {
+		a, b := res.Missing[i], res.Missing[j]
+		return a.Path < b.Path || a.Path == b.Path && a.Commit < b.Commit
+	})
+	scanWriteMissing(opts.IO.ErrOut, res.Missing)
+	return res, nil
+}
+
+// scanGitTarget reads --git's argument: a revision range of the
+// repository in repo, or else (as other scanners take it) a repository.
+// It returns the repository to scan and the range ("" for every ref).
+func scanGitTarget(ctx context.Context, repo, arg string) (string, string, error) {
+	repoOK := gitsource.IsRepository(ctx, repo)
+	if repoOK {
+		rev, err := gitsource.IsRevision(ctx, repo, arg)
+		if err != nil {
+			return "", "", UsageError(err)
+		}
+		if rev {
+			return repo, arg, nil
+		}
+	}
+	if gitsource.IsRepository(ctx, arg) {
+		if repo != "." {
+			return "", "", usageErrorf("%s is a git repository, not a revision of the repository given with --repo %s: name one repository, with --repo",
+				report.Printable(arg), report.Printable(repo))
+		}
+		return arg, "", nil
+	}
+	if !repoOK {
+		return "", "", usageErrorf("%s is not a git repository, and %s is not one to read a revision range from: did you mean --repo %s?",
+			report.Printable(arg), report.Printable(repo), report.Printable(arg))
+	}
+	return "", "", usageErrorf("%s is neither a revision of the repository in %s nor a git repository: did you mean --repo %s?",
+		report.Printable(arg), report.Printable(repo), report.Printable(arg))
+}
+
+// scanWriteMissing tells on stderr which blobs --allow-missing-objects
+// let the scan pass over: a count, then the first of them by path.
+func scanWriteMissing(w io.Writer, missing []gitsource.Blob) {
+	if len(missing) == 0 {
+		return
+	}
+	noun := "blobs"
+	if len(missing) == 1 {
+		noun = "blob"
+	}
+	fmt.Fprintf(w, "keywarden: warning: %d %s missing from the repository not scanned (--allow-missing-objects):\n", len(missing), noun)
+	for _, b := range missing[:min(len(missing), scanMissingListed)] {
+		if b.Commit != "" {
+			fmt.Fprintf(w, "  %s (commit %s, blob %s)\n", report.Printable(b.Path), scanShort(b.Commit), b.OID)
+		} else {
+			fmt.Fprintf(w, "  %s (blob %s)\n", report.Printable(b.Path), b.OID)
+		}
+	}
+	if n := len(missing) - scanMissingListed; n > 0 {
+		fmt.Fprintf(w, "  and %d more\n", n)
 	}
 }

@@ -16,22 +16,7 @@ import (
 // fast-import (seconds, where `git commit` in a loop would take minutes).
 func fastImportRepo(tb testing.TB, commits, files, size int) string {
 	tb.Helper()
-	isolateGit(tb)
-	dir := tb.TempDir()
-	if out, err := exec.Command("git", "init", "-q", "-b", "main", dir).CombinedOutput(); err != nil {
-		tb.Fatal(err, string(out))
-	}
-	cmd := exec.Command("git", "fast-import", "--quiet")
-	cmd.Dir = dir
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
 	r := rand.New(rand.NewPCG(1, 2))
-	w := bufio.NewWriter(stdin)
 	content := make([]string, files)
 	line := func() string {
 		return fmt.Sprintf("\tx := compute(%d, %q) // %x\n", r.IntN(1000), "some text", r.Uint64())
@@ -43,35 +28,60 @@ func fastImportRepo(tb testing.TB, commits, files, size int) string {
 		}
 		content[i] = b.String()
 	}
-	for c := range commits {
-		fmt.Fprintf(w, "commit refs/heads/main\ncommitter A <a@example.com> %d +0000\ndata 2\nc\n", 1600000000+c*60)
-		touch := []int{r.IntN(files), r.IntN(files)}
-		if c == 0 {
-			touch = touch[:0]
-			for i := range files {
-				touch = append(touch, i)
+	dir := fastImport(tb, func(w *bufio.Writer) {
+		for c := range commits {
+			fmt.Fprintf(w, "commit refs/heads/main\ncommitter A <a@example.com> %d +0000\ndata 2\nc\n", 1600000000+c*60)
+			touch := []int{r.IntN(files), r.IntN(files)}
+			if c == 0 {
+				touch = touch[:0]
+				for i := range files {
+					touch = append(touch, i)
+				}
+			}
+			for _, f := range touch {
+				at := r.IntN(len(content[f]))
+				if i := strings.IndexByte(content[f][at:], '\n'); i >= 0 {
+					at += i + 1
+				}
+				content[f] = content[f][:at] + line() + content[f][at:]
+				fmt.Fprintf(w, "M 100644 inline dir%d/file%d.go\ndata %d\n%s\n", f%10, f, len(content[f]), content[f])
 			}
 		}
-		for _, f := range touch {
-			at := r.IntN(len(content[f]))
-			if i := strings.IndexByte(content[f][at:], '\n'); i >= 0 {
-				at += i + 1
-			}
-			content[f] = content[f][:at] + line() + content[f][at:]
-			fmt.Fprintf(w, "M 100644 inline dir%d/file%d.go\ndata %d\n%s\n", f%10, f, len(content[f]), content[f])
-		}
-	}
-	if err := w.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil {
-		tb.Fatal(err)
-	}
+	})
 	// fast-import deltas each blob against the previous one, whatever its
 	// path; a repository that has been gc'd looks like this instead.
 	if out, err := exec.Command("git", "-C", dir, "repack", "-adfq").CombinedOutput(); err != nil {
 		tb.Fatal(err, string(out))
+	}
+	return dir
+}
+
+// fastImport makes a repository from the git fast-import stream that
+// write writes.
+func fastImport(tb testing.TB, write func(*bufio.Writer)) string {
+	tb.Helper()
+	isolateGit(tb)
+	dir := tb.TempDir()
+	if out, err := exec.Command("git", "init", "-q", "-b", "main", dir).CombinedOutput(); err != nil {
+		tb.Fatal(err, string(out))
+	}
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir = dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriter(stdin)
+	write(w)
+	ferr := w.Flush()
+	stdin.Close()
+	if err := cmd.Wait(); err != nil || ferr != nil {
+		tb.Fatal(err, ferr, stderr.String())
 	}
 	return dir
 }

@@ -81,6 +81,10 @@ func (c *catFile) feed(ctx context.Context, in <-chan job) error {
 			}
 			return nil
 		}
+		// One ID per line, or git's answers and our FIFO fall out of step.
+		if !isHexOID(j.oid) {
+			return fmt.Errorf("object ID %q (of %q) is not an object ID", clip([]byte(j.oid)), j.path)
+		}
 		w.WriteString(j.oid)
 		if err := w.WriteByte('\n'); err != nil {
 			return c.brokenPipe(err)
@@ -98,14 +102,14 @@ func (c *catFile) brokenPipe(err error) error {
 }
 
 // header reads one answer line "<oid> <type> <size>" (or "<oid> missing").
-func (c *catFile) header(j job) (typ string, size int64, err error) {
+func (c *catFile) header(ctx context.Context, j job) (typ string, size int64, err error) {
 	line, err := c.stdout.ReadSlice('\n')
 	if err != nil {
-		return "", 0, c.readError(err)
+		return "", 0, c.readError(ctx, err)
 	}
 	line = line[:len(line)-1]
 	f := bytes.Fields(line)
-	if len(f) == 2 && string(f[1]) == "missing" {
+	if len(f) == 2 && string(f[1]) == "missing" && string(f[0]) == j.oid {
 		return "missing", 0, nil
 	}
 	if len(f) != 3 || string(f[0]) != j.oid {
@@ -118,7 +122,13 @@ func (c *catFile) header(j job) (typ string, size int64, err error) {
 	return string(f[1]), size, nil
 }
 
-func (c *catFile) readError(err error) error {
+// readError explains a failed read of git's answers. After a
+// cancellation (git is killed then) it is the cancellation, so that the
+// error which caused it stays the one reported.
+func (c *catFile) readError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 		if werr := c.cmd.Wait(); werr != nil {
 			return gitError([]string{"cat-file"}, werr, c.stderr.String())
@@ -129,28 +139,33 @@ func (c *catFile) readError(err error) error {
 }
 
 // wait reaps the process after its output has been read to the end.
-func (c *catFile) wait() error {
+func (c *catFile) wait(ctx context.Context) error {
 	if c.cmd.ProcessState != nil {
 		return nil
 	}
 	if err := c.cmd.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return gitError([]string{"cat-file"}, err, c.stderr.String())
 	}
 	return nil
 }
 
 // sizeFilter answers --batch-check requests and passes on the jobs that
-// are blobs no larger than max (max < 0: no limit).
-func (c *catFile) sizeFilter(ctx context.Context, max int64, out chan<- job, skipped func(job, string)) error {
+// are blobs no larger than max (max < 0: no limit). A blob git does not
+// have goes to missing, which fails the scan or counts it.
+func (c *catFile) sizeFilter(ctx context.Context, max int64, out chan<- job, skipped func(job, string), missing func(job) error) error {
 	for j := range c.fifo {
-		typ, size, err := c.header(j)
+		typ, size, err := c.header(ctx, j)
 		if err != nil {
 			return err
 		}
 		switch {
 		case typ == "missing":
-			// A shallow or partial clone: the blob is not here to scan.
-			skipped(j, "missing")
+			if err := missing(j); err != nil {
+				return err
+			}
 			continue
 		case typ != "blob":
 			skipped(j, "not a blob")
@@ -185,14 +200,17 @@ const binarySniff = 8000
 
 // contents answers --batch requests: it reads each blob and hands the ones
 // that can hold text to the workers.
-func (c *catFile) contents(ctx context.Context, keepBinary bool, out chan<- content, skipped func(job, string)) error {
+func (c *catFile) contents(ctx context.Context, keepBinary bool, out chan<- content, skipped func(job, string), missing func(job) error) error {
 	for j := range c.fifo {
-		typ, size, err := c.header(j)
+		typ, size, err := c.header(ctx, j)
 		if err != nil {
 			return err
 		}
 		if typ == "missing" {
-			skipped(j, "missing")
+			// Gone since the size check (a concurrent gc).
+			if err := missing(j); err != nil {
+				return err
+			}
 			continue
 		}
 		bp := bufPool.Get().(*[]byte)
@@ -202,7 +220,7 @@ func (c *catFile) contents(ctx context.Context, keepBinary bool, out chan<- cont
 		buf := (*bp)[:size+1] // the blob and git's trailing newline
 		if _, err := io.ReadFull(c.stdout, buf); err != nil {
 			bufPool.Put(bp)
-			return c.readError(err)
+			return c.readError(ctx, err)
 		}
 		data := buf[:size]
 		if typ != "blob" || (!keepBinary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 && !hasUTF16BOM(data)) {

@@ -21,6 +21,7 @@ package gitsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -61,10 +62,31 @@ type Options struct {
 	// IncludeBinary passes binary blobs (a NUL byte in the first 8000
 	// bytes) to fn as well, for callers that look inside archives.
 	IncludeBinary bool
+	// AllowMissing scans what is there when the history names blobs the
+	// repository does not hold (a partial clone): each is counted in
+	// Stats.Missing and told to Skipped as "missing". Without it the first
+	// missing blob stops the scan with a *MissingObjectError.
+	AllowMissing bool
 	// Skipped, when set, is told about every distinct blob not passed to fn
-	// and why ("too large", "binary", "missing" in a partial clone). It may
-	// be called concurrently.
+	// and why ("too large", "binary", "missing"). It may be called
+	// concurrently.
 	Skipped func(b Blob, reason string)
+}
+
+// MissingObjectError is a blob the history names but the repository does
+// not hold: a partial or shallow clone, or a damaged repository. A secret
+// scanner must not pass it over in silence.
+type MissingObjectError struct {
+	OID    string
+	Path   string // where the blob first appeared
+	Commit string // the commit that introduced it ("" for staged blobs and tags)
+}
+
+func (e *MissingObjectError) Error() string {
+	if e.Commit == "" {
+		return fmt.Sprintf("blob %s of %q is missing from the repository", e.OID, e.Path)
+	}
+	return fmt.Sprintf("blob %s of %q in commit %s is missing from the repository", e.OID, e.Path, e.Commit)
 }
 
 // DefaultMaxBlobSize is the size limit used when Options.MaxBlobSize is 0.
@@ -76,6 +98,7 @@ type Stats struct {
 	Blobs   int64 // distinct blobs passed to fn
 	Bytes   int64 // their total size
 	Skipped int64 // distinct blobs skipped (too large, binary, missing)
+	Missing int64 // of those, blobs missing from the repository (with AllowMissing)
 }
 
 // History calls fn once for each distinct blob reachable in the range,
@@ -240,6 +263,15 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 			opt.Skipped(j.blob(nil), reason)
 		}
 	}
+	missing := func(j job) error {
+		if !opt.AllowMissing {
+			b := j.blob(nil)
+			return &MissingObjectError{OID: b.OID, Path: b.Path, Commit: b.Commit}
+		}
+		atomic.AddInt64(&st.Missing, 1)
+		skipped(j, "missing")
+		return nil
+	}
 
 	check, err := startCatFile(ctx, dir, "--batch-check")
 	if err != nil {
@@ -263,10 +295,24 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 		procs = append(procs, fetch[i])
 	}
 
+	// In a partial clone an absent blob must not reach cat-file, which
+	// would die trying to fetch it.
+	var present map[string]struct{}
+	if isPartialClone(ctx, dir) {
+		if present, err = localBlobs(ctx, dir); err != nil {
+			return err
+		}
+	}
+
 	toCheck := make(chan job, 1024)
 	g.go_(func() error {
 		defer close(toCheck)
 		return produce(ctx, func(j job) error {
+			if present != nil {
+				if _, ok := present[oidKey([]byte(j.oid))]; !ok {
+					return missing(j)
+				}
+			}
 			select {
 			case toCheck <- j:
 				return nil
@@ -277,40 +323,38 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 	})
 	g.go_(func() error { return check.feed(ctx, toCheck) })
 
-	// The size check's answers are dealt round-robin to the readers.
+	// The size check's answers are dealt round-robin to the readers. Every
+	// stage is a goroutine of the one group, so that the error which stops
+	// the pipeline is the one recorded (a nested group once let the other
+	// stages' "context canceled" win the race).
 	toFetch := make([]chan job, readers)
 	for i := range toFetch {
 		toFetch[i] = make(chan job, 256)
 	}
+	sized := make(chan job, 256)
 	g.go_(func() error {
-		sized := make(chan job, 256)
-		var inner group
-		inner.cancel = cancel
-		inner.go_(func() error {
-			defer close(sized)
-			return check.sizeFilter(ctx, limit, sized, skipped)
-		})
-		inner.go_(func() error {
-			defer func() {
-				for _, c := range toFetch {
-					close(c)
-				}
-			}()
-			n := 0
-			for j := range sized {
-				select {
-				case toFetch[n%readers] <- j:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				n++
-			}
-			return nil
-		})
-		if err := inner.wait(); err != nil {
+		defer close(sized)
+		if err := check.sizeFilter(ctx, limit, sized, skipped, missing); err != nil {
 			return err
 		}
-		return check.wait()
+		return check.wait(ctx)
+	})
+	g.go_(func() error {
+		defer func() {
+			for _, c := range toFetch {
+				close(c)
+			}
+		}()
+		n := 0
+		for j := range sized {
+			select {
+			case toFetch[n%readers] <- j:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			n++
+		}
+		return nil
 	})
 
 	blobs := make(chan content, 2*workers)
@@ -320,10 +364,10 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 		g.go_(func() error { return p.feed(ctx, toFetch[i]) })
 		g.go_(func() error {
 			defer readersWG.Done()
-			if err := p.contents(ctx, opt.IncludeBinary, blobs, skipped); err != nil {
+			if err := p.contents(ctx, opt.IncludeBinary, blobs, skipped, missing); err != nil {
 				return err
 			}
-			return p.wait()
+			return p.wait(ctx)
 		})
 	}
 	go func() {
@@ -362,11 +406,14 @@ func (j job) blob(data []byte) Blob {
 	return b
 }
 
-// group runs goroutines and keeps the first error; an error cancels the
-// others through cancel.
+// group runs goroutines and keeps the error that stopped them: the first
+// one, except that a cancellation gives way to any real error. Once one
+// goroutine fails, cancel makes the others return the context's error,
+// which says nothing of the cause and must never be what the user sees
+// while the cause is known.
 type group struct {
 	wg     sync.WaitGroup
-	once   sync.Once
+	mu     sync.Mutex
 	err    error
 	cancel context.CancelFunc
 }
@@ -376,14 +423,24 @@ func (g *group) go_(f func() error) {
 	go func() {
 		defer g.wg.Done()
 		if err := f(); err != nil {
-			g.once.Do(func() {
-				g.err = err
-				if g.cancel != nil {
-					g.cancel()
-				}
-			})
+			g.fail(err)
 		}
 	}()
+}
+
+func (g *group) fail(err error) {
+	g.mu.Lock()
+	if g.err == nil || isCancellation(g.err) && !isCancellation(err) {
+		g.err = err
+	}
+	g.mu.Unlock()
+	if g.cancel != nil {
+		g.cancel()
+	}
+}
+
+func isCancellation(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (g *group) wait() error {

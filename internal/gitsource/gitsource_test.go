@@ -153,13 +153,7 @@ func TestHistoryTagsOfBlobsAndTrees(t *testing.T) {
 	r := newTestRepo(t)
 	r.write("a.txt", "in a commit\n")
 	r.commit("one")
-	cmd := r.gitCmd("hash-object", "-w", "--stdin")
-	cmd.Stdin = strings.NewReader("tagged blob\n")
-	blob, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.git("tag", "-a", "-m", "a tag of a blob", "blobtag", strings.TrimSpace(string(blob)))
+	r.git("tag", "-a", "-m", "a tag of a blob", "blobtag", r.hashObject("tagged blob\n"))
 	r.git("tag", "-a", "-m", "a tag of a tag", "tagtag", "blobtag")
 	r.write("dir/t.txt", "in a tagged tree\n")
 	r.git("add", "dir/t.txt")
@@ -449,20 +443,6 @@ func TestParseLog(t *testing.T) {
 	}
 }
 
-func FuzzParseLog(f *testing.F) {
-	f.Add([]byte("\x01c1\x00A <a@x>\x001700000000\x00\n:000000 100644 0000 1111 A\x00p\x00"))
-	f.Add([]byte("::100644 100644 100644 a b c MM\x00m\x00"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = parseLog(strings.NewReader(string(data)), func(c change) error {
-			if c.commit == nil {
-				t.Fatal("entry without a commit")
-			}
-			return nil
-		})
-		_ = parseDiffIndex(strings.NewReader(string(data)), func(oid, path []byte) error { return nil })
-	})
-}
-
 func FuzzParsePushUpdates(f *testing.F) {
 	f.Add("refs/heads/x " + strings.Repeat("a", 40) + " refs/heads/y " + strings.Repeat("0", 40) + "\n")
 	f.Fuzz(func(t *testing.T, in string) {
@@ -495,4 +475,42 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestIsRevisionAndIsRepository(t *testing.T) {
+	r := newTestRepo(t)
+	r.write("sub/a.txt", "a\n")
+	r.commit("one")
+	r.git("tag", "v1")
+	r.commit("two")
+	bare := t.TempDir()
+	r.gitIn(bare, "init", "-q", "--bare")
+	ctx := context.Background()
+	for _, tt := range []struct {
+		rng  string
+		want bool
+	}{
+		{"HEAD", true}, {"v1..", true}, {"v1..main", true}, {"HEAD~1 --not v1", true}, {"--branches", true},
+		{"nosuchref", false}, {"sub", false}, {"HEAD~5", false}, {r.dir, false},
+	} {
+		got, err := IsRevision(ctx, r.dir, tt.rng)
+		if err != nil || got != tt.want {
+			t.Errorf("IsRevision(%q) = %v, %v; want %v", tt.rng, got, err, tt.want)
+		}
+	}
+	if _, err := IsRevision(ctx, r.dir, "--output=x"); err == nil {
+		t.Error("IsRevision accepted --output")
+	}
+	file := filepath.Join(r.dir, "sub", "a.txt")
+	for _, tt := range []struct {
+		dir  string
+		want bool
+	}{
+		{r.dir, true}, {filepath.Join(r.dir, "sub"), true}, {filepath.Join(r.dir, ".git"), true}, {bare, true},
+		{t.TempDir(), false}, {filepath.Join(r.dir, "nope"), false}, {file, false},
+	} {
+		if got := IsRepository(ctx, tt.dir); got != tt.want {
+			t.Errorf("IsRepository(%q) = %v, want %v", tt.dir, got, tt.want)
+		}
+	}
 }

@@ -23,7 +23,6 @@ type commitInfo struct {
 type change struct {
 	commit *commitInfo
 	oid    []byte // hex; valid only during the callback
-	mode   []byte
 	path   []byte // valid only during the callback
 }
 
@@ -38,10 +37,13 @@ const logFormat = "--format=%x01%H%x00%an <%ae>%x00%at%x00"
 // a broken stream.
 const maxToken = 1 << 20
 
-// tokenReader splits git's -z output at NUL bytes.
+// tokenReader splits git's -z output at NUL bytes. A token is valid only
+// until the next read: it points into the bufio buffer (or buf), which the
+// next read may overwrite.
 type tokenReader struct {
 	r   *bufio.Reader
 	buf []byte
+	oid []byte // the object ID of the last raw entry, copied out of r
 }
 
 func (t *tokenReader) next() ([]byte, error) {
@@ -114,21 +116,17 @@ func parseLog(r io.Reader, emit func(change) error) error {
 			}
 			cur = c
 		case tok[0] == ':':
-			mode, oid, ok := parseRaw(tok)
-			path, err := t.next()
+			oid, path, blob, err := t.rawEntry(tok)
 			if err != nil {
-				return truncated(err)
-			}
-			if !ok {
-				return fmt.Errorf("unexpected raw diff line %q", clip(tok))
+				return err
 			}
 			if cur == nil {
 				return errors.New("raw diff entry before any commit")
 			}
-			if !isBlobMode(mode) || isZeroOID(oid) {
+			if !blob {
 				continue
 			}
-			if err := emit(change{commit: cur, oid: oid, mode: mode, path: path}); err != nil {
+			if err := emit(change{commit: cur, oid: oid, path: path}); err != nil {
 				return err
 			}
 		default:
@@ -144,6 +142,25 @@ func truncated(err error) error {
 	return err
 }
 
+// rawEntry parses the raw diff entry tok and reads the path that follows
+// it. It returns the new side's object ID and the path, both valid until
+// the next read, and whether the new side is a blob to scan. The entry's
+// fields are checked and its object ID copied before the path is read,
+// since reading the path may overwrite tok.
+func (t *tokenReader) rawEntry(tok []byte) (oid, path []byte, blob bool, err error) {
+	mode, id, ok := parseRaw(tok)
+	if !ok {
+		return nil, nil, false, errUnexpected(tok)
+	}
+	blob = isBlobMode(mode) && !isZeroOID(id)
+	t.oid = append(t.oid[:0], id...)
+	path, err = t.next()
+	if err != nil {
+		return nil, nil, false, truncated(err)
+	}
+	return t.oid, path, blob, nil
+}
+
 // parseRaw returns the new side's mode and object ID of a raw diff entry:
 //
 //	:100644 100644 <old> <new> M            (one parent)
@@ -155,7 +172,7 @@ func parseRaw(line []byte) (mode, oid []byte, ok bool) {
 	}
 	fields := bytes.Fields(line[n:])
 	// n parents: n+1 modes, n+1 object IDs, a status.
-	if n == 0 || len(fields) != 2*(n+1)+1 {
+	if n == 0 || len(fields) != 2*(n+1)+1 || !isHexOID(string(fields[2*n+1])) {
 		return nil, nil, false
 	}
 	return fields[n], fields[2*n+1], true

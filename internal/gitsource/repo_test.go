@@ -99,6 +99,18 @@ func (r *testRepo) remove(path string) {
 	}
 }
 
+// hashObject writes a blob that no commit holds and returns its ID.
+func (r *testRepo) hashObject(content string) string {
+	r.t.Helper()
+	cmd := r.gitCmd("hash-object", "-w", "--stdin")
+	cmd.Stdin = strings.NewReader(content)
+	out, err := cmd.Output()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // commit stages everything and commits; it returns the commit ID.
 func (r *testRepo) commit(msg string) string {
 	r.t.Helper()

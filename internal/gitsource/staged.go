@@ -82,15 +82,11 @@ func parseDiffIndex(r io.Reader, emit func(oid, path []byte) error) error {
 		if len(tok) == 0 {
 			continue
 		}
-		mode, oid, ok := parseRaw(tok)
-		if !ok {
-			return errUnexpected(tok)
-		}
-		path, err := t.next()
+		oid, path, blob, err := t.rawEntry(tok)
 		if err != nil {
-			return truncated(err)
+			return err
 		}
-		if !isBlobMode(mode) || isZeroOID(oid) {
+		if !blob {
 			continue
 		}
 		if err := emit(oid, path); err != nil {
