@@ -55,7 +55,8 @@ func (r *Rotator) resume(ctx context.Context, opts RotateOptions, rec *PendingRo
 			msg += fmt.Sprintf("; the rotation's new key %s may still exist: if nothing uses it, delete it with aws iam delete-access-key --user-name %s --access-key-id %s",
 				rec.New.AccessKeyID, rec.User, rec.New.AccessKeyID)
 		}
-		return nil, errors.New(msg)
+		return nil, &RotateError{Step: "resuming the interrupted rotation", Err: errors.New(msg),
+			State: fmt.Sprintf("store: unchanged; the record of the interrupted rotation of profile %s is removed.", profile)}
 	}
 	keep := fmt.Sprintf("the record of the interrupted rotation is kept: run keywarden rotate %s again", profile)
 
