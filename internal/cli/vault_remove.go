@@ -24,7 +24,8 @@ its name. The key itself stays valid in AWS: delete it there too if it is no
 longer needed (or use keywarden rotate to replace it).`,
 		Example: `  keywarden remove work
   keywarden remove work --sessions-only   # forget cached sessions, keep the key`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: opts.completeProfile(vaultCompleteStored, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := vaultProfileArg(args)
 			if err != nil {

@@ -56,7 +56,8 @@ no new rotation then; exit 1 after a roll-back.`,
 		Example: `  keywarden rotate work --dry-run
   keywarden rotate work
   keywarden rotate work --delete-inactive --keep-old`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := vaultProfileArg(args)
 			if err != nil {
