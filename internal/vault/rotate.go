@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 	"github.com/keywarden/keywarden/internal/awskey"
 )
 
@@ -271,14 +272,24 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 		return nil, &RotateError{Step: "recording the rotation in the store", Err: err, State: stateUnchanged(out, old)}
 	}
 	r.done(stepRecorded)
-	// 1. Create.
-	created, err := api.CreateAccessKey(fin, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+	// 1. Create. Not retried by the SDK: a retry after a lost answer would
+	// make a second key (or fail on IAM's limit of two) and hide the first.
+	created, err := api.CreateAccessKey(fin, &iam.CreateAccessKeyInput{UserName: aws.String(user)}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil || created.AccessKey == nil {
 		if err == nil {
 			err = errors.New("IAM answered without a key")
 		}
-		r.forget(profile)
-		return nil, &RotateError{Step: "creating the new key", Err: err, State: stateUnchanged(out, old)}
+		var refused smithy.APIError
+		if errors.As(err, &refused) {
+			r.forget(profile)
+			return nil, &RotateError{Step: "creating the new key", Err: err, State: stateUnchanged(out, old)}
+		}
+		// No answer, or one without the key: IAM may have made a key whose
+		// secret never reached us. The record stays, so that the next
+		// rotate finds that key and deletes it.
+		return nil, &RotateError{Step: "creating the new key", Err: err,
+			State: fmt.Sprintf("account: IAM may have created a key whose answer was lost; the old key %s is active. store: profile %s holds the old key. Run keywarden rotate %s again to delete such a key (the rotation is recorded as interrupted).",
+				awskey.Redact(old.AccessKeyID), profile, profile)}
 	}
 	nk := created.AccessKey
 	newKey := &Key{

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -200,5 +201,55 @@ func rotateFailedStepFinishedLater(t *testing.T, m *mototest.Server) {
 	}
 	if keys := f.keys(t); len(keys) != 1 || keys[newID] != iamtypes.StatusTypeActive || f.stored(t) != newID {
 		t.Fatalf("account %v, store %s", keys, f.stored(t))
+	}
+}
+
+// rotateCreateAnswerLost: the connection drops after IAM made the key. The
+// rotation stops saying the account may hold a key it never saw, keeps its
+// record, and the next rotate deletes that key.
+func rotateCreateAnswerLost(t *testing.T, m *mototest.Server) {
+	f := newRotateFixture(t, m)
+	// With the SDK's retries on: CreateAccessKey must not be retried, or
+	// the retry hits IAM's limit of two keys and the first new key is
+	// forgotten.
+	f.r.NewIAM = Clients{Endpoint: m.URL, HTTPClient: &http.Client{Transport: f.ft}, RetryMaxAttempts: 3}.IAM
+	lost := false
+	f.ft.lose = func(action string) bool {
+		if action == "CreateAccessKey" && !lost {
+			lost = true
+			return true
+		}
+		return false
+	}
+	_, err := f.r.Rotate(context.Background(), RotateOptions{Profile: "work"})
+	var re *RotateError
+	if !errors.As(err, &re) || re.Step != "creating the new key" || !strings.Contains(re.State, "answer was lost") {
+		t.Fatalf("err = %v", err)
+	}
+	if rec, _ := f.v.GetRotation("work"); rec == nil || len(f.keys(t)) != 2 {
+		t.Fatalf("record %v, account %v", rec, f.keys(t))
+	}
+	f.ft.lose = nil
+	res, err := f.restart().Rotate(context.Background(), RotateOptions{Profile: "work"})
+	if err != nil || !res.RolledBack {
+		t.Fatalf("resume: %+v %v", res, err)
+	}
+	if keys := f.keys(t); len(keys) != 1 || keys[f.oldID] != iamtypes.StatusTypeActive || f.stored(t) != f.oldID {
+		t.Fatalf("account %v, store %s", keys, f.stored(t))
+	}
+}
+
+// rotateCreateRefused: IAM refuses CreateAccessKey; nothing changed, so
+// no record is left behind.
+func rotateCreateRefused(t *testing.T, m *mototest.Server) {
+	f := newRotateFixture(t, m)
+	f.ft.fail = func(action, _ string) bool { return action == "CreateAccessKey" }
+	_, err := f.r.Rotate(context.Background(), RotateOptions{Profile: "work"})
+	var re *RotateError
+	if !errors.As(err, &re) || re.Step != "creating the new key" || !strings.Contains(re.State, "account: unchanged") {
+		t.Fatalf("err = %v", err)
+	}
+	if rec, _ := f.v.GetRotation("work"); rec != nil || len(f.keys(t)) != 1 || f.stored(t) != f.oldID {
+		t.Fatalf("record %v, account %v", rec, f.keys(t))
 	}
 }

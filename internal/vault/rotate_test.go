@@ -32,7 +32,11 @@ type faultyTransport struct {
 	// crash, when it returns true, ends the calling goroutine (as kill -9
 	// ends the process) before the request is sent (sent false) or once
 	// the server has answered it (sent true).
-	crash   func(action string, sent bool) bool
+	crash func(action string, sent bool) bool
+	// lose, when it returns true, sends the request and then fails as
+	// a dropped connection would: the server acted, the client never
+	// hears of it.
+	lose    func(action string) bool
 	seen    []string
 	signers []string
 }
@@ -65,6 +69,10 @@ func (f *faultyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if crash != nil && crash(action, true) {
 		runtime.Goexit()
+	}
+	if err == nil && f.lose != nil && f.lose(action) {
+		resp.Body.Close()
+		return nil, errors.New("injected: connection reset after the request was sent")
 	}
 	return resp, err
 }
@@ -345,6 +353,8 @@ func TestRotate(t *testing.T) {
 		{"crash at each step", rotateCrashAtEachStep},
 		{"crash then the new key fails", rotateCrashThenNewKeyFails},
 		{"failed step finished by the next rotate", rotateFailedStepFinishedLater},
+		{"CreateAccessKey answer lost", rotateCreateAnswerLost},
+		{"CreateAccessKey refused", rotateCreateRefused},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, m) })
 	}
