@@ -70,6 +70,24 @@ func (r *Rotator) forget(profile string) {
 	}
 }
 
+// RotationLockWait is how long rotate waits for another rotate of the
+// same key to end before it gives up.
+const RotationLockWait = 2 * time.Second
+
+// lock takes the lock on rotating profile's key (Sessions.Lock, when set).
+func (r *Rotator) lock(ctx context.Context, profile string) (func(), error) {
+	if r.Sessions.Lock == nil {
+		return func() {}, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, RotationLockWait)
+	defer cancel()
+	unlock, err := r.Sessions.Lock(wctx, rotationPrefix+profile)
+	if err != nil {
+		return nil, fmt.Errorf("another keywarden rotate of profile %q is running: let it finish (%w; nothing changed)", profile, err)
+	}
+	return unlock, nil
+}
+
 func (r *Rotator) aboutToChange() {
 	if r.Changing != nil && !r.changing {
 		r.changing = true
@@ -165,6 +183,14 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 	if profile != opts.Profile {
 		r.logf("profile %s uses the key of profile %s: rotating that key", opts.Profile, profile)
 	}
+	// One rotation of a key at a time: a second rotate would take the
+	// first one's record for an interrupted rotation and settle it under
+	// its feet. The lock is a file lock, which dies with its process.
+	unlock, err := r.lock(ctx, profile)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	pending, err := s.Vault.GetRotation(profile)
 	if err != nil {
 		return nil, err

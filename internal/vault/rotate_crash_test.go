@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/keywarden/keywarden/internal/mototest"
+	"github.com/keywarden/keywarden/internal/vault/awsconfig"
 )
 
 // rotateUntil runs r.Rotate in a goroutine that stops dead where the
@@ -252,4 +254,42 @@ func rotateCreateRefused(t *testing.T, m *mototest.Server) {
 	if rec, _ := f.v.GetRotation("work"); rec != nil || len(f.keys(t)) != 1 || f.stored(t) != f.oldID {
 		t.Fatalf("record %v, account %v", rec, f.keys(t))
 	}
+}
+
+// TestRotateRefusesConcurrentRotation: while one rotate of a key runs (it
+// holds the rotation lock), another gives up at once instead of taking the
+// first one's record for an interrupted rotation.
+func TestRotateRefusesConcurrentRotation(t *testing.T) {
+	dir := t.TempDir()
+	v := &Vault{Store: NewMemStore()}
+	if err := v.SetKey("work", &Key{AccessKeyID: testKeyID, SecretAccessKey: testSecret}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := awsconfig.Parse("config", []byte("[profile work-ro]\nsource_profile = work\n"))
+	lock := SessionLock(dir)
+	r := &Rotator{Sessions: &Sessions{Vault: v, Config: cfg, Lock: lock}}
+	unlock, err := lock(context.Background(), rotationPrefix+"work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"work", "work-ro"} {
+		_, err = r.Rotate(context.Background(), RotateOptions{Profile: p, DryRun: true})
+		if err == nil || !strings.Contains(err.Error(), `another keywarden rotate of profile "work" is running`) {
+			t.Fatalf("%s: err = %v", p, err)
+		}
+	}
+	unlock()
+	// Free again: the rotation gets past the lock, to its first STS call.
+	r.Sessions.NewSTS = func(Credentials, string) STSAPI { return offlineSTS{} }
+	_, err = r.Rotate(context.Background(), RotateOptions{Profile: "work", DryRun: true})
+	if err == nil || !strings.Contains(err.Error(), "offline") {
+		t.Fatalf("after unlock: %v", err)
+	}
+}
+
+// offlineSTS answers GetCallerIdentity with an error.
+type offlineSTS struct{ STSAPI }
+
+func (offlineSTS) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
+	return nil, errors.New("offline")
 }
