@@ -108,9 +108,18 @@ func rotateCrashAtEachStep(t *testing.T, m *mototest.Server) {
 				t.Fatalf("a new key recorded before CreateAccessKey answered: %+v", rec.New)
 			}
 
+			// A dry run says what it found and changes nothing.
+			res, err := f.restart().Rotate(context.Background(), RotateOptions{Profile: "work", DryRun: true})
+			if err != nil || !res.Resumed || len(f.keys(t)) != tc.keysAfterCrash {
+				t.Fatalf("dry run: %+v %v, account %v", res, err, f.keys(t))
+			}
+			if rec, _ := f.v.GetRotation("work"); rec == nil {
+				t.Fatal("the dry run removed the record")
+			}
+
 			// The next rotate settles it, says which, and starts nothing new.
 			r2 := f.restart()
-			res, err := r2.Rotate(context.Background(), RotateOptions{Profile: "work"})
+			res, err = r2.Rotate(context.Background(), RotateOptions{Profile: "work"})
 			if err != nil {
 				t.Fatalf("resume: %v\nlog: %s", err, strings.Join(f.log, "\n"))
 			}
