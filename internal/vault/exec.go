@@ -178,13 +178,13 @@ const CredentialPath = "/credentials"
 // URL is the endpoint for AWS_CONTAINER_CREDENTIALS_FULL_URI.
 func (s *CredentialServer) URL() string { return "http://" + s.ln.Addr().String() + CredentialPath }
 
-// loopbackHost reports whether host, a request's Host header, names this
-// server by a loopback name (localhost, 127.0.0.1 or [::1]) with its
-// port. A web page whose DNS name was rebound to 127.0.0.1 sends its own
-// name: refusing it keeps a browser out even before the token is checked.
-func (s *CredentialServer) loopbackHost(host string) bool {
-	h, port, err := net.SplitHostPort(host)
-	if err != nil || port != strconv.Itoa(s.ln.Addr().(*net.TCPAddr).Port) {
+// LoopbackHost reports whether host, a request's Host header, names a
+// server on port by a loopback name: localhost, 127.0.0.1 or [::1]. A web
+// page whose DNS name was rebound to 127.0.0.1 sends its own name:
+// refusing it keeps a browser out even before the token is checked.
+func LoopbackHost(host string, port int) bool {
+	h, p, err := net.SplitHostPort(host)
+	if err != nil || p != strconv.Itoa(port) {
 		return false
 	}
 	return strings.EqualFold(h, "localhost") || h == "127.0.0.1" || h == "::1"
@@ -217,7 +217,7 @@ type containerCreds struct {
 }
 
 func (s *CredentialServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.loopbackHost(r.Host) {
+	if !LoopbackHost(r.Host, s.ln.Addr().(*net.TCPAddr).Port) {
 		http.Error(w, "forbidden: not a loopback host name", http.StatusForbidden)
 		return
 	}

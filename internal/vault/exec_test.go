@@ -193,6 +193,24 @@ func TestCredentialServerHostAndPath(t *testing.T) {
 	}
 }
 
+// FuzzLoopbackHost: whatever the Host header, LoopbackHost accepts only
+// the three loopback names with the port, and never panics.
+func FuzzLoopbackHost(f *testing.F) {
+	for _, h := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080", "evil:8080", "[::1]", "::1:8080", "", ":", "[", "127.0.0.1:08080"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !LoopbackHost(host, 8080) {
+			return
+		}
+		switch strings.ToLower(host) {
+		case "127.0.0.1:8080", "localhost:8080", "[::1]:8080":
+		default:
+			t.Fatalf("accepted %q", host)
+		}
+	})
+}
+
 func TestRunExitStatus(t *testing.T) {
 	code, err := Run(context.Background(), "sh", []string{"-c", "exit 7"}, nil)
 	if err != nil || code != 7 {
