@@ -301,7 +301,16 @@ func TestVaultListInterruptedRotation(t *testing.T) {
 	if err := json.Unmarshal([]byte(out2), &js); err != nil || code != 1 || len(js.Rotations) != 2 {
 		t.Fatalf("list json: %d %v\n%s", code, err, out2)
 	}
-	all := out + errOut + out2
+	// remove refuses to forget a profile whose rotation is unsettled:
+	// the record may hold the only copy of an active key.
+	_, errOut3, code := h.run("", "remove", "work")
+	if code != 2 || !strings.Contains(errOut3, "run keywarden rotate work first") {
+		t.Fatalf("remove with an interrupted rotation: %d %s", code, errOut3)
+	}
+	if k, err := v.GetKey("work"); err != nil || k.AccessKeyID != vaultTestKeyID {
+		t.Fatalf("remove removed the key: %v", err)
+	}
+	all := out + errOut + out2 + errOut3
 	for _, secret := range []string{vaultTestSecret, newSecret, newID, vaultTestKeyID, "\x1b"} {
 		if strings.Contains(all, secret) {
 			t.Errorf("list printed %q", secret)

@@ -52,6 +52,13 @@ func runVaultRemove(opts *vaultRemoveOptions) error {
 		fmt.Fprintf(opts.IO.Out, "Forgot the sessions cached for profile %s.\n", opts.Profile)
 		return nil
 	}
+	// The record of an interrupted rotation may hold the only copy of a
+	// key that is active in the account: settle it before forgetting.
+	if rec, err := v.GetRotation(opts.Profile); err != nil {
+		return err
+	} else if rec != nil {
+		return usageErrorf("a rotation of profile %q was interrupted and its record holds a key: run keywarden rotate %s first to finish it or roll it back", opts.Profile, opts.Profile)
+	}
 	found, err := v.RemoveProfile(opts.Profile)
 	if err != nil {
 		return err
