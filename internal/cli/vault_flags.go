@@ -36,6 +36,7 @@ func vaultNewOptions(f *Factory) *vaultOptions {
 // bindStore adds the flags that choose the store.
 func (o *vaultOptions) bindStore(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Backend, "backend", "", "credential store: "+strings.Join(vault.Backends, "|")+" (default: KEYWARDEN_BACKEND, else auto)")
+	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions(vault.Backends, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // bindAWS adds the flags of commands that call STS.
