@@ -47,7 +47,8 @@ stored. Remove the plain-text copy from ~/.aws/credentials afterwards.`,
 		Example: `  keywarden add work
   AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... keywarden add work --env
   keywarden add ci --backend file --stdin < keyfile`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: opts.completeProfile(vaultCompleteConfig, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := vaultProfileArg(args)
 			if err != nil {

@@ -256,3 +256,64 @@ func TestVaultAddWarnsAboutPlainTextCopy(t *testing.T) {
 		t.Fatalf("add without a plain-text copy: %d %q", code, errOut)
 	}
 }
+
+// list shows a rotation that was interrupted (text and JSON), with its
+// keys redacted, and exits 1 with advice to run rotate.
+func TestVaultListInterruptedRotation(t *testing.T) {
+	vaultNoTerminal(t)
+	dir := t.TempDir()
+	started := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	h := &vaultHarness{t: t, now: started.Add(time.Hour), env: map[string]string{
+		"KEYWARDEN_BACKEND": "file", "KEYWARDEN_FILE_DIR": dir, "KEYWARDEN_FILE_PASSPHRASE": "pw", "AWS_CONFIG_FILE": filepath.Join(dir, "config")}}
+	v := &vault.Vault{Store: vault.NewFileStore(dir, func(bool) (string, error) { return "pw", nil })}
+	old := vault.Key{AccessKeyID: vaultTestKeyID, SecretAccessKey: vaultTestSecret, Added: started}
+	if err := v.SetKey("work", &old); err != nil {
+		t.Fatal(err)
+	}
+	const newID, newSecret = "AKIAY34FZKBOKMUTNEW1", "Qw8+Er7Ty6Ui5Op4As3Df2Gh1Jk0LmNbVcXzZx9/"
+	for _, rec := range []*vault.PendingRotation{
+		{Profile: "work", User: "alice", Old: old, New: &vault.Key{AccessKeyID: newID, SecretAccessKey: newSecret}, Started: started},
+		{Profile: "ops\x1b[31m", User: "bob", Old: old, Started: started},
+	} {
+		if err := v.SetRotation(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := h.run("", "list")
+	for _, want := range []string{
+		"INTERRUPTED ROTATION  USER   OLD KEY               NEW KEY               STARTED",
+		"work                  alice  AKIA************VV7A  AKIA************NEW1  2026-05-01T08:00:00Z",
+		"(not recorded)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || !strings.Contains(errOut, "The rotation of profile work was interrupted: run keywarden rotate work to finish it or roll it back.") {
+		t.Fatalf("list: exit %d\n%s", code, errOut)
+	}
+	out2, _, code := h.run("", "list", "--format", "json")
+	var js struct {
+		Rotations []struct {
+			Profile, User, OldKeyID, NewKeyID string
+		} `json:"interrupted_rotations"`
+	}
+	if err := json.Unmarshal([]byte(out2), &js); err != nil || code != 1 || len(js.Rotations) != 2 {
+		t.Fatalf("list json: %d %v\n%s", code, err, out2)
+	}
+	// remove refuses to forget a profile whose rotation is unsettled:
+	// the record may hold the only copy of an active key.
+	_, errOut3, code := h.run("", "remove", "work")
+	if code != 2 || !strings.Contains(errOut3, "run keywarden rotate work first") {
+		t.Fatalf("remove with an interrupted rotation: %d %s", code, errOut3)
+	}
+	if k, err := v.GetKey("work"); err != nil || k.AccessKeyID != vaultTestKeyID {
+		t.Fatalf("remove removed the key: %v", err)
+	}
+	all := out + errOut + out2 + errOut3
+	for _, secret := range []string{vaultTestSecret, newSecret, newID, vaultTestKeyID, "\x1b"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("list printed %q", secret)
+		}
+	}
+}

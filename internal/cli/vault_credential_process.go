@@ -33,8 +33,9 @@ both credential_process and source_profile):
 
 The MFA prompt goes to the terminal (/dev/tty), never to stdout. Without a
 terminal, give mfa_process in the profile.`,
-		Example: `  aws sts get-caller-identity --profile work-mfa`,
-		Args:    cobra.ArbitraryArgs,
+		Example:           `  aws sts get-caller-identity --profile work-mfa`,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := vaultProfileArg(args)
 			if err != nil {

@@ -6,10 +6,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,6 +54,39 @@ func vaultAWSCLIs(t *testing.T) []string {
 		t.Skip("no AWS CLI (aws) on PATH: skipping the AWS CLI compatibility test (apt-get install awscli to run it)")
 	}
 	return out
+}
+
+// vaultMotoAlice resets moto and makes user alice with one access key.
+func vaultMotoAlice(t *testing.T, m *mototest.Server) (admin *iam.Client, keyID, secret string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := m.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin = iam.NewFromConfig(m.Config())
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin, *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
+}
+
+// newVaultE2E runs commands with a clean environment: the file backend in
+// store, the config file cfg, AWS at endpoint, HOME at dir.
+func newVaultE2E(t *testing.T, bin, endpoint, dir, store, cfg string) *vaultE2E {
+	e := &vaultE2E{t: t, bin: bin}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "KEYWARDEN_") && !strings.HasPrefix(kv, "HOME=") {
+			e.env = append(e.env, kv)
+		}
+	}
+	e.env = append(e.env, "HOME="+dir, "KEYWARDEN_BACKEND=file", "KEYWARDEN_FILE_DIR="+store, "KEYWARDEN_FILE_PASSPHRASE=e2e-pass",
+		"AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "nothing"), "AWS_ENDPOINT_URL="+endpoint,
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=stale-should-be-removed")
+	return e
 }
 
 type vaultE2E struct {
@@ -90,15 +129,7 @@ func TestVaultEndToEndMoto(t *testing.T) {
 	m := mototest.Start(t)
 	clis := vaultAWSCLIs(t)
 	ctx := context.Background()
-	admin := iam.NewFromConfig(m.Config())
-	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")}); err != nil {
-		t.Fatal(err)
-	}
-	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
+	admin, keyID, secret := vaultMotoAlice(t, m)
 
 	dir := t.TempDir()
 	bin := vaultBuildBinary(t)
@@ -118,16 +149,7 @@ credential_process = %s credential-process alice
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e := &vaultE2E{t: t, bin: bin}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "KEYWARDEN_") && !strings.HasPrefix(kv, "HOME=") {
-			e.env = append(e.env, kv)
-		}
-	}
-	e.env = append(e.env, "HOME="+dir, "KEYWARDEN_BACKEND=file", "KEYWARDEN_FILE_DIR="+store, "KEYWARDEN_FILE_PASSPHRASE=e2e-pass",
-		"AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "nothing"), "AWS_ENDPOINT_URL="+m.URL,
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=stale-should-be-removed")
-
+	e := newVaultE2E(t, bin, m.URL, dir, store, cfg)
 	// add, verified against moto's STS.
 	out, errOut, code := e.run(keyID+"\n"+secret+"\n", bin, "add", "alice", "--stdin")
 	if code != 0 || !strings.Contains(errOut, "belongs to arn:aws:iam::123456789012:user/alice") {
@@ -246,5 +268,150 @@ credential_process = %s credential-process alice
 	}
 	if bytes.Contains(e.output.Bytes(), []byte(secret)) || bytes.Contains(e.output.Bytes(), []byte(keyID)) {
 		t.Errorf("the long-term key appears in output:\n%s", e.output.String())
+	}
+}
+
+// TestVaultRotateKilledMoto kills `keywarden rotate` with SIGKILL in the
+// middle, for real, through a proxy in front of moto_server that sends the
+// signal when it sees a chosen request: once when CreateAccessKey has been
+// answered (the answer never reaches keywarden), once when the new key is
+// first tried (it is created, recorded and stored). list then shows the
+// interrupted rotation, and the next rotate rolls it back or finishes it.
+func TestVaultRotateKilledMoto(t *testing.T) {
+	m := mototest.Start(t)
+	bin := vaultBuildBinary(t)
+	ctx := context.Background()
+	var (
+		mu     sync.Mutex
+		victim *os.Process
+		killAt func(action, signer string, answered bool) bool
+	)
+	signer := regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+	kill := func(action, by string, answered bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if victim != nil && killAt != nil && killAt(action, by, answered) {
+			_ = victim.Kill()
+			victim, killAt = nil, nil
+		}
+	}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		by := ""
+		if sm := signer.FindStringSubmatch(r.Header.Get("Authorization")); sm != nil {
+			by = sm[1]
+		}
+		kill(form.Get("Action"), by, false)
+		req, _ := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method, m.URL+r.URL.RequestURI(), bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		reply, _ := io.ReadAll(resp.Body)
+		kill(form.Get("Action"), by, true)
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(reply)
+	}))
+	defer proxy.Close()
+
+	for _, tc := range []struct {
+		name   string
+		killAt func(oldID string) func(action, signer string, answered bool) bool
+		// want is what the next rotate says, and its exit code.
+		want     string
+		wantCode int
+		// newWins: the account and the store end with the new key.
+		newWins bool
+	}{
+		{"CreateAccessKey answered, answer lost", func(string) func(string, string, bool) bool {
+			return func(action, _ string, answered bool) bool { return action == "CreateAccessKey" && answered }
+		}, "Rolled back the interrupted rotation of user alice", 1, false},
+		{"new key stored, first tried", func(oldID string) func(string, string, bool) bool {
+			return func(action, by string, answered bool) bool {
+				return action == "GetCallerIdentity" && by != oldID && strings.HasPrefix(by, "AKIA") && !answered
+			}
+		}, "Finished the interrupted rotation of user alice", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			admin, oldID, secret := vaultMotoAlice(t, m)
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "config")
+			if err := os.WriteFile(cfg, []byte("[profile alice]\nregion = us-east-1\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\nmfa_process = echo 123456\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e := newVaultE2E(t, bin, proxy.URL, dir, filepath.Join(dir, "store"), cfg)
+			if _, errOut, code := e.run(oldID+"\n"+secret+"\n", bin, "add", "alice", "--stdin"); code != 0 {
+				t.Fatalf("add: %d %s", code, errOut)
+			}
+			keys := func() map[string]string {
+				out, err := admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("alice")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ks := map[string]string{}
+				for _, k := range out.AccessKeyMetadata {
+					ks[*k.AccessKeyId] = string(k.Status)
+				}
+				return ks
+			}
+
+			c := e.cmd("", bin, "rotate", "alice")
+			var errOut bytes.Buffer
+			c.Stderr = &errOut
+			mu.Lock()
+			if err := c.Start(); err != nil {
+				mu.Unlock()
+				t.Fatal(err)
+			}
+			victim, killAt = c.Process, tc.killAt(oldID)
+			mu.Unlock()
+			err := c.Wait()
+			if ws, ok := c.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Fatalf("rotate was not killed: %v\n%s", err, errOut.String())
+			}
+			if ks := keys(); len(ks) != 2 {
+				t.Fatalf("after the kill the user has %v", ks)
+			}
+
+			out, stderr, code := e.run("", bin, "list")
+			if code != 1 || !strings.Contains(out, "INTERRUPTED ROTATION") || !strings.Contains(stderr, "run keywarden rotate alice to finish it or roll it back") {
+				t.Fatalf("list after the kill: %d\n%s%s", code, out, stderr)
+			}
+			out, stderr, code = e.run("", bin, "rotate", "alice")
+			if code != tc.wantCode || !strings.Contains(out, tc.want) || !strings.Contains(stderr, "was interrupted") {
+				t.Fatalf("rotate after the kill: %d\n%s%s", code, out, stderr)
+			}
+			ks := keys()
+			if len(ks) != 1 {
+				t.Fatalf("settled to %v", ks)
+			}
+			_, oldLeft := ks[oldID]
+			if oldLeft == tc.newWins {
+				t.Fatalf("settled to %v (old key %s)", ks, oldID)
+			}
+			out, stderr, code = e.run("", bin, "list")
+			if code != 0 || strings.Contains(out, "INTERRUPTED") {
+				t.Fatalf("list after settling: %d\n%s%s", code, out, stderr)
+			}
+			// The stored key is the one left, and it works.
+			if _, stderr, code = e.run("", bin, "exec", "alice", "--no-cache", "--", "true"); code != 0 {
+				t.Fatalf("exec with the settled key: %d %s", code, stderr)
+			}
+			for id := range ks {
+				if !strings.Contains(out, "AKIA************"+id[16:]) {
+					t.Fatalf("list shows another key than %s:\n%s", id, out)
+				}
+			}
+			if bytes.Contains(e.output.Bytes(), []byte(secret)) {
+				t.Error("the old secret appears in output")
+			}
+		})
 	}
 }

@@ -45,7 +45,8 @@ and keywarden exits with its status.`,
 		Example: `  keywarden exec work -- aws s3 ls
   keywarden exec admin --server -- terraform apply
   keywarden exec work            # a shell with the credentials`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dash := cmd.ArgsLenAtDash()
 			var before []string

@@ -27,7 +27,8 @@ credential_process JSON, ini a section for a credentials file. Only session
 credentials are printed, never the stored long-term key.`,
 		Example: `  eval "$(keywarden export work)"
   keywarden export work --format json | jq .Expiration`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := vaultProfileArg(args)
 			if err != nil {

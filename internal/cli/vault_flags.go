@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ func vaultNewOptions(f *Factory) *vaultOptions {
 // bindStore adds the flags that choose the store.
 func (o *vaultOptions) bindStore(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Backend, "backend", "", "credential store: "+strings.Join(vault.Backends, "|")+" (default: KEYWARDEN_BACKEND, else auto)")
+	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions(vault.Backends, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // bindAWS adds the flags of commands that call STS.
@@ -82,6 +84,15 @@ func (o *vaultOptions) passphrase(create bool) (string, error) {
 
 // open opens the chosen store.
 func (o *vaultOptions) open() (*vault.Vault, error) {
+	v, err := o.openWith(o.passphrase)
+	if err != nil {
+		return nil, UsageError(err)
+	}
+	return v, nil
+}
+
+// openWith opens the chosen store, unlocking the encrypted file with pass.
+func (o *vaultOptions) openWith(pass vault.PassphraseFunc) (*vault.Vault, error) {
 	backend := o.Backend
 	if backend == "" {
 		backend = o.Getenv("KEYWARDEN_BACKEND")
@@ -89,11 +100,11 @@ func (o *vaultOptions) open() (*vault.Vault, error) {
 	st, err := vault.Open(vault.OpenOptions{
 		Backend:                 backend,
 		FileDir:                 vault.DefaultFileDir(o.Getenv),
-		Passphrase:              o.passphrase,
+		Passphrase:              pass,
 		SecretServiceCollection: o.Getenv("KEYWARDEN_SECRET_SERVICE_COLLECTION"),
 	})
 	if err != nil {
-		return nil, UsageError(err)
+		return nil, err
 	}
 	return &vault.Vault{Store: st}, nil
 }
@@ -193,4 +204,71 @@ func vaultProfileArg(args []string) (string, error) {
 		return "", UsageError(err)
 	}
 	return args[0], nil
+}
+
+// Which profiles a PROFILE argument completes to.
+const (
+	vaultCompleteStored = 1 << iota // profiles with a stored key
+	vaultCompleteConfig             // profiles in ~/.aws/config (AWS_CONFIG_FILE)
+)
+
+// completeProfile returns the completion of a command's PROFILE argument
+// (its first; later ones complete as files when files, else to nothing).
+// It never prompts: the encrypted file store is read only when
+// KEYWARDEN_FILE_PASSPHRASE is set, and a store or config file that cannot
+// be read just contributes no names.
+func (o *vaultOptions) completeProfile(which int, files bool) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			if files {
+				return nil, cobra.ShellCompDirectiveDefault
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return o.profileCompletions(which, toComplete), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func (o *vaultOptions) profileCompletions(which int, prefix string) []cobra.Completion {
+	desc := map[string]string{}
+	if which&vaultCompleteConfig != 0 {
+		if cfg, err := o.config(); err == nil {
+			for _, n := range cfg.Names() {
+				desc[n] = "in AWS config"
+			}
+		}
+	}
+	if which&vaultCompleteStored != 0 {
+		if names, err := o.storedNames(); err == nil {
+			for _, n := range names {
+				desc[n] = "key stored"
+			}
+		}
+	}
+	var out []cobra.Completion
+	for n, d := range desc {
+		// A name with a tab, a newline or an escape would break the
+		// completion protocol or the terminal: CheckProfileName refuses
+		// those, as the commands do.
+		if strings.HasPrefix(n, prefix) && vault.CheckProfileName(n) == nil {
+			out = append(out, cobra.CompletionWithDesc(n, d))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// storedNames lists the profiles with a stored key without ever asking
+// for a passphrase.
+func (o *vaultOptions) storedNames() ([]string, error) {
+	v, err := o.openWith(func(bool) (string, error) {
+		if p := o.Getenv("KEYWARDEN_FILE_PASSPHRASE"); p != "" {
+			return p, nil
+		}
+		return "", errors.New("no passphrase while completing")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.KeyNames()
 }

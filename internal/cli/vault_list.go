@@ -30,8 +30,10 @@ func newVaultListCmd(f *Factory) *cobra.Command {
 		Long: `List the profiles with a stored key: the key ID (redacted), the key's age with
 a warning past 90 days, and the sessions cached for it with their expiry. A
 role session marked "via session PROFILE" was assumed with that profile's MFA
-session and is renewed from it without an MFA code.
-Exit 1 when a key is older than 90 days.`,
+session and is renewed from it without an MFA code. A rotation that was
+interrupted (keywarden killed half-way) is listed too: the next rotate of
+that profile finishes it or rolls it back.
+Exit 1 when a key is older than 90 days or a rotation was interrupted.`,
 		Example: `  keywarden list
   keywarden list --format json`,
 		Args: cobra.NoArgs,
@@ -62,6 +64,16 @@ type vaultListSession struct {
 	KeyID      string    `json:"key_id"`
 	Expiration time.Time `json:"expiration"`
 	Fresh      bool      `json:"fresh"`
+}
+
+// vaultListRotation is a rotation that was interrupted: the next rotate
+// of the profile finishes it or rolls it back.
+type vaultListRotation struct {
+	Profile  string    `json:"profile"`
+	User     string    `json:"user"`
+	OldKeyID string    `json:"old_key_id"`
+	NewKeyID string    `json:"new_key_id,omitempty"`
+	Started  time.Time `json:"started"`
 }
 
 func runVaultList(opts *vaultListOptions) error {
@@ -96,6 +108,18 @@ func runVaultList(opts *vaultListOptions) error {
 	if err != nil {
 		return err
 	}
+	pending, err := v.Rotations()
+	if err != nil {
+		return err
+	}
+	var lr []vaultListRotation
+	for _, p := range pending {
+		r := vaultListRotation{Profile: p.Profile, User: p.User, OldKeyID: awskey.Redact(p.Old.AccessKeyID), Started: p.Started}
+		if p.New != nil {
+			r.NewKeyID = awskey.Redact(p.New.AccessKeyID)
+		}
+		lr = append(lr, r)
+	}
 	var ls []vaultListSession
 	for _, s := range sessions {
 		ls = append(ls, vaultListSession{Profile: s.Profile, Kind: s.Kind, MFA: s.MFASerial != "", RoleARN: s.RoleARN, Via: s.Via,
@@ -105,10 +129,11 @@ func runVaultList(opts *vaultListOptions) error {
 		enc := json.NewEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(struct {
-			Backend  string             `json:"backend"`
-			Keys     []vaultListKey     `json:"keys"`
-			Sessions []vaultListSession `json:"sessions"`
-		}{v.Store.Backend(), vaultNonNil(keys), vaultNonNil(ls)}); err != nil {
+			Backend              string              `json:"backend"`
+			Keys                 []vaultListKey      `json:"keys"`
+			Sessions             []vaultListSession  `json:"sessions"`
+			InterruptedRotations []vaultListRotation `json:"interrupted_rotations"`
+		}{v.Store.Backend(), vaultNonNil(keys), vaultNonNil(ls), vaultNonNil(lr)}); err != nil {
 			return err
 		}
 	} else {
@@ -153,9 +178,26 @@ func runVaultList(opts *vaultListOptions) error {
 			}
 			tw.Flush()
 		}
+		if len(lr) > 0 {
+			fmt.Fprintln(out)
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "INTERRUPTED ROTATION\tUSER\tOLD KEY\tNEW KEY\tSTARTED")
+			for _, r := range lr {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", report.Printable(r.Profile), report.Printable(r.User), r.OldKeyID,
+					vaultOr(r.NewKeyID, "(not recorded)"), r.Started.UTC().Format(time.RFC3339))
+			}
+			tw.Flush()
+		}
+	}
+	for _, r := range lr {
+		fmt.Fprintf(opts.IO.ErrOut, "The rotation of profile %s was interrupted: run keywarden rotate %s to finish it or roll it back.\n",
+			report.Printable(r.Profile), report.Printable(r.Profile))
 	}
 	if old > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "%d key(s) older than 90 days: replace them with keywarden rotate PROFILE\n", old)
+		return ErrFindings()
+	}
+	if len(lr) > 0 {
 		return ErrFindings()
 	}
 	return nil

@@ -24,7 +24,8 @@ its name. The key itself stays valid in AWS: delete it there too if it is no
 longer needed (or use keywarden rotate to replace it).`,
 		Example: `  keywarden remove work
   keywarden remove work --sessions-only   # forget cached sessions, keep the key`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: opts.completeProfile(vaultCompleteStored, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := vaultProfileArg(args)
 			if err != nil {
@@ -50,6 +51,13 @@ func runVaultRemove(opts *vaultRemoveOptions) error {
 		}
 		fmt.Fprintf(opts.IO.Out, "Forgot the sessions cached for profile %s.\n", opts.Profile)
 		return nil
+	}
+	// The record of an interrupted rotation may hold the only copy of a
+	// key that is active in the account: settle it before forgetting.
+	if rec, err := v.GetRotation(opts.Profile); err != nil {
+		return err
+	} else if rec != nil {
+		return usageErrorf("a rotation of profile %q was interrupted and its record holds a key: run keywarden rotate %s first to finish it or roll it back", opts.Profile, opts.Profile)
 	}
 	found, err := v.RemoveProfile(opts.Profile)
 	if err != nil {

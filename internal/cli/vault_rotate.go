@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/vault"
 	"github.com/spf13/cobra"
 )
@@ -43,11 +44,20 @@ func newVaultRotateCmd(f *Factory) *cobra.Command {
 If a step fails, keywarden undoes what it can (the new key is deleted again
 and the old one put back in the store if the new key never worked) and says
 exactly what state the account and the store are in. --dry-run says what it
-would do and changes nothing.`,
+would do and changes nothing.
+
+Before creating the key, rotate records the rotation in the store, and adds
+the new key to that record as soon as IAM returns it. If keywarden is killed
+half-way (or a deactivate or delete failed), the next rotate of the profile
+settles that rotation first and says which way: finished when the new key
+works (stored, the old key deactivated and deleted as first asked), else
+rolled back (the old key back in the store, the new key deleted). It starts
+no new rotation then; exit 1 after a roll-back.`,
 		Example: `  keywarden rotate work --dry-run
   keywarden rotate work
   keywarden rotate work --delete-inactive --keep-old`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := vaultProfileArg(args)
 			if err != nil {
@@ -111,13 +121,24 @@ func runVaultRotate(ctx context.Context, opts *vaultRotateOptions) error {
 		}
 		return vaultUserError(err)
 	}
+	user := report.Printable(res.User)
 	switch {
+	case opts.DryRun && res.Resumed:
+		fmt.Fprintf(opts.IO.Out, "Would settle the interrupted rotation of the key %s of user %s.\n", awskey.Redact(res.OldKeyID), user)
 	case opts.DryRun:
-		fmt.Fprintf(opts.IO.Out, "Would rotate the key %s of user %s.\n", awskey.Redact(res.OldKeyID), res.User)
+		fmt.Fprintf(opts.IO.Out, "Would rotate the key %s of user %s.\n", awskey.Redact(res.OldKeyID), user)
+	case res.RolledBack:
+		fmt.Fprintf(opts.IO.Out, "Rolled back the interrupted rotation of user %s: %s is still the key in use. Run keywarden rotate %s again to rotate it.\n",
+			user, awskey.Redact(res.OldKeyID), report.Printable(opts.Profile))
+		return ErrFindings()
+	case res.Resumed && res.Deleted:
+		fmt.Fprintf(opts.IO.Out, "Finished the interrupted rotation of user %s: %s replaces %s, which is deleted.\n", user, awskey.Redact(res.NewKeyID), awskey.Redact(res.OldKeyID))
+	case res.Resumed:
+		fmt.Fprintf(opts.IO.Out, "Finished the interrupted rotation of user %s: %s replaces %s, which is inactive (kept).\n", user, awskey.Redact(res.NewKeyID), awskey.Redact(res.OldKeyID))
 	case res.Deleted:
-		fmt.Fprintf(opts.IO.Out, "Rotated the key of user %s: %s replaces %s, which is deleted.\n", res.User, awskey.Redact(res.NewKeyID), awskey.Redact(res.OldKeyID))
+		fmt.Fprintf(opts.IO.Out, "Rotated the key of user %s: %s replaces %s, which is deleted.\n", user, awskey.Redact(res.NewKeyID), awskey.Redact(res.OldKeyID))
 	default:
-		fmt.Fprintf(opts.IO.Out, "Rotated the key of user %s: %s replaces %s, which is inactive (kept).\n", res.User, awskey.Redact(res.NewKeyID), awskey.Redact(res.OldKeyID))
+		fmt.Fprintf(opts.IO.Out, "Rotated the key of user %s: %s replaces %s, which is inactive (kept).\n", user, awskey.Redact(res.NewKeyID), awskey.Redact(res.OldKeyID))
 	}
 	return nil
 }

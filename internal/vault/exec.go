@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -170,8 +171,24 @@ func (s *CredentialServer) Start() error {
 	return nil
 }
 
+// CredentialPath is the one path the server hands credentials out on;
+// every other path is 404.
+const CredentialPath = "/credentials"
+
 // URL is the endpoint for AWS_CONTAINER_CREDENTIALS_FULL_URI.
-func (s *CredentialServer) URL() string { return "http://" + s.ln.Addr().String() + "/" }
+func (s *CredentialServer) URL() string { return "http://" + s.ln.Addr().String() + CredentialPath }
+
+// LoopbackHost reports whether host, a request's Host header, names a
+// server on port by a loopback name: localhost, 127.0.0.1 or [::1]. A web
+// page whose DNS name was rebound to 127.0.0.1 sends its own name:
+// refusing it keeps a browser out even before the token is checked.
+func LoopbackHost(host string, port int) bool {
+	h, p, err := net.SplitHostPort(host)
+	if err != nil || p != strconv.Itoa(port) {
+		return false
+	}
+	return strings.EqualFold(h, "localhost") || h == "127.0.0.1" || h == "::1"
+}
 
 // Env are the variables that point a child at the server.
 func (s *CredentialServer) Env() []string {
@@ -200,6 +217,14 @@ type containerCreds struct {
 }
 
 func (s *CredentialServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !LoopbackHost(r.Host, s.ln.Addr().(*net.TCPAddr).Port) {
+		http.Error(w, "forbidden: not a loopback host name", http.StatusForbidden)
+		return
+	}
+	if r.URL.Path != CredentialPath {
+		http.NotFound(w, r)
+		return
+	}
 	if r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -114,6 +118,97 @@ func TestCredentialServer(t *testing.T) {
 	if env[0] != "AWS_CONTAINER_CREDENTIALS_FULL_URI="+s.URL() || env[1] != "AWS_CONTAINER_AUTHORIZATION_TOKEN="+s.Token() {
 		t.Fatalf("env %v", env)
 	}
+}
+
+// TestCredentialServerHostAndPath: only loopback names with the server's
+// port get past the Host check (a DNS-rebound page sends its own name),
+// and only CredentialPath serves credentials.
+func TestCredentialServerHostAndPath(t *testing.T) {
+	calls := 0
+	s := &CredentialServer{Get: func(context.Context) (*Result, error) {
+		calls++
+		return &Result{Credentials: Credentials{AccessKeyID: "ASIAX", SecretAccessKey: "sec", SessionToken: "tok"}}, nil
+	}}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u, err := url.Parse(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := u.Port()
+	for _, tc := range []struct {
+		host, path string
+		want       int
+	}{
+		{"127.0.0.1:" + port, CredentialPath, 200},
+		{"localhost:" + port, CredentialPath, 200},
+		{"LocalHost:" + port, CredentialPath, 200},
+		{"[::1]:" + port, CredentialPath, 200},
+		{"evil.example:" + port, CredentialPath, 403},
+		{"localhost.evil.example:" + port, CredentialPath, 403},
+		{"127.0.0.2:" + port, CredentialPath, 403},
+		{"127.0.0.1", CredentialPath, 403},
+		{"localhost", CredentialPath, 403},
+		{"127.0.0.1:1", CredentialPath, 403},
+		{"::1:" + port, CredentialPath, 403},
+		{"127.0.0.1:" + port, "/", 404},
+		{"127.0.0.1:" + port, CredentialPath + "/", 404},
+		{"127.0.0.1:" + port, "/latest/meta-data/iam/security-credentials/", 404},
+		{"evil.example:" + port, "/", 403},
+	} {
+		t.Run(tc.host+tc.path, func(t *testing.T) {
+			before := calls
+			req, _ := http.NewRequest("GET", "http://"+u.Host+tc.path, nil)
+			req.Host = tc.host
+			req.Header.Set("Authorization", s.Token())
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tc.want, body)
+			}
+			if got := calls - before; (tc.want == 200) != (got == 1) {
+				t.Fatalf("credentials fetched %d times for status %d", got, resp.StatusCode)
+			}
+			if tc.want != 200 && strings.Contains(string(body), "sec") {
+				t.Fatalf("refused request got the secret: %s", body)
+			}
+		})
+	}
+	// HTTP/1.0 allows a request with no Host header at all: refused too.
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nAuthorization: %s\r\n\r\n", CredentialPath, s.Token())
+	reply, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(reply), "HTTP/1.0 403 ") || strings.Contains(string(reply), "sec") {
+		t.Fatalf("no Host header: %q", reply)
+	}
+}
+
+// FuzzLoopbackHost: whatever the Host header, LoopbackHost accepts only
+// the three loopback names with the port, and never panics.
+func FuzzLoopbackHost(f *testing.F) {
+	for _, h := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080", "evil:8080", "[::1]", "::1:8080", "", ":", "[", "127.0.0.1:08080"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !LoopbackHost(host, 8080) {
+			return
+		}
+		switch strings.ToLower(host) {
+		case "127.0.0.1:8080", "localhost:8080", "[::1]:8080":
+		default:
+			t.Fatalf("accepted %q", host)
+		}
+	})
 }
 
 func TestRunExitStatus(t *testing.T) {

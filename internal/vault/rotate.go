@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 	"github.com/keywarden/keywarden/internal/awskey"
 )
 
@@ -39,6 +40,52 @@ type Rotator struct {
 	Changing func()
 
 	changing bool
+	// stepDone, when set, is called after each step that leaves a mark in
+	// the account or the store (tests stop the rotation there, as kill -9
+	// would).
+	stepDone func(step string)
+}
+
+// The steps stepDone is called after.
+const (
+	stepRecorded    = "recorded"    // the pending-rotation record is written
+	stepCreated     = "created"     // the new key exists and is in the record
+	stepStored      = "stored"      // the store holds the new key
+	stepVerified    = "verified"    // STS accepts the new key
+	stepDeactivated = "deactivated" // the old key is inactive
+	stepDeleted     = "deleted"     // the old key is deleted
+)
+
+func (r *Rotator) done(step string) {
+	if r.stepDone != nil {
+		r.stepDone(step)
+	}
+}
+
+// forget removes the record of a rotation that has settled. Failing to is
+// harmless: the next rotate finds nothing left to do and removes it.
+func (r *Rotator) forget(profile string) {
+	if err := r.Sessions.Vault.RemoveRotation(profile); err != nil {
+		r.logf("could not remove the record of the rotation (%v); the next rotate will find it settled", err)
+	}
+}
+
+// RotationLockWait is how long rotate waits for another rotate of the
+// same key to end before it gives up.
+const RotationLockWait = 2 * time.Second
+
+// lock takes the lock on rotating profile's key (Sessions.Lock, when set).
+func (r *Rotator) lock(ctx context.Context, profile string) (func(), error) {
+	if r.Sessions.Lock == nil {
+		return func() {}, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, RotationLockWait)
+	defer cancel()
+	unlock, err := r.Sessions.Lock(wctx, rotationPrefix+profile)
+	if err != nil {
+		return nil, fmt.Errorf("another keywarden rotate of profile %q is running: let it finish (%w; nothing changed)", profile, err)
+	}
+	return unlock, nil
 }
 
 func (r *Rotator) aboutToChange() {
@@ -65,6 +112,11 @@ type RotateResult struct {
 	Deleted bool
 	// RemovedInactive is the inactive key --delete-inactive removed.
 	RemovedInactive string
+	// Resumed is set when this call settled a rotation that an earlier
+	// one left half-done (killed after it recorded its start); RolledBack
+	// then says whether it was rolled back rather than finished.
+	Resumed    bool
+	RolledBack bool
 }
 
 // RotateError is a rotation that stopped. State says exactly where the
@@ -131,6 +183,21 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 	if profile != opts.Profile {
 		r.logf("profile %s uses the key of profile %s: rotating that key", opts.Profile, profile)
 	}
+	// One rotation of a key at a time: a second rotate would take the
+	// first one's record for an interrupted rotation and settle it under
+	// its feet. The lock is a file lock, which dies with its process.
+	unlock, err := r.lock(ctx, profile)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	pending, err := s.Vault.GetRotation(profile)
+	if err != nil {
+		return nil, err
+	}
+	if pending != nil {
+		return r.resume(ctx, opts, pending)
+	}
 	old, err := s.Vault.GetKey(profile)
 	if err != nil {
 		return nil, err
@@ -151,20 +218,10 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 	}
 	out := &RotateResult{User: user, OldKeyID: old.AccessKeyID}
 
-	// IAM credentials: an MFA session when the key's profile uses MFA.
-	iamCreds := longTerm
-	keyProfile, err := s.Config.Resolve(profile)
+	api, err := r.iamClient(ctx, profile, longTerm, region)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (nothing changed)", err)
 	}
-	if keyProfile.MFASerial != "" {
-		sess, err := s.Credentials(ctx, profile)
-		if err != nil {
-			return nil, fmt.Errorf("getting an MFA session for IAM: %w (nothing changed)", err)
-		}
-		iamCreds = sess.Credentials
-	}
-	api := r.NewIAM(iamCreds, region)
 
 	list, err := api.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
 	if err != nil {
@@ -234,13 +291,31 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 		return nil, &RotateError{Step: "interrupted before creating the new key", Err: err, State: stateUnchanged(out, old)}
 	}
 	fin := context.WithoutCancel(ctx)
-	// 1. Create.
-	created, err := api.CreateAccessKey(fin, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+	// 0. Record the rotation before the account changes: if this process
+	// dies from here on, the next rotate finds the record and settles it.
+	rec := &PendingRotation{Profile: profile, User: user, Region: region, Old: *old, KeepOld: opts.KeepOld, Started: s.Now().UTC()}
+	if err := s.Vault.SetRotation(rec); err != nil {
+		return nil, &RotateError{Step: "recording the rotation in the store", Err: err, State: stateUnchanged(out, old)}
+	}
+	r.done(stepRecorded)
+	// 1. Create. Not retried by the SDK: a retry after a lost answer would
+	// make a second key (or fail on IAM's limit of two) and hide the first.
+	created, err := api.CreateAccessKey(fin, &iam.CreateAccessKeyInput{UserName: aws.String(user)}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil || created.AccessKey == nil {
 		if err == nil {
 			err = errors.New("IAM answered without a key")
 		}
-		return nil, &RotateError{Step: "creating the new key", Err: err, State: stateUnchanged(out, old)}
+		var refused smithy.APIError
+		if errors.As(err, &refused) {
+			r.forget(profile)
+			return nil, &RotateError{Step: "creating the new key", Err: err, State: stateUnchanged(out, old)}
+		}
+		// No answer, or one without the key: IAM may have made a key whose
+		// secret never reached us. The record stays, so that the next
+		// rotate finds that key and deletes it.
+		return nil, &RotateError{Step: "creating the new key", Err: err,
+			State: fmt.Sprintf("account: IAM may have created a key whose answer was lost; the old key %s is active. store: profile %s holds the old key. Run keywarden rotate %s again to delete such a key (the rotation is recorded as interrupted).",
+				awskey.Redact(old.AccessKeyID), profile, profile)}
 	}
 	nk := created.AccessKey
 	newKey := &Key{
@@ -252,59 +327,118 @@ func (r *Rotator) Rotate(ctx context.Context, opts RotateOptions) (*RotateResult
 	if nk.CreateDate != nil {
 		newKey.Created = nk.CreateDate.UTC()
 	}
+	// Before anything else: the secret exists nowhere but in memory.
+	rec.New = newKey
+	if err := s.Vault.SetRotation(rec); err != nil {
+		return nil, &RotateError{Step: "recording the new key in the store", Err: err,
+			State: r.undo(fin, api, rec, fmt.Sprintf("store: profile %s still holds the old key.", profile), true)}
+	}
+	r.done(stepCreated)
 	out.NewKeyID = newKey.AccessKeyID
 	r.logf("created the new key %s for user %s", awskey.Redact(newKey.AccessKeyID), user)
-
-	// undoCreate deletes the new key again; it returns the state it leaves.
-	undoCreate := func(storeState string) string {
-		_, derr := api.DeleteAccessKey(fin, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(newKey.AccessKeyID)})
-		if derr != nil {
-			return fmt.Sprintf("account: the new key %s exists and is active, and the old key %s is still active; deleting the new key failed (%v): delete it with aws iam delete-access-key --user-name %s --access-key-id %s. %s",
-				newKey.AccessKeyID, awskey.Redact(old.AccessKeyID), derr, user, newKey.AccessKeyID, storeState)
-		}
-		return fmt.Sprintf("account: the new key was deleted again; the old key %s is active and unchanged. %s", awskey.Redact(old.AccessKeyID), storeState)
-	}
 
 	// 2. Store.
 	if err := s.Vault.SetKey(profile, newKey); err != nil {
 		return nil, &RotateError{Step: "storing the new key", Err: err,
-			State: undoCreate(fmt.Sprintf("store: profile %s still holds the old key.", profile))}
+			State: r.undo(fin, api, rec, fmt.Sprintf("store: profile %s still holds the old key.", profile), true)}
 	}
+	r.done(stepStored)
 	r.logf("stored the new key as profile %s (%s backend)", profile, s.Vault.Store.Backend())
 
 	// 3. Wait until it works: IAM keys take a few seconds to reach STS.
 	if err := r.waitForKey(ctx, newKey, region); err != nil {
-		storeState := fmt.Sprintf("store: profile %s holds the old key again.", profile)
+		storeState, putBack := fmt.Sprintf("store: profile %s holds the old key again.", profile), true
 		if serr := s.Vault.SetKey(profile, old); serr != nil {
-			storeState = fmt.Sprintf("store: profile %s holds the new key (putting the old one back failed: %v).", profile, serr)
+			storeState, putBack = fmt.Sprintf("store: profile %s holds the new key (putting the old one back failed: %v).", profile, serr), false
 		}
-		return nil, &RotateError{Step: "waiting for the new key to work", Err: err, State: undoCreate(storeState)}
+		return nil, &RotateError{Step: "waiting for the new key to work", Err: err, State: r.undo(fin, api, rec, storeState, putBack)}
 	}
+	r.done(stepVerified)
 	r.logf("the new key works")
 	// Sessions made with the old key are not reused (their SourceKeyID
 	// no longer matches); drop them now rather than leave them around.
 	_ = s.Vault.RemoveSessions(profile)
 
-	// 4. Deactivate the old key.
-	if _, err := api.UpdateAccessKey(fin, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(old.AccessKeyID), Status: iamtypes.StatusTypeInactive}); err != nil {
-		return nil, &RotateError{Step: "deactivating the old key", Err: err,
-			State: fmt.Sprintf("account: the new key %s is active and works; the old key %s is still ACTIVE: deactivate it with aws iam update-access-key --user-name %s --access-key-id %s --status Inactive. store: profile %s holds the new key.",
-				awskey.Redact(newKey.AccessKeyID), old.AccessKeyID, user, old.AccessKeyID, profile)}
-	}
-	r.logf("deactivated the old key %s", awskey.Redact(old.AccessKeyID))
+	// 4 and 5. Deactivate the old key, delete it.
+	return r.retire(fin, api, rec, out, true, true)
+}
 
-	// 5. Delete it.
-	if opts.KeepOld {
+// iamClient returns an IAM client for the key of profile: signed with an
+// MFA session when the profile uses MFA (IAM refuses sessions made
+// without), else with key itself.
+func (r *Rotator) iamClient(ctx context.Context, profile string, key Credentials, region string) (IAMAPI, error) {
+	s := r.Sessions
+	kp, err := s.Config.Resolve(profile)
+	if err != nil {
+		return nil, err
+	}
+	if kp.MFASerial != "" {
+		sess, err := s.Credentials(ctx, profile)
+		if err != nil {
+			return nil, fmt.Errorf("getting an MFA session for IAM: %w", err)
+		}
+		key = sess.Credentials
+	}
+	return r.NewIAM(key, region), nil
+}
+
+// undoCreate deletes the new key of rec again; it returns the state it
+// leaves. storeOld says the store holds the old key: then, with the new
+// key gone, the rotation has settled and its record goes; otherwise the
+// record stays for the next rotate to settle.
+func (r *Rotator) undoCreate(fin context.Context, api IAMAPI, rec *PendingRotation, storeState string, storeOld bool) (state string, deleted bool) {
+	nk := rec.New
+	_, err := api.DeleteAccessKey(fin, &iam.DeleteAccessKeyInput{UserName: aws.String(rec.User), AccessKeyId: aws.String(nk.AccessKeyID)})
+	if err != nil {
+		return fmt.Sprintf("account: the new key %s exists and is active, and the old key %s is still active; deleting the new key failed (%v): run keywarden rotate %s again to roll back, or delete it with aws iam delete-access-key --user-name %s --access-key-id %s. %s",
+			nk.AccessKeyID, awskey.Redact(rec.Old.AccessKeyID), err, rec.Profile, rec.User, nk.AccessKeyID, storeState), false
+	}
+	if storeOld {
+		r.forget(rec.Profile)
+	} else {
+		storeState += fmt.Sprintf(" Run keywarden rotate %s again to put the old key back.", rec.Profile)
+	}
+	return fmt.Sprintf("account: the new key was deleted again; the old key %s is active and unchanged. %s", awskey.Redact(rec.Old.AccessKeyID), storeState), true
+}
+
+// undo is undoCreate for a message.
+func (r *Rotator) undo(fin context.Context, api IAMAPI, rec *PendingRotation, storeState string, storeOld bool) string {
+	state, _ := r.undoCreate(fin, api, rec, storeState, storeOld)
+	return state
+}
+
+// retire deactivates the old key of rec (when oldActive) and deletes it
+// (when oldExists, unless KeepOld), once the store holds the new key and
+// it works; then the rotation has settled. A failed step keeps the record,
+// so that the next rotate finishes the job.
+func (r *Rotator) retire(fin context.Context, api IAMAPI, rec *PendingRotation, out *RotateResult, oldActive, oldExists bool) (*RotateResult, error) {
+	user, oldID, profile := rec.User, rec.Old.AccessKeyID, rec.Profile
+	newID := awskey.Redact(rec.New.AccessKeyID)
+	if oldActive {
+		if _, err := api.UpdateAccessKey(fin, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(oldID), Status: iamtypes.StatusTypeInactive}); err != nil {
+			return nil, &RotateError{Step: "deactivating the old key", Err: err,
+				State: fmt.Sprintf("account: the new key %s is active and works; the old key %s is still ACTIVE: run keywarden rotate %s again to finish, or deactivate it with aws iam update-access-key --user-name %s --access-key-id %s --status Inactive. store: profile %s holds the new key.",
+					newID, oldID, profile, user, oldID, profile)}
+		}
+		r.done(stepDeactivated)
+		r.logf("deactivated the old key %s", awskey.Redact(oldID))
+	}
+	if rec.KeepOld {
 		r.logf("kept the old key, inactive (--keep-old)")
+		r.forget(profile)
 		return out, nil
 	}
-	if _, err := api.DeleteAccessKey(fin, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(old.AccessKeyID)}); err != nil {
-		return nil, &RotateError{Step: "deleting the old key", Err: err,
-			State: fmt.Sprintf("account: the new key %s is active and works; the old key %s is inactive but not deleted: delete it with aws iam delete-access-key --user-name %s --access-key-id %s. store: profile %s holds the new key.",
-				awskey.Redact(newKey.AccessKeyID), old.AccessKeyID, user, old.AccessKeyID, profile)}
+	if oldExists {
+		if _, err := api.DeleteAccessKey(fin, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(oldID)}); err != nil {
+			return nil, &RotateError{Step: "deleting the old key", Err: err,
+				State: fmt.Sprintf("account: the new key %s is active and works; the old key %s is inactive but not deleted: run keywarden rotate %s again to finish, or delete it with aws iam delete-access-key --user-name %s --access-key-id %s. store: profile %s holds the new key.",
+					newID, oldID, profile, user, oldID, profile)}
+		}
+		r.done(stepDeleted)
+		r.logf("deleted the old key %s", awskey.Redact(oldID))
 	}
 	out.Deleted = true
-	r.logf("deleted the old key %s", awskey.Redact(old.AccessKeyID))
+	r.forget(profile)
 	return out, nil
 }
 

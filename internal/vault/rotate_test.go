@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -26,8 +27,16 @@ var credRe = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
 // faultyTransport fails the requests fail picks, with a 403 AccessDenied
 // that the SDK does not retry: a failure in the middle of a rotation.
 type faultyTransport struct {
-	mu      sync.Mutex
-	fail    func(action, signedBy string) bool
+	mu   sync.Mutex
+	fail func(action, signedBy string) bool
+	// crash, when it returns true, ends the calling goroutine (as kill -9
+	// ends the process) before the request is sent (sent false) or once
+	// the server has answered it (sent true).
+	crash func(action string, sent bool) bool
+	// lose, when it returns true, sends the request and then fails as
+	// a dropped connection would: the server acted, the client never
+	// hears of it.
+	lose    func(action string) bool
 	seen    []string
 	signers []string
 }
@@ -48,12 +57,24 @@ func (f *faultyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.seen = append(f.seen, action)
 	f.signers = append(f.signers, signedBy)
 	fail := f.fail != nil && f.fail(action, signedBy)
+	crash := f.crash
 	f.mu.Unlock()
+	if crash != nil && crash(action, false) {
+		runtime.Goexit()
+	}
 	if fail {
 		msg := `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>injected failure</Message></Error><RequestId>x</RequestId></ErrorResponse>`
 		return &http.Response{StatusCode: 403, Header: http.Header{"Content-Type": {"text/xml"}}, Body: io.NopCloser(strings.NewReader(msg)), Request: r}, nil
 	}
-	return http.DefaultTransport.RoundTrip(r)
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if crash != nil && crash(action, true) {
+		runtime.Goexit()
+	}
+	if err == nil && f.lose != nil && f.lose(action) {
+		resp.Body.Close()
+		return nil, errors.New("injected: connection reset after the request was sent")
+	}
+	return resp, err
 }
 
 type rotateFixture struct {
@@ -329,6 +350,11 @@ func TestRotate(t *testing.T) {
 		{"keep old", rotateKeepOld},
 		{"two keys", rotateTwoKeys},
 		{"failure in the middle", rotateFailureInTheMiddle},
+		{"crash at each step", rotateCrashAtEachStep},
+		{"crash then the new key fails", rotateCrashThenNewKeyFails},
+		{"failed step finished by the next rotate", rotateFailedStepFinishedLater},
+		{"CreateAccessKey answer lost", rotateCreateAnswerLost},
+		{"CreateAccessKey refused", rotateCreateRefused},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, m) })
 	}

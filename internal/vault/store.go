@@ -30,6 +30,8 @@ const (
 	keyPrefix     = "key:"     // the long-term key of a profile
 	sessionPrefix = "session:" // a GetSessionToken session made with a profile's key
 	rolePrefix    = "role:"    // an AssumeRole session of a role profile
+	// rotationPrefix names a rotation in progress (see PendingRotation).
+	rotationPrefix = "rotation:"
 )
 
 // Key is a stored long-term access key.
@@ -50,6 +52,25 @@ func (k *Key) Born() time.Time {
 		return k.Created
 	}
 	return k.Added
+}
+
+// PendingRotation is written to the store before rotate creates a key and
+// updated with the new key as soon as IAM returns it, so a rotation killed
+// half-way (kill -9, a power cut) never loses the new secret: the next
+// rotate finds the record and finishes the rotation or rolls it back.
+// It is removed once the rotation has settled.
+type PendingRotation struct {
+	// Profile holds the key being replaced.
+	Profile string `json:"profile"`
+	User    string `json:"user"`
+	Region  string `json:"region,omitempty"`
+	// Old is the key being replaced, whole: once the store holds the new
+	// key, this is the only copy of the old one for a rollback.
+	Old Key `json:"old"`
+	// New is nil until CreateAccessKey has returned.
+	New     *Key      `json:"new,omitempty"`
+	KeepOld bool      `json:"keep_old"`
+	Started time.Time `json:"started"`
 }
 
 // Credentials are temporary (or, with an empty SessionToken, long-term)
@@ -96,14 +117,17 @@ type Vault struct {
 }
 
 // KeyNames returns the profiles that have a stored key, sorted.
-func (v *Vault) KeyNames() ([]string, error) {
+func (v *Vault) KeyNames() ([]string, error) { return v.profilesWith(keyPrefix) }
+
+// profilesWith returns the profiles named by items with prefix, sorted.
+func (v *Vault) profilesWith(prefix string) ([]string, error) {
 	names, err := v.Store.Keys()
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, n := range names {
-		if p, ok := strings.CutPrefix(n, keyPrefix); ok {
+		if p, ok := strings.CutPrefix(n, prefix); ok {
 			out = append(out, p)
 		}
 	}
@@ -240,6 +264,60 @@ func (v *Vault) Sessions() ([]*Session, error) {
 		}
 		return out[i].Kind < out[j].Kind
 	})
+	return out, nil
+}
+
+// GetRotation returns the rotation of profile's key in progress, or nil.
+// A damaged record is an error, not a miss: it may hold the only copy of
+// a key.
+func (v *Vault) GetRotation(profile string) (*PendingRotation, error) {
+	data, err := v.Store.Get(rotationPrefix + profile)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var p PendingRotation
+	if err := json.Unmarshal(data, &p); err != nil || p.Old.AccessKeyID == "" {
+		return nil, fmt.Errorf("the record of an interrupted rotation of profile %q is damaged", profile)
+	}
+	return &p, nil
+}
+
+// SetRotation records p under its profile.
+func (v *Vault) SetRotation(p *PendingRotation) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return v.Store.Set(rotationPrefix+p.Profile, data)
+}
+
+// RemoveRotation forgets the rotation of profile's key.
+func (v *Vault) RemoveRotation(profile string) error {
+	if err := v.Store.Remove(rotationPrefix + profile); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Rotations returns every rotation in progress, sorted by profile.
+func (v *Vault) Rotations() ([]*PendingRotation, error) {
+	profiles, err := v.profilesWith(rotationPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []*PendingRotation
+	for _, p := range profiles {
+		r, err := v.GetRotation(p)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			out = append(out, r)
+		}
+	}
 	return out, nil
 }
 

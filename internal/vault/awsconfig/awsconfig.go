@@ -17,8 +17,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +222,9 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// Names returns the names of the file's profiles, sorted.
+func (c *Config) Names() []string { return slices.Sorted(maps.Keys(c.Profiles)) }
 
 // Lookup returns the named profile. A profile keywarden knows only from its
 // store (no section in the file) is returned empty, with Name set.

@@ -80,6 +80,54 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// A profile with source_profile inherits mfa_serial, region and
+// mfa_process from its source when it does not set them, and keeps its own
+// when it does.
+func TestResolveInheritsFromSource(t *testing.T) {
+	c, err := Parse("config", []byte(`[profile work]
+mfa_serial = arn:aws:iam::1:mfa/alice
+region = eu-west-1
+mfa_process = ykman oath accounts code -s aws
+
+[profile ro]
+source_profile = work
+
+[profile ops]
+source_profile = work
+role_arn = arn:aws:iam::1:role/ops
+mfa_process = pass otp aws-ops
+region = us-east-1
+
+[profile bare]
+[profile onbare]
+source_profile = bare
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		profile, key, serial, region, process string
+	}{
+		{"work", "work", "arn:aws:iam::1:mfa/alice", "eu-west-1", "ykman oath accounts code -s aws"},
+		{"ro", "work", "arn:aws:iam::1:mfa/alice", "eu-west-1", "ykman oath accounts code -s aws"},
+		{"ops", "work", "arn:aws:iam::1:mfa/alice", "us-east-1", "pass otp aws-ops"},
+		{"onbare", "bare", "", "", ""},
+	} {
+		r, err := c.Resolve(tc.profile)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.profile, err)
+		}
+		if r.KeyProfile != tc.key || r.MFASerial != tc.serial || r.Region != tc.region || r.MFAProcess != tc.process {
+			t.Errorf("%s: key %q serial %q region %q mfa_process %q; want %q %q %q %q", tc.profile,
+				r.KeyProfile, r.MFASerial, r.Region, r.MFAProcess, tc.key, tc.serial, tc.region, tc.process)
+		}
+	}
+	// Resolving does not change the profile as read.
+	if c.Profiles["ro"].MFAProcess != "" {
+		t.Error("Resolve wrote the inherited mfa_process into the profile")
+	}
+}
+
 func TestRoleChainRefused(t *testing.T) {
 	c, err := Parse("config", []byte("[profile a]\nrole_arn=arn:aws:iam::1:role/a\nsource_profile=k\n[profile b]\nrole_arn=arn:aws:iam::1:role/b\nsource_profile=a\n"))
 	if err != nil {
