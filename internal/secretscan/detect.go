@@ -83,6 +83,10 @@ type Match struct {
 	// Context is the assignment name that made a lone secret or token
 	// count (e.g. "aws_secret_access_key").
 	Context string
+
+	// secretAWS says the secret of a pair would count alone (its name or
+	// the text around says AWS), for streams (settle).
+	secretAWS bool
 }
 
 // Primary is the span a finding points at: the ID when there is one.
@@ -710,6 +714,7 @@ func (s *scan) assemble() []Match {
 			m.Secret = sec.value
 			m.SecretSpan = s.span(sec.start, sec.end)
 			m.Context = sec.context
+			m.secretAWS = sec.aws
 			m.Example = m.Example || awskey.IsExampleSecret(sec.value)
 			// A session token near the pair completes temporary credentials.
 			best, bestDist := -1, s.d.pairLines+1
