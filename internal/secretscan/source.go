@@ -50,11 +50,12 @@ const (
 	SkipSymlink                       // a symbolic link met in a walk
 	SkipNested                        // an archive nested too deep
 	SkipUnsupported                   // an archive entry that cannot be opened
+	SkipTruncated                     // the rest of a stream over MaxFileSize
 	NumSkipReasons
 )
 
 var skipReasonNames = [NumSkipReasons]string{"binary", "too-large", "archive", "extension", "excluded",
-	"gitignored", "git-dir", "special", "symlink", "nested-archive", "unsupported-entry"}
+	"gitignored", "git-dir", "special", "symlink", "nested-archive", "unsupported-entry", "truncated"}
 
 // String is the reason's name in the JSON summary.
 func (r SkipReason) String() string {
@@ -492,7 +493,7 @@ func (s *Sources) scanFileStream(ctx context.Context, j fileJob, f io.Reader, em
 	// A stream longer than MaxFileSize was scanned in part: say so.
 	var one [1]byte
 	if n, _ := f.Read(one[:]); n > 0 {
-		s.skip(j.path, j.explicit, SkipTooLarge)
+		s.skip(j.path, j.explicit, SkipTruncated)
 	}
 	return nil
 }

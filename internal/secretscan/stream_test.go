@@ -219,7 +219,7 @@ func TestScanNamedPipe(t *testing.T) {
 }
 
 // A stream over MaxFileSize is scanned up to the limit and reported as
-// skipped (too large) for the rest.
+// truncated.
 func TestScanNamedPipeTooLarge(t *testing.T) {
 	k := newTestKeys(t, 32)
 	fifo := filepath.Join(t.TempDir(), "big.fifo")
@@ -231,7 +231,7 @@ func TestScanNamedPipeTooLarge(t *testing.T) {
 	if len(errs) > 0 || len(got) != 1 || !strings.HasSuffix(got[0], ":1 key-id") {
 		t.Errorf("got %q %v", got, errs)
 	}
-	if strings.Join(skipped, ",") != "big.fifo too-large" {
+	if strings.Join(skipped, ",") != "big.fifo truncated" {
 		t.Errorf("skipped = %q", skipped)
 	}
 }
