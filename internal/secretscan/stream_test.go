@@ -279,3 +279,67 @@ func TestScanSkipReasons(t *testing.T) {
 		t.Errorf("skipped in all: %d, want 10", s.Stats.Skipped.Load())
 	}
 }
+
+// FuzzScanStream scans the input repeated over several windows, with the
+// pad between copies varied by the input, and checks what the windows
+// report: no part (ID, secret, token) reported twice, and every span at
+// the place its offsets, line and column say, in the stream.
+func FuzzScanStream(f *testing.F) {
+	k := newTestKeys(f, 6)
+	for _, s := range []string{
+		"[default]\naws_access_key_id = {ID}\naws_secret_access_key = {SECRET}\n",
+		"[aws]\naws_secret_access_key = {SECRET}\n",
+		`{"AccessKeyId":"{ID}","SecretAccessKey":"{SECRET}","SessionToken":"{TOKEN}"} `,
+		"{ID} ", "x\n",
+	} {
+		f.Add([]byte(k.fill(s)), uint16(100))
+	}
+	d := New(Options{})
+	f.Fuzz(func(t *testing.T, in []byte, pad uint16) {
+		if len(in) == 0 {
+			return
+		}
+		var b bytes.Buffer
+		for i := 0; b.Len() < 3*(256<<10); i++ {
+			b.Write(in)
+			b.Write(bytes.Repeat([]byte{' '}, (int(pad)*(i+1))%4096))
+		}
+		data := b.Bytes()
+		// The start of each line, to check line and column.
+		starts := []int{0}
+		for i, c := range data {
+			if c == '\n' {
+				starts = append(starts, i+1)
+			}
+		}
+		s := &Sources{Detector: d, streamWindow: 128 << 10}
+		seen := map[int]bool{}
+		err := s.ScanReader(context.Background(), "-", bytes.NewReader(data), func(o Origin, ms []Match) {
+			for _, m := range ms {
+				for _, st := range partStarts(&m) {
+					if seen[st] {
+						t.Fatalf("part at %d reported twice", st)
+					}
+					seen[st] = true
+				}
+				for _, sp := range []Span{m.IDSpan, m.SecretSpan, m.TokenSpan} {
+					if sp.Line == 0 {
+						continue
+					}
+					if sp.Start < 0 || sp.End > len(data) || sp.Start > sp.End || sp.Line > len(starts) {
+						t.Fatalf("span %+v out of range (len %d)", sp, len(data))
+					}
+					if at := starts[sp.Line-1] + sp.Col - 1; at != sp.Start {
+						t.Fatalf("span %+v: line and column say offset %d", sp, at)
+					}
+				}
+				if m.KeyID != "" && m.Encoding == "" && string(data[m.IDSpan.Start:m.IDSpan.End]) != m.KeyID {
+					t.Fatalf("ID span does not hold the ID")
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
