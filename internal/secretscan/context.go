@@ -86,13 +86,10 @@ func (s *scan) lineStartAfter(off, lo int) (start int, ok bool) {
 	if off <= lo {
 		return lo, lo == 0
 	}
-	j := bytes.LastIndexByte(s.data[lo:off], '\n')
-	if j < 0 {
-		s.work += off - lo
-		return lo, lo == 0
+	if j := s.lastNewline(lo, off); j >= 0 {
+		return j + 1, true
 	}
-	s.work += off - lo - j
-	return lo + j + 1, true
+	return lo, lo == 0
 }
 
 // lineEndBefore returns the end of off's line (the offset of its newline,
@@ -100,17 +97,75 @@ func (s *scan) lineStartAfter(off, lo int) (start int, ok bool) {
 // data[off:hi] only.
 func (s *scan) lineEndBefore(off, hi int) int {
 	hi = min(hi, len(s.data))
+	off = max(off, 0)
 	if off >= hi {
 		return hi
 	}
-	off = max(off, 0)
-	j := bytes.IndexByte(s.data[off:hi], '\n')
-	if j < 0 {
-		s.work += hi - off
-		return hi
+	if j := s.firstNewline(off, hi); j >= 0 {
+		return j
 	}
-	s.work += j + 1
-	return off + j
+	return hi
+}
+
+// lastNewline returns the offset of the last newline in data[lo:off], or
+// -1. Like firstNewline, it skips what is known to hold none (s.noNL, a
+// span the searches before found free of newlines) and adds what it
+// searched to it: on a long line, the searches around successive hits
+// each read only what none of them read before.
+func (s *scan) lastNewline(lo, off int) int {
+	end := off
+	if s.noNL[0] < off && off <= s.noNL[1] {
+		end = max(s.noNL[0], lo)
+	}
+	j := -1
+	if end > lo {
+		j = bytes.LastIndexByte(s.data[lo:end], '\n')
+		s.work += end - lo - max(j, 0)
+	}
+	from := lo
+	if j >= 0 {
+		from = lo + j + 1
+	}
+	if end == s.noNL[0] || end == lo && s.noNL[0] <= lo {
+		s.noNL[0] = min(s.noNL[0], from)
+	} else {
+		s.noNL = [2]int{from, off}
+	}
+	if j >= 0 {
+		return lo + j
+	}
+	return -1
+}
+
+// firstNewline returns the offset of the first newline in data[off:hi],
+// or -1 (see lastNewline).
+func (s *scan) firstNewline(off, hi int) int {
+	start := off
+	if s.noNL[0] <= off && off < s.noNL[1] {
+		start = min(s.noNL[1], hi)
+	}
+	j := -1
+	if start < hi {
+		j = bytes.IndexByte(s.data[start:hi], '\n')
+		if j >= 0 {
+			s.work += j + 1
+		} else {
+			s.work += hi - start
+		}
+	}
+	to := hi
+	if j >= 0 {
+		to = start + j
+	}
+	if start == s.noNL[1] || start == hi && s.noNL[1] >= hi {
+		s.noNL[1] = max(s.noNL[1], to)
+	} else {
+		s.noNL = [2]int{off, to}
+	}
+	if j >= 0 {
+		return start + j
+	}
+	return -1
 }
 
 // linesBefore returns the start of the line n lines above off's line (or

@@ -216,6 +216,9 @@ type scan struct {
 	allowedLine map[int]bool
 	// braces finds the next '}' after a hit, for pairs on one line.
 	braces *nextByte
+	// noNL is a span of data known to hold no newline: the searches for
+	// line starts and ends skip it (lastNewline).
+	noNL [2]int
 	// work counts the bytes the searches around hits examine.
 	work int
 }
