@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -81,7 +82,8 @@ says AWS. AWS's documentation examples are reported as examples and never fail
 the scan. Each finding carries the account decoded offline from the key ID.
 
 Sources: files and directories (default "."; .git, binary files and files over
---max-file-size are skipped), stdin ("-"), --staged (what is about to be
+--max-file-size are skipped, and said on stderr), named pipes and /dev/stdin
+(read as streams), stdin ("-"), --staged (what is about to be
 committed: the pre-commit hook), --git [REV-RANGE] (every blob of the history of
 every ref, or of the range, each attributed to the commit that introduced it).
 
@@ -151,6 +153,7 @@ type scanCollector struct {
 	seen     map[string]int // how many blobs held each fingerprint
 	pairs    map[int]scanPair
 	errs     []string
+	notices  []string // inputs named explicitly that were skipped
 	opt      secretscan.FindingOptions
 }
 
@@ -183,6 +186,136 @@ func (c *scanCollector) warn(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.errs = append(c.errs, err.Error())
+}
+
+// skip records the notice for an input named explicitly that was skipped.
+func (c *scanCollector) skip(path string, r secretscan.SkipReason) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := scanSkipTexts[r]
+	n := fmt.Sprintf("skipped %s: %s", report.Printable(path), t.what)
+	if r == secretscan.SkipTruncated {
+		n = fmt.Sprintf("scanned only the start of %s: %s", report.Printable(path), t.what)
+	}
+	if t.how != "" {
+		n += " (" + t.how + ")"
+	}
+	c.notices = append(c.notices, n)
+}
+
+// scanSkipTexts says why an input was skipped, and how to include it.
+var scanSkipTexts = [secretscan.NumSkipReasons]struct{ what, how string }{
+	secretscan.SkipBinary:      {"binary", ""},
+	secretscan.SkipTooLarge:    {"larger than --max-file-size", "raise --max-file-size to scan it"},
+	secretscan.SkipArchive:     {"an archive", "add --archives to look inside"},
+	secretscan.SkipExtension:   {"a binary file type", ""},
+	secretscan.SkipExcluded:    {"excluded by --exclude", ""},
+	secretscan.SkipIgnored:     {"ignored by .gitignore", "drop --gitignore to scan it"},
+	secretscan.SkipGitDir:      {".git directory", "--git scans history"},
+	secretscan.SkipSpecial:     {"not a regular file (FIFO, socket, device)", "name it to read it as a stream"},
+	secretscan.SkipSymlink:     {"symbolic link", "name it to follow it"},
+	secretscan.SkipNested:      {"archive nested too deep", ""},
+	secretscan.SkipUnsupported: {"archive entry that cannot be opened", ""},
+	secretscan.SkipTruncated:   {"longer than --max-file-size", "raise --max-file-size to read it all"},
+}
+
+// scanSkips returns the skip counts by reason (those not zero, in order),
+// and the skips the git sources made, which carry no reason.
+func scanSkips(st *secretscan.Stats) (by []scanSkipCount, other int64) {
+	other = st.Skipped.Load()
+	for r := secretscan.SkipReason(0); r < secretscan.NumSkipReasons; r++ {
+		if n := st.SkippedBy[r].Load(); n > 0 {
+			by = append(by, scanSkipCount{r, n})
+			other -= n
+		}
+	}
+	return by, max(other, 0)
+}
+
+type scanSkipCount struct {
+	reason secretscan.SkipReason
+	n      int64
+}
+
+// scanSkipSummary says how many inputs a scan skipped, by reason:
+// "skipped 3: 2 binary, 1 larger than --max-file-size (raise ...)", or ""
+// when none was.
+func scanSkipSummary(st *secretscan.Stats) string {
+	total := st.Skipped.Load()
+	if total == 0 {
+		return ""
+	}
+	by, other := scanSkips(st)
+	var parts []string
+	for _, c := range by {
+		p := fmt.Sprintf("%d %s", c.n, scanSkipTexts[c.reason].what)
+		if h := scanSkipTexts[c.reason].how; h != "" {
+			p += " (" + h + ")"
+		}
+		parts = append(parts, p)
+	}
+	if other > 0 {
+		parts = append(parts, fmt.Sprintf("%d other", other))
+	}
+	return fmt.Sprintf("skipped %d: %s", total, strings.Join(parts, ", "))
+}
+
+// scanSkipCounts is the JSON summary's "skipped": counts by reason.
+func scanSkipCounts(st *secretscan.Stats) map[string]int64 {
+	out := map[string]int64{}
+	by, other := scanSkips(st)
+	for _, c := range by {
+		out[c.reason.String()] = c.n
+	}
+	if other > 0 {
+		out["other"] = other
+	}
+	return out
+}
+
+// scanJSONDoc is report.Document with the scan's counts in its summary:
+// items scanned, skipped by reason, and inputs that could not be read.
+type scanJSONDoc struct {
+	Tool     string           `json:"tool"`
+	Version  string           `json:"version"`
+	Findings []report.Finding `json:"findings"`
+	Summary  scanJSONSummary  `json:"summary"`
+	Errors   []string         `json:"errors,omitempty"`
+}
+
+type scanJSONSummary struct {
+	report.Summary
+	Scanned    int64            `json:"scanned"`
+	Skipped    map[string]int64 `json:"skipped"`
+	Unreadable int              `json:"unreadable"`
+}
+
+func scanWriteJSON(w io.Writer, findings []report.Finding, errs []string, st *secretscan.Stats) error {
+	if findings == nil {
+		findings = []report.Finding{}
+	}
+	t := scanTool()
+	doc := scanJSONDoc{Tool: t.Name, Version: t.Version, Findings: findings, Errors: errs,
+		Summary: scanJSONSummary{Summary: report.Summarize(findings), Scanned: st.Files.Load(),
+			Skipped: scanSkipCounts(st), Unreadable: len(errs)}}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(doc)
+}
+
+// scanSummaryLine is report.SummaryLine, which never says "no findings"
+// alone when an input could not be read.
+func scanSummaryLine(fs []report.Finding, p report.Palette, unreadable int) string {
+	line := report.SummaryLine(fs, p)
+	if unreadable == 0 {
+		return line
+	}
+	noun := "inputs"
+	if unreadable == 1 {
+		noun = "input"
+	}
+	return fmt.Sprintf("%s in what could be read; %d %s could not be read: the scan is incomplete", line, unreadable, noun)
 }
 
 func runScan(ctx context.Context, opts *scanOptions) error {
@@ -264,6 +397,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		Workers:     opts.Workers,
 		Stats:       stats,
 		Warn:        col.warn,
+		Skip:        col.skip,
 	}
 
 	stopProgress := scanStartProgress(opts.IO, stats, opts.Now)
@@ -314,10 +448,11 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		}
 	}
 
+	unreadable := len(col.errs)
 	var out bytes.Buffer
 	switch format {
 	case report.FormatJSON:
-		err = report.WriteJSON(&out, scanTool(), findings, col.errs)
+		err = scanWriteJSON(&out, findings, col.errs, stats)
 	case report.FormatSARIF:
 		sf := findings
 		if !opts.Git && !opts.Staged && !opts.PrePush {
@@ -325,8 +460,8 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		}
 		err = report.WriteSARIF(&out, scanTool(), secretscan.Rules(), sf)
 	default:
-		if !opts.Quiet || report.Summarize(findings).Total > 0 {
-			err = scanWriteText(&out, opts, findings)
+		if !opts.Quiet || report.Summarize(findings).Total > 0 || unreadable > 0 {
+			err = scanWriteText(&out, opts, findings, unreadable)
 		}
 	}
 	if err != nil {
@@ -336,8 +471,8 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		if err := atomicfile.Write(opts.ReportFile, out.Bytes(), 0o600); err != nil {
 			return &ExitErr{Code: ExitError, Err: fmt.Errorf("--report: %w", err)}
 		}
-		if !opts.Quiet || report.Summarize(findings).Total > 0 {
-			fmt.Fprintf(opts.IO.Out, "%s (report written to %s)\n", report.SummaryLine(findings, report.NewPalette(opts.IO.ColorEnabled())), opts.ReportFile)
+		if !opts.Quiet || report.Summarize(findings).Total > 0 || unreadable > 0 {
+			fmt.Fprintf(opts.IO.Out, "%s (report written to %s)\n", scanSummaryLine(findings, report.NewPalette(opts.IO.ColorEnabled()), unreadable), report.Printable(opts.ReportFile))
 		}
 	} else if _, err := opts.IO.Out.Write(out.Bytes()); err != nil {
 		return err
@@ -345,14 +480,22 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	if opts.WriteBaseline != "" {
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote %s; later scans with --baseline %s accept these findings\n", opts.WriteBaseline, opts.WriteBaseline)
 	}
+	for _, n := range col.notices {
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", n)
+	}
+	// Skips met in walks are only counted: say them in one line (the
+	// notices above said those named explicitly).
+	if sum := scanSkipSummary(stats); sum != "" && !opts.Quiet && modes == 0 && stats.Skipped.Load() > int64(len(col.notices)) {
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", sum)
+	}
 	for _, e := range col.errs {
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", scanPrintable(e))
 	}
 	if opts.IO.ProgressEnabled() {
 		fmt.Fprintf(opts.IO.ErrOut, "scanned %d %s, %s in %s\n", stats.Files.Load(), scanUnit(opts), scanBytes(stats.Bytes.Load()), elapsed.Round(time.Millisecond))
 	}
-	if len(col.errs) > 0 {
-		return &ExitErr{Code: ExitError, Err: fmt.Errorf("%d input errors: the scan is incomplete", len(col.errs))}
+	if unreadable > 0 {
+		return &ExitErr{Code: ExitError, Err: fmt.Errorf("%d input errors: the scan is incomplete", unreadable)}
 	}
 	if report.AtOrAbove(findings, failOn) {
 		return ErrFindings()
@@ -444,7 +587,7 @@ func scanVerify(ctx context.Context, opts *scanOptions, col *scanCollector) erro
 
 // scanWriteText renders findings grouped by file. Examples are always
 // listed (marked); other suppressed findings only with --show-suppressed.
-func scanWriteText(w io.Writer, opts *scanOptions, findings []report.Finding) error {
+func scanWriteText(w io.Writer, opts *scanOptions, findings []report.Finding, unreadable int) error {
 	shown := make([]report.Finding, 0, len(findings))
 	hidden := 0
 	for _, f := range findings {
@@ -460,7 +603,14 @@ func scanWriteText(w io.Writer, opts *scanOptions, findings []report.Finding) er
 			hidden++
 		}
 	}
-	if err := report.WriteText(w, shown, report.TextOptions{Color: opts.IO.ColorEnabled(), ShowSuppressed: true}); err != nil {
+	var text bytes.Buffer
+	if err := report.WriteText(&text, shown, report.TextOptions{Color: opts.IO.ColorEnabled(), ShowSuppressed: true}); err != nil {
+		return err
+	}
+	// The text ends with the summary line: say there what was not read.
+	p := report.NewPalette(opts.IO.ColorEnabled())
+	body := strings.TrimSuffix(text.String(), report.SummaryLine(shown, p)+"\n")
+	if _, err := fmt.Fprintf(w, "%s%s\n", body, scanSummaryLine(shown, p, unreadable)); err != nil {
 		return err
 	}
 	if hidden > 0 {

@@ -490,3 +490,35 @@ func TestScanBaselineIndependentOfStartingPath(t *testing.T) {
 		t.Errorf("baseline written from svc/ not applied by absolute path: exit %d\n%s", code, out)
 	}
 }
+
+// An input named explicitly that is skipped gets a notice on stderr, its
+// name escaped like every name printed; the reasons and how to include
+// each input are table-driven.
+func TestScanSkipNotices(t *testing.T) {
+	id, _ := scanTestKey(t, 9)
+	dir := scanTestDir(t, map[string]string{
+		"evil\x1b[2Jname.dat": "\x00" + id,
+		"big.txt":             strings.Repeat("x", 100) + id + "\n",
+		"lib.jar":             "PK",
+	})
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"binary", "evil\x1b[2Jname.dat", "skipped " + dir + "/evil?[2Jname.dat: binary\n"},
+		{"too large", "big.txt", "skipped " + dir + "/big.txt: larger than --max-file-size (raise --max-file-size to scan it)\n"},
+		{"archive", "lib.jar", "skipped " + dir + "/lib.jar: an archive (add --archives to look inside)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := scanRun(t, "", func(o *scanOptions) {
+				o.Paths = []string{filepath.Join(dir, tc.file)}
+				o.MaxFileSize = "64"
+			})
+			if code != ExitClean || out != "no findings\n" {
+				t.Errorf("exit %d, stdout %q", code, out)
+			}
+			if strings.ContainsRune(errOut, '\x1b') || !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr %q, want %q", errOut, tc.want)
+			}
+		})
+	}
+}

@@ -123,12 +123,12 @@ func (s *Sources) scanZipOrigin(ctx context.Context, o Origin, zr *zip.Reader, d
 			continue
 		}
 		if zf.UncompressedSize64 > uint64(s.MaxFileSize) {
-			s.Stats.Skipped.Add(1)
+			s.skip(zf.Name, false, SkipTooLarge)
 			continue
 		}
 		rc, err := zf.Open()
 		if err != nil {
-			s.Stats.Skipped.Add(1)
+			s.skip(zf.Name, false, SkipUnsupported)
 			continue
 		}
 		// The header's size may lie: read at most one byte past the limit.
@@ -176,7 +176,7 @@ func (s *Sources) scanTarOrigin(ctx context.Context, o Origin, r io.Reader, gz b
 			continue
 		}
 		if h.Size > s.MaxFileSize {
-			s.Stats.Skipped.Add(1)
+			s.skip(h.Name, false, SkipTooLarge)
 			if err := budget.take(0); err != nil {
 				return err
 			}
@@ -201,12 +201,12 @@ func (s *Sources) scanEntry(ctx context.Context, o Origin, name string, data []b
 	eo := o
 	eo.Path = o.Path + "!" + printableName(name)
 	if int64(len(data)) > s.MaxFileSize {
-		s.Stats.Skipped.Add(1)
+		s.skip(eo.Path, false, SkipTooLarge)
 		return nil
 	}
 	if archiveKind(name) != "" {
 		if depth >= maxArchiveDepth {
-			s.Stats.Skipped.Add(1)
+			s.skip(eo.Path, false, SkipNested)
 			return nil
 		}
 		err := s.scanArchiveData(ctx, eo, data, depth+1, budget, sink)

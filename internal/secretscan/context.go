@@ -2,93 +2,192 @@ package secretscan
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/awskey"
 )
 
-// lineIndex knows the 0-based line of each offset a scan reports. It is
-// built once per input with hits, by counting newlines (a SIMD pass)
-// between the sorted offsets, so clean data never pays for it and a large
-// file with hits near its start costs little.
+// Every search for the context of a hit (the start of its line, the name
+// it is assigned to, the lines around it) is bounded by one of the limits
+// below, so that the cost of a scan stays linear in its input however long
+// its lines are: a 10 MB minified file is one line, and a search back to
+// the start of the line for each of its hits would be quadratic. The
+// searches count the bytes they examine in scan.work, which the tests use
+// to check that the cost per byte does not grow with the line length.
+const (
+	// nameContextBytes is how far before a value its name is looked for.
+	nameContextBytes = 200
+	// awsContextBytes is how far around a value "aws" is looked for.
+	awsContextBytes = 1024
+)
+
+// lineIndex knows the 0-based line, and the start of that line, of each
+// offset a scan reports. It is built once per input with hits, by counting
+// newlines (a SIMD pass) between the sorted offsets, so clean data never
+// pays for it and a large file with hits near its start costs little.
 type lineIndex struct {
-	data  []byte
-	offs  []int // sorted, distinct
-	lines []int
+	data   []byte
+	offs   []int // sorted, distinct
+	lines  []int
+	starts []int // offset of the start of each offset's line
 }
 
-func newLineIndex(data []byte, offs []int) *lineIndex {
+func (s *scan) newLineIndex(offs []int) *lineIndex {
+	data := s.data
 	sort.Ints(offs)
-	li := &lineIndex{data: data, offs: offs[:0], lines: make([]int, 0, len(offs))}
-	prev, n := 0, 0
+	li := &lineIndex{data: data, offs: offs[:0], lines: make([]int, 0, len(offs)), starts: make([]int, 0, len(offs))}
+	prev, n, st := 0, 0, 0
 	for i, off := range offs {
 		if i > 0 && off == li.offs[len(li.offs)-1] {
 			continue
 		}
-		n += bytes.Count(data[prev:off], []byte{'\n'})
+		gap := data[prev:off]
+		s.work += len(gap)
+		if c := bytes.Count(gap, []byte{'\n'}); c > 0 {
+			n += c
+			st = prev + bytes.LastIndexByte(gap, '\n') + 1
+		}
 		prev = off
 		li.offs = append(li.offs, off)
 		li.lines = append(li.lines, n)
+		li.starts = append(li.starts, st)
 	}
 	return li
 }
 
-// line returns the 0-based line of off: a lookup for the offsets the index
-// was built with, a count from the nearest one below for any other.
-func (li *lineIndex) line(off int) int {
+// line returns the 0-based line of off and the offset where that line
+// starts: a lookup for the offsets the index was built with, a count from
+// the nearest one below for any other.
+func (li *lineIndex) line(off int) (line, start int) {
 	i := sort.SearchInts(li.offs, off)
 	if i < len(li.offs) && li.offs[i] == off {
-		return li.lines[i]
+		return li.lines[i], li.starts[i]
 	}
-	base, n := 0, 0
+	base, n, st := 0, 0, 0
 	if i > 0 {
-		base, n = li.offs[i-1], li.lines[i-1]
+		base, n, st = li.offs[i-1], li.lines[i-1], li.starts[i-1]
 	}
-	return n + bytes.Count(li.data[base:min(off, len(li.data))], []byte{'\n'})
+	gap := li.data[base:min(off, len(li.data))]
+	if c := bytes.Count(gap, []byte{'\n'}); c > 0 {
+		n += c
+		st = base + bytes.LastIndexByte(gap, '\n') + 1
+	}
+	return n, st
+}
+
+// lineStartAfter returns the start of off's line when it is at lo or
+// after, with ok; otherwise lo, and ok false (unless lo is the start of
+// the data). It looks at data[lo:off] only.
+func (s *scan) lineStartAfter(off, lo int) (start int, ok bool) {
+	off = min(off, len(s.data))
+	lo = max(lo, 0)
+	if off <= lo {
+		return lo, lo == 0
+	}
+	if j := s.lastNewline(lo, off); j >= 0 {
+		return j + 1, true
+	}
+	return lo, lo == 0
+}
+
+// lineEndBefore returns the end of off's line (the offset of its newline,
+// or the end of the data) when it is before hi, else hi. It looks at
+// data[off:hi] only.
+func (s *scan) lineEndBefore(off, hi int) int {
+	hi = min(hi, len(s.data))
+	off = max(off, 0)
+	if off >= hi {
+		return hi
+	}
+	if j := s.firstNewline(off, hi); j >= 0 {
+		return j
+	}
+	return hi
+}
+
+// lastNewline returns the offset of the last newline in data[lo:off], or
+// -1. Like firstNewline, it skips what is known to hold none (s.noNL, a
+// span the searches before found free of newlines) and adds what it
+// searched to it: on a long line, the searches around successive hits
+// each read only what none of them read before.
+func (s *scan) lastNewline(lo, off int) int {
+	end := off
+	if s.noNL[0] < off && off <= s.noNL[1] {
+		end = max(s.noNL[0], lo)
+	}
+	j := -1
+	if end > lo {
+		j = bytes.LastIndexByte(s.data[lo:end], '\n')
+		s.work += end - lo - max(j, 0)
+	}
+	from := lo
+	if j >= 0 {
+		from = lo + j + 1
+	}
+	if end == s.noNL[0] || end == lo && s.noNL[0] <= lo {
+		s.noNL[0] = min(s.noNL[0], from)
+	} else {
+		s.noNL = [2]int{from, off}
+	}
+	if j >= 0 {
+		return lo + j
+	}
+	return -1
+}
+
+// firstNewline returns the offset of the first newline in data[off:hi],
+// or -1 (see lastNewline).
+func (s *scan) firstNewline(off, hi int) int {
+	start := off
+	if s.noNL[0] <= off && off < s.noNL[1] {
+		start = min(s.noNL[1], hi)
+	}
+	j := -1
+	if start < hi {
+		j = bytes.IndexByte(s.data[start:hi], '\n')
+		if j >= 0 {
+			s.work += j + 1
+		} else {
+			s.work += hi - start
+		}
+	}
+	to := hi
+	if j >= 0 {
+		to = start + j
+	}
+	if start == s.noNL[1] || start == hi && s.noNL[1] >= hi {
+		s.noNL[1] = max(s.noNL[1], to)
+	} else {
+		s.noNL = [2]int{off, to}
+	}
+	if j >= 0 {
+		return start + j
+	}
+	return -1
 }
 
 // linesBefore returns the start of the line n lines above off's line (or
 // of the data), looking back at most limit bytes.
-func linesBefore(data []byte, off, n, limit int) int {
+func (s *scan) linesBefore(off, n, limit int) int {
 	lo := max(0, off-limit)
-	st := lineStart(data, off)
+	st, _ := s.lineStartAfter(off, lo)
 	for i := 0; i < n && st > lo; i++ {
-		st = lineStart(data, st-1)
+		st, _ = s.lineStartAfter(st-1, lo)
 	}
-	return max(st, lo)
+	return st
 }
 
 // linesAfter returns the end of the line n lines below off's line, looking
 // ahead at most limit bytes.
-func linesAfter(data []byte, off, n, limit int) int {
-	hi := min(len(data), off+limit)
-	en := lineEnd(data, off)
+func (s *scan) linesAfter(off, n, limit int) int {
+	hi := min(len(s.data), off+limit)
+	en := s.lineEndBefore(off, hi)
 	for i := 0; i < n && en < hi; i++ {
-		en = lineEnd(data, en+1)
+		en = s.lineEndBefore(en+1, hi)
 	}
-	return min(en, hi)
-}
-
-func lineStart(data []byte, off int) int {
-	if off > len(data) {
-		off = len(data)
-	}
-	if off < 0 {
-		return 0
-	}
-	return bytes.LastIndexByte(data[:off], '\n') + 1
-}
-
-func lineEnd(data []byte, off int) int {
-	if off >= len(data) {
-		return len(data)
-	}
-	j := bytes.IndexByte(data[off:], '\n')
-	if j < 0 {
-		return len(data)
-	}
-	return off + j
+	return en
 }
 
 // secretChar is awskey.IsSecretChar as a table, for the inner loops.
@@ -122,8 +221,11 @@ func escapeAt(data []byte, i int) (byte, int) {
 
 // forEachSecretToken calls fn for each maximal run of secret characters in
 // data[lo:hi] that decodes to exactly 40 characters and is not the start
-// of base64 padding. fn returns false to stop.
-func forEachSecretToken(data []byte, lo, hi int, fn func(start, end int, v string) bool) {
+// of base64 padding. fn returns false to stop. It returns how far it
+// looked: past hi when a run starting before hi goes on beyond it.
+func (s *scan) forEachSecretToken(lo, hi int, fn func(start, end int, v string) bool) (end int) {
+	data := s.data
+	defer func() { s.work += end - lo }()
 	if hi > len(data) {
 		hi = len(data)
 	}
@@ -184,17 +286,18 @@ func forEachSecretToken(data []byte, lo, hi int, fn func(start, end int, v strin
 			continue
 		}
 		if !fn(st, i, string(buf[:])) {
-			return
+			return i
 		}
 	}
+	return max(i, lo)
 }
 
 // secretContext reads the name a value at start is assigned to (in any of
 // the syntaxes: INI, .env, shell, JSON, YAML, HCL, properties, code, URL
 // query, Kubernetes env) and returns it when it says "secret", with
 // whether it (or the text around) says AWS.
-func secretContext(data []byte, start int) (string, bool) {
-	pre, norm := valueContext(data, start)
+func (s *scan) secretContext(start int) (string, bool) {
+	pre, norm := s.valueContext(start)
 	if !strings.Contains(norm, "secret") {
 		return "", false
 	}
@@ -203,42 +306,36 @@ func secretContext(data []byte, start int) (string, bool) {
 		strings.Contains(norm, "amazonsecret") || strings.Contains(norm, "secretkeyaws") {
 		return name, true
 	}
-	return name, awsNearby(data, start)
+	return name, s.awsNearby(start)
 }
 
 // valueContext returns the text naming the value at start, and its
 // normalized form: the assignment before it on its line, or, when that
 // names nothing (Kubernetes and ECS env: "value: ..." under "name: ..."),
-// with the previous line too.
-func valueContext(data []byte, start int) (string, string) {
-	pre := assignmentPrefix(data, start)
+// with the end of the previous line too, when the value is near the start
+// of its line.
+func (s *scan) valueContext(start int) (string, string) {
+	pre, ls, ok := s.assignmentPrefix(start)
 	norm := normalize(pre)
-	if norm == "" || strings.HasSuffix(norm, "value") {
-		ls := lineStart(data, start)
-		if ls > 0 {
-			prev := data[lineStart(data, ls-1) : ls-1]
-			if len(prev) > 200 {
-				prev = prev[len(prev)-200:]
-			}
-			pre = string(prev) + " " + pre
-			norm = normalize(pre)
-		}
+	if (norm == "" || strings.HasSuffix(norm, "value")) && ok && ls > 0 {
+		ps, _ := s.lineStartAfter(ls-1, ls-1-nameContextBytes)
+		pre = string(s.data[ps:ls-1]) + " " + pre
+		norm = normalize(pre)
 	}
 	return pre, norm
 }
 
 // assignmentPrefix is the text on start's line before it, back to the
-// last delimiter that separates assignments (, ; & { ( [).
-func assignmentPrefix(data []byte, start int) string {
-	ls := lineStart(data, start)
-	if start-ls > 200 {
-		ls = start - 200
+// last delimiter that separates assignments (, ; & { ( [), at most
+// nameContextBytes long; with the start of the line, when it is within
+// that distance (ok).
+func (s *scan) assignmentPrefix(start int) (pre string, lineStart int, ok bool) {
+	ls, ok := s.lineStartAfter(start, start-nameContextBytes)
+	b := s.data[ls:start]
+	if k := bytes.LastIndexAny(b, ",;&{(["); k >= 0 {
+		b = b[k+1:]
 	}
-	pre := data[ls:start]
-	if k := bytes.LastIndexAny(pre, ",;&{(["); k >= 0 {
-		pre = pre[k+1:]
-	}
-	return string(pre)
+	return string(b), ls, ok
 }
 
 // normalize keeps letters and digits, lower-cased: "AWS_SECRET_ACCESS_KEY",
@@ -287,15 +384,14 @@ func nameContaining(s, word string) string {
 }
 
 // awsNearby reports whether "aws" or "amazon" appears as a word in the
-// kilobyte before off or on its line: a secret_key inside provider "aws",
-// under an [aws] section, in an AwsConfig.
-func awsNearby(data []byte, off int) bool {
-	lo := off - 1024
-	if lo < 0 {
-		lo = 0
-	}
-	hi := lineEnd(data, off)
-	w := data[lo:hi]
+// kilobyte before off or on its line, up to a kilobyte after it: a
+// secret_key inside provider "aws", under an [aws] section, in an
+// AwsConfig.
+func (s *scan) awsNearby(off int) bool {
+	lo := max(0, off-awsContextBytes)
+	hi := s.lineEndBefore(off, off+awsContextBytes)
+	w := s.data[lo:hi]
+	s.work += off - lo
 	for i := 0; i+3 <= len(w); i++ {
 		c := w[i]
 		if c != 'a' && c != 'A' {
@@ -376,10 +472,56 @@ func contextSecretOK(v string) bool {
 // tokenContext reports whether the value at start is assigned to a name
 // saying session token or security token (aws_session_token,
 // SessionToken, X-Amz-Security-Token ...), and returns that name.
-func tokenContext(data []byte, start int) (string, bool) {
-	pre, norm := valueContext(data, start)
+func (s *scan) tokenContext(start int) (string, bool) {
+	pre, norm := s.valueContext(start)
 	if !strings.Contains(norm, "sessiontoken") && !strings.Contains(norm, "securitytoken") {
 		return "", false
 	}
 	return nameContaining(pre, "token"), true
+}
+
+// nextByte answers "where is the first c at or after off" for a set of
+// offsets known in advance, from one pass over the data between them.
+type nextByte struct {
+	data []byte
+	c    byte
+	offs []int // sorted, distinct
+	next []int // the first c at or after offs[i], or len(data)
+}
+
+func (s *scan) newNextByte(c byte, offs []int) *nextByte {
+	slices.Sort(offs)
+	offs = slices.Compact(offs)
+	nb := &nextByte{data: s.data, c: c, offs: offs, next: make([]int, len(offs))}
+	hi, following := len(s.data), len(s.data)
+	for i := len(offs) - 1; i >= 0; i-- {
+		lo := min(offs[i], hi)
+		if j := bytes.IndexByte(s.data[lo:hi], c); j >= 0 {
+			following = lo + j
+			s.work += j + 1
+		} else {
+			s.work += hi - lo
+		}
+		nb.next[i] = following
+		hi = lo
+	}
+	return nb
+}
+
+// at returns the first c at or after off: a lookup for the offsets given,
+// a search up to the next of them for any other.
+func (nb *nextByte) at(off int) int {
+	i := sort.SearchInts(nb.offs, off)
+	if i < len(nb.offs) && nb.offs[i] == off {
+		return nb.next[i]
+	}
+	hi, following := len(nb.data), len(nb.data)
+	if i < len(nb.offs) {
+		hi, following = nb.offs[i], nb.next[i]
+	}
+	off = min(max(off, 0), hi)
+	if j := bytes.IndexByte(nb.data[off:hi], nb.c); j >= 0 {
+		return off + j
+	}
+	return following
 }

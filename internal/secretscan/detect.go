@@ -83,6 +83,10 @@ type Match struct {
 	// Context is the assignment name that made a lone secret or token
 	// count (e.g. "aws_secret_access_key").
 	Context string
+
+	// secretAWS says the secret of a pair would count alone (its name or
+	// the text around says AWS), for streams (settle).
+	secretAWS bool
 }
 
 // Primary is the span a finding points at: the ID when there is one.
@@ -175,6 +179,13 @@ func base64Forms(id string) []string {
 // Find returns the credentials in data, in order of position. It never
 // panics on any input.
 func (d *Detector) Find(data []byte) []Match {
+	ms, _ := d.find(data)
+	return ms
+}
+
+// find is Find, and how many bytes the searches around hits examined
+// (scan.work), for the tests of its cost.
+func (d *Detector) find(data []byte) ([]Match, int) {
 	var s scan
 	s.d = d
 	s.data = data
@@ -184,9 +195,10 @@ func (d *Detector) Find(data []byte) []Match {
 	}
 	s.findValues()
 	if len(s.ids) == 0 && len(s.secrets) == 0 && len(s.tokens) == 0 {
-		return nil
+		return nil, s.work
 	}
-	return s.assemble()
+	ms := s.assemble()
+	return ms, s.work
 }
 
 // scan is the state of one Find call.
@@ -199,6 +211,16 @@ type scan struct {
 	lines   *lineIndex
 
 	secretAt map[int]bool // starts of secrets already kept
+	// allowedLine caches, by line start, whether a line carries the allow
+	// marker: each line is read once however many hits it holds.
+	allowedLine map[int]bool
+	// braces finds the next '}' after a hit, for pairs on one line.
+	braces *nextByte
+	// noNL is a span of data known to hold no newline: the searches for
+	// line starts and ends skip it (lastNewline).
+	noNL [2]int
+	// work counts the bytes the searches around hits examine.
+	work int
 }
 
 type idHit struct {
@@ -413,7 +435,7 @@ func (s *scan) contextSecret(a, b int) {
 	if a > 0 && (data[a-1] == '-' || data[a-1] == '_' || data[a-1] == '.') {
 		return
 	}
-	ctx, aws := secretContext(data, a)
+	ctx, aws := s.secretContext(a)
 	if ctx == "" {
 		return
 	}
@@ -434,7 +456,7 @@ func (s *scan) contextToken(a, b int) {
 	if a > 0 && data[a-1] == '.' {
 		return
 	}
-	name, ok := tokenContext(data, a)
+	name, ok := s.tokenContext(a)
 	if !ok {
 		return
 	}
@@ -498,30 +520,30 @@ func (s *scan) assemble() []Match {
 	// of successive IDs overlap; each byte is scanned once.
 	scanned := 0
 	for _, h := range s.ids {
-		lo := linesBefore(s.data, h.start, s.d.pairLines, pairWindowBytes)
-		hi := linesAfter(s.data, h.start, s.d.pairLines, pairWindowBytes)
+		lo := s.linesBefore(h.start, s.d.pairLines, pairWindowBytes)
+		hi := s.linesAfter(h.start, s.d.pairLines, pairWindowBytes)
 		if lo < scanned {
 			// Runs that started before scanned were seen whole already.
 			lo = scanned
 			for lo < hi && (secretChar[s.data[lo]] || s.data[lo] == '%' || s.data[lo] == '\\') {
 				lo++
+				s.work++
 			}
 		}
 		if lo >= hi {
 			continue
 		}
-		forEachSecretToken(s.data, lo, hi, func(st, en int, v string) bool {
-			if en > scanned {
-				scanned = en
-			}
-			ctx, aws := secretContext(s.data, st)
+		// A run that goes on past hi was looked at to its end: the next
+		// window starts after it.
+		end := s.forEachSecretToken(lo, hi, func(st, en int, v string) bool {
+			ctx, aws := s.secretContext(st)
 			if !looksRandom(v) && (ctx == "" || !contextSecretOK(v)) {
 				return true
 			}
 			s.addSecret(secretHit{start: st, end: en, value: v, context: ctx, aws: aws})
 			return true
 		})
-		scanned = max(scanned, hi)
+		scanned = max(scanned, hi, end)
 	}
 	sort.Slice(s.secrets, func(a, b int) bool { return s.secrets[a].start < s.secrets[b].start })
 	sort.Slice(s.tokens, func(a, b int) bool { return s.tokens[a].start < s.tokens[b].start })
@@ -537,19 +559,19 @@ func (s *scan) assemble() []Match {
 	for _, h := range s.tokens {
 		offs = append(offs, h.start)
 	}
-	s.lines = newLineIndex(s.data, offs)
+	s.lines = s.newLineIndex(offs)
 
 	for i := range s.ids {
-		s.ids[i].line = s.lines.line(s.ids[i].start)
+		s.ids[i].line, _ = s.lines.line(s.ids[i].start)
 	}
 	secStarts := make([]int, len(s.secrets))
 	for i := range s.secrets {
-		s.secrets[i].line = s.lines.line(s.secrets[i].start)
+		s.secrets[i].line, _ = s.lines.line(s.secrets[i].start)
 		secStarts[i] = s.secrets[i].start
 	}
 	tokStarts := make([]int, len(s.tokens))
 	for i := range s.tokens {
-		s.tokens[i].line = s.lines.line(s.tokens[i].start)
+		s.tokens[i].line, _ = s.lines.line(s.tokens[i].start)
 		tokStarts[i] = s.tokens[i].start
 	}
 	abs := func(x int) int {
@@ -570,18 +592,18 @@ func (s *scan) assemble() []Match {
 		offs = append(offs, secStarts...)
 		slices.Sort(offs)
 		offs = slices.Compact(offs)
-		pl := placesOf(s.data, offs)
+		pl := s.placesOf(offs)
 		at := func(off int) place {
 			i, _ := slices.BinarySearch(offs, off)
 			return pl[i]
 		}
 		for i, h := range s.ids {
 			idPlace[i] = at(h.start)
-			idPlace[i].qual = qualifierOf(s.data, h.start)
+			idPlace[i].qual = s.qualifierOf(h.start)
 		}
 		for j, sec := range s.secrets {
 			secPlace[j] = at(sec.start)
-			secPlace[j].qual = qualifierOf(s.data, sec.start)
+			secPlace[j].qual = s.qualifierOf(sec.start)
 		}
 	}
 
@@ -612,13 +634,11 @@ func (s *scan) assemble() []Match {
 			if dist == 0 {
 				// On one line (minified JSON, a CSV row, a call), the
 				// nearest wins, and not across the end of an object.
-				var between []byte // empty when the two overlap
 				if lo, hi := min(h.end, sec.end), max(h.start, sec.start); lo < hi {
-					between = s.data[lo:hi]
-				}
-				gap = len(between)
-				if bytes.IndexByte(between, '}') >= 0 {
-					score += 4 * (pairObjectLines + 1)
+					gap = hi - lo
+					if s.nextBrace(lo) < hi {
+						score += 4 * (pairObjectLines + 1)
+					}
 				}
 			} else if sec.start < h.start {
 				score += 2
@@ -697,16 +717,18 @@ func (s *scan) assemble() []Match {
 			m.Secret = sec.value
 			m.SecretSpan = s.span(sec.start, sec.end)
 			m.Context = sec.context
+			m.secretAWS = sec.aws
 			m.Example = m.Example || awskey.IsExampleSecret(sec.value)
 			// A session token near the pair completes temporary credentials.
 			best, bestDist := -1, s.d.pairLines+1
+			// At most pairMaxCandidates on each side, as for secrets.
 			at := sort.SearchInts(tokStarts, h.start)
-			for k := at - 1; k >= 0 && h.line-s.tokens[k].line < bestDist; k-- {
+			for k := at - 1; k >= max(0, at-pairMaxCandidates) && h.line-s.tokens[k].line < bestDist; k-- {
 				if !tokUsed[k] {
 					best, bestDist = k, h.line-s.tokens[k].line
 				}
 			}
-			for k := at; k < len(s.tokens) && s.tokens[k].line-h.line < bestDist; k++ {
+			for k := at; k < min(len(s.tokens), at+pairMaxCandidates) && s.tokens[k].line-h.line < bestDist; k++ {
 				if !tokUsed[k] {
 					best, bestDist = k, s.tokens[k].line-h.line
 				}
@@ -772,13 +794,42 @@ func mergeByStart(a, b []Match) []Match {
 func credentialKind(id string) bool { return awskey.ValidCredentialID(id) }
 
 func (s *scan) span(start, end int) Span {
-	return Span{Start: start, End: end, Line: s.lines.line(start) + 1, Col: start - lineStart(s.data, start) + 1}
+	line, ls := s.lines.line(start)
+	return Span{Start: start, End: end, Line: line + 1, Col: start - ls + 1}
 }
 
-// allowed reports whether the line of sp carries the allow marker.
+// allowed reports whether the line of sp carries the allow marker. Each
+// line is read once.
 func (s *scan) allowed(sp Span) bool {
-	line := s.data[lineStart(s.data, sp.Start):lineEnd(s.data, sp.Start)]
-	return bytes.Contains(line, []byte(AllowMarker))
+	ls := sp.Start - (sp.Col - 1)
+	if a, ok := s.allowedLine[ls]; ok {
+		return a
+	}
+	if s.allowedLine == nil {
+		s.allowedLine = map[int]bool{}
+	}
+	le := s.lineEndBefore(sp.Start, len(s.data))
+	s.work += sp.Start - ls
+	a := bytes.Contains(s.data[ls:le], []byte(AllowMarker))
+	s.allowedLine[ls] = a
+	return a
+}
+
+// nextBrace returns the offset of the first '}' at or after off, or the
+// end of the data. Queried at the ends of hits, it finds them all in one
+// pass: a '}' between two hits on one line ends the first one's object.
+func (s *scan) nextBrace(off int) int {
+	if s.braces == nil {
+		var ends []int
+		for _, h := range s.ids {
+			ends = append(ends, h.end)
+		}
+		for _, h := range s.secrets {
+			ends = append(ends, h.end)
+		}
+		s.braces = s.newNextByte('}', ends)
+	}
+	return s.braces.at(off)
 }
 
 // isPlaceholderID spots made-up IDs: AKIAXXXXXXXXXXXXXXXX, AKIAAAAAAAAAAAAAAAAA,

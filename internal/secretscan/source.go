@@ -1,6 +1,7 @@
 package secretscan
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 // Sink receives the matches of one scanned item. The sources call it from
@@ -25,6 +29,40 @@ type Stats struct {
 	Files   atomic.Int64 // files, archive entries, stdin or blobs scanned
 	Bytes   atomic.Int64
 	Skipped atomic.Int64 // binary, too large, excluded or ignored
+	// SkippedBy counts the skips of Sources by reason; Skipped also counts
+	// those of the git sources, which give none.
+	SkippedBy [NumSkipReasons]atomic.Int64
+}
+
+// SkipReason says why an input was not scanned.
+type SkipReason int
+
+// The reasons an input is skipped.
+const (
+	SkipBinary      SkipReason = iota // a NUL byte in the first 8000 bytes
+	SkipTooLarge                      // over MaxFileSize
+	SkipArchive                       // an archive, without Archives
+	SkipExtension                     // a binary file type, by its extension
+	SkipExcluded                      // matched by Exclude
+	SkipIgnored                       // ignored by a .gitignore
+	SkipGitDir                        // a .git directory
+	SkipSpecial                       // a FIFO, socket or device met in a walk
+	SkipSymlink                       // a symbolic link met in a walk
+	SkipNested                        // an archive nested too deep
+	SkipUnsupported                   // an archive entry that cannot be opened
+	SkipTruncated                     // the rest of a stream over MaxFileSize
+	NumSkipReasons
+)
+
+var skipReasonNames = [NumSkipReasons]string{"binary", "too-large", "archive", "extension", "excluded",
+	"gitignored", "git-dir", "special", "symlink", "nested-archive", "unsupported-entry", "truncated"}
+
+// String is the reason's name in the JSON summary.
+func (r SkipReason) String() string {
+	if r < 0 || r >= NumSkipReasons {
+		return "unknown"
+	}
+	return skipReasonNames[r]
 }
 
 // DefaultMaxFileSize is the --max-file-size default.
@@ -51,6 +89,16 @@ type Sources struct {
 	// Warn is told about inputs that could not be read; the scan goes on.
 	// It is called from one goroutine at a time.
 	Warn func(error)
+	// Skip is told about each input named explicitly (a path argument
+	// that is not a directory) that is skipped, or scanned only in part
+	// (a stream over MaxFileSize). Skips met in walks and archives are
+	// only counted, in Stats. It is called from one goroutine at a time.
+	Skip func(path string, reason SkipReason)
+
+	// streamWindow and wholeFileMax replace streamWindow and wholeFileMax
+	// in tests.
+	streamWindow int
+	wholeFileMax int64
 
 	mu sync.Mutex // serialises Warn and the sink in ScanPaths
 
@@ -84,6 +132,27 @@ func (s *Sources) setDefaults() {
 	}
 	if s.Warn == nil {
 		s.Warn = func(error) {}
+	}
+	if s.Skip == nil {
+		s.Skip = func(string, SkipReason) {}
+	}
+	if s.wholeFileMax <= 0 {
+		s.wholeFileMax = wholeFileMax
+	}
+}
+
+// wholeFileMax is the largest file read whole; larger ones (with a raised
+// MaxFileSize) are scanned as streams, in bounded memory.
+const wholeFileMax = DefaultMaxFileSize
+
+// skip counts a skipped input, and says so when it was named explicitly.
+func (s *Sources) skip(path string, explicit bool, r SkipReason) {
+	s.Stats.Skipped.Add(1)
+	s.Stats.SkippedBy[r].Add(1)
+	if explicit {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.Skip(path, r)
 	}
 }
 
@@ -125,7 +194,6 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 	if err := s.compileExcludes(); err != nil {
 		return err
 	}
-	excluded := s.excluded
 
 	emit := func(o Origin, ms []Match) {
 		s.mu.Lock()
@@ -134,18 +202,18 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 	}
 	warn := s.warn
 
-	jobs := make(chan string, 256)
+	jobs := make(chan fileJob, 256)
 	var wg sync.WaitGroup
 	for w := 0; w < s.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf []byte
-			for p := range jobs {
+			for j := range jobs {
 				if ctx.Err() != nil {
 					continue
 				}
-				buf = s.scanFile(ctx, p, buf, emit, warn)
+				buf = s.scanFile(ctx, j, buf, emit, warn)
 			}
 		}()
 	}
@@ -161,7 +229,9 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 			continue
 		}
 		if !st.IsDir() {
-			jobs <- root
+			// Named explicitly: read whatever it is (a named pipe, a
+			// device, /dev/stdin), and say so if it is skipped.
+			jobs <- fileJob{path: root, explicit: true}
 			continue
 		}
 		dirs := map[string]*ignoreDir{}
@@ -188,8 +258,8 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 			parent := dirs[filepath.Dir(p)]
 			if d.IsDir() {
 				if p != walkRoot {
-					if d.Name() == ".git" || excluded(rel, true) || parent != nil && parent.ignored(rel, true) {
-						s.Stats.Skipped.Add(1)
+					if r, skip := s.skipInWalk(rel, d.Name(), true, parent); skip {
+						s.skip(p, false, r)
 						return fs.SkipDir
 					}
 				}
@@ -209,19 +279,22 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 				dirs[filepath.Clean(p)] = node
 				return nil
 			}
-			if !d.Type().IsRegular() {
-				return nil // symbolic links, devices, sockets
-			}
-			if excluded(rel, false) || parent != nil && parent.ignored(rel, false) {
-				s.Stats.Skipped.Add(1)
+			// Symbolic links are not followed; FIFOs, sockets and devices
+			// are not opened (a FIFO with no writer would block).
+			if d.Type()&fs.ModeSymlink != 0 {
+				s.skip(p, false, SkipSymlink)
 				return nil
 			}
-			if skipExt[strings.ToLower(filepath.Ext(p))] {
-				s.Stats.Skipped.Add(1)
+			if !d.Type().IsRegular() {
+				s.skip(p, false, SkipSpecial)
+				return nil
+			}
+			if r, skip := s.skipInWalk(rel, d.Name(), false, parent); skip {
+				s.skip(p, false, r)
 				return nil
 			}
 			select {
-			case jobs <- p:
+			case jobs <- fileJob{path: p}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -239,9 +312,38 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 	return walkErr
 }
 
+// skipInWalk says whether a walk skips a path, and why: .git, --exclude,
+// .gitignore, binary extensions (files only).
+func (s *Sources) skipInWalk(rel, name string, isDir bool, parent *ignoreDir) (SkipReason, bool) {
+	switch {
+	case isDir && name == ".git":
+		return SkipGitDir, true
+	case s.excluded(rel, isDir):
+		return SkipExcluded, true
+	case parent != nil && parent.ignored(rel, isDir):
+		return SkipIgnored, true
+	case !isDir && skipExt[strings.ToLower(filepath.Ext(name))]:
+		return SkipExtension, true
+	}
+	return 0, false
+}
+
+// fileJob is a file to scan; explicit when named on the command line.
+type fileJob struct {
+	path     string
+	explicit bool
+}
+
 // scanFile reads one file into buf (reused between files) and scans it.
-func (s *Sources) scanFile(ctx context.Context, p string, buf []byte, emit Sink, warn func(error)) []byte {
-	if s.Archives && archiveKind(p) != "" {
+// Files up to wholeFileMax are read whole; larger ones, and what is not a
+// regular file (a named pipe, a device), are scanned as streams.
+func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink, warn func(error)) []byte {
+	p := j.path
+	if archiveKind(p) != "" {
+		if !s.Archives {
+			s.skip(p, j.explicit, SkipArchive)
+			return buf
+		}
 		if err := s.scanArchiveFile(ctx, p, emit); err != nil {
 			warn(err)
 		}
@@ -259,7 +361,13 @@ func (s *Sources) scanFile(ctx context.Context, p string, buf []byte, emit Sink,
 		return buf
 	}
 	if st.Size() > s.MaxFileSize {
-		s.Stats.Skipped.Add(1)
+		s.skip(p, j.explicit, SkipTooLarge)
+		return buf
+	}
+	if !st.Mode().IsRegular() || st.Size() > s.wholeFileMax {
+		if err := s.scanFileStream(ctx, j, f, emit); err != nil {
+			warn(fmt.Errorf("%s: %w", p, err))
+		}
 		return buf
 	}
 	// Read up to one byte past the stat size to notice a growing file.
@@ -272,9 +380,13 @@ func (s *Sources) scanFile(ctx context.Context, p string, buf []byte, emit Sink,
 		warn(fmt.Errorf("%s: %w", p, err))
 		return buf
 	}
+	if int64(n) > s.MaxFileSize {
+		s.skip(p, j.explicit, SkipTooLarge)
+		return buf
+	}
 	data, ok := textOf(buf[:n])
-	if int64(n) > s.MaxFileSize || !ok {
-		s.Stats.Skipped.Add(1)
+	if !ok {
+		s.skip(p, j.explicit, SkipBinary)
 		return buf
 	}
 	s.Stats.Files.Add(1)
@@ -345,7 +457,7 @@ func (s *Sources) ScanBytes(ctx context.Context, o Origin, data []byte, sink Sin
 func (s *Sources) scanText(o Origin, data []byte, sink Sink) {
 	data, ok := textOf(data)
 	if !ok {
-		s.Stats.Skipped.Add(1)
+		s.skip(o.Path, false, SkipBinary)
 		return
 	}
 	s.Stats.Files.Add(1)
@@ -353,4 +465,35 @@ func (s *Sources) scanText(o Origin, data []byte, sink Sink) {
 	if ms := s.Detector.Find(data); len(ms) > 0 {
 		sink(o, ms)
 	}
+}
+
+// scanFileStream scans a file as a stream, in windows: a named pipe or a
+// device (whose size is not known: at most MaxFileSize bytes of it are
+// read), or a regular file too large to read whole. Binary data is
+// skipped; UTF-16 text is decoded.
+func (s *Sources) scanFileStream(ctx context.Context, j fileJob, f io.Reader, emit Sink) error {
+	br := bufio.NewReaderSize(io.LimitReader(f, s.MaxFileSize), 8192)
+	head, err := br.Peek(8000)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return err
+	}
+	var r io.Reader = br
+	if isBinary(head) {
+		if !isUTF16(head) {
+			s.skip(j.path, j.explicit, SkipBinary)
+			return nil
+		}
+		// The decoder drops the byte order mark, as textOf does.
+		r = transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder()))
+	}
+	if err := s.scanStream(ctx, Origin{Path: j.path}, r, emit); err != nil {
+		return err
+	}
+	s.Stats.Files.Add(1)
+	// A stream longer than MaxFileSize was scanned in part: say so.
+	var one [1]byte
+	if n, _ := f.Read(one[:]); n > 0 {
+		s.skip(j.path, j.explicit, SkipTruncated)
+	}
+	return nil
 }

@@ -148,7 +148,7 @@ func TestScanArchives(t *testing.T) {
 	if len(errs) > 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got %q %v\nwant %q", got, errs, want)
 	}
-	// Without --archives, the archives are binary and skipped.
+	// Without --archives, the archives are skipped.
 	s = &Sources{Detector: New(Options{})}
 	got, _ = collect(t, func(sink Sink) error { return s.ScanPaths(context.Background(), []string{dir}, sink) })
 	if len(got) != 0 {
@@ -188,7 +188,7 @@ func TestScanReaderChunks(t *testing.T) {
 	var b strings.Builder
 	var want []string
 	line := 1
-	for b.Len() < 3*streamChunk {
+	for b.Len() < 3*streamWindow {
 		if line%9973 == 0 {
 			b.WriteString(k.fill("aws_access_key_id = {ID}\n"))
 			want = append(want, "-:"+itoa(line)+" pair")
@@ -222,7 +222,7 @@ func TestScanReaderChunks(t *testing.T) {
 // A single line longer than a chunk must not stall the reader.
 func TestScanReaderLongLine(t *testing.T) {
 	k := newTestKeys(t, 23)
-	in := strings.Repeat("x", 2*streamChunk+100) + " " + k.ID + " " + strings.Repeat("y", streamChunk)
+	in := strings.Repeat("x", 2*streamWindow+100) + " " + k.ID + " " + strings.Repeat("y", streamWindow)
 	s := &Sources{Detector: New(Options{})}
 	got, errs := collect(t, func(sink Sink) error {
 		return s.ScanReader(context.Background(), "-", strings.NewReader(in), sink)

@@ -64,7 +64,8 @@ const placeWindow = 8 << 10
 // placesOf returns the place of each offset in offs (sorted ascending) in
 // one pass over the lines in the windows above them: at most linear in the
 // data, and cheap for a large file with a few hits.
-func placesOf(data []byte, offs []int) []place {
+func (s *scan) placesOf(offs []int) []place {
+	data := s.data
 	out := make([]place, len(offs))
 	type level struct{ indent, off int }
 	var stack []level
@@ -73,11 +74,11 @@ func placesOf(data []byte, offs []int) []place {
 	for ls := 0; k < len(offs) && ls <= len(data); {
 		if w := offs[k] - placeWindow; ls < w {
 			// Nothing to report before w: start afresh there.
-			ls = lineStart(data, w)
+			ls, _ = s.lineStartAfter(w, ls)
 			stack = stack[:0]
 			section = -1
 		}
-		le := lineEnd(data, ls)
+		le := s.lineEndBefore(ls, len(data))
 		line := data[ls:le]
 		ind, blank := indentOf(line)
 		// The parent of this line: the nearest line above indented less. A
@@ -162,8 +163,8 @@ var qualifierWords = []string{
 }
 
 // qualifierOf is the name of the value at start without the usual words.
-func qualifierOf(data []byte, start int) string {
-	_, norm := valueContext(data, start)
+func (s *scan) qualifierOf(start int) string {
+	_, norm := s.valueContext(start)
 	for _, w := range qualifierWords {
 		norm = strings.ReplaceAll(norm, w, "")
 	}
