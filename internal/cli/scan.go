@@ -43,6 +43,7 @@ type scanOptions struct {
 	MaxFileSize string
 	Archives    bool
 	Workers     int
+	GitOptions  scanGitOptions
 
 	// Detection and noise control.
 	AWSCredentials bool
@@ -135,6 +136,7 @@ Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`
 	fl.StringVar(&opts.Region, "region", "", "STS region for --verify (default: AWS_REGION or us-east-1)")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|sarif")
 	fl.StringVar(&opts.ReportFile, "report", "", "write the output to this file (0600) instead of stdout")
+	addScanGitFlags(cmd, &opts.GitOptions)
 	return cmd
 }
 

@@ -35,7 +35,7 @@ func addScanGitFlags(cmd *cobra.Command, g *scanGitOptions) {
 // distinct blob is read once; the collector keeps, for each secret and
 // path, the commit that introduced it first.
 func scanGit(ctx context.Context, opts *scanOptions, src *secretscan.Sources, col *scanCollector) error {
-	_, err := scanGitWith(ctx, opts, scanGitOptions{}, src, col)
+	_, err := scanGitWith(ctx, opts, opts.GitOptions, src, col)
 	return err
 }
 
