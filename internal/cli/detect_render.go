@@ -15,7 +15,10 @@ import (
 
 // detectWriteText prints findings grouped by key, then by severity (most
 // severe first), each with when, from where, and the triggering events.
-func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bool) error {
+// A caveat (inputs not read, no records, no baseline) follows the summary
+// line, so "no findings" never stands alone when the run saw less than it
+// was given.
+func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bool, caveat string) error {
 	p := report.NewPalette(color)
 	ew := &detectErrWriter{w: w}
 	var reps []report.Finding
@@ -74,7 +77,11 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 	if len(fs) > 0 && lastKey != "\x00" {
 		ew.printf("\n")
 	}
-	ew.printf("%s\n", report.SummaryLine(reps, p))
+	line := report.SummaryLine(reps, p)
+	if caveat != "" {
+		line += "; " + p.Yellow(caveat)
+	}
+	ew.printf("%s\n", line)
 	return ew.err
 }
 
