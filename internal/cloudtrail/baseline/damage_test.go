@@ -144,3 +144,27 @@ func TestExchangeUnusableStore(t *testing.T) {
 		t.Errorf("read-only exchange of a 0400 store: %d keys, %v", len(prior), err)
 	}
 }
+
+// testdata/overflow-runaway.db is a store with a few bytes changed (found
+// by FuzzExchange): a page's overflow count is garbage, and a write makes
+// bbolt free billions of page ids instead of panicking. Exchange gives up
+// after HangAfter and calls the store damaged.
+func TestExchangeRunaway(t *testing.T) {
+	old := HangAfter
+	HangAfter = 200 * time.Millisecond
+	defer func() { HangAfter = old }()
+	data, err := os.ReadFile(filepath.Join("testdata", "overflow-runaway.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "detect.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := "AKIARTX3GSDS2RWAIZGX"
+	_, err = Exchange(path, []string{key}, obs(key, "203.0.113.9", time.Unix(1717200000, 0), 1), false)
+	var se *Error
+	if !errors.As(err, &se) || !se.Damaged || !strings.Contains(err.Error(), "reading it did not finish in 200ms") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -127,7 +127,44 @@ func unwrapPath(err error) error {
 // bbolt's memory map of the file stays until the process exits, and with it
 // the file lock: a second Exchange on the same damaged file in the same
 // process reports it in use. keywarden exchanges once per run.
-func Exchange(path string, keys []string, obs map[string]*detect.Baseline, readOnly bool) (prior map[string]*detect.Baseline, err error) {
+//
+// Some damage sends bbolt into a runaway instead of a panic (a page whose
+// overflow count is garbage makes a write free billions of page ids): the
+// work happens on its own goroutine, and once the store is open it has
+// HangAfter to finish, else the store is reported damaged and left to the
+// process's exit.
+func Exchange(path string, keys []string, obs map[string]*detect.Baseline, readOnly bool) (map[string]*detect.Baseline, error) {
+	type result struct {
+		prior map[string]*detect.Baseline
+		err   error
+	}
+	done := make(chan result, 1)
+	opened := make(chan struct{})
+	go func() {
+		p, err := exchangeRecover(path, keys, obs, readOnly, opened)
+		done <- result{p, err}
+	}()
+	hang := time.NewTimer(LockTimeout + HangAfter)
+	defer hang.Stop()
+	for {
+		select {
+		case r := <-done:
+			return r.prior, r.err
+		case <-opened:
+			opened = nil
+			hang.Reset(HangAfter)
+		case <-hang.C:
+			return nil, &Error{Path: path, Damaged: true, Err: fmt.Errorf("reading it did not finish in %s", HangAfter)}
+		}
+	}
+}
+
+// HangAfter is how long the store may take to read and merge once open
+// (a sound store takes milliseconds; a runaway allocates all along, so
+// the bound is also what it costs in memory before the run ends).
+var HangAfter = 10 * time.Second
+
+func exchangeRecover(path string, keys []string, obs map[string]*detect.Baseline, readOnly bool, opened chan<- struct{}) (prior map[string]*detect.Baseline, err error) {
 	var file *os.File
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -138,14 +175,14 @@ func Exchange(path string, keys []string, obs map[string]*detect.Baseline, readO
 			prior, err = nil, &Error{Path: path, Damaged: true, Err: fmt.Errorf("%v", r)}
 		}
 	}()
-	prior, err = exchange(path, keys, obs, readOnly, &file)
+	prior, err = exchange(path, keys, obs, readOnly, &file, opened)
 	if err != nil {
 		return nil, classify(path, err)
 	}
 	return prior, nil
 }
 
-func exchange(path string, keys []string, obs map[string]*detect.Baseline, readOnly bool, file **os.File) (map[string]*detect.Baseline, error) {
+func exchange(path string, keys []string, obs map[string]*detect.Baseline, readOnly bool, file **os.File, opened chan<- struct{}) (map[string]*detect.Baseline, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, syscall.EISDIR // bbolt would open it read-only and call it invalid
 	}
@@ -162,6 +199,7 @@ func exchange(path string, keys []string, obs map[string]*detect.Baseline, readO
 		return f, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: LockTimeout, ReadOnly: readOnly, OpenFile: openFile})
+	close(opened)
 	if err != nil {
 		return nil, err
 	}
