@@ -140,14 +140,14 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if opts.RulesFile != "" {
 		data, err := readInput(opts.IO, opts.RulesFile, 4<<20)
 		if err != nil {
-			return UsageError(err)
+			return detectInputErr(err)
 		}
 		extra, err := detect.Parse(data)
 		if err != nil {
-			return UsageError(fmt.Errorf("%s: %w", opts.RulesFile, err))
+			return detectInputErr(fmt.Errorf("%s: %w", opts.RulesFile, err))
 		}
 		if rules, err = detect.Combine(rules, extra); err != nil {
-			return UsageError(fmt.Errorf("%s: %w", opts.RulesFile, err))
+			return detectInputErr(fmt.Errorf("%s: %w", opts.RulesFile, err))
 		}
 	}
 	if opts.ListRules {
@@ -179,10 +179,10 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if opts.IgnoreFile != "" {
 		data, err := readInput(opts.IO, opts.IgnoreFile, 1<<20)
 		if err != nil {
-			return UsageError(err)
+			return detectInputErr(err)
 		}
 		if ignores, err = detect.ParseIgnore(data); err != nil {
-			return UsageError(fmt.Errorf("%s: %w", opts.IgnoreFile, err))
+			return detectInputErr(fmt.Errorf("%s: %w", opts.IgnoreFile, err))
 		}
 	}
 	statePath := opts.StatePath
@@ -336,7 +336,7 @@ func detectBuildSources(ctx context.Context, opts *detectOptions, sources []stri
 		}
 		bucket, prefix, err := cloudtrail.ParseS3URL(s)
 		if err != nil {
-			return nil, UsageError(err)
+			return nil, detectInputErr(err)
 		}
 		client := opts.S3Client
 		if client == nil {
@@ -396,6 +396,12 @@ func (d *detectErrors) add(e *cloudtrail.InputError) {
 		return
 	}
 	d.list = append(d.list, report.Printable(e.Error()))
+}
+
+// detectInputErr is a usage error whose message quotes the command line
+// or a file's content: Main prints it as is, so controls go here.
+func detectInputErr(err error) error {
+	return UsageError(errors.New(report.Printable(err.Error())))
 }
 
 // detectProblems is what went wrong besides findings: input errors,

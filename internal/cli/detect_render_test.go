@@ -122,6 +122,30 @@ func TestDetectHostileFields(t *testing.T) {
 			t.Errorf("%s: U+009B not escaped as \\u009b:\n%s", format, out)
 		}
 	}
+	// Usage errors that quote a path, a URL or a file's content: Main
+	// prints their message as is.
+	bad := filepath.Join(dir, "bad"+h+".json")
+	for name, opts := range map[string]*detectOptions{
+		"missing ignore file": {IgnoreFile: filepath.Join(dir, "no"+h+".yaml")},
+		"malformed ignore":    {IgnoreFile: bad},
+		"missing rules file":  {RulesFile: filepath.Join(dir, "no"+h+".yaml")},
+		"malformed rules":     {RulesFile: bad},
+		"bad s3 URL":          {Sources: []string{"s3://" + h}},
+	} {
+		ios, _, _ := Test("")
+		opts.IO, opts.Now, opts.NoState, opts.Format, opts.FailOn = ios, time.Now, true, "text", "none"
+		if opts.Sources == nil {
+			opts.Sources = paths
+		}
+		err := runDetect(context.Background(), opts)
+		if err == nil || ExitCode(err) != ExitError {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if msg := err.Error(); strings.ContainsAny(msg, "\x1b\x07\x7f\u009b\u0085") {
+			t.Errorf("%s: controls in %q", name, msg)
+		}
+	}
 }
 
 func TestDetectJSONControls(t *testing.T) {
