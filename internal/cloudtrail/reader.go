@@ -132,7 +132,7 @@ func (g *bombGuard) Read(p []byte) (int, error) {
 	case g.n > maxDecompressed:
 		return n, fmt.Errorf("gzip: decompressed data larger than %d bytes", maxDecompressed)
 	case g.n > ratioFloor && g.n > MaxCompressionRatio*g.in.n:
-		return n, fmt.Errorf("gzip: %d compressed bytes inflate to more than %d (over %d times): a gzip bomb, not a log", g.in.n, g.n, MaxCompressionRatio)
+		return n, fmt.Errorf("gzip: %d compressed bytes inflated to %d (over %d times): a gzip bomb, not a log", g.in.n, g.n, MaxCompressionRatio)
 	}
 	return n, err
 }
