@@ -140,14 +140,14 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if opts.RulesFile != "" {
 		data, err := readInput(opts.IO, opts.RulesFile, 4<<20)
 		if err != nil {
-			return UsageError(err)
+			return detectInputErr(err)
 		}
 		extra, err := detect.Parse(data)
 		if err != nil {
-			return UsageError(fmt.Errorf("%s: %w", opts.RulesFile, err))
+			return detectInputErr(fmt.Errorf("%s: %w", opts.RulesFile, err))
 		}
 		if rules, err = detect.Combine(rules, extra); err != nil {
-			return UsageError(fmt.Errorf("%s: %w", opts.RulesFile, err))
+			return detectInputErr(fmt.Errorf("%s: %w", opts.RulesFile, err))
 		}
 	}
 	if opts.ListRules {
@@ -179,10 +179,10 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if opts.IgnoreFile != "" {
 		data, err := readInput(opts.IO, opts.IgnoreFile, 1<<20)
 		if err != nil {
-			return UsageError(err)
+			return detectInputErr(err)
 		}
 		if ignores, err = detect.ParseIgnore(data); err != nil {
-			return UsageError(fmt.Errorf("%s: %w", opts.IgnoreFile, err))
+			return detectInputErr(fmt.Errorf("%s: %w", opts.IgnoreFile, err))
 		}
 	}
 	statePath := opts.StatePath
@@ -194,7 +194,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	sources := opts.Sources
 	if len(sources) == 0 && !opts.Lookup {
 		if opts.IO.IsStdinTTY() {
-			return usageErrorf("no sources: name files, directories, s3:// URLs or -, or use --lookup")
+			return usageErrorf("no sources: name files, directories, s3:// URLs or - (stdin), or use --lookup; for example: keywarden detect ./AWSLogs/")
 		}
 		sources = []string{"-"}
 	}
@@ -219,13 +219,14 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	// Errors: every input problem is kept (and printed), none stops the run.
 	errs := &detectErrors{}
 	onErr := errs.add
+	var st cloudtrail.Stats
 
 	inputs := make(chan cloudtrail.Input, workers)
 	go func() {
 		defer close(inputs)
 		if len(srcs.local) > 0 {
 			ch := make(chan cloudtrail.Input)
-			go cloudtrail.FileInputs(ctx, srcs.local, opts.IO.In, ch, onErr)
+			go cloudtrail.FileInputs(ctx, srcs.local, opts.IO.In, ch, onErr, &st)
 			for in := range ch {
 				inputs <- in
 			}
@@ -246,7 +247,6 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	for i := range ws {
 		ws[i] = engine.NewWorker()
 	}
-	var st cloudtrail.Stats
 	stop := detectProgress(opts.IO, &st)
 	start := time.Now()
 	cloudtrail.Process(ctx, inputs, workers, func(w int, r *cloudtrail.Record) { ws[w].Observe(r) }, onErr, &st)
@@ -254,26 +254,30 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	elapsed := time.Since(start)
 	res := engine.Merge(ws...)
 
+	// A store that cannot be used costs the baseline, not the findings:
+	// they are judged as with --no-state, printed, and the run exits 2.
 	var prior map[string]*detect.Baseline
+	var stateErr error
 	if !opts.NoState {
-		prior, err = baseline.Exchange(statePath, res.Keys(), res.Observations(true), false)
-		if err != nil {
-			return &ExitErr{Code: ExitError, Err: fmt.Errorf("state: %w", err)}
-		}
+		prior, stateErr = baseline.Exchange(statePath, res.Keys(), res.Observations(true), false)
 	}
 
 	summary := fmt.Sprintf("read %d events from %d inputs in %s", res.Seen, st.Inputs.Load(), elapsed.Round(time.Millisecond))
 	if res.Skipped > 0 {
 		summary += fmt.Sprintf(" (%d outside --since/--until)", res.Skipped)
 	}
+	problems := detectProblems{errs: errs, st: &st, state: stateErr}
 	if opts.Learn {
-		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s; baseline of %d long-term keys updated in %s\n", summary, len(res.Observations(true)), statePath)
-		return detectInputErrors(opts.IO, errs)
+		if stateErr == nil {
+			summary += fmt.Sprintf("; baseline of %d long-term keys updated in %s", len(res.Observations(true)), report.Printable(statePath))
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", summary)
+		return problems.report(opts.IO)
 	}
 
 	findings := res.Findings(prior)
 	for _, e := range detect.ApplyIgnore(findings, ignores, now()) {
-		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s: %s expired on %s and no longer suppresses anything\n", opts.IgnoreFile, e.Where(), e.Expires)
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s: %s expired on %s and no longer suppresses anything\n", report.Printable(opts.IgnoreFile), report.Printable(e.Where()), e.Expires)
 	}
 	switch format {
 	case "json":
@@ -283,13 +287,13 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	case "sarif":
 		err = detectWriteSARIF(opts.IO.Out, rules, findings)
 	default:
-		err = detectWriteText(opts.IO.Out, findings, opts.ShowSuppressed, opts.IO.ColorEnabled())
+		err = detectWriteText(opts.IO.Out, findings, opts.ShowSuppressed, opts.IO.ColorEnabled(), problems.caveat())
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", summary)
-	if err := detectInputErrors(opts.IO, errs); err != nil {
+	if err := problems.report(opts.IO); err != nil {
 		return err
 	}
 	for _, f := range findings {
@@ -332,7 +336,7 @@ func detectBuildSources(ctx context.Context, opts *detectOptions, sources []stri
 		}
 		bucket, prefix, err := cloudtrail.ParseS3URL(s)
 		if err != nil {
-			return nil, UsageError(err)
+			return nil, detectInputErr(err)
 		}
 		client := opts.S3Client
 		if client == nil {
@@ -371,16 +375,22 @@ func detectBuildSources(ctx context.Context, opts *detectOptions, sources []stri
 	return srcs, nil
 }
 
-// detectErrors collects input problems from every worker, up to a limit.
+// detectErrors collects input problems from every worker, up to a limit,
+// and the inputs they came from.
 type detectErrors struct {
 	mu      sync.Mutex
 	list    []string
 	dropped int
+	sources map[string]bool
 }
 
 func (d *detectErrors) add(e *cloudtrail.InputError) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.sources == nil {
+		d.sources = map[string]bool{}
+	}
+	d.sources[e.Source] = true
 	if len(d.list) >= 1000 {
 		d.dropped++
 		return
@@ -388,12 +398,39 @@ func (d *detectErrors) add(e *cloudtrail.InputError) {
 	d.list = append(d.list, report.Printable(e.Error()))
 }
 
-// detectInputErrors prints input problems and turns them into exit 2.
-func detectInputErrors(io *IOStreams, d *detectErrors) error {
-	n := len(d.list) + d.dropped
-	if n == 0 {
-		return nil
+// detectInputErr is a usage error whose message quotes the command line
+// or a file's content: Main prints it as is, so controls go here.
+func detectInputErr(err error) error {
+	return UsageError(errors.New(report.Printable(err.Error())))
+}
+
+// detectProblems is what went wrong besides findings: input errors,
+// inputs without a single record, a state store that could not be used.
+type detectProblems struct {
+	errs  *detectErrors
+	st    *cloudtrail.Stats
+	state error
+}
+
+// caveat qualifies the text summary line, so that "no findings" never
+// stands alone when part of the input was not read.
+func (p detectProblems) caveat() string {
+	var parts []string
+	if n := len(p.errs.sources); n > 0 {
+		parts = append(parts, detectPlural(n, "input", "inputs")+" could not be read in full (see stderr)")
 	}
+	if p.st.Records.Load() == 0 {
+		parts = append(parts, "no CloudTrail records were read")
+	}
+	if p.state != nil {
+		parts = append(parts, "judged without the baseline (see stderr)")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// report prints the problems on stderr and turns them into exit 2.
+func (p detectProblems) report(io *IOStreams) error {
+	d := p.errs
 	sort.Strings(d.list) // workers report in any order
 	for _, e := range d.list {
 		fmt.Fprintf(io.ErrOut, "keywarden: %s\n", e)
@@ -401,7 +438,34 @@ func detectInputErrors(io *IOStreams, d *detectErrors) error {
 	if d.dropped > 0 {
 		fmt.Fprintf(io.ErrOut, "keywarden: ... and %d more input errors\n", d.dropped)
 	}
-	return &ExitErr{Code: ExitError, Err: errors.New(detectPlural(n, "input error", "input errors"))}
+	var why []string
+	if n := len(d.list) + d.dropped; n > 0 {
+		why = append(why, fmt.Sprintf("%s in %s", detectPlural(n, "input error", "input errors"), detectPlural(len(d.sources), "input", "inputs")))
+	}
+	if n := p.st.NotRecords.Load(); n > 0 {
+		fmt.Fprintf(io.ErrOut, "keywarden: skipped %s without eventName, eventTime or eventSource (not CloudTrail records)\n", detectPlural(int(n), "JSON object", "JSON objects"))
+	}
+	if empty := p.st.Empty(); len(empty) > 0 {
+		const show = 20
+		fmt.Fprintf(io.ErrOut, "keywarden: warning: no CloudTrail records in %s:\n", detectPlural(len(empty), "input", "inputs"))
+		for _, e := range empty[:min(len(empty), show)] {
+			fmt.Fprintf(io.ErrOut, "keywarden:   %s\n", report.Printable(e))
+		}
+		if len(empty) > show {
+			fmt.Fprintf(io.ErrOut, "keywarden:   ... and %d more\n", len(empty)-show)
+		}
+	}
+	if p.st.Records.Load() == 0 {
+		why = append(why, "no CloudTrail records were read")
+	}
+	if p.state != nil {
+		fmt.Fprintf(io.ErrOut, "keywarden: %s\n", report.Printable(p.state.Error()))
+		why = append(why, "state store not used")
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return &ExitErr{Code: ExitError, Err: errors.New(strings.Join(why, "; "))}
 }
 
 func detectPlural(n int, one, many string) string {

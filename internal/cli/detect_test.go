@@ -5,9 +5,12 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	ctapi "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/keywarden/keywarden/internal/cloudtrail/baseline"
+	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
 	"github.com/keywarden/keywarden/internal/mototest"
 	"github.com/keywarden/keywarden/internal/report/sariftest"
 )
@@ -76,11 +81,13 @@ func TestDetectS3(t *testing.T) {
 	if !strings.Contains(out.String(), "[ct-cloudtrail-stopped]") || !strings.Contains(errOut.String(), "read 1 events from 1 inputs") {
 		t.Errorf("stdout %s\nstderr %s", out, errOut)
 	}
-	// Outside the range: pruned, nothing read.
+	// Outside the range: pruned, nothing read, and that is said (a trail
+	// that delivered nothing for the period is a problem, not a clean run).
 	ios, out, errOut = Test("")
 	err = runDetect(ctx, &detectOptions{IO: ios, Sources: []string{"s3://trail/AWSLogs/"}, NoState: true, Format: "text", FailOn: "low",
 		Since: "2024-07-01", AWS: awsFlags{EndpointURL: srv.URL}})
-	if err != nil || !strings.Contains(errOut.String(), "read 0 events from 0 inputs") {
+	if ExitCode(err) != ExitError || !strings.Contains(errOut.String(), "read 0 events from 0 inputs") ||
+		!strings.Contains(out.String(), "no findings; no CloudTrail records were read") {
 		t.Errorf("pruned run: %v\n%s\n%s", err, out, errOut)
 	}
 }
@@ -120,4 +127,119 @@ func TestDetectSARIF(t *testing.T) {
 		t.Errorf("sarif: %s", out)
 	}
 	sariftest.Validate(t, out.Bytes())
+}
+
+// A state store that cannot be used (damaged in any shape, a directory)
+// must not lose the run: the findings are printed, judged without the
+// baseline, the message says what to do, and the exit code is 2.
+func TestDetectDamagedState(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "stop.json")
+	if err := os.WriteFile(logs, []byte(`{"Records":[`+detectTestStop+`]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A store of many keys, so it spans many pages.
+	good := filepath.Join(dir, "good.db")
+	t0 := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	obs := map[string]*detect.Baseline{}
+	keys := []string{"AKIARTX3GSDS2RWAIZGX"}
+	for i := range 300 {
+		k := fmt.Sprintf("AKIA%016d", i)
+		keys = append(keys, k)
+		b := &detect.Baseline{}
+		b.Dims[0] = map[string]detect.Seen{}
+		for j := range 20 {
+			b.Dims[0][fmt.Sprintf("198.51.100.%d", j)] = detect.Seen{First: t0, Last: t0, Count: 1}
+		}
+		obs[k] = b
+	}
+	if _, err := baseline.Exchange(good, keys, obs, false); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	tests := []struct {
+		name  string
+		write func(path string) error
+		want  string
+	}{
+		{"truncated", func(p string) error { return os.WriteFile(p, orig[:len(orig)/2], 0o600) }, "is damaged: use --no-state or move it away"},
+		{"random middle pages", func(p string) error {
+			b := bytes.Clone(orig)
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := 2 * page; i < len(b)-page; i++ {
+				b[i] = byte(r.Uint32())
+			}
+			return os.WriteFile(p, b, 0o600)
+		}, "is damaged: use --no-state or move it away"},
+		{"zeroed meta pages", func(p string) error {
+			b := bytes.Clone(orig)
+			clear(b[:2*page])
+			return os.WriteFile(p, b, 0o600)
+		}, "is damaged: use --no-state or move it away"},
+		{"not a database", func(p string) error { return os.WriteFile(p, bytes.Repeat([]byte("garbage\n"), 2000), 0o600) }, "is damaged: use --no-state or move it away"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "cannot be used: it is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, learn := range []bool{false, true} {
+				// A fresh file each time: after a panic, bbolt's memory map
+				// holds the file lock until the process exits.
+				state := filepath.Join(t.TempDir(), "detect.db")
+				if err := tt.write(state); err != nil {
+					t.Fatal(err)
+				}
+				ios, out, errOut := Test("")
+				err := runDetect(context.Background(), &detectOptions{IO: ios, Now: time.Now, Sources: []string{logs},
+					StatePath: state, Learn: learn, Format: "text", FailOn: "low"})
+				if ExitCode(err) != ExitError {
+					t.Errorf("learn=%v: exit %d (%v), want 2", learn, ExitCode(err), err)
+				}
+				if !strings.Contains(errOut.String(), "keywarden: state store "+state+" "+tt.want) {
+					t.Errorf("learn=%v: stderr does not say %q:\n%s", learn, tt.want, errOut)
+				}
+				if !learn && (!strings.Contains(out.String(), "[ct-cloudtrail-stopped]") || !strings.Contains(out.String(), "judged without the baseline")) {
+					t.Errorf("findings lost:\n%s", out)
+				}
+			}
+		})
+	}
+}
+
+// A gzip bomb is an input that could not be read: named on stderr, said
+// in the summary (never "no findings" alone), exit 2.
+func TestDetectGzipBomb(t *testing.T) {
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+	zw.Write([]byte(`{"Records":[` + detectTestStop + `,`))
+	chunk := bytes.Repeat([]byte(" "), 1<<20)
+	for range 64 {
+		zw.Write(chunk)
+	}
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "bomb.json.gz")
+	if err := os.WriteFile(path, z.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"text", "json"} {
+		ios, out, errOut := Test("")
+		err := runDetect(context.Background(), &detectOptions{IO: ios, Now: time.Now, Sources: []string{path}, NoState: true, Format: format, FailOn: "none"})
+		if ExitCode(err) != ExitError {
+			t.Errorf("%s: exit %d (%v), want 2", format, ExitCode(err), err)
+		}
+		if !strings.Contains(errOut.String(), path+": offset ") || !strings.Contains(errOut.String(), "a gzip bomb, not a log") ||
+			!strings.Contains(err.Error(), "1 input error in 1 input") {
+			t.Errorf("%s: stderr %s; err %v", format, errOut, err)
+		}
+		// The record before the bomb is still judged.
+		if !strings.Contains(out.String(), "ct-cloudtrail-stopped") {
+			t.Errorf("%s: findings lost: %s", format, out)
+		}
+		if format == "text" && !strings.Contains(out.String(), "; 1 input could not be read in full (see stderr)") {
+			t.Errorf("summary: %s", out)
+		}
+	}
 }

@@ -26,7 +26,18 @@ const (
 	// a record at 256 KB; exports with huge responseElements run larger.
 	MaxRecordSize = 16 << 20
 	chunkSize     = 1 << 20
+
+	// MaxCompressionRatio is the most a gzip stream may expand (decompressed
+	// bytes per compressed byte) once past ratioFloor: CloudTrail JSON
+	// compresses 10 to 30 times, deflate's ceiling is about 1032, so a
+	// stream above this is a bomb, not a log.
+	MaxCompressionRatio = 200
+	ratioFloor          = 16 << 20
 )
+
+// maxDecompressed caps one gzip stream's decompressed size whatever its
+// ratio (a variable so tests need not inflate 16 GB).
+var maxDecompressed int64 = 16 << 30
 
 // InputError is a problem with one input: which one, where (the byte
 // offset in the decompressed stream, -1 when unknown) and what.
@@ -49,8 +60,11 @@ func (e *InputError) Unwrap() error { return e.Err }
 type DecodeStats struct {
 	Shape   Shape
 	Records int
-	Bytes   int64
-	Errors  int
+	// NotRecords counts well-formed objects skipped because they carry
+	// none of eventName, eventTime, eventSource: JSON, but not CloudTrail.
+	NotRecords int
+	Bytes      int64
+	Errors     int
 }
 
 // Decode reads every record of one input, gzip-compressed or not, in any of
@@ -63,13 +77,14 @@ type DecodeStats struct {
 func Decode(name string, r io.Reader, fn func(*Record), onErr func(*InputError)) DecodeStats {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
+		in := &countingReader{r: br}
+		zr, err := gzip.NewReader(in)
 		if err != nil {
 			onErr(&InputError{Source: name, Offset: 0, Err: fmt.Errorf("gzip: %w", err)})
 			return DecodeStats{Errors: 1}
 		}
 		defer zr.Close()
-		d := newDecoder(name, zr, fn, onErr)
+		d := newDecoder(name, &bombGuard{r: zr, in: in}, fn, onErr)
 		defer d.release()
 		d.run()
 		return d.stats
@@ -78,6 +93,48 @@ func Decode(name string, r io.Reader, fn func(*Record), onErr func(*InputError))
 	defer d.release()
 	d.run()
 	return d.stats
+}
+
+// countingReader counts the compressed bytes read (keeping ReadByte, so
+// the inflater reads from br directly, without a buffer of its own).
+type countingReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
+}
+
+// bombGuard ends a gzip stream that inflates past maxDecompressed, or
+// past MaxCompressionRatio once beyond ratioFloor. The error surfaces as
+// the input's read error, at the decompressed offset where it happened.
+type bombGuard struct {
+	r  io.Reader
+	in *countingReader
+	n  int64
+}
+
+func (g *bombGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	switch {
+	case g.n > maxDecompressed:
+		return n, fmt.Errorf("gzip: decompressed data larger than %d bytes", maxDecompressed)
+	case g.n > ratioFloor && g.n > MaxCompressionRatio*g.in.n:
+		return n, fmt.Errorf("gzip: %d compressed bytes inflated to %d (over %d times): a gzip bomb, not a log", g.in.n, g.n, MaxCompressionRatio)
+	}
+	return n, err
 }
 
 func newDecoder(name string, r io.Reader, fn func(*Record), onErr func(*InputError)) *decoder {
@@ -342,6 +399,16 @@ func (d *decoder) record(resync bool) bool {
 			d.s.pos = int(startAbs - d.base)
 		}
 		return resync && err != errIncomplete
+	}
+	if size := d.offset() - startAbs; size > MaxRecordSize {
+		// The buffer grows in doubling steps, so a record somewhat over
+		// the limit can fit in it whole: the limit is the record's size.
+		d.report(startAbs, fmt.Errorf("record larger than %d bytes (%d)", MaxRecordSize, size))
+		return true
+	}
+	if d.rec.EventName == "" && d.rec.EventSource == "" && d.rec.EventTime.IsZero() {
+		d.stats.NotRecords++
+		return true
 	}
 	d.stats.Records++
 	d.fn(&d.rec)

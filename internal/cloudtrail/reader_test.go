@@ -243,7 +243,7 @@ func TestFileInputsWalk(t *testing.T) {
 	write(filepath.Join(digest, "d.json.gz"), gz(t, []byte(`{"awsAccountId":"111122223333"}`)))
 	ch := make(chan Input)
 	var walkErrs []*InputError
-	go FileInputs(context.Background(), []string{dir, filepath.Join(dir, "missing.json"), "-"}, strings.NewReader(rec1), ch, func(e *InputError) { walkErrs = append(walkErrs, e) })
+	go FileInputs(context.Background(), []string{dir, filepath.Join(dir, "missing.json"), "-"}, strings.NewReader(rec1), ch, func(e *InputError) { walkErrs = append(walkErrs, e) }, nil)
 	var st Stats
 	n := 0
 	Process(context.Background(), ch, 2, func(int, *Record) {}, func(e *InputError) { t.Errorf("decode error %v", e) }, &st)

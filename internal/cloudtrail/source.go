@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,10 +20,30 @@ type Input struct {
 
 // Stats counts the work of a Process run.
 type Stats struct {
-	Inputs  atomic.Int64
-	Records atomic.Int64
-	Bytes   atomic.Int64
-	Errors  atomic.Int64
+	Inputs     atomic.Int64
+	Records    atomic.Int64
+	NotRecords atomic.Int64
+	Bytes      atomic.Int64
+	Errors     atomic.Int64
+
+	mu    sync.Mutex
+	empty []string
+}
+
+// Empty names the inputs read without error that held no CloudTrail
+// record, sorted.
+func (st *Stats) Empty() []string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	e := slices.Clone(st.empty)
+	slices.Sort(e)
+	return e
+}
+
+func (st *Stats) addEmpty(name string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.empty = append(st.empty, name)
 }
 
 // Process reads inputs with a pool of workers. Each worker decodes its
@@ -59,7 +80,11 @@ func Process(ctx context.Context, inputs <-chan Input, workers int, handle func(
 				rc.Close()
 				st.Inputs.Add(1)
 				st.Records.Add(int64(ds.Records))
+				st.NotRecords.Add(int64(ds.NotRecords))
 				st.Bytes.Add(ds.Bytes)
+				if ds.Records == 0 && ds.Errors == 0 {
+					st.addEmpty(in.Name)
+				}
 			}
 		}(w)
 	}
@@ -85,8 +110,9 @@ func IsLogFile(path string) bool {
 
 // FileInputs sends an Input for each path: "-" is stdin, a directory is
 // walked recursively (in lexical order) for log files. It closes out when
-// done. Walk errors go to onErr.
-func FileInputs(ctx context.Context, paths []string, stdin io.Reader, out chan<- Input, onErr func(*InputError)) {
+// done. Walk errors go to onErr; a directory without a single log file is
+// added to stats' Empty list (stats may be nil).
+func FileInputs(ctx context.Context, paths []string, stdin io.Reader, out chan<- Input, onErr func(*InputError), stats *Stats) {
 	defer close(out)
 	send := func(in Input) bool {
 		select {
@@ -115,6 +141,7 @@ func FileInputs(ctx context.Context, paths []string, stdin io.Reader, out chan<-
 			}
 			continue
 		}
+		sent := 0
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				onErr(&InputError{Source: path, Offset: -1, Err: unwrapPathErr(err)})
@@ -135,10 +162,14 @@ func FileInputs(ctx context.Context, paths []string, stdin io.Reader, out chan<-
 			if !send(fileInput(path)) {
 				return ctx.Err()
 			}
+			sent++
 			return nil
 		})
 		if err != nil && ctx.Err() != nil {
 			return
+		}
+		if sent == 0 && stats != nil {
+			stats.addEmpty(p + string(filepath.Separator) + " (no log files in it)")
 		}
 	}
 }

@@ -142,7 +142,7 @@ func TestLockTimeout(t *testing.T) {
 	buf := make([]byte, 4)
 	stdout.Read(buf) // "held"
 	_, err := Exchange(path, nil, nil, false)
-	if err == nil || !strings.Contains(err.Error(), "another keywarden run holds the state file") {
+	if err == nil || !strings.Contains(err.Error(), "is in use by another keywarden run") {
 		t.Errorf("err = %v", err)
 	}
 }

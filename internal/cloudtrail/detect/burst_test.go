@@ -40,7 +40,7 @@ func TestBurstDistinctIndependentOfWorkers(t *testing.T) {
 		ch := make(chan cloudtrail.Input)
 		var st cloudtrail.Stats
 		onErr := func(e *cloudtrail.InputError) { t.Error(e) }
-		go cloudtrail.FileInputs(context.Background(), []string{path}, nil, ch, onErr)
+		go cloudtrail.FileInputs(context.Background(), []string{path}, nil, ch, onErr, nil)
 		n := 0
 		cloudtrail.Process(context.Background(), ch, 1, func(_ int, r *cloudtrail.Record) {
 			ws[n%workers].Observe(r) // spread records as a pool spreads files

@@ -47,7 +47,7 @@ func observe(t testing.TB, paths ...string) *Result {
 	ch := make(chan cloudtrail.Input)
 	var st cloudtrail.Stats
 	onErr := func(e *cloudtrail.InputError) { t.Errorf("input error: %v", e) }
-	go cloudtrail.FileInputs(context.Background(), paths, nil, ch, onErr)
+	go cloudtrail.FileInputs(context.Background(), paths, nil, ch, onErr, nil)
 	cloudtrail.Process(context.Background(), ch, 1, func(_ int, r *cloudtrail.Record) { w.Observe(r) }, onErr, &st)
 	return e.Merge(w)
 }
@@ -457,7 +457,7 @@ func TestWorkersAgree(t *testing.T) {
 		}
 		ch := make(chan cloudtrail.Input)
 		var st cloudtrail.Stats
-		go cloudtrail.FileInputs(context.Background(), paths, nil, ch, func(e *cloudtrail.InputError) { t.Error(e) })
+		go cloudtrail.FileInputs(context.Background(), paths, nil, ch, func(e *cloudtrail.InputError) { t.Error(e) }, nil)
 		cloudtrail.Process(context.Background(), ch, workers, func(w int, r *cloudtrail.Record) { ws[w].Observe(r) }, func(e *cloudtrail.InputError) { t.Error(e) }, &st)
 		var b strings.Builder
 		for _, f := range e.Merge(ws...).Findings(nil) {
