@@ -57,6 +57,7 @@ func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions,
 		Skipped: func(b gitsource.Blob, reason string) {
 			src.Stats.Skipped.Add(1)
 			if reason == "missing" {
+				src.Stats.SkippedBy[secretscan.SkipMissingObject].Add(1)
 				mu.Lock()
 				res.Missing = append(res.Missing, b)
 				mu.Unlock()
@@ -68,6 +69,7 @@ func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions,
 	fn := func(b gitsource.Blob) error {
 		if ex, _ := src.Excluded(b.Path); ex {
 			src.Stats.Skipped.Add(1)
+			src.Stats.SkippedBy[secretscan.SkipExcluded].Add(1)
 			return nil
 		}
 		o := secretscan.Origin{Path: b.Path, Commit: b.Commit, Author: b.Author}

@@ -39,23 +39,24 @@ type SkipReason int
 
 // The reasons an input is skipped.
 const (
-	SkipBinary      SkipReason = iota // a NUL byte in the first 8000 bytes
-	SkipTooLarge                      // over MaxFileSize
-	SkipArchive                       // an archive, without Archives
-	SkipExtension                     // a binary file type, by its extension
-	SkipExcluded                      // matched by Exclude
-	SkipIgnored                       // ignored by a .gitignore
-	SkipGitDir                        // a .git directory
-	SkipSpecial                       // a FIFO, socket or device met in a walk
-	SkipSymlink                       // a symbolic link met in a walk
-	SkipNested                        // an archive nested too deep
-	SkipUnsupported                   // an archive entry that cannot be opened
-	SkipTruncated                     // the rest of a stream over MaxFileSize
+	SkipBinary        SkipReason = iota // a NUL byte in the first 8000 bytes
+	SkipTooLarge                        // over MaxFileSize
+	SkipArchive                         // an archive, without Archives
+	SkipExtension                       // a binary file type, by its extension
+	SkipExcluded                        // matched by Exclude
+	SkipIgnored                         // ignored by a .gitignore
+	SkipGitDir                          // a .git directory
+	SkipSpecial                         // a FIFO, socket or device met in a walk
+	SkipSymlink                         // a symbolic link met in a walk
+	SkipNested                          // an archive nested too deep
+	SkipUnsupported                     // an archive entry that cannot be opened
+	SkipTruncated                       // the rest of a stream over MaxFileSize
+	SkipMissingObject                   // a git blob the repository lacks (--allow-missing-objects)
 	NumSkipReasons
 )
 
 var skipReasonNames = [NumSkipReasons]string{"binary", "too-large", "archive", "extension", "excluded",
-	"gitignored", "git-dir", "special", "symlink", "nested-archive", "unsupported-entry", "truncated"}
+	"gitignored", "git-dir", "special", "symlink", "nested-archive", "unsupported-entry", "truncated", "missing-object"}
 
 // String is the reason's name in the JSON summary.
 func (r SkipReason) String() string {
