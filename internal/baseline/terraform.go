@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,9 @@ var tfPlaceholders = map[string]string{
 	"{bucket_arn}": "${aws_s3_bucket.logs.arn}",
 	"{org_id}":     "${data.aws_organizations_organization.current.id}",
 }
+
+// hclIdent are object keys HCL reads as the same string without quotes.
+var hclIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 // tfQuote quotes s as an HCL string literal in which nothing is
 // interpolated.
@@ -75,7 +79,11 @@ func tfExpr(v any, extra map[string]string) string {
 		var b strings.Builder
 		b.WriteString("{\n")
 		for _, k := range keys {
-			fmt.Fprintf(&b, "%s = %s\n", tfQuote(k), tfExpr(v[k], extra))
+			key := tfQuote(k)
+			if hclIdent.MatchString(k) {
+				key = k
+			}
+			fmt.Fprintf(&b, "%s = %s\n", key, tfExpr(v[k], extra))
 		}
 		b.WriteString("}")
 		return b.String()
@@ -97,11 +105,6 @@ type tfBody struct{ *hclwrite.Body }
 
 func (b tfBody) set(name string, v any) tfBody {
 	b.SetAttributeRaw(name, exprTokens(tfExpr(v, nil)))
-	return b
-}
-
-func (b tfBody) setWith(name string, v any, extra map[string]string) tfBody {
-	b.SetAttributeRaw(name, exprTokens(tfExpr(v, extra)))
 	return b
 }
 

@@ -13,29 +13,29 @@ resource "aws_kms_key" "alerts" {
   description         = "acme alerts topic"
   enable_key_rotation = true
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["kms:*"]
-      "Effect" = "Allow"
-      "Principal" = {
-        "AWS" = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+    Statement = [{
+      Action = ["kms:*"]
+      Effect = "Allow"
+      Principal = {
+        AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
       }
-      "Resource" = "*"
-      "Sid"      = "AccountAdministers"
+      Resource = "*"
+      Sid      = "AccountAdministers"
       }, {
-      "Action" = ["kms:GenerateDataKey*", "kms:Decrypt"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["kms:GenerateDataKey*", "kms:Decrypt"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
+      Effect = "Allow"
+      Principal = {
+        Service = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
       }
-      "Resource" = "*"
-      "Sid"      = "PublishersEncrypt"
+      Resource = "*"
+      Sid      = "PublishersEncrypt"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -49,21 +49,21 @@ resource "aws_sns_topic" "alerts" {
 resource "aws_sns_topic_policy" "alerts" {
   arn = aws_sns_topic.alerts.arn
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["sns:Publish"]
-      "Condition" = {
-        "StringEquals" = {
+    Statement = [{
+      Action = ["sns:Publish"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
+      Effect = "Allow"
+      Principal = {
+        Service = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
       }
-      "Resource" = "${aws_sns_topic.alerts.arn}"
-      "Sid"      = "ServicesPublish"
+      Resource = "${aws_sns_topic.alerts.arn}"
+      Sid      = "ServicesPublish"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -83,29 +83,29 @@ resource "aws_kms_key" "alerts_global" {
   description         = "acme alerts global topic"
   enable_key_rotation = true
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["kms:*"]
-      "Effect" = "Allow"
-      "Principal" = {
-        "AWS" = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+    Statement = [{
+      Action = ["kms:*"]
+      Effect = "Allow"
+      Principal = {
+        AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
       }
-      "Resource" = "*"
-      "Sid"      = "AccountAdministers"
+      Resource = "*"
+      Sid      = "AccountAdministers"
       }, {
-      "Action" = ["kms:GenerateDataKey*", "kms:Decrypt"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["kms:GenerateDataKey*", "kms:Decrypt"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
+      Effect = "Allow"
+      Principal = {
+        Service = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
       }
-      "Resource" = "*"
-      "Sid"      = "PublishersEncrypt"
+      Resource = "*"
+      Sid      = "PublishersEncrypt"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -122,21 +122,21 @@ resource "aws_sns_topic_policy" "alerts_global" {
   provider = aws.us_east_1
   arn      = aws_sns_topic.alerts_global.arn
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["sns:Publish"]
-      "Condition" = {
-        "StringEquals" = {
+    Statement = [{
+      Action = ["sns:Publish"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
+      Effect = "Allow"
+      Principal = {
+        Service = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
       }
-      "Resource" = "${aws_sns_topic.alerts_global.arn}"
-      "Sid"      = "ServicesPublish"
+      Resource = "${aws_sns_topic.alerts_global.arn}"
+      Sid      = "ServicesPublish"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -157,12 +157,12 @@ resource "aws_cloudwatch_event_rule" "access_key_changes" {
   name        = "acme-access-key-changes"
   description = "An access key was created, changed or deleted: a leaked key's holder often makes a second one to keep access."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"]
-      "eventSource" = ["iam.amazonaws.com"]
+    detail = {
+      eventName   = ["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"]
+      eventSource = ["iam.amazonaws.com"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "access_key_changes" {
@@ -178,12 +178,12 @@ resource "aws_cloudwatch_event_rule" "mfa_device_removed" {
   name        = "acme-mfa-device-removed"
   description = "An MFA device was deactivated or deleted: the first step to signing in without it."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["DeactivateMFADevice", "DeleteVirtualMFADevice"]
-      "eventSource" = ["iam.amazonaws.com"]
+    detail = {
+      eventName   = ["DeactivateMFADevice", "DeleteVirtualMFADevice"]
+      eventSource = ["iam.amazonaws.com"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "mfa_device_removed" {
@@ -199,12 +199,12 @@ resource "aws_cloudwatch_event_rule" "login_profile_changes" {
   name        = "acme-login-profile-changes"
   description = "A console password was created or changed: turns a leaked key into console access."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile"]
-      "eventSource" = ["iam.amazonaws.com"]
+    detail = {
+      eventName   = ["CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile"]
+      eventSource = ["iam.amazonaws.com"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "login_profile_changes" {
@@ -220,15 +220,15 @@ resource "aws_cloudwatch_event_rule" "admin_policy_attached" {
   name        = "acme-admin-policy-attached"
   description = "AdministratorAccess was attached to a user, group or role: the classic privilege escalation."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["AttachUserPolicy", "AttachGroupPolicy", "AttachRolePolicy"]
-      "eventSource" = ["iam.amazonaws.com"]
-      "requestParameters" = {
-        "policyArn" = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    detail = {
+      eventName   = ["AttachUserPolicy", "AttachGroupPolicy", "AttachRolePolicy"]
+      eventSource = ["iam.amazonaws.com"]
+      requestParameters = {
+        policyArn = ["arn:aws:iam::aws:policy/AdministratorAccess"]
       }
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "admin_policy_attached" {
@@ -244,17 +244,17 @@ resource "aws_cloudwatch_event_rule" "quarantine_policy_attached" {
   name        = "acme-quarantine-policy-attached"
   description = "AWS attached its compromised-key quarantine policy: AWS found one of your keys in public. The key is still active."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["AttachUserPolicy"]
-      "eventSource" = ["iam.amazonaws.com"]
-      "requestParameters" = {
-        "policyArn" = [{
-          "prefix" = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine"
+    detail = {
+      eventName   = ["AttachUserPolicy"]
+      eventSource = ["iam.amazonaws.com"]
+      requestParameters = {
+        policyArn = [{
+          prefix = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine"
         }]
       }
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "quarantine_policy_attached" {
@@ -269,12 +269,12 @@ resource "aws_cloudwatch_event_rule" "root_activity" {
   name        = "acme-root-activity"
   description = "The root user signed in or made an API call: it should almost never be used."
   event_pattern = jsonencode({
-    "detail" = {
-      "userIdentity" = {
-        "type" = ["Root"]
+    detail = {
+      userIdentity = {
+        type = ["Root"]
       }
     }
-    "detail-type" = ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"]
+    detail-type = ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"]
   })
 }
 resource "aws_cloudwatch_event_target" "root_activity" {
@@ -289,17 +289,17 @@ resource "aws_cloudwatch_event_rule" "console_signin_without_mfa" {
   name        = "acme-console-signin-without-mfa"
   description = "A console sign-in without MFA succeeded."
   event_pattern = jsonencode({
-    "detail" = {
-      "additionalEventData" = {
-        "MFAUsed" = ["No"]
+    detail = {
+      additionalEventData = {
+        MFAUsed = ["No"]
       }
-      "eventName" = ["ConsoleLogin"]
-      "responseElements" = {
-        "ConsoleLogin" = ["Success"]
+      eventName = ["ConsoleLogin"]
+      responseElements = {
+        ConsoleLogin = ["Success"]
       }
     }
-    "detail-type" = ["AWS Console Sign In via CloudTrail"]
-    "source"      = ["aws.signin"]
+    detail-type = ["AWS Console Sign In via CloudTrail"]
+    source      = ["aws.signin"]
   })
 }
 resource "aws_cloudwatch_event_target" "console_signin_without_mfa" {
@@ -315,11 +315,11 @@ resource "aws_cloudwatch_event_rule" "credentials_exposed" {
   name        = "acme-credentials-exposed"
   description = "AWS Health AWS_RISK_CREDENTIALS_EXPOSED: AWS telling you a key of yours is public."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventTypeCode" = ["AWS_RISK_CREDENTIALS_EXPOSED"]
+    detail = {
+      eventTypeCode = ["AWS_RISK_CREDENTIALS_EXPOSED"]
     }
-    "detail-type" = ["AWS Health Event"]
-    "source"      = ["aws.health"]
+    detail-type = ["AWS Health Event"]
+    source      = ["aws.health"]
   })
 }
 resource "aws_cloudwatch_event_target" "credentials_exposed" {
@@ -334,12 +334,12 @@ resource "aws_cloudwatch_event_rule" "trail_changes" {
   name        = "acme-trail-changes"
   description = "A trail was stopped, deleted or changed, or its event selectors were: intruders blind the logs first."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"]
-      "eventSource" = ["cloudtrail.amazonaws.com"]
+    detail = {
+      eventName   = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"]
+      eventSource = ["cloudtrail.amazonaws.com"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.cloudtrail"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.cloudtrail"]
   })
 }
 resource "aws_cloudwatch_event_target" "trail_changes" {
@@ -352,11 +352,11 @@ resource "aws_cloudwatch_event_rule" "detectors_disabled" {
   name        = "acme-detectors-disabled"
   description = "GuardDuty, AWS Config or Security Hub was disabled or weakened."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName" = ["DeleteDetector", "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount", "StopMonitoringMembers", "DeleteConfigurationRecorder", "StopConfigurationRecorder", "DeleteDeliveryChannel", "DisableSecurityHub"]
+    detail = {
+      eventName = ["DeleteDetector", "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount", "StopMonitoringMembers", "DeleteConfigurationRecorder", "StopConfigurationRecorder", "DeleteDeliveryChannel", "DisableSecurityHub"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.guardduty", "aws.config", "aws.securityhub"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.guardduty", "aws.config", "aws.securityhub"]
   })
 }
 resource "aws_cloudwatch_event_target" "detectors_disabled" {
@@ -369,35 +369,35 @@ resource "aws_cloudwatch_event_rule" "guardduty_credential_findings" {
   name        = "acme-guardduty-credential-findings"
   description = "GuardDuty found IAM credential misuse or exfiltration."
   event_pattern = jsonencode({
-    "detail" = {
-      "type" = [{
-        "prefix" = "UnauthorizedAccess:IAMUser/"
+    detail = {
+      type = [{
+        prefix = "UnauthorizedAccess:IAMUser/"
         }, {
-        "prefix" = "CredentialAccess:IAMUser/"
+        prefix = "CredentialAccess:IAMUser/"
         }, {
-        "prefix" = "Exfiltration:IAMUser/"
+        prefix = "Exfiltration:IAMUser/"
         }, {
-        "prefix" = "Persistence:IAMUser/"
+        prefix = "Persistence:IAMUser/"
         }, {
-        "prefix" = "PrivilegeEscalation:IAMUser/"
+        prefix = "PrivilegeEscalation:IAMUser/"
         }, {
-        "prefix" = "Impact:IAMUser/"
+        prefix = "Impact:IAMUser/"
         }, {
-        "prefix" = "Discovery:IAMUser/"
+        prefix = "Discovery:IAMUser/"
         }, {
-        "prefix" = "DefenseEvasion:IAMUser/"
+        prefix = "DefenseEvasion:IAMUser/"
         }, {
-        "prefix" = "InitialAccess:IAMUser/"
+        prefix = "InitialAccess:IAMUser/"
         }, {
-        "prefix" = "Policy:IAMUser/"
+        prefix = "Policy:IAMUser/"
         }, {
-        "prefix" = "Stealth:IAMUser/"
+        prefix = "Stealth:IAMUser/"
         }, {
-        "prefix" = "PenTest:IAMUser/"
+        prefix = "PenTest:IAMUser/"
       }]
     }
-    "detail-type" = ["GuardDuty Finding"]
-    "source"      = ["aws.guardduty"]
+    detail-type = ["GuardDuty Finding"]
+    source      = ["aws.guardduty"]
   })
 }
 resource "aws_cloudwatch_event_target" "guardduty_credential_findings" {

@@ -3,8 +3,8 @@ terraform {
   required_version = ">= 1.5"
   required_providers {
     aws = {
-      "source"  = "hashicorp/aws"
-      "version" = "~> 5.0"
+      source  = "hashicorp/aws"
+      version = "~> 5.0"
     }
   }
 }

@@ -38,73 +38,73 @@ resource "aws_s3_bucket_public_access_block" "logs" {
 resource "aws_s3_bucket_policy" "logs" {
   bucket = aws_s3_bucket.logs.id
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["s3:*"]
-      "Condition" = {
-        "Bool" = {
+    Statement = [{
+      Action = ["s3:*"]
+      Condition = {
+        Bool = {
           "aws:SecureTransport" = "false"
         }
       }
-      "Effect"    = "Deny"
-      "Principal" = "*"
-      "Resource"  = ["${aws_s3_bucket.logs.arn}", "${aws_s3_bucket.logs.arn}/*"]
-      "Sid"       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Resource  = ["${aws_s3_bucket.logs.arn}", "${aws_s3_bucket.logs.arn}/*"]
+      Sid       = "DenyInsecureTransport"
       }, {
-      "Action" = ["s3:GetBucketAcl"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["s3:GetBucketAcl"]
+      Condition = {
+        StringEquals = {
           "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:cloudtrail:${var.region}:${data.aws_caller_identity.current.account_id}:trail/keywarden-trail"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "cloudtrail.amazonaws.com"
+      Effect = "Allow"
+      Principal = {
+        Service = "cloudtrail.amazonaws.com"
       }
-      "Resource" = "${aws_s3_bucket.logs.arn}"
-      "Sid"      = "CloudTrailAclCheck"
+      Resource = "${aws_s3_bucket.logs.arn}"
+      Sid      = "CloudTrailAclCheck"
       }, {
-      "Action" = ["s3:PutObject"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["s3:PutObject"]
+      Condition = {
+        StringEquals = {
           "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:cloudtrail:${var.region}:${data.aws_caller_identity.current.account_id}:trail/keywarden-trail"
           "s3:x-amz-acl"  = "bucket-owner-full-control"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "cloudtrail.amazonaws.com"
+      Effect = "Allow"
+      Principal = {
+        Service = "cloudtrail.amazonaws.com"
       }
-      "Resource" = ["${aws_s3_bucket.logs.arn}/AWSLogs/${data.aws_caller_identity.current.account_id}/*"]
-      "Sid"      = "CloudTrailWrite"
+      Resource = ["${aws_s3_bucket.logs.arn}/AWSLogs/${data.aws_caller_identity.current.account_id}/*"]
+      Sid      = "CloudTrailWrite"
       }, {
-      "Action" = ["s3:GetBucketAcl", "s3:ListBucket"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["s3:GetBucketAcl", "s3:ListBucket"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "config.amazonaws.com"
+      Effect = "Allow"
+      Principal = {
+        Service = "config.amazonaws.com"
       }
-      "Resource" = "${aws_s3_bucket.logs.arn}"
-      "Sid"      = "ConfigAclCheck"
+      Resource = "${aws_s3_bucket.logs.arn}"
+      Sid      = "ConfigAclCheck"
       }, {
-      "Action" = ["s3:PutObject"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["s3:PutObject"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
           "s3:x-amz-acl"      = "bucket-owner-full-control"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "config.amazonaws.com"
+      Effect = "Allow"
+      Principal = {
+        Service = "config.amazonaws.com"
       }
-      "Resource" = "${aws_s3_bucket.logs.arn}/config/AWSLogs/${data.aws_caller_identity.current.account_id}/Config/*"
-      "Sid"      = "ConfigWrite"
+      Resource = "${aws_s3_bucket.logs.arn}/config/AWSLogs/${data.aws_caller_identity.current.account_id}/Config/*"
+      Sid      = "ConfigWrite"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
   depends_on = [aws_s3_bucket_public_access_block.logs]
 }
@@ -116,56 +116,56 @@ resource "aws_kms_key" "trail" {
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["kms:*"]
-      "Effect" = "Allow"
-      "Principal" = {
-        "AWS" = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+    Statement = [{
+      Action = ["kms:*"]
+      Effect = "Allow"
+      Principal = {
+        AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
       }
-      "Resource" = "*"
-      "Sid"      = "AccountAdministers"
+      Resource = "*"
+      Sid      = "AccountAdministers"
       }, {
-      "Action" = ["kms:GenerateDataKey*"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["kms:GenerateDataKey*"]
+      Condition = {
+        StringEquals = {
           "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:cloudtrail:${var.region}:${data.aws_caller_identity.current.account_id}:trail/keywarden-trail"
         }
-        "StringLike" = {
+        StringLike = {
           "kms:EncryptionContext:aws:cloudtrail:arn" = "arn:${data.aws_partition.current.partition}:cloudtrail:*:${data.aws_caller_identity.current.account_id}:trail/*"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "cloudtrail.amazonaws.com"
+      Effect = "Allow"
+      Principal = {
+        Service = "cloudtrail.amazonaws.com"
       }
-      "Resource" = "*"
-      "Sid"      = "CloudTrailEncrypts"
+      Resource = "*"
+      Sid      = "CloudTrailEncrypts"
       }, {
-      "Action" = ["kms:DescribeKey"]
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "cloudtrail.amazonaws.com"
+      Action = ["kms:DescribeKey"]
+      Effect = "Allow"
+      Principal = {
+        Service = "cloudtrail.amazonaws.com"
       }
-      "Resource" = "*"
-      "Sid"      = "CloudTrailDescribes"
+      Resource = "*"
+      Sid      = "CloudTrailDescribes"
       }, {
-      "Action" = ["kms:Decrypt", "kms:ReEncryptFrom"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["kms:Decrypt", "kms:ReEncryptFrom"]
+      Condition = {
+        StringEquals = {
           "kms:CallerAccount" = "${data.aws_caller_identity.current.account_id}"
         }
-        "StringLike" = {
+        StringLike = {
           "kms:EncryptionContext:aws:cloudtrail:arn" = "arn:${data.aws_partition.current.partition}:cloudtrail:*:${data.aws_caller_identity.current.account_id}:trail/*"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "AWS" = "*"
+      Effect = "Allow"
+      Principal = {
+        AWS = "*"
       }
-      "Resource" = "*"
-      "Sid"      = "AccountReadsLogs"
+      Resource = "*"
+      Sid      = "AccountReadsLogs"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -195,29 +195,29 @@ resource "aws_kms_key" "alerts" {
   description         = "keywarden alerts topic"
   enable_key_rotation = true
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["kms:*"]
-      "Effect" = "Allow"
-      "Principal" = {
-        "AWS" = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+    Statement = [{
+      Action = ["kms:*"]
+      Effect = "Allow"
+      Principal = {
+        AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
       }
-      "Resource" = "*"
-      "Sid"      = "AccountAdministers"
+      Resource = "*"
+      Sid      = "AccountAdministers"
       }, {
-      "Action" = ["kms:GenerateDataKey*", "kms:Decrypt"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["kms:GenerateDataKey*", "kms:Decrypt"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
+      Effect = "Allow"
+      Principal = {
+        Service = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
       }
-      "Resource" = "*"
-      "Sid"      = "PublishersEncrypt"
+      Resource = "*"
+      Sid      = "PublishersEncrypt"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -231,21 +231,21 @@ resource "aws_sns_topic" "alerts" {
 resource "aws_sns_topic_policy" "alerts" {
   arn = aws_sns_topic.alerts.arn
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["sns:Publish"]
-      "Condition" = {
-        "StringEquals" = {
+    Statement = [{
+      Action = ["sns:Publish"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
+      Effect = "Allow"
+      Principal = {
+        Service = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
       }
-      "Resource" = "${aws_sns_topic.alerts.arn}"
-      "Sid"      = "ServicesPublish"
+      Resource = "${aws_sns_topic.alerts.arn}"
+      Sid      = "ServicesPublish"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -265,29 +265,29 @@ resource "aws_kms_key" "alerts_global" {
   description         = "keywarden alerts global topic"
   enable_key_rotation = true
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["kms:*"]
-      "Effect" = "Allow"
-      "Principal" = {
-        "AWS" = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+    Statement = [{
+      Action = ["kms:*"]
+      Effect = "Allow"
+      Principal = {
+        AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
       }
-      "Resource" = "*"
-      "Sid"      = "AccountAdministers"
+      Resource = "*"
+      Sid      = "AccountAdministers"
       }, {
-      "Action" = ["kms:GenerateDataKey*", "kms:Decrypt"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["kms:GenerateDataKey*", "kms:Decrypt"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
+      Effect = "Allow"
+      Principal = {
+        Service = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
       }
-      "Resource" = "*"
-      "Sid"      = "PublishersEncrypt"
+      Resource = "*"
+      Sid      = "PublishersEncrypt"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -304,21 +304,21 @@ resource "aws_sns_topic_policy" "alerts_global" {
   provider = aws.us_east_1
   arn      = aws_sns_topic.alerts_global.arn
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["sns:Publish"]
-      "Condition" = {
-        "StringEquals" = {
+    Statement = [{
+      Action = ["sns:Publish"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
+      Effect = "Allow"
+      Principal = {
+        Service = ["events.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com"]
       }
-      "Resource" = "${aws_sns_topic.alerts_global.arn}"
-      "Sid"      = "ServicesPublish"
+      Resource = "${aws_sns_topic.alerts_global.arn}"
+      Sid      = "ServicesPublish"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -339,12 +339,12 @@ resource "aws_cloudwatch_event_rule" "access_key_changes" {
   name        = "keywarden-access-key-changes"
   description = "An access key was created, changed or deleted: a leaked key's holder often makes a second one to keep access."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"]
-      "eventSource" = ["iam.amazonaws.com"]
+    detail = {
+      eventName   = ["CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"]
+      eventSource = ["iam.amazonaws.com"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "access_key_changes" {
@@ -360,12 +360,12 @@ resource "aws_cloudwatch_event_rule" "mfa_device_removed" {
   name        = "keywarden-mfa-device-removed"
   description = "An MFA device was deactivated or deleted: the first step to signing in without it."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["DeactivateMFADevice", "DeleteVirtualMFADevice"]
-      "eventSource" = ["iam.amazonaws.com"]
+    detail = {
+      eventName   = ["DeactivateMFADevice", "DeleteVirtualMFADevice"]
+      eventSource = ["iam.amazonaws.com"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "mfa_device_removed" {
@@ -381,12 +381,12 @@ resource "aws_cloudwatch_event_rule" "login_profile_changes" {
   name        = "keywarden-login-profile-changes"
   description = "A console password was created or changed: turns a leaked key into console access."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile"]
-      "eventSource" = ["iam.amazonaws.com"]
+    detail = {
+      eventName   = ["CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile"]
+      eventSource = ["iam.amazonaws.com"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "login_profile_changes" {
@@ -402,15 +402,15 @@ resource "aws_cloudwatch_event_rule" "admin_policy_attached" {
   name        = "keywarden-admin-policy-attached"
   description = "AdministratorAccess was attached to a user, group or role: the classic privilege escalation."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["AttachUserPolicy", "AttachGroupPolicy", "AttachRolePolicy"]
-      "eventSource" = ["iam.amazonaws.com"]
-      "requestParameters" = {
-        "policyArn" = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    detail = {
+      eventName   = ["AttachUserPolicy", "AttachGroupPolicy", "AttachRolePolicy"]
+      eventSource = ["iam.amazonaws.com"]
+      requestParameters = {
+        policyArn = ["arn:aws:iam::aws:policy/AdministratorAccess"]
       }
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "admin_policy_attached" {
@@ -426,17 +426,17 @@ resource "aws_cloudwatch_event_rule" "quarantine_policy_attached" {
   name        = "keywarden-quarantine-policy-attached"
   description = "AWS attached its compromised-key quarantine policy: AWS found one of your keys in public. The key is still active."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["AttachUserPolicy"]
-      "eventSource" = ["iam.amazonaws.com"]
-      "requestParameters" = {
-        "policyArn" = [{
-          "prefix" = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine"
+    detail = {
+      eventName   = ["AttachUserPolicy"]
+      eventSource = ["iam.amazonaws.com"]
+      requestParameters = {
+        policyArn = [{
+          prefix = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine"
         }]
       }
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.iam"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.iam"]
   })
 }
 resource "aws_cloudwatch_event_target" "quarantine_policy_attached" {
@@ -451,12 +451,12 @@ resource "aws_cloudwatch_event_rule" "root_activity" {
   name        = "keywarden-root-activity"
   description = "The root user signed in or made an API call: it should almost never be used."
   event_pattern = jsonencode({
-    "detail" = {
-      "userIdentity" = {
-        "type" = ["Root"]
+    detail = {
+      userIdentity = {
+        type = ["Root"]
       }
     }
-    "detail-type" = ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"]
+    detail-type = ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"]
   })
 }
 resource "aws_cloudwatch_event_target" "root_activity" {
@@ -471,17 +471,17 @@ resource "aws_cloudwatch_event_rule" "console_signin_without_mfa" {
   name        = "keywarden-console-signin-without-mfa"
   description = "A console sign-in without MFA succeeded."
   event_pattern = jsonencode({
-    "detail" = {
-      "additionalEventData" = {
-        "MFAUsed" = ["No"]
+    detail = {
+      additionalEventData = {
+        MFAUsed = ["No"]
       }
-      "eventName" = ["ConsoleLogin"]
-      "responseElements" = {
-        "ConsoleLogin" = ["Success"]
+      eventName = ["ConsoleLogin"]
+      responseElements = {
+        ConsoleLogin = ["Success"]
       }
     }
-    "detail-type" = ["AWS Console Sign In via CloudTrail"]
-    "source"      = ["aws.signin"]
+    detail-type = ["AWS Console Sign In via CloudTrail"]
+    source      = ["aws.signin"]
   })
 }
 resource "aws_cloudwatch_event_target" "console_signin_without_mfa" {
@@ -497,11 +497,11 @@ resource "aws_cloudwatch_event_rule" "credentials_exposed" {
   name        = "keywarden-credentials-exposed"
   description = "AWS Health AWS_RISK_CREDENTIALS_EXPOSED: AWS telling you a key of yours is public."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventTypeCode" = ["AWS_RISK_CREDENTIALS_EXPOSED"]
+    detail = {
+      eventTypeCode = ["AWS_RISK_CREDENTIALS_EXPOSED"]
     }
-    "detail-type" = ["AWS Health Event"]
-    "source"      = ["aws.health"]
+    detail-type = ["AWS Health Event"]
+    source      = ["aws.health"]
   })
 }
 resource "aws_cloudwatch_event_target" "credentials_exposed" {
@@ -516,12 +516,12 @@ resource "aws_cloudwatch_event_rule" "trail_changes" {
   name        = "keywarden-trail-changes"
   description = "A trail was stopped, deleted or changed, or its event selectors were: intruders blind the logs first."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName"   = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"]
-      "eventSource" = ["cloudtrail.amazonaws.com"]
+    detail = {
+      eventName   = ["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "PutInsightSelectors"]
+      eventSource = ["cloudtrail.amazonaws.com"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.cloudtrail"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.cloudtrail"]
   })
 }
 resource "aws_cloudwatch_event_target" "trail_changes" {
@@ -534,11 +534,11 @@ resource "aws_cloudwatch_event_rule" "detectors_disabled" {
   name        = "keywarden-detectors-disabled"
   description = "GuardDuty, AWS Config or Security Hub was disabled or weakened."
   event_pattern = jsonencode({
-    "detail" = {
-      "eventName" = ["DeleteDetector", "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount", "StopMonitoringMembers", "DeleteConfigurationRecorder", "StopConfigurationRecorder", "DeleteDeliveryChannel", "DisableSecurityHub"]
+    detail = {
+      eventName = ["DeleteDetector", "DisassociateFromMasterAccount", "DisassociateFromAdministratorAccount", "StopMonitoringMembers", "DeleteConfigurationRecorder", "StopConfigurationRecorder", "DeleteDeliveryChannel", "DisableSecurityHub"]
     }
-    "detail-type" = ["AWS API Call via CloudTrail"]
-    "source"      = ["aws.guardduty", "aws.config", "aws.securityhub"]
+    detail-type = ["AWS API Call via CloudTrail"]
+    source      = ["aws.guardduty", "aws.config", "aws.securityhub"]
   })
 }
 resource "aws_cloudwatch_event_target" "detectors_disabled" {
@@ -551,35 +551,35 @@ resource "aws_cloudwatch_event_rule" "guardduty_credential_findings" {
   name        = "keywarden-guardduty-credential-findings"
   description = "GuardDuty found IAM credential misuse or exfiltration."
   event_pattern = jsonencode({
-    "detail" = {
-      "type" = [{
-        "prefix" = "UnauthorizedAccess:IAMUser/"
+    detail = {
+      type = [{
+        prefix = "UnauthorizedAccess:IAMUser/"
         }, {
-        "prefix" = "CredentialAccess:IAMUser/"
+        prefix = "CredentialAccess:IAMUser/"
         }, {
-        "prefix" = "Exfiltration:IAMUser/"
+        prefix = "Exfiltration:IAMUser/"
         }, {
-        "prefix" = "Persistence:IAMUser/"
+        prefix = "Persistence:IAMUser/"
         }, {
-        "prefix" = "PrivilegeEscalation:IAMUser/"
+        prefix = "PrivilegeEscalation:IAMUser/"
         }, {
-        "prefix" = "Impact:IAMUser/"
+        prefix = "Impact:IAMUser/"
         }, {
-        "prefix" = "Discovery:IAMUser/"
+        prefix = "Discovery:IAMUser/"
         }, {
-        "prefix" = "DefenseEvasion:IAMUser/"
+        prefix = "DefenseEvasion:IAMUser/"
         }, {
-        "prefix" = "InitialAccess:IAMUser/"
+        prefix = "InitialAccess:IAMUser/"
         }, {
-        "prefix" = "Policy:IAMUser/"
+        prefix = "Policy:IAMUser/"
         }, {
-        "prefix" = "Stealth:IAMUser/"
+        prefix = "Stealth:IAMUser/"
         }, {
-        "prefix" = "PenTest:IAMUser/"
+        prefix = "PenTest:IAMUser/"
       }]
     }
-    "detail-type" = ["GuardDuty Finding"]
-    "source"      = ["aws.guardduty"]
+    detail-type = ["GuardDuty Finding"]
+    source      = ["aws.guardduty"]
   })
 }
 resource "aws_cloudwatch_event_target" "guardduty_credential_findings" {
@@ -603,15 +603,15 @@ resource "aws_accessanalyzer_analyzer" "main" {
 resource "aws_iam_role" "config" {
   name_prefix = "keywarden-config-"
   assume_role_policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["sts:AssumeRole"]
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "config.amazonaws.com"
+    Statement = [{
+      Action = ["sts:AssumeRole"]
+      Effect = "Allow"
+      Principal = {
+        Service = "config.amazonaws.com"
       }
-      "Sid" = "ConfigAssumes"
+      Sid = "ConfigAssumes"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -654,7 +654,7 @@ resource "aws_config_config_rule" "access_keys_rotated" {
     source_identifier = "ACCESS_KEYS_ROTATED"
   }
   input_parameters = jsonencode({
-    "maxAccessKeyAge" = tostring(var.max_access_key_age)
+    maxAccessKeyAge = tostring(var.max_access_key_age)
   })
   depends_on = [aws_config_configuration_recorder_status.main]
 }
@@ -667,7 +667,7 @@ resource "aws_config_config_rule" "iam_user_unused_credentials_check" {
     source_identifier = "IAM_USER_UNUSED_CREDENTIALS_CHECK"
   }
   input_parameters = jsonencode({
-    "maxCredentialUsageAge" = tostring(var.max_unused_credential_age)
+    maxCredentialUsageAge = tostring(var.max_unused_credential_age)
   })
   depends_on = [aws_config_configuration_recorder_status.main]
 }
@@ -720,12 +720,12 @@ resource "aws_config_config_rule" "iam_password_policy" {
     source_identifier = "IAM_PASSWORD_POLICY"
   }
   input_parameters = jsonencode({
-    "MinimumPasswordLength"      = "14"
-    "PasswordReusePrevention"    = "24"
-    "RequireLowercaseCharacters" = "true"
-    "RequireNumbers"             = "true"
-    "RequireSymbols"             = "true"
-    "RequireUppercaseCharacters" = "true"
+    MinimumPasswordLength      = "14"
+    PasswordReusePrevention    = "24"
+    RequireLowercaseCharacters = "true"
+    RequireNumbers             = "true"
+    RequireSymbols             = "true"
+    RequireUppercaseCharacters = "true"
   })
   depends_on = [aws_config_configuration_recorder_status.main]
 }

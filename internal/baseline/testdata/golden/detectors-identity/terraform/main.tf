@@ -37,46 +37,46 @@ resource "aws_s3_bucket_public_access_block" "logs" {
 resource "aws_s3_bucket_policy" "logs" {
   bucket = aws_s3_bucket.logs.id
   policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["s3:*"]
-      "Condition" = {
-        "Bool" = {
+    Statement = [{
+      Action = ["s3:*"]
+      Condition = {
+        Bool = {
           "aws:SecureTransport" = "false"
         }
       }
-      "Effect"    = "Deny"
-      "Principal" = "*"
-      "Resource"  = ["${aws_s3_bucket.logs.arn}", "${aws_s3_bucket.logs.arn}/*"]
-      "Sid"       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Resource  = ["${aws_s3_bucket.logs.arn}", "${aws_s3_bucket.logs.arn}/*"]
+      Sid       = "DenyInsecureTransport"
       }, {
-      "Action" = ["s3:GetBucketAcl", "s3:ListBucket"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["s3:GetBucketAcl", "s3:ListBucket"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "config.amazonaws.com"
+      Effect = "Allow"
+      Principal = {
+        Service = "config.amazonaws.com"
       }
-      "Resource" = "${aws_s3_bucket.logs.arn}"
-      "Sid"      = "ConfigAclCheck"
+      Resource = "${aws_s3_bucket.logs.arn}"
+      Sid      = "ConfigAclCheck"
       }, {
-      "Action" = ["s3:PutObject"]
-      "Condition" = {
-        "StringEquals" = {
+      Action = ["s3:PutObject"]
+      Condition = {
+        StringEquals = {
           "aws:SourceAccount" = "${data.aws_caller_identity.current.account_id}"
           "s3:x-amz-acl"      = "bucket-owner-full-control"
         }
       }
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "config.amazonaws.com"
+      Effect = "Allow"
+      Principal = {
+        Service = "config.amazonaws.com"
       }
-      "Resource" = "${aws_s3_bucket.logs.arn}/config/AWSLogs/${data.aws_caller_identity.current.account_id}/Config/*"
-      "Sid"      = "ConfigWrite"
+      Resource = "${aws_s3_bucket.logs.arn}/config/AWSLogs/${data.aws_caller_identity.current.account_id}/Config/*"
+      Sid      = "ConfigWrite"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
   depends_on = [aws_s3_bucket_public_access_block.logs]
 }
@@ -97,15 +97,15 @@ resource "aws_accessanalyzer_analyzer" "main" {
 resource "aws_iam_role" "config" {
   name_prefix = "keywarden-config-"
   assume_role_policy = jsonencode({
-    "Statement" = [{
-      "Action" = ["sts:AssumeRole"]
-      "Effect" = "Allow"
-      "Principal" = {
-        "Service" = "config.amazonaws.com"
+    Statement = [{
+      Action = ["sts:AssumeRole"]
+      Effect = "Allow"
+      Principal = {
+        Service = "config.amazonaws.com"
       }
-      "Sid" = "ConfigAssumes"
+      Sid = "ConfigAssumes"
     }]
-    "Version" = "2012-10-17"
+    Version = "2012-10-17"
   })
 }
 
@@ -148,7 +148,7 @@ resource "aws_config_config_rule" "access_keys_rotated" {
     source_identifier = "ACCESS_KEYS_ROTATED"
   }
   input_parameters = jsonencode({
-    "maxAccessKeyAge" = tostring(var.max_access_key_age)
+    maxAccessKeyAge = tostring(var.max_access_key_age)
   })
   depends_on = [aws_config_configuration_recorder_status.main]
 }
@@ -161,7 +161,7 @@ resource "aws_config_config_rule" "iam_user_unused_credentials_check" {
     source_identifier = "IAM_USER_UNUSED_CREDENTIALS_CHECK"
   }
   input_parameters = jsonencode({
-    "maxCredentialUsageAge" = tostring(var.max_unused_credential_age)
+    maxCredentialUsageAge = tostring(var.max_unused_credential_age)
   })
   depends_on = [aws_config_configuration_recorder_status.main]
 }
@@ -214,12 +214,12 @@ resource "aws_config_config_rule" "iam_password_policy" {
     source_identifier = "IAM_PASSWORD_POLICY"
   }
   input_parameters = jsonencode({
-    "MinimumPasswordLength"      = "14"
-    "PasswordReusePrevention"    = "24"
-    "RequireLowercaseCharacters" = "true"
-    "RequireNumbers"             = "true"
-    "RequireSymbols"             = "true"
-    "RequireUppercaseCharacters" = "true"
+    MinimumPasswordLength      = "14"
+    PasswordReusePrevention    = "24"
+    RequireLowercaseCharacters = "true"
+    RequireNumbers             = "true"
+    RequireSymbols             = "true"
+    RequireUppercaseCharacters = "true"
   })
   depends_on = [aws_config_configuration_recorder_status.main]
 }
