@@ -150,7 +150,7 @@ func build(t *testing.T, ctx context.Context, cfg aws.Config, p *Plan) {
 		}
 		must(cs.PutConfigRule(ctx, &configservice.PutConfigRuleInput{ConfigRule: &cfgtypes.ConfigRule{
 			ConfigRuleName: aws.String(r.Name), InputParameters: params,
-			Source:         &cfgtypes.Source{Owner: cfgtypes.OwnerAws, SourceIdentifier: aws.String(r.Identifier)}}}))
+			Source: &cfgtypes.Source{Owner: cfgtypes.OwnerAws, SourceIdentifier: aws.String(r.Identifier)}}}))
 	}
 
 	// cost
