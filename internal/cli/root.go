@@ -51,6 +51,8 @@ var groups = []struct{ name, short, example string }{
 		"  keywarden policy mfa --group ec2Admins --grant 'ec2:*' --format terraform\n  keywarden policy lint policy.json"},
 	{"key", "Inspect access key IDs offline", "  keywarden key inspect AKIAIOSFODNN7EXAMPLE"},
 	{"hook", "Install or remove the git hooks that scan commits for AWS keys", "  keywarden hook install"},
+	{"baseline", "Generate the protection baseline (trail, alerts, GuardDuty, Config, budget, MFA guard) as code, or check an account against it",
+		"  keywarden baseline generate --format terraform --email oncall@example.com -o baseline/\n  keywarden baseline check --profile prod"},
 }
 
 // NewRootCmd builds the whole command tree.
