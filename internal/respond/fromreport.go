@@ -97,9 +97,7 @@ func ParseFromReport(name string, data []byte) (*FromReport, error) {
 		var full []string
 		redacted := false
 		walkStrings(f, 0, func(s string) {
-			for _, k := range fullKeyRE.FindAllString(s, -1) {
-				full = append(full, k)
-			}
+			full = append(full, fullKeyRE.FindAllString(s, -1)...)
 			if redactedKeyRE.MatchString(s) {
 				redacted = true
 			}

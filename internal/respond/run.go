@@ -121,9 +121,9 @@ func Run(ctx context.Context, c Clients, key string, opt Options) (*Report, erro
 	opt.Plan.Now = opt.Now().UTC()
 	steps := PlanKey(id, opt.Plan)
 	rep.Steps = append(rep.Steps, steps...)
-	if err := contain(ctx, c, steps, opt); err != nil {
-		return finish(err)
-	}
+	// A refusal stops the changes, not the investigation: the report
+	// still lists what the key made, with the steps that were not done.
+	containErr := contain(ctx, c, steps, opt)
 
 	// 3. Investigate, then contain what the key made.
 	events, problems, sources := gather(ctx, subject, opt)
@@ -139,17 +139,25 @@ func Run(ctx context.Context, c Clients, key string, opt Options) (*Report, erro
 	rep.RoleSessions = RolesAssumed(inv)
 	created, err := KeyStates(ctx, c.IAM, CreatedKeys(inv))
 	if err != nil {
-		return finish(err)
+		return finish(errors.Join(containErr, err))
 	}
 	roles, err := RolePolicies(ctx, c.IAM, rep.RoleSessions)
 	if err != nil {
-		return finish(err)
+		return finish(errors.Join(containErr, err))
 	}
 	more := PlanDerived(id, Facts{CreatedKeys: created, Roles: roles}, opt.Plan)
 	rep.Steps = append(rep.Steps, more...)
-	err = contain(ctx, c, more, opt)
+	if containErr == nil {
+		containErr = contain(ctx, c, more, opt)
+	} else {
+		for _, s := range more {
+			if s.Status == Planned {
+				s.Status = NotDone
+			}
+		}
+	}
 	rep.Persistence = persistence(inv, rep.Steps)
-	return finish(err)
+	return finish(containErr)
 }
 
 // contain executes steps unless it is a dry run, telling progress.
