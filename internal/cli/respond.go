@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -367,9 +368,19 @@ func respondFromKeys(ctx context.Context, opts *respondOptions, clients respond.
 	if err != nil {
 		return nil, &ExitErr{Code: ExitError, Err: err}
 	}
+	resolved, unresolved, err := respond.ResolveRedacted(ctx, clients.IAM, fr.RedactedIDs)
+	if err != nil {
+		return nil, &ExitErr{Code: ExitError, Err: err}
+	}
+	if len(resolved) > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "respond: from        %d redacted key IDs matched a key of this account: %s\n", len(resolved), strings.Join(resolved, ", "))
+	}
+	for _, u := range unresolved {
+		fmt.Fprintf(opts.IO.ErrOut, "respond: from        skipped %s\n", report.Printable(u))
+	}
 	var keys []string
 	var other []string
-	for _, k := range fr.Keys {
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(append(fr.Keys, resolved...)))) {
 		if a, ok := awskey.AccountID(k); ok && a != account {
 			other = append(other, k+" (account "+a+")")
 			continue
@@ -379,9 +390,6 @@ func respondFromKeys(ctx context.Context, opts *respondOptions, clients respond.
 	fmt.Fprintf(opts.IO.ErrOut, "respond: from        %s (%s): %d findings, %d keys of account %s\n", report.Printable(opts.From), fr.Kind, fr.Findings, len(keys), account)
 	if len(other) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "respond: from        skipped %d keys of other accounts: %s\n", len(other), strings.Join(other, ", "))
-	}
-	if fr.Redacted > 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "respond: from        skipped %d findings that name a key only redacted: rerun that command so it prints key IDs in full, or name the key\n", fr.Redacted)
 	}
 	if fr.Examples > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "respond: from        skipped %d of AWS's documentation example keys\n", fr.Examples)

@@ -24,8 +24,10 @@ type FromReport struct {
 	// Keys are the full key IDs named by findings, sorted, unique.
 	Keys []string
 	// Redacted counts findings that name a key only redacted
-	// (AKIA************WXYZ): respond cannot act on those.
-	Redacted int
+	// (AKIA************WXYZ); RedactedIDs are those IDs, unique, sorted:
+	// ResolveRedacted matches them against the account's keys.
+	Redacted    int
+	RedactedIDs []string
 	// Examples counts AWS documentation example keys, skipped.
 	Examples int
 }
@@ -33,6 +35,8 @@ type FromReport struct {
 var (
 	fullKeyRE     = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z2-7]{16}\b`)
 	redactedKeyRE = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z2-7]{0,4}[*…]+[A-Z2-7]{0,4}`)
+	// awskey.Redact's form of an ID: prefix, 12 stars, last four.
+	redactedIDRE = regexp.MustCompile(`\b(?:AKIA|ASIA)\*{12}[A-Z2-7]{4}\b`)
 )
 
 // ParseFromReport reads the key IDs out of a report written by `scan` or
@@ -92,12 +96,13 @@ func ParseFromReport(name string, data []byte) (*FromReport, error) {
 		return nil, fmt.Errorf("%s: not a report of keywarden scan or detect (no \"findings\", \"runs\" or \"rule_id\")", name)
 	}
 	out.Findings = len(findings)
-	keys := map[string]bool{}
+	keys, redactedIDs := map[string]bool{}, map[string]bool{}
 	for _, f := range findings {
-		var full []string
+		var full, ids []string
 		redacted := false
 		walkStrings(f, 0, func(s string) {
 			full = append(full, fullKeyRE.FindAllString(s, -1)...)
+			ids = append(ids, redactedIDRE.FindAllString(s, -1)...)
 			if redactedKeyRE.MatchString(s) {
 				redacted = true
 			}
@@ -112,8 +117,15 @@ func ParseFromReport(name string, data []byte) (*FromReport, error) {
 		}
 		if !found && redacted {
 			out.Redacted++
+			for _, id := range ids {
+				redactedIDs[id] = true
+			}
 		}
 	}
+	for id := range redactedIDs {
+		out.RedactedIDs = append(out.RedactedIDs, id)
+	}
+	slices.Sort(out.RedactedIDs)
 	for k := range keys {
 		out.Keys = append(out.Keys, k)
 	}

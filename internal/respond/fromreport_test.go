@@ -39,7 +39,7 @@ func TestParseFromReport(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fr.Kind != tc.kind || strings.Join(fr.Keys, " ") != tc.keys || fr.Redacted != tc.redacted || fr.Examples != tc.examples {
+			if fr.Kind != tc.kind || strings.Join(fr.Keys, " ") != tc.keys || fr.Redacted != tc.redacted || len(fr.RedactedIDs) != tc.redacted || fr.Examples != tc.examples {
 				t.Errorf("got %+v", fr)
 			}
 		})

@@ -39,6 +39,7 @@ type IAMReader interface {
 	GetPolicy(context.Context, *iam.GetPolicyInput, ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
 	GetPolicyVersion(context.Context, *iam.GetPolicyVersionInput, ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 	ListRolePolicies(context.Context, *iam.ListRolePoliciesInput, ...func(*iam.Options)) (*iam.ListRolePoliciesOutput, error)
+	ListUsers(context.Context, *iam.ListUsersInput, ...func(*iam.Options)) (*iam.ListUsersOutput, error)
 }
 
 // IAMWriter is the part of IAM that containment and undo call.
@@ -72,7 +73,7 @@ var (
 		"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:ListMFADevices", "iam:GetLoginProfile", "iam:GetUser",
 		"iam:ListGroupsForUser", "iam:ListUserPolicies", "iam:GetUserPolicy", "iam:ListAttachedUserPolicies",
 		"iam:ListGroupPolicies", "iam:GetGroupPolicy", "iam:ListAttachedGroupPolicies", "iam:GetPolicy",
-		"iam:GetPolicyVersion", "iam:ListRolePolicies", "cloudtrail:LookupEvents",
+		"iam:GetPolicyVersion", "iam:ListRolePolicies", "iam:ListUsers", "cloudtrail:LookupEvents",
 	}
 	WriteActions = []string{
 		"iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
@@ -506,4 +507,54 @@ func invoke(ctx context.Context, c IAMWriter, call Call) error {
 		return fmt.Errorf("respond: no such call %q", call.Action)
 	}
 	return classify(call.Action, err)
+}
+
+// ResolveRedacted matches redacted key IDs (AKIA************WXYZ, as scan
+// and detect print them) against the access keys of the account's users.
+// A match must be unique; ASIA sessions cannot be listed. It returns the
+// full IDs found and, for the others, why not.
+func ResolveRedacted(ctx context.Context, c IAMReader, redacted []string) (keys []string, unresolved []string, err error) {
+	if len(redacted) == 0 {
+		return nil, nil, nil
+	}
+	var all []string
+	var marker *string
+	for {
+		page, err := c.ListUsers(ctx, &iam.ListUsersInput{Marker: marker})
+		if err != nil {
+			return nil, nil, classify("iam:ListUsers", err)
+		}
+		for _, u := range page.Users {
+			l, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: u.UserName})
+			if err != nil {
+				return nil, nil, classify("iam:ListAccessKeys", err)
+			}
+			for _, k := range l.AccessKeyMetadata {
+				all = append(all, aws.ToString(k.AccessKeyId))
+			}
+		}
+		if !page.IsTruncated || page.Marker == nil {
+			break
+		}
+		marker = page.Marker
+	}
+	for _, r := range redacted {
+		var match []string
+		for _, k := range all {
+			if len(k) == len(r) && k[:4] == r[:4] && k[len(k)-4:] == r[len(r)-4:] {
+				match = append(match, k)
+			}
+		}
+		switch {
+		case len(match) == 1:
+			keys = append(keys, match[0])
+		case strings.HasPrefix(r, "ASIA"):
+			unresolved = append(unresolved, r+": a session key; sessions cannot be listed, name it in full")
+		case len(match) == 0:
+			unresolved = append(unresolved, r+": no access key of this account ends so (another account's, or deleted)")
+		default:
+			unresolved = append(unresolved, fmt.Sprintf("%s: %d keys of this account end so; name it in full", r, len(match)))
+		}
+	}
+	return keys, unresolved, nil
 }

@@ -489,3 +489,23 @@ type deniedReads struct{ IAMAPI }
 func (deniedReads) ListAccessKeys(context.Context, *iam.ListAccessKeysInput, ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
 	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "no"}
 }
+
+// Redacted IDs from scan and detect reports are matched to the account's
+// keys.
+func TestResolveRedactedMoto(t *testing.T) {
+	srv := mototest.Start(t)
+	ctx := context.Background()
+	a := setupAccount(t, ctx, srv.Config())
+	red := func(k string) string { return awskey.Redact(k) }
+	keys, unresolved, err := ResolveRedacted(ctx, clientsFor(srv.Config()).IAM,
+		[]string{red(a.leaked), red(a.created), "AKIA************ZZZZ", "ASIA************SKTV"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keys, []string{a.leaked, a.created}) {
+		t.Errorf("keys %v", keys)
+	}
+	if len(unresolved) != 2 || !strings.Contains(unresolved[0], "no access key of this account ends so") || !strings.Contains(unresolved[1], "a session key") {
+		t.Errorf("unresolved %q", unresolved)
+	}
+}
