@@ -232,7 +232,7 @@ func resourcesOf(e *Event) []Resource {
 		if id == "" {
 			return nil
 		}
-		return []Resource{mk("access-key", id, "", fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", q(user), id))}
+		return []Resource{mk("access-key", id, "", fmt.Sprintf("aws iam delete-access-key --user-name %s --access-key-id %s", q(user), q(id)))}
 	case "CreateUser", "CreateRole":
 		// Both name the principal in the request and its ARN in the
 		// response: userName/user.arn, roleName/role.arn.
@@ -310,7 +310,7 @@ func resourcesOf(e *Event) []Resource {
 		return []Resource{mk("lambda-function", arn, e.Region, undo)}
 	case "CreateBucket":
 		b := req("bucketName")
-		return []Resource{mk("s3-bucket", "arn:aws:s3:::"+b, e.Region, "aws s3 rb s3://"+b+" (after reviewing its content)")}
+		return []Resource{mk("s3-bucket", "arn:aws:s3:::"+b, e.Region, "aws s3 rb "+q("s3://"+b)+" (after reviewing its content)")}
 	case "PutBucketPolicy":
 		b := req("bucketName")
 		return []Resource{mk("bucket-policy", "arn:aws:s3:::"+b, e.Region, "review, then aws s3api delete-bucket-policy --bucket "+q(b))}
@@ -322,7 +322,9 @@ func resourcesOf(e *Event) []Resource {
 		}
 		var who []string
 		cloudtrail.EachValue(e.Request, []string{perm, "add", "items", "userId"}, func(v string) bool {
-			who = append(who, strings.Clone(v))
+			if v != "" && strings.Trim(v, "0123456789") == "" {
+				who = append(who, strings.Clone(v)) // account IDs only: they go into a command
+			}
 			return true
 		})
 		if len(who) == 0 {

@@ -61,7 +61,7 @@ func (g *Graph) Observe(r *cloudtrail.Record) {
 		return
 	}
 	child := firstValue(r.ResponseElements, path...)
-	if child == "" || child == r.UserIdentity.AccessKeyID {
+	if !plausibleKey(child) || !plausibleKey(r.UserIdentity.AccessKeyID) || child == r.UserIdentity.AccessKeyID {
 		return
 	}
 	e := Edge{Parent: strings.Clone(r.UserIdentity.AccessKeyID), ParentARN: strings.Clone(r.UserIdentity.ARN),
@@ -81,6 +81,22 @@ func (g *Graph) add(e Edge) {
 	}
 	g.parent[e.Child] = e
 	g.children[e.Parent] = append(g.children[e.Parent], e)
+}
+
+// plausibleKey accepts what CloudTrail writes as an access key ID: 20
+// upper-case letters and digits (anonymised samples break the base32
+// alphabet, so it is not checked). Anything else is not followed, and so
+// never reaches a report.
+func plausibleKey(s string) bool {
+	if len(s) != 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // firstValue returns a copy of the first scalar at path in raw JSON.

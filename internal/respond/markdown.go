@@ -71,7 +71,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		if inv.Skipped > 0 {
 			p.f(" %d unreadable input(s) or record(s) were skipped.", inv.Skipped)
 		}
-		p.f("\n\nKeys: %s.\n", "`"+strings.Join(inv.Keys, "`, `")+"`")
+		p.f("\n\nKeys: %s.\n", "`"+strings.Join(mapStrings(inv.Keys, md), "`, `")+"`")
 		for _, e := range inv.Derived {
 			p.f("- `%s` made `%s` with %s at %s%s\n", e.Parent, e.Child, md(e.Event), day(e.Time), md(roleOrUser(e)))
 		}
@@ -139,4 +139,12 @@ func containSummary(r *Report) string {
 		s += fmt.Sprintf("; %d NOT done (see Left to do)", bad)
 	}
 	return s
+}
+
+func mapStrings(s []string, f func(string) string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
 }

@@ -96,10 +96,10 @@ func WriteText(w io.Writer, r *Report, pal report.Palette) error {
 			for _, k := range id.OtherKeys {
 				p.f("  other key  %s %s, created %s\n", k.ID, P(k.Status), day(k.Created))
 			}
-			p.f("  MFA        %s\n", listOr(id.MFADevices, "no device"))
+			p.f("  MFA        %s\n", P(listOr(id.MFADevices, "no device")))
 			p.f("  console    %s\n", yesNo(id.ConsolePassword, "password set", "no password"))
-			p.f("  groups     %s\n", listOr(id.Groups, "none"))
-			p.f("  policies   %s\n", listOr(id.Policies, "none"))
+			p.f("  groups     %s\n", P(listOr(id.Groups, "none")))
+			p.f("  policies   %s\n", P(listOr(id.Policies, "none")))
 			if e := id.Exposure; e != nil {
 				p.f("  exposure   while active, without MFA, from any address, %d sensitive actions: %s\n", len(e.WithoutMFA), grants(e))
 			} else if id.ExposureProblem != "" {
@@ -141,7 +141,7 @@ func WriteText(w io.Writer, r *Report, pal report.Palette) error {
 				p.f("             %s\n", P(s))
 			}
 		}
-		p.f("  keys       %s\n", strings.Join(inv.Keys, ", "))
+		p.f("  keys       %s\n", P(strings.Join(inv.Keys, ", ")))
 		p.f("  events     %d, first %s, last %s\n", inv.Events, day(inv.First), day(inv.Last))
 		for _, c := range inv.countSections() {
 			if len(c.counts) > 0 {
