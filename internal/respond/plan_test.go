@@ -141,3 +141,36 @@ func TestCallCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestIncomplete(t *testing.T) {
+	id := &Identity{KeyID: "AKIAKEY", User: "alice"}
+	done := func() []*Step {
+		s := Plan(id, Facts{}, PlanOptions{Now: cutoff})
+		for _, x := range s {
+			x.Status = Done
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		rep  *Report
+		want bool
+		todo string
+	}{
+		{"contained, clean trail", &Report{Identity: id, Steps: done(), Investigation: &Investigation{Sources: []string{"x"}}}, false, ""},
+		{"lookup failed", &Report{Identity: id, Steps: done(), Investigation: &Investigation{Sources: []string{"x"}, Problems: []string{"LookupEvents: 500"}}}, true, "the investigation is incomplete (1 problem(s), first: LookupEvents: 500)"},
+		{"declined", &Report{Identity: id, Steps: []*Step{{Status: Declined, Call: Call{Action: "iam:PutRolePolicy"}}}}, true, "not confirmed: aws iam put-role-policy"},
+		{"root", &Report{Identity: &Identity{Root: true}, Stopped: "root", Advice: RootAdvice("AKIAKEY")}, true, "sign in to the console as the root user"},
+		{"persistence", &Report{Identity: id, Steps: done(), Persistence: []Resource{{Kind: "user"}}}, true, "review user"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Incomplete(tc.rep); got != tc.want {
+				t.Errorf("Incomplete = %v, want %v", got, tc.want)
+			}
+			if todo := strings.Join(ToDo(tc.rep), "\n"); !strings.Contains(todo, tc.todo) {
+				t.Errorf("to do lacks %q:\n%s", tc.todo, todo)
+			}
+		})
+	}
+}

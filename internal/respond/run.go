@@ -307,6 +307,9 @@ func ToDo(r *Report) []string {
 	if len(r.RoleSessions) > 0 && !slices.ContainsFunc(r.Steps, func(s *Step) bool { return s.Kind == "revoke-role-sessions" }) {
 		out = append(out, "the key assumed roles whose sessions may still be valid: "+strings.Join(r.RoleSessions, ", ")+" (rerun with --revoke-role-sessions)")
 	}
+	if inv := r.Investigation; inv != nil && len(inv.Problems) > 0 {
+		out = append(out, fmt.Sprintf("the investigation is incomplete (%d problem(s), first: %s): rerun with --logs, or once the cause is fixed", len(inv.Problems), inv.Problems[0]))
+	}
 	if r.Investigation == nil || len(r.Investigation.Sources) == 0 {
 		out = append(out, "no CloudTrail was read: investigate with --logs PATH|s3://... or without --no-lookup")
 	}
@@ -330,7 +333,7 @@ func Incomplete(r *Report) bool {
 			return true
 		}
 	}
-	return false
+	return r.Investigation != nil && len(r.Investigation.Problems) > 0
 }
 
 // IsInput reports whether err is a problem with the user's input.
