@@ -246,14 +246,22 @@ func Identify(ctx context.Context, c IAMReader, key string, exposer audit.Expose
 			id.LastUsed.Region = ""
 		}
 	}
-	if id.User == "" || id.User == "<root_account>" || id.User == "root" {
-		id.Root = true
-		id.User = ""
-		return id, nil
+	// A root key's last use names no IAM user (or "root", which may also
+	// be an IAM user's name: GetUser tells them apart).
+	root := id.User == "" || id.User == "<root_account>"
+	var u *iam.GetUserOutput
+	if !root {
+		u, err = c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(id.User)})
+		switch {
+		case err != nil && id.User == "root" && isNoSuchEntity(err):
+			root = true
+		case err != nil:
+			return nil, classify("iam:GetUser", err)
+		}
 	}
-	u, err := c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(id.User)})
-	if err != nil {
-		return nil, classify("iam:GetUser", err)
+	if root {
+		id.Root, id.User = true, ""
+		return id, nil
 	}
 	id.UserARN = aws.ToString(u.User.Arn)
 	tags := map[string]string{}
