@@ -40,6 +40,7 @@ type respondOptions struct {
 	ContainCreated     bool
 	Quarantine         bool
 	DisableConsole     bool
+	Delete             bool
 	Logs               []string
 	NoLookup           bool
 	Format             string
@@ -112,6 +113,7 @@ call (the report says what was and was not done).`,
 	fl.BoolVar(&opts.ContainCreated, "contain-created", true, "deactivate the access keys the key created")
 	fl.BoolVar(&opts.Quarantine, "quarantine-policy", false, "attach AWSCompromisedKeyQuarantineV3 to the user, as AWS does")
 	fl.BoolVar(&opts.DisableConsole, "disable-console", false, "remove the user's console password (cannot be undone: a new one must be set)")
+	fl.BoolVar(&opts.Delete, "delete", false, "delete the key, once an earlier run deactivated it and the investigation is over (cannot be undone)")
 	fl.StringArrayVar(&opts.Logs, "logs", nil, "CloudTrail logs to investigate: a file, directory or s3://bucket/prefix (repeatable)")
 	fl.BoolVar(&opts.NoLookup, "no-lookup", false, "do not call the CloudTrail LookupEvents API")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|markdown")
@@ -213,7 +215,7 @@ func runRespond(ctx context.Context, opts *respondOptions, args []string) error 
 func (opts *respondOptions) respondOne(ctx context.Context, clients respond.Clients, key string) (*respond.Report, error) {
 	ropt := respond.Options{
 		Now: opts.Now, DryRun: opts.DryRun, Version: Version,
-		Plan:    respond.PlanOptions{ContainCreated: opts.ContainCreated, RevokeRoleSessions: opts.RevokeRoleSessions, Quarantine: opts.Quarantine, DisableConsole: opts.DisableConsole},
+		Plan:    respond.PlanOptions{ContainCreated: opts.ContainCreated, RevokeRoleSessions: opts.RevokeRoleSessions, Quarantine: opts.Quarantine, DisableConsole: opts.DisableConsole, Delete: opts.Delete},
 		Confirm: opts.confirm,
 		Exposer: audit.NewEngineExposer(), Actions: audit.DefaultActions,
 		Progress: func(stage, msg string) {

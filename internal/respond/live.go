@@ -52,6 +52,7 @@ type IAMWriter interface {
 	AttachUserPolicy(context.Context, *iam.AttachUserPolicyInput, ...func(*iam.Options)) (*iam.AttachUserPolicyOutput, error)
 	DetachUserPolicy(context.Context, *iam.DetachUserPolicyInput, ...func(*iam.Options)) (*iam.DetachUserPolicyOutput, error)
 	DeleteLoginProfile(context.Context, *iam.DeleteLoginProfileInput, ...func(*iam.Options)) (*iam.DeleteLoginProfileOutput, error)
+	DeleteAccessKey(context.Context, *iam.DeleteAccessKeyInput, ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
 }
 
 // IAMAPI is all of IAM that respond calls.
@@ -77,7 +78,7 @@ var (
 	}
 	WriteActions = []string{
 		"iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-		"iam:AttachUserPolicy", "iam:DetachUserPolicy", "iam:DeleteLoginProfile",
+		"iam:AttachUserPolicy", "iam:DetachUserPolicy", "iam:DeleteLoginProfile", "iam:DeleteAccessKey",
 	}
 )
 
@@ -509,6 +510,8 @@ func invoke(ctx context.Context, c IAMWriter, call Call) error {
 		_, err = c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: p("UserName"), PolicyArn: p("PolicyArn")})
 	case "iam:DetachUserPolicy":
 		_, err = c.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: p("UserName"), PolicyArn: p("PolicyArn")})
+	case "iam:DeleteAccessKey":
+		_, err = c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: p("UserName"), AccessKeyId: p("AccessKeyId")})
 	case "iam:DeleteLoginProfile":
 		_, err = c.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: p("UserName")})
 	default:

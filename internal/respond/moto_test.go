@@ -301,6 +301,24 @@ func TestRunMoto(t *testing.T) {
 	if after := snapshot(t, ctx, a.iam); after != before {
 		t.Errorf("undo did not restore the account:\nbefore\n%s\nafter\n%s", before, after)
 	}
+
+	// --delete: never in the run that finds the key active; a later run
+	// deletes it.
+	for i, want := range []Status{Declined, Done} {
+		opt := testOptions(a, now)
+		opt.Plan.Delete = true
+		rep, err := Run(ctx, clientsFor(srv.Config()), a.leaked, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		del := rep.Steps[len(PlanKey(rep.Identity, opt.Plan))-1]
+		if del.Kind != "delete-key" || del.Status != want {
+			t.Errorf("run %d: %s is %s, want %s", i+1, del.Kind, del.Status, want)
+		}
+	}
+	if state := snapshot(t, ctx, a.iam); strings.Contains(state, "key "+a.leaked) {
+		t.Errorf("the key was not deleted:\n%s", state)
+	}
 }
 
 func sorted(s ...string) []string { sort.Strings(s); return s }

@@ -145,6 +145,9 @@ type PlanOptions struct {
 	Quarantine bool
 	// DisableConsole removes the user's console password.
 	DisableConsole bool
+	// Delete deletes the key, once a run found it already inactive (it
+	// is evidence until the investigation is over).
+	Delete bool
 }
 
 // Facts are what the plan depends on besides the identity: the state of
@@ -210,6 +213,19 @@ func PlanKey(id *Identity, opt PlanOptions) []*Step {
 			Call:     Call{Action: "iam:DeleteLoginProfile", Params: []Param{{"UserName", id.User}}},
 			UndoNote: fmt.Sprintf("a deleted password cannot be restored: set a new one with aws iam create-login-profile --user-name %s --password-reset-required --password NEW-PASSWORD", shellQuote(id.User))},
 			!id.ConsolePassword))
+	}
+	if opt.Delete {
+		s := &Step{Kind: "delete-key", Status: Planned,
+			Why:      "delete the leaked key (the investigation is over)",
+			Call:     Call{Action: "iam:DeleteAccessKey", Params: []Param{{"UserName", id.User}, {"AccessKeyId", key}}},
+			UndoNote: "a deleted key cannot be restored: " + id.User + " needs a new key (keywarden rotate)"}
+		if id.Status != "Inactive" {
+			// Evidence first: a key still active when the run starts is
+			// deactivated, never deleted in the same breath.
+			s.Status = Declined
+			s.Why = "the key was active when this run started: it is deactivated and kept as evidence; delete it with --delete on a later run, once the investigation is over"
+		}
+		steps = append(steps, s)
 	}
 	return steps
 }

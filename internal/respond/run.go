@@ -281,7 +281,11 @@ func ToDo(r *Report) []string {
 		case NotDone:
 			out = append(out, "NOT DONE (an earlier step failed): "+s.Call.Command())
 		case Declined:
-			out = append(out, "not confirmed: "+s.Call.Command())
+			if s.Kind == "delete-key" {
+				out = append(out, s.Why)
+			} else {
+				out = append(out, "not confirmed: "+s.Call.Command())
+			}
 		case Planned:
 			if r.DryRun {
 				out = append(out, "dry run, not done: "+s.Call.Command())
