@@ -43,6 +43,7 @@ type respondOptions struct {
 	Delete             bool
 	Logs               []string
 	NoLookup           bool
+	LookupRegions      []string
 	Format             string
 	Output             string
 	Record             string
@@ -115,6 +116,7 @@ call (the report says what was and was not done).`,
 	fl.BoolVar(&opts.DisableConsole, "disable-console", false, "remove the user's console password (cannot be undone: a new one must be set)")
 	fl.BoolVar(&opts.Delete, "delete", false, "delete the key, once an earlier run deactivated it and the investigation is over (cannot be undone)")
 	fl.StringArrayVar(&opts.Logs, "logs", nil, "CloudTrail logs to investigate: a file, directory or s3://bucket/prefix (repeatable)")
+	fl.StringArrayVar(&opts.LookupRegions, "lookup-region", nil, "LookupEvents in this `REGION` (repeatable; default: --region and us-east-1; the region IAM says the key was last used in is always added)")
 	fl.BoolVar(&opts.NoLookup, "no-lookup", false, "do not call the CloudTrail LookupEvents API")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|markdown")
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the report to `FILE` (mode 0600; .md is Markdown, .json JSON, else --format)")
@@ -223,10 +225,23 @@ func (opts *respondOptions) respondOne(ctx context.Context, clients respond.Clie
 		},
 	}
 	if !opts.NoLookup {
-		ropt.Lookup = &respond.Lookup{Client: opts.lookupClient, Region: opts.AWS.Region, Now: opts.Now(), Sleep: opts.lookupSleep,
-			Progress: func(q string, reqs, events int) {
-				fmt.Fprintf(opts.IO.ErrOut, "respond: investigate %s: %d requests, %d events\n", report.Printable(q), reqs, events)
-			}}
+		ropt.LookupIn = func(region string) *respond.Lookup {
+			return &respond.Lookup{Client: opts.lookupClient, Region: region, Now: opts.Now(), Sleep: opts.lookupSleep,
+				Progress: func(q string, reqs, events int) {
+					fmt.Fprintf(opts.IO.ErrOut, "respond: investigate %s: %d requests, %d events\n", report.Printable(q), reqs, events)
+				}}
+		}
+		// IAM and STS's global endpoint log in us-east-1; the key's calls
+		// elsewhere only in their region.
+		regions := opts.LookupRegions
+		if len(regions) == 0 {
+			regions = []string{opts.AWS.Region, "us-east-1"}
+		}
+		for _, r := range regions {
+			if r != "" && !slices.ContainsFunc(ropt.Lookups, func(l *respond.Lookup) bool { return l.Region == r }) {
+				ropt.Lookups = append(ropt.Lookups, ropt.LookupIn(r))
+			}
+		}
 	}
 	if len(opts.Logs) > 0 {
 		logs, err := opts.loadLogs(ctx, key)

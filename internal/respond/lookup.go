@@ -149,10 +149,11 @@ func (l *Lookup) query(ctx context.Context, attr cttypes.LookupAttributeKey, val
 	}
 }
 
-// Collect reads the events of key and of every key derived from it (its
-// sessions, the keys it created, their sessions...), following the
-// derivations as they are found. At most maxKeys keys are queried.
-func Collect(ctx context.Context, l *Lookup, key string, maxKeys int, onErr func(*cloudtrail.InputError)) ([]Event, error) {
+// Collect reads, in every region of lookups, the events of key and of
+// every key derived from it (its sessions, the keys it created, their
+// sessions...), following the derivations as they are found. At most
+// maxKeys keys are queried.
+func Collect(ctx context.Context, lookups []*Lookup, key string, maxKeys int, onErr func(*cloudtrail.InputError)) ([]Event, error) {
 	var events []Event
 	g := NewGraph()
 	queried := map[string]bool{}
@@ -167,12 +168,14 @@ func Collect(ctx context.Context, l *Lookup, key string, maxKeys int, onErr func
 			return events, fmt.Errorf("stopped after querying %d keys derived from %s; the investigation is incomplete", maxKeys, key)
 		}
 		queried[k] = true
-		err := l.ByKey(ctx, k, func(r *cloudtrail.Record) {
-			g.Observe(r)
-			events = append(events, EventOf(r))
-		}, onErr)
-		if err != nil {
-			return events, err
+		for _, l := range lookups {
+			err := l.ByKey(ctx, k, func(r *cloudtrail.Record) {
+				g.Observe(r)
+				events = append(events, EventOf(r))
+			}, onErr)
+			if err != nil {
+				return events, err
+			}
 		}
 		for _, e := range g.Derived(k) {
 			if !queried[e.Child] {

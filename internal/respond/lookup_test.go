@@ -113,7 +113,7 @@ func TestCollectLookup(t *testing.T) {
 	ts, client := newTrailServer(t, trailWith(), 1, 2)
 	sl := &sleeps{}
 	l := &Lookup{Client: client, Region: "us-east-1", Now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Sleep: sl.sleep}
-	events, err := Collect(context.Background(), l, leaked, 50, func(e *cloudtrail.InputError) { t.Error(e) })
+	events, err := Collect(context.Background(), []*Lookup{l}, leaked, 50, func(e *cloudtrail.InputError) { t.Error(e) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,12 +158,42 @@ func TestLookupGivesUp(t *testing.T) {
 func TestTraceSessionLookup(t *testing.T) {
 	_, client := newTrailServer(t, trailWith())
 	sl := &sleeps{}
-	opt := Options{Lookup: &Lookup{Client: client, Sleep: sl.sleep}}
+	opt := Options{Lookups: []*Lookup{{Client: client, Sleep: sl.sleep}}}
 	o, err := traceSession(context.Background(), session, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.ParentKey != leaked || o.EventName != "AssumeRole" || o.ParentARN != "arn:aws:iam::123456789012:user/alice" {
 		t.Errorf("origin %+v", o)
+	}
+}
+
+// Each region's LookupEvents holds only that region's calls: the keys
+// found in one region are looked up in all of them.
+func TestCollectRegions(t *testing.T) {
+	var east, west []string
+	for _, l := range strings.Split(strings.TrimSpace(trailWith()), "\n") {
+		if strings.Contains(l, `"awsRegion":"eu-west-1"`) {
+			west = append(west, l)
+		} else {
+			east = append(east, l)
+		}
+	}
+	tsEast, cEast := newTrailServer(t, strings.Join(east, "\n"))
+	tsWest, cWest := newTrailServer(t, strings.Join(west, "\n"))
+	sl := &sleeps{}
+	lookups := []*Lookup{{Client: cEast, Region: "us-east-1", Sleep: sl.sleep}, {Client: cWest, Region: "eu-west-1", Sleep: sl.sleep}}
+	events, err := Collect(context.Background(), lookups, leaked, 50, func(e *cloudtrail.InputError) { t.Error(e) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := Investigate(leaked, events)
+	if inv.Events != 5 || len(inv.Regions) != 2 {
+		t.Errorf("events %d regions %v", inv.Events, inv.Regions)
+	}
+	// The created key (found in us-east-1) was looked up in eu-west-1 too,
+	// where its RunInstances is.
+	if !slices.Contains(tsWest.requests, "AccessKeyId="+created+" ") || len(tsEast.requests) != len(tsWest.requests)+1 {
+		t.Errorf("east %v\nwest %v", tsEast.requests, tsWest.requests)
 	}
 }

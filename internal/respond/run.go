@@ -20,8 +20,11 @@ type Options struct {
 	Plan   PlanOptions
 	// Confirm is asked before a step marked Confirm; nil declines.
 	Confirm func(*Step) bool
-	// Lookup reads CloudTrail's LookupEvents API; nil skips it.
-	Lookup *Lookup
+	// Lookups read CloudTrail's LookupEvents API, one per region; none
+	// skips it. LookupIn, if set, makes one for another region: the region
+	// IAM says the key was last used in is added when missing.
+	Lookups  []*Lookup
+	LookupIn func(region string) *Lookup
 	// MaxKeys bounds the derived keys looked up (0: 50).
 	MaxKeys int
 	// Logs are events read from local or S3 logs (LoadLogs).
@@ -116,6 +119,10 @@ func Run(ctx context.Context, c Clients, key string, opt Options) (*Report, erro
 		return finish(nil)
 	}
 	opt.say("identify", "owner %s, status %s, created %s, last used %s", id.User, id.Status, day(id.Created), lastUse(id.LastUsed))
+	if l := id.LastUsed; l != nil && l.Region != "" && opt.LookupIn != nil && len(opt.Lookups) > 0 &&
+		!slices.ContainsFunc(opt.Lookups, func(x *Lookup) bool { return x.Region == l.Region }) {
+		opt.Lookups = append(opt.Lookups, opt.LookupIn(l.Region))
+	}
 
 	// 2. Contain the key itself at once: everything else can wait.
 	opt.Plan.Now = opt.Now().UTC()
@@ -193,15 +200,16 @@ func gather(ctx context.Context, subject string, opt Options) (events []Event, p
 		events = append(events, opt.Logs.Events...)
 		sources = append(sources, opt.Logs.Sources...)
 	}
-	if opt.Lookup != nil {
+	if len(opt.Lookups) > 0 {
 		max := opt.MaxKeys
 		if max == 0 {
 			max = 50
 		}
-		before := opt.Lookup.Requests
-		got, err := Collect(ctx, opt.Lookup, subject, max, onErr)
+		got, err := Collect(ctx, opt.Lookups, subject, max, onErr)
 		events = append(events, got...)
-		sources = append(sources, fmt.Sprintf("LookupEvents %s (%d requests, %d throttled)", nonEmpty(opt.Lookup.Region, "default region"), opt.Lookup.Requests-before, opt.Lookup.Throttled))
+		for _, l := range opt.Lookups {
+			sources = append(sources, fmt.Sprintf("LookupEvents %s (%d requests, %d throttled)", nonEmpty(l.Region, "default region"), l.Requests, l.Throttled))
+		}
 		if err != nil {
 			problems = append(problems, "LookupEvents: "+err.Error())
 		}
@@ -235,14 +243,14 @@ func traceSession(ctx context.Context, key string, opt Options) (*SessionOrigin,
 			g.Observe(opt.Logs.Events[i].Record())
 		}
 	}
-	if _, ok := g.Origin(key); !ok && opt.Lookup != nil {
+	for _, l := range opt.Lookups {
 		for _, name := range SessionEvents {
-			err := opt.Lookup.ByEvent(ctx, name, g.Observe, func(*cloudtrail.InputError) {})
-			if err != nil {
-				return nil, fmt.Errorf("looking for the call that made %s: %w", key, err)
-			}
 			if _, ok := g.Origin(key); ok {
 				break
+			}
+			err := l.ByEvent(ctx, name, g.Observe, func(*cloudtrail.InputError) {})
+			if err != nil {
+				return nil, fmt.Errorf("looking for the call that made %s: %w", key, err)
 			}
 		}
 	}
