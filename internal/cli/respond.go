@@ -182,7 +182,7 @@ func runRespond(ctx context.Context, opts *respondOptions, args []string) error 
 			reps = append(reps, rep)
 		}
 		if err != nil {
-			fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s: %s\n", key, report.Printable(err.Error()))
+			fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s: %s\n", key, respond.P(err.Error()))
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -221,14 +221,14 @@ func (opts *respondOptions) respondOne(ctx context.Context, clients respond.Clie
 		Confirm: opts.confirm,
 		Exposer: audit.NewEngineExposer(), Actions: audit.DefaultActions,
 		Progress: func(stage, msg string) {
-			fmt.Fprintf(opts.IO.ErrOut, "respond: %-11s %s\n", stage, report.Printable(msg))
+			fmt.Fprintf(opts.IO.ErrOut, "respond: %-11s %s\n", stage, respond.P(msg))
 		},
 	}
 	if !opts.NoLookup {
 		ropt.LookupIn = func(region string) *respond.Lookup {
 			return &respond.Lookup{Client: opts.lookupClient, Region: region, Now: opts.Now(), Sleep: opts.lookupSleep,
 				Progress: func(q string, reqs, events int) {
-					fmt.Fprintf(opts.IO.ErrOut, "respond: investigate %s: %d requests, %d events\n", report.Printable(q), reqs, events)
+					fmt.Fprintf(opts.IO.ErrOut, "respond: investigate %s: %d requests, %d events\n", respond.P(q), reqs, events)
 				}}
 		}
 		// IAM and STS's global endpoint log in us-east-1; the key's calls
@@ -286,10 +286,10 @@ func (opts *respondOptions) confirm(s *respond.Step) bool {
 		return true
 	}
 	if !opts.IO.IsStdinTTY() {
-		fmt.Fprintf(opts.IO.ErrOut, "respond: contain     %s needs confirmation (stdin is not a terminal; pass --yes): %s\n", report.Printable(s.Call.String()), report.Printable(s.Why))
+		fmt.Fprintf(opts.IO.ErrOut, "respond: contain     %s needs confirmation (stdin is not a terminal; pass --yes): %s\n", respond.P(s.Call.String()), respond.P(s.Why))
 		return false
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "%s\n  %s\nProceed? [y/N] ", report.Printable(s.Why), report.Printable(s.Call.Command()))
+	fmt.Fprintf(opts.IO.ErrOut, "%s\n  %s\nProceed? [y/N] ", respond.P(s.Why), respond.P(s.Call.Command()))
 	line, _ := bufio.NewReader(opts.IO.In).ReadString('\n')
 	line = strings.ToLower(strings.TrimSpace(line))
 	return line == "y" || line == "yes"
@@ -363,7 +363,7 @@ func (opts *respondOptions) loadLogs(ctx context.Context, key string) (*respond.
 	}
 	logs := respond.LoadLogs(ctx, open, opts.Logs, key, onErr)
 	for _, p := range problems {
-		fmt.Fprintf(opts.IO.ErrOut, "keywarden: skipped: %s\n", report.Printable(p))
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: skipped: %s\n", respond.P(p))
 	}
 	if logs.Skipped > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %d unreadable inputs or records skipped in --logs\n", logs.Skipped)
@@ -393,7 +393,7 @@ func respondFromKeys(ctx context.Context, opts *respondOptions, clients respond.
 		fmt.Fprintf(opts.IO.ErrOut, "respond: from        %d redacted key IDs matched a key of this account: %s\n", len(resolved), strings.Join(resolved, ", "))
 	}
 	for _, u := range unresolved {
-		fmt.Fprintf(opts.IO.ErrOut, "respond: from        skipped %s\n", report.Printable(u))
+		fmt.Fprintf(opts.IO.ErrOut, "respond: from        skipped %s\n", respond.P(u))
 	}
 	var keys []string
 	var other []string
@@ -404,7 +404,7 @@ func respondFromKeys(ctx context.Context, opts *respondOptions, clients respond.
 		}
 		keys = append(keys, k)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "respond: from        %s (%s): %d findings, %d keys of account %s\n", report.Printable(opts.From), fr.Kind, fr.Findings, len(keys), account)
+	fmt.Fprintf(opts.IO.ErrOut, "respond: from        %s (%s): %d findings, %d keys of account %s\n", respond.P(opts.From), fr.Kind, fr.Findings, len(keys), account)
 	if len(other) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "respond: from        skipped %d keys of other accounts: %s\n", len(other), strings.Join(other, ", "))
 	}
@@ -430,7 +430,7 @@ func respondUndo(ctx context.Context, opts *respondOptions, clients respond.Clie
 	steps, manual := respond.UndoSteps(prev)
 	rep := &respond.Report{Tool: "keywarden respond", Version: Version, Started: opts.Now().UTC(), DryRun: opts.DryRun,
 		KeyID: prev.KeyID, Subject: prev.Subject, UndoOf: opts.Undo, Steps: steps}
-	say := func(s string) { fmt.Fprintf(opts.IO.ErrOut, "respond: undo        %s\n", report.Printable(s)) }
+	say := func(s string) { fmt.Fprintf(opts.IO.ErrOut, "respond: undo        %s\n", respond.P(s)) }
 	if len(steps) == 0 {
 		say("the record lists no change that was made: nothing to undo")
 	}
@@ -451,7 +451,7 @@ func respondUndo(ctx context.Context, opts *respondOptions, clients respond.Clie
 		return err
 	}
 	if runErr != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "keywarden: undo stopped: %s\n", report.Printable(runErr.Error()))
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: undo stopped: %s\n", respond.P(runErr.Error()))
 		return &ExitErr{Code: ExitError}
 	}
 	if len(manual) > 0 {

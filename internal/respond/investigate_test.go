@@ -1,14 +1,17 @@
 package respond
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
+	"github.com/keywarden/keywarden/internal/report"
 )
 
 func sharedData(t *testing.T, parts ...string) string {
@@ -149,4 +152,37 @@ func TestGraph(t *testing.T) {
 	if strings.Join(kept, " ") != "ev-5" {
 		t.Errorf("filter on the created key kept %v", kept)
 	}
+}
+
+// Whatever a log holds, the investigation and its reports do not panic
+// and let no terminal control character through.
+func FuzzInvestigate(f *testing.F) {
+	f.Add([]byte(trailWith(hostileTrail)))
+	f.Add([]byte(`{"eventName":"CreateAccessKey","userIdentity":{"accessKeyId":"AKIARZPUZDIKLEAKEDKY"},"responseElements":{"accessKey":{"accessKeyId":"AKIA\u001b[2JZPUZDIKLEAKED","userName":[1,2]}}}`))
+	// A lone 0x9b byte (CSI to an 8-bit terminal) in a bucket name.
+	f.Add([]byte("{\"eventName\":\"CreateBucket\",\"userIdentity\":{\"accessKeyId\":\"AKIARZPUZDIKLEAKEDKY\"},\"requestParameters\":{\"bucketName\":\"b\x9b2J\"}}"))
+	f.Add([]byte(`{"eventName":"RunInstances","userIdentity":{"accessKeyId":"AKIARZPUZDIKLEAKEDKY"},"responseElements":{"instancesSet":{"items":[{"instanceId":{"x":1}}]}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var events []Event
+		cloudtrail.Decode("fuzz", bytes.NewReader(data), func(r *cloudtrail.Record) { events = append(events, EventOf(r)) }, func(*cloudtrail.InputError) {})
+		inv := Investigate(leaked, events)
+		rep := &Report{Tool: "keywarden respond", KeyID: leaked, Subject: leaked, Investigation: inv, Persistence: inv.Created,
+			Identity: &Identity{KeyID: leaked, User: "alice"}}
+		rep.ToDo = ToDo(rep)
+		var b bytes.Buffer
+		if err := WriteText(&b, rep, report.NewPalette(false)); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteMarkdown(&b, rep); err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.Valid(b.Bytes()) {
+			t.Fatalf("invalid UTF-8 reached a report")
+		}
+		for _, r := range b.String() {
+			if r != '\n' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0) {
+				t.Fatalf("control character %U reached a report", r)
+			}
+		}
+	})
 }

@@ -69,9 +69,10 @@ func (p *printer) f(format string, args ...any) {
 	}
 }
 
-// P is report.Printable: every string that came from AWS or a log goes
-// through it before it reaches a terminal or a document.
-var P = report.Printable
+// P makes a string from AWS or a log safe to print: report.Printable
+// replaces control characters, and invalid UTF-8 goes first (a lone 0x9b
+// byte is CSI to an 8-bit terminal, and Printable passes stray bytes).
+func P(s string) string { return report.Printable(strings.ToValidUTF8(s, "?")) }
 
 // WriteText writes the report for the terminal.
 func WriteText(w io.Writer, r *Report, pal report.Palette) error {
