@@ -66,16 +66,17 @@ func isThrottle(err error) bool {
 
 // ByKey reads the events signed with key.
 func (l *Lookup) ByKey(ctx context.Context, key string, fn func(*cloudtrail.Record), onErr func(*cloudtrail.InputError)) error {
-	return l.query(ctx, cttypes.LookupAttributeKeyAccessKeyId, key, fn, onErr)
+	return l.query(ctx, cttypes.LookupAttributeKeyAccessKeyId, key, fn, onErr, nil)
 }
 
 // ByEvent reads the events of one name (used to find where an ASIA key
-// came from: GetSessionToken, AssumeRole).
-func (l *Lookup) ByEvent(ctx context.Context, name string, fn func(*cloudtrail.Record), onErr func(*cloudtrail.InputError)) error {
-	return l.query(ctx, cttypes.LookupAttributeKeyEventName, name, fn, onErr)
+// came from: GetSessionToken, AssumeRole), page by page until done()
+// says enough (nil: all of them).
+func (l *Lookup) ByEvent(ctx context.Context, name string, fn func(*cloudtrail.Record), onErr func(*cloudtrail.InputError), done func() bool) error {
+	return l.query(ctx, cttypes.LookupAttributeKeyEventName, name, fn, onErr, done)
 }
 
-func (l *Lookup) query(ctx context.Context, attr cttypes.LookupAttributeKey, value string, fn func(*cloudtrail.Record), onErr func(*cloudtrail.InputError)) error {
+func (l *Lookup) query(ctx context.Context, attr cttypes.LookupAttributeKey, value string, fn func(*cloudtrail.Record), onErr func(*cloudtrail.InputError), done func() bool) error {
 	interval := l.Interval
 	if interval == 0 {
 		interval = cloudtrail.LookupInterval
@@ -139,7 +140,7 @@ func (l *Lookup) query(ctx context.Context, attr cttypes.LookupAttributeKey, val
 		if l.Progress != nil {
 			l.Progress(name, l.Requests, events)
 		}
-		if out.NextToken == nil || *out.NextToken == "" {
+		if out.NextToken == nil || *out.NextToken == "" || (done != nil && done()) {
 			return nil
 		}
 		if events >= limit {

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	ctapi "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 )
 
@@ -153,47 +155,49 @@ func TestLookupGivesUp(t *testing.T) {
 	}
 }
 
-// The ASIA key is traced through the AssumeRole lookup, then the whole
-// response runs from LookupEvents alone.
+// An ASIA key is traced back to the key that made it: a role session
+// through the account's AssumeRole calls (read until it turns up), a
+// user's session through the user's own keys, without reading the
+// account's other minting calls.
 func TestTraceSessionLookup(t *testing.T) {
-	_, client := newTrailServer(t, trailWith())
-	sl := &sleeps{}
-	opt := Options{Lookups: []*Lookup{{Client: client, Sleep: sl.sleep}}}
-	o, err := traceSession(context.Background(), session, opt)
-	if err != nil {
-		t.Fatal(err)
+	const userSession = "ASIARZPUZDIKUSERSESS"
+	trail := trailWith(
+		`{"eventVersion":"1.08","eventTime":"2026-02-27T11:00:00Z","eventSource":"sts.amazonaws.com","eventName":"GetSessionToken","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","eventID":"ev-7","userIdentity":{"type":"IAMUser","accessKeyId":"LEAKED","arn":"arn:aws:iam::123456789012:user/alice","accountId":"123456789012","userName":"alice"},"responseElements":{"credentials":{"accessKeyId":"`+userSession+`"}}}`,
+		`{"eventVersion":"1.08","eventTime":"2026-02-27T11:05:00Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","readOnly":true,"eventID":"ev-8","userIdentity":{"type":"IAMUser","accessKeyId":"`+userSession+`","arn":"arn:aws:iam::123456789012:user/alice","accountId":"123456789012","userName":"alice","sessionContext":{"attributes":{"mfaAuthenticated":"false"}}}}`)
+	tests := []struct {
+		key, event, parentARN string
+		requests              []string
+	}{
+		{session, "AssumeRole", "arn:aws:iam::123456789012:user/alice", []string{
+			"AccessKeyId=" + session + " ", "EventName=GetSessionToken ", "EventName=AssumeRole "}},
+		{userSession, "GetSessionToken", "arn:aws:iam::123456789012:user/alice", []string{
+			"AccessKeyId=" + userSession + " ", "AccessKeyId=" + leaked + " ", "AccessKeyId=" + leaked + " 2"}},
 	}
-	if o.ParentKey != leaked || o.EventName != "AssumeRole" || o.ParentARN != "arn:aws:iam::123456789012:user/alice" {
-		t.Errorf("origin %+v", o)
+	for _, tc := range tests {
+		t.Run(tc.event, func(t *testing.T) {
+			ts, client := newTrailServer(t, trail)
+			sl := &sleeps{}
+			opt := Options{Lookups: []*Lookup{{Client: client, Sleep: sl.sleep}}}
+			o, err := traceSession(context.Background(), aliceKeys{}, tc.key, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.ParentKey != leaked || o.EventName != tc.event || o.ParentARN != tc.parentARN {
+				t.Errorf("origin %+v", o)
+			}
+			if !slices.Equal(ts.requests, tc.requests) {
+				t.Errorf("requests:\n%s\nwant\n%s", strings.Join(ts.requests, "\n"), strings.Join(tc.requests, "\n"))
+			}
+		})
 	}
 }
 
-// Each region's LookupEvents holds only that region's calls: the keys
-// found in one region are looked up in all of them.
-func TestCollectRegions(t *testing.T) {
-	var east, west []string
-	for _, l := range strings.Split(strings.TrimSpace(trailWith()), "\n") {
-		if strings.Contains(l, `"awsRegion":"eu-west-1"`) {
-			west = append(west, l)
-		} else {
-			east = append(east, l)
-		}
+// aliceKeys lists alice's one key.
+type aliceKeys struct{ IAMAPI }
+
+func (aliceKeys) ListAccessKeys(_ context.Context, in *iam.ListAccessKeysInput, _ ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
+	if aws.ToString(in.UserName) != "alice" {
+		return &iam.ListAccessKeysOutput{}, nil
 	}
-	tsEast, cEast := newTrailServer(t, strings.Join(east, "\n"))
-	tsWest, cWest := newTrailServer(t, strings.Join(west, "\n"))
-	sl := &sleeps{}
-	lookups := []*Lookup{{Client: cEast, Region: "us-east-1", Sleep: sl.sleep}, {Client: cWest, Region: "eu-west-1", Sleep: sl.sleep}}
-	events, err := Collect(context.Background(), lookups, leaked, 50, func(e *cloudtrail.InputError) { t.Error(e) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv := Investigate(leaked, events)
-	if inv.Events != 5 || len(inv.Regions) != 2 {
-		t.Errorf("events %d regions %v", inv.Events, inv.Regions)
-	}
-	// The created key (found in us-east-1) was looked up in eu-west-1 too,
-	// where its RunInstances is.
-	if !slices.Contains(tsWest.requests, "AccessKeyId="+created+" ") || len(tsEast.requests) != len(tsWest.requests)+1 {
-		t.Errorf("east %v\nwest %v", tsEast.requests, tsWest.requests)
-	}
+	return &iam.ListAccessKeysOutput{AccessKeyMetadata: []iamtypes.AccessKeyMetadata{{AccessKeyId: aws.String(leaked), UserName: aws.String("alice")}}}, nil
 }

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/keywarden/keywarden/internal/audit"
 	"github.com/keywarden/keywarden/internal/awskey"
 	"github.com/keywarden/keywarden/internal/cloudtrail"
@@ -83,7 +86,7 @@ func Run(ctx context.Context, c Clients, key string, opt Options) (*Report, erro
 	}
 	subject := key
 	if id.Kind == "temporary" {
-		origin, err := traceSession(ctx, key, opt)
+		origin, err := traceSession(ctx, c.IAM, key, opt)
 		if err != nil {
 			rep.Stopped = err.Error()
 			rep.Advice = []string{
@@ -234,23 +237,57 @@ func dedupe(events []Event) []Event {
 }
 
 // traceSession finds where an ASIA key came from, in the local logs and
-// through LookupEvents (the minting calls are recorded under the parent
-// key, not the session's).
-func traceSession(ctx context.Context, key string, opt Options) (*SessionOrigin, error) {
+// through LookupEvents. The minting call is recorded under the parent
+// key, not the session's, so: the session's own events name its user; a
+// user's keys (at most two) are read for the GetSessionToken or
+// AssumeRole that made it; failing that, the minting calls of the whole
+// account are read until it turns up.
+func traceSession(ctx context.Context, c IAMReader, key string, opt Options) (*SessionOrigin, error) {
 	g := NewGraph()
 	if opt.Logs != nil {
 		for i := range opt.Logs.Events {
 			g.Observe(opt.Logs.Events[i].Record())
 		}
 	}
+	found := func() bool { _, ok := g.Origin(key); return ok }
+	ignore := func(*cloudtrail.InputError) {}
+	fail := func(err error) (*SessionOrigin, error) {
+		return nil, fmt.Errorf("looking for the call that made %s: %w", key, err)
+	}
+	for _, l := range opt.Lookups {
+		if found() {
+			break
+		}
+		var user string
+		if err := l.ByKey(ctx, key, func(r *cloudtrail.Record) {
+			if r.UserIdentity.Type == "IAMUser" && user == "" {
+				user = strings.Clone(r.UserIdentity.UserName)
+			}
+		}, ignore); err != nil {
+			return fail(err)
+		}
+		if user == "" || c == nil {
+			continue
+		}
+		keys, err := c.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+		if err != nil {
+			return fail(classify("iam:ListAccessKeys", err))
+		}
+		for _, k := range keys.AccessKeyMetadata {
+			if !found() {
+				if err := l.ByKey(ctx, aws.ToString(k.AccessKeyId), g.Observe, ignore); err != nil {
+					return fail(err)
+				}
+			}
+		}
+	}
 	for _, l := range opt.Lookups {
 		for _, name := range SessionEvents {
-			if _, ok := g.Origin(key); ok {
+			if found() {
 				break
 			}
-			err := l.ByEvent(ctx, name, g.Observe, func(*cloudtrail.InputError) {})
-			if err != nil {
-				return nil, fmt.Errorf("looking for the call that made %s: %w", key, err)
+			if err := l.ByEvent(ctx, name, g.Observe, ignore, found); err != nil {
+				return fail(err)
 			}
 		}
 	}
