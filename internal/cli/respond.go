@@ -54,6 +54,7 @@ type respondOptions struct {
 	clients      *respond.Clients
 	lookupClient cloudtrail.LookupAPI
 	lookupSleep  func(context.Context, time.Duration) error
+	callerKey    string
 }
 
 func newRespondCmd(f *Factory) *cobra.Command {
@@ -218,7 +219,7 @@ func (opts *respondOptions) respondOne(ctx context.Context, clients respond.Clie
 	ropt := respond.Options{
 		Now: opts.Now, DryRun: opts.DryRun, Version: Version,
 		Plan:    respond.PlanOptions{ContainCreated: opts.ContainCreated, RevokeRoleSessions: opts.RevokeRoleSessions, Quarantine: opts.Quarantine, DisableConsole: opts.DisableConsole, Delete: opts.Delete},
-		Confirm: opts.confirm,
+		Confirm: opts.confirm, CallerKeyID: opts.callerKey,
 		Exposer: audit.NewEngineExposer(), Actions: audit.DefaultActions,
 		Progress: func(stage, msg string) {
 			fmt.Fprintf(opts.IO.ErrOut, "respond: %-11s %s\n", stage, respond.P(msg))
@@ -308,6 +309,13 @@ func (opts *respondOptions) buildClients(ctx context.Context) (respond.Clients, 
 	}
 	if opts.AWS.Region == "" {
 		opts.AWS.Region = cfg.Region
+	}
+	if cfg.Credentials != nil {
+		// Responding with the leaked key itself changes the order of the
+		// steps (respond.Options.CallerKeyID).
+		if cr, err := cfg.Credentials.Retrieve(ctx); err == nil {
+			opts.callerKey = cr.AccessKeyID
+		}
 	}
 	return respond.Clients{IAM: inventory.NewIAMClient(cfg), STS: sts.NewFromConfig(cfg)}, nil
 }

@@ -527,3 +527,22 @@ func TestResolveRedactedMoto(t *testing.T) {
 		t.Errorf("unresolved %q", unresolved)
 	}
 }
+
+// Responding with the leaked key's own credentials: every other step is
+// made first, and the key is deactivated last.
+func TestRunWithTheLeakedKeyMoto(t *testing.T) {
+	srv := mototest.Start(t)
+	ctx := context.Background()
+	a := setupAccount(t, ctx, srv.Config())
+	opt := testOptions(a, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	opt.Plan.Quarantine = false
+	opt.CallerKeyID = a.leaked
+	rep, err := Run(ctx, clientsFor(srv.Config()), a.leaked, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "revoke-sessions=done contain-created-key=done revoke-role-sessions=done deactivate-key=done"
+	if got := statuses(rep.Steps); got != want {
+		t.Errorf("steps: %s\nwant  %s", got, want)
+	}
+}

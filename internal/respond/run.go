@@ -32,6 +32,8 @@ type Options struct {
 	MaxKeys int
 	// Logs are events read from local or S3 logs (LoadLogs).
 	Logs *Logs
+	// CallerKeyID is the access key of the credentials in use, when known.
+	CallerKeyID string
 	// Exposer evaluates what the key can do; nil skips it.
 	Exposer audit.Exposer
 	Actions []string
@@ -130,6 +132,17 @@ func Run(ctx context.Context, c Clients, key string, opt Options) (*Report, erro
 	// 2. Contain the key itself at once: everything else can wait.
 	opt.Plan.Now = opt.Now().UTC()
 	steps := PlanKey(id, opt.Plan)
+	// Responding with the leaked key's own credentials: deactivating it
+	// first would cut the response short, so it goes last (the deny on
+	// older sessions does not touch the long-term key).
+	var last []*Step
+	if opt.CallerKeyID != "" && opt.CallerKeyID == subject && len(steps) > 0 && steps[0].Kind == "deactivate-key" {
+		opt.say("contain", "you are using the leaked key itself: it is deactivated last, and this is the last thing it does")
+		last, steps = steps[:1], steps[1:]
+		if len(steps) > 0 && steps[len(steps)-1].Kind == "delete-key" {
+			last, steps = append(last, steps[len(steps)-1]), steps[:len(steps)-1]
+		}
+	}
 	rep.Steps = append(rep.Steps, steps...)
 	// A refusal stops the changes, not the investigation: the report
 	// still lists what the key made, with the steps that were not done.
@@ -155,7 +168,7 @@ func Run(ctx context.Context, c Clients, key string, opt Options) (*Report, erro
 	if err != nil {
 		return finish(errors.Join(containErr, err))
 	}
-	more := PlanDerived(id, Facts{CreatedKeys: created, Roles: roles}, opt.Plan)
+	more := append(PlanDerived(id, Facts{CreatedKeys: created, Roles: roles}, opt.Plan), last...)
 	rep.Steps = append(rep.Steps, more...)
 	if containErr == nil {
 		containErr = contain(ctx, c, more, opt)
