@@ -121,7 +121,7 @@ call (the report says what was and was not done).`,
 	fl.BoolVar(&opts.NoLookup, "no-lookup", false, "do not call the CloudTrail LookupEvents API")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|markdown")
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the report to `FILE` (mode 0600; .md is Markdown, .json JSON, else --format)")
-	fl.StringVar(&opts.Record, "record", "", "write the JSON record of the changes (for --undo) to `FILE` (default keywarden-respond-KEY-TIME.json when anything changed)")
+	fl.StringVar(&opts.Record, "record", "", "write the JSON record of the changes (for --undo) to `FILE` (with --from, FILE-KEY.json per key; default keywarden-respond-KEY-TIME.json when anything changed)")
 	fl.StringVar(&opts.Undo, "undo", "", "reverse the changes recorded in `REPORT.json`, in the opposite order")
 	fl.BoolVar(&opts.PrintPolicy, "print-required-policy", false, "print the least-privilege IAM policy respond needs (read-only with --dry-run), and exit")
 	return cmd
@@ -254,8 +254,13 @@ func (opts *respondOptions) respondOne(ctx context.Context, clients respond.Clie
 	rep, err := respond.Run(ctx, clients, key, ropt)
 	if rep != nil && !rep.DryRun && changed(rep) {
 		path := opts.Record
-		if path == "" {
+		switch {
+		case path == "":
 			path = fmt.Sprintf("keywarden-respond-%s-%s.json", key, rep.Started.Format("20060102T150405Z"))
+		case opts.From != "":
+			// One record per key: --from may respond to several.
+			ext := filepath.Ext(path)
+			path = strings.TrimSuffix(path, ext) + "-" + key + ext
 		}
 		var buf bytes.Buffer
 		if werr := respond.WriteJSON(&buf, []*respond.Report{rep}); werr == nil {
