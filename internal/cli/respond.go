@@ -116,7 +116,7 @@ call (the report says what was and was not done).`,
 	fl.BoolVar(&opts.Quarantine, "quarantine-policy", false, "attach AWSCompromisedKeyQuarantineV3 to the user, as AWS does")
 	fl.BoolVar(&opts.DisableConsole, "disable-console", false, "remove the user's console password (cannot be undone: a new one must be set)")
 	fl.BoolVar(&opts.Delete, "delete", false, "delete the key, once an earlier run deactivated it and the investigation is over (cannot be undone)")
-	fl.StringArrayVar(&opts.Logs, "logs", nil, "CloudTrail logs to investigate: a file, directory or s3://bucket/prefix (repeatable)")
+	fl.StringArrayVar(&opts.Logs, "logs", nil, "CloudTrail logs to investigate: a file, directory or s3://bucket/prefix `PATH` (repeatable)")
 	fl.StringArrayVar(&opts.LookupRegions, "lookup-region", nil, "LookupEvents in this `REGION` (repeatable; default: --region and us-east-1; the region IAM says the key was last used in is always added)")
 	fl.BoolVar(&opts.NoLookup, "no-lookup", false, "do not call the CloudTrail LookupEvents API")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|markdown")
