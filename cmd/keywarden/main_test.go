@@ -27,6 +27,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 filepath.Join("testdata", "script"),
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
+		Cmds:                motoCmds(t),
 		Setup: func(env *testscript.Env) error {
 			// The shared public samples, for scripts that use them; scripts
 			// that need them start with: [!shared] skip 'no ../shared/data'
@@ -38,6 +39,9 @@ func TestScripts(t *testing.T) {
 			if cond == "shared" {
 				_, err := os.Stat(shared)
 				return err == nil, nil
+			}
+			if cond == "moto" {
+				return motoCond(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
