@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,5 +52,71 @@ func TestExitCodes(t *testing.T) {
 	}
 	if ExitCode(ErrFindings()) != ExitFindings {
 		t.Error("ErrFindings does not exit 1")
+	}
+}
+
+// Only a non-empty NO_COLOR disables colour (https://no-color.org).
+func TestColorDisabled(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want bool
+	}{
+		{"unset", map[string]string{}, false},
+		{"set but empty", map[string]string{"NO_COLOR": ""}, false},
+		{"set", map[string]string{"NO_COLOR": "1"}, true},
+		{"any value", map[string]string{"NO_COLOR": "false"}, true},
+		{"dumb terminal", map[string]string{"TERM": "dumb"}, true},
+		{"xterm", map[string]string{"TERM": "xterm-256color"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := colorDisabled(func(k string) string { return tt.env[k] }); got != tt.want {
+				t.Errorf("colorDisabled(%v) = %v, want %v", tt.env, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveVersion(t *testing.T) {
+	settings := func(kv ...string) []debug.BuildSetting {
+		var s []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			s = append(s, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return s
+	}
+	tests := []struct {
+		name      string
+		set       string
+		bi        *debug.BuildInfo
+		want      string
+		wantFacts []string
+	}{
+		{"no build info", "", nil, "(devel)", nil},
+		{"ldflags, no build info", "v1.2.3", nil, "v1.2.3", nil},
+		{"go install module@version", "", &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "v1.4.0", nil},
+		{"ldflags win over the module version", "v2.0.0", &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "v2.0.0", nil},
+		{"clone built with vcs stamping", "", &debug.BuildInfo{
+			Main:     debug.Module{Version: "v1.4.1-0.20261203093000-0123456789ab+dirty"},
+			Settings: settings("vcs", "git", "vcs.revision", "0123456789abcdef0123", "vcs.time", "2026-12-03T09:30:00Z", "vcs.modified", "true"),
+		}, "v1.4.1-0.20261203093000-0123456789ab+dirty", []string{"commit 0123456789ab", "2026-12-03T09:30:00Z", "modified"}},
+		{"clone without tags", "", &debug.BuildInfo{
+			Main:     debug.Module{Version: "(devel)"},
+			Settings: settings("vcs.revision", "abc", "vcs.modified", "false"),
+		}, "(devel)", []string{"commit abc"}},
+		{"-buildvcs=false", "", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: settings("-buildmode", "exe")}, "(devel)", nil},
+		{"ldflags with vcs facts", " v1.0.0\n", &debug.BuildInfo{Settings: settings("vcs.revision", "fedcba987654321")}, "v1.0.0", []string{"commit fedcba987654"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, facts := resolveVersion(tt.set, tt.bi)
+			if got != tt.want || !slices.Equal(facts, tt.wantFacts) {
+				t.Errorf("resolveVersion(%q) = %q, %q; want %q, %q", tt.set, got, facts, tt.want, tt.wantFacts)
+			}
+			if got == "dev" {
+				t.Error(`"dev" is never a version`)
+			}
+		})
 	}
 }

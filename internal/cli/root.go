@@ -15,9 +15,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
-var Version = "dev"
-
 // Factory carries what commands need from the outside world. Tests replace
 // its fields to run a command without a process, a clock or an environment.
 type Factory struct {
@@ -66,12 +63,12 @@ detection of key abuse in CloudTrail.
 Exit codes: 0 clean, 1 findings, 2 usage or input error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       versionLine(),
 	}
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	root.SetVersionTemplate("keywarden {{.Version}}\n")
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError(err) })
 
 	parents := map[string]*cobra.Command{"": root}
