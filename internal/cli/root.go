@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/cobra"
 )
 
@@ -69,11 +71,11 @@ Exit codes: 0 clean, 1 findings, 2 usage or input error.`,
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError(err) })
+	root.SetFlagErrorFunc(flagError)
 
 	parents := map[string]*cobra.Command{"": root}
 	for _, g := range groups {
-		c := &cobra.Command{Use: g.name, Short: g.short, Example: g.example, Args: cobra.NoArgs,
+		c := &cobra.Command{Use: g.name, Short: g.short, Example: g.example, Args: groupArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
 		parents[g.name] = c
 		root.AddCommand(c)
@@ -100,7 +102,10 @@ func Main(f *Factory, args []string) int {
 	if err != nil {
 		var e *ExitErr
 		if !errors.As(err, &e) || e.Err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "keywarden: %s\n", err)
+			// Errors echo what the user typed and what was read (cobra's
+			// "unknown command", flag values, AWS messages): no terminal
+			// control may pass through.
+			fmt.Fprintf(f.IO.ErrOut, "keywarden: %s\n", report.PrintableText(strings.TrimRight(err.Error(), "\n")))
 		}
 	}
 	return ExitCode(err)
