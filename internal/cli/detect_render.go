@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -92,7 +91,7 @@ func (e *detectErrWriter) printf(format string, args ...any) {
 // detectWriteJSON writes one finding per line (JSON lines), so a month of
 // findings streams into jq or a SIEM without a wrapper document.
 func detectWriteJSON(w io.Writer, fs []*detect.Finding, showSuppressed bool) error {
-	enc := json.NewEncoder(w)
+	enc := report.NewJSONEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, f := range fs {
 		if f.Suppressed != "" && !showSuppressed {
@@ -151,7 +150,7 @@ func detectWriteSARIF(w io.Writer, rules []*detect.Rule, fs []*detect.Finding) e
 func detectListRules(opts *detectOptions, rules []*detect.Rule) error {
 	switch strings.ToLower(opts.Format) {
 	case "json":
-		enc := json.NewEncoder(opts.IO.Out)
+		enc := report.NewJSONEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		type jrule struct {

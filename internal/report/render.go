@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -78,9 +77,8 @@ func WriteJSON(w io.Writer, tool Tool, fs []Finding, errs []string) error {
 		fs = []Finding{}
 	}
 	doc := Document{Tool: tool.Name, Version: tool.Version, Findings: fs, Summary: Summarize(fs), Errors: errs}
-	enc := json.NewEncoder(w)
+	enc := NewJSONEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
 }
 
