@@ -140,3 +140,22 @@ func FuzzEscapeJSON(f *testing.F) {
 		}
 	})
 }
+
+// The text renderer prints every finding field through Printable.
+func TestWriteTextReplacesControls(t *testing.T) {
+	f := report.Finding{RuleID: "kw-" + hostile, Severity: report.SeverityHigh, Title: hostile, Message: hostile + "\nsecond",
+		Location: report.Location{Path: "dir/" + hostile, Line: 1, Column: 2, Resource: hostile}, Evidence: hostile,
+		Remediation: hostile, Suppressed: hostile}
+	var b bytes.Buffer
+	if err := report.WriteText(&b, []report.Finding{f}, report.TextOptions{ShowSuppressed: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range b.String() {
+		if r == 0x1b || r == 0x07 || (r >= 0x80 && r <= 0x9f) {
+			t.Fatalf("raw %U in text output:\n%q", r, b.String())
+		}
+	}
+	if !strings.Contains(b.String(), "\n      second") {
+		t.Errorf("line breaks of the message were lost:\n%s", b.String())
+	}
+}
