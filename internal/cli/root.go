@@ -98,7 +98,7 @@ func Main(f *Factory, args []string) int {
 	root.SetArgs(args)
 	// A context for every command, so cmd.Context() is never nil and run
 	// functions need no fallback of their own.
-	err := root.ExecuteContext(context.Background())
+	err := explainAWSError(root.ExecuteContext(context.Background()))
 	if err != nil {
 		var e *ExitErr
 		if !errors.As(err, &e) || e.Err != nil {
