@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/spf13/pflag"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -118,5 +119,61 @@ func TestResolveVersion(t *testing.T) {
 				t.Error(`"dev" is never a version`)
 			}
 		})
+	}
+}
+
+// Every command with --format or --fail-on completes their values in the
+// shell, through cobra's hidden __complete command that the completion
+// scripts call.
+func TestFlagValueCompletion(t *testing.T) {
+	ios, _, _ := Test("")
+	root := NewRootCmd(&Factory{IO: ios})
+	checked := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, name := range completedFlags {
+			f := c.Flags().Lookup(name)
+			if f == nil {
+				continue
+			}
+			want := flagChoices(f)
+			if len(want) == 0 {
+				t.Errorf("%s --%s: its usage %q does not end with the values (a|b|c)", c.CommandPath(), name, f.Usage)
+				continue
+			}
+			args := append(append([]string{"__complete"}, strings.Fields(c.CommandPath())[1:]...), "--"+name, "")
+			io, out, _ := Test("")
+			if code := Main(&Factory{IO: io}, args); code != 0 {
+				t.Errorf("%q: exit %d", args, code)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if got := lines[:len(lines)-1]; !slices.Equal(got, want) || lines[len(lines)-1] != ":4" {
+				t.Errorf("%q completes %q, want %q then :4 (no file completion)", args, lines, want)
+			}
+			checked++
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if checked < 10 {
+		t.Errorf("only %d flags checked", checked)
+	}
+}
+
+func TestFlagChoices(t *testing.T) {
+	tests := []struct{ usage, want string }{
+		{"output format: text|json|sarif", "text json sarif"},
+		{"output format: text|json (one finding per line)|csv|sarif", "text json csv sarif"},
+		{"exit 1 when a finding is at least this severe: info|low|medium|high|critical|none", "info low medium high critical none"},
+		{"write the output to this file", ""},
+		{"a list: one|two words", ""},
+	}
+	for _, tt := range tests {
+		got := strings.Join(flagChoices(&pflag.Flag{Usage: tt.usage}), " ")
+		if got != tt.want {
+			t.Errorf("flagChoices(%q) = %q, want %q", tt.usage, got, tt.want)
+		}
 	}
 }

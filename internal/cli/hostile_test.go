@@ -74,22 +74,6 @@ func hostileFixtures(t *testing.T, src, dir string) []string {
 	return paths
 }
 
-// flagChoices reads the values a flag's usage lists ("output format:
-// text|json|sarif"), for --format and --fail-on.
-func flagChoices(f *pflag.Flag) []string {
-	u := f.Usage
-	if i := strings.LastIndex(u, ": "); i >= 0 {
-		u = u[i+2:]
-	}
-	word := strings.FieldsFunc(u, func(r rune) bool { return r == ' ' || r == ',' || r == ')' || r == '(' })
-	for _, w := range word {
-		if strings.Contains(w, "|") {
-			return strings.Split(w, "|")
-		}
-	}
-	return nil
-}
-
 // TestNoRawControlsReachTheTerminal runs every command of the tree (new
 // ones are covered without touching this test) over arguments, flag
 // values, stdin and files holding ESC, BEL and C1 controls, in every

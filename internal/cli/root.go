@@ -89,6 +89,7 @@ Exit codes: 0 clean, 1 findings, 2 usage or input error.`,
 		}
 		p.AddCommand(r.make(f))
 	}
+	registerValueCompletions(root)
 	return root
 }
 
