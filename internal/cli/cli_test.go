@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/pflag"
+	"os"
+	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -175,5 +179,46 @@ func TestFlagChoices(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("flagChoices(%q) = %q, want %q", tt.usage, got, tt.want)
 		}
+	}
+}
+
+// The README's --fail-on table is the rule's one statement: every command
+// with --fail-on is in it, with the default the command really has.
+func TestFailOnDefaultsMatchREADME(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z ]+)`[^|]* \\| `([a-z]+)` \\|")
+	documented := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(data), -1) {
+		documented[m[1]] = m[2]
+	}
+	ios, _, _ := Test("")
+	root := NewRootCmd(&Factory{IO: ios})
+	seen := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if f := c.Flags().Lookup("fail-on"); f != nil {
+			seen++
+			name := strings.TrimPrefix(c.CommandPath(), "keywarden ")
+			want, ok := documented[name]
+			switch {
+			case !ok:
+				t.Errorf("%s has --fail-on but no row in README.md's --fail-on table", name)
+			case f.DefValue != want:
+				t.Errorf("%s: --fail-on defaults to %q, README.md says %q", name, f.DefValue, want)
+			}
+			if _, err := report.ParseSeverity(f.DefValue); err != nil || f.DefValue == "info" {
+				t.Errorf("%s: default %q: info is a note and never fails by default", name, f.DefValue)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if seen < 4 {
+		t.Errorf("only %d commands with --fail-on", seen)
 	}
 }
