@@ -222,3 +222,17 @@ func TestFailOnDefaultsMatchREADME(t *testing.T) {
 		t.Errorf("only %d commands with --fail-on", seen)
 	}
 }
+
+// System reads NO_COLOR the no-color.org way: set but empty keeps colour.
+func TestSystemNoColorEmpty(t *testing.T) {
+	t.Setenv("TERM", "xterm-256color")
+	for _, tt := range []struct {
+		value   string
+		noColor bool
+	}{{"", false}, {"1", true}} {
+		t.Setenv("NO_COLOR", tt.value)
+		if got := System().noColor; got != tt.noColor {
+			t.Errorf("NO_COLOR=%q: colour disabled = %v, want %v", tt.value, got, tt.noColor)
+		}
+	}
+}
