@@ -29,7 +29,7 @@ func TestScripts(t *testing.T) {
 	// metadata endpoint without IMDSv2, which makes the SDK log its
 	// IMDSv1 fallback warning (scripts check that it never shows).
 	notFound := httptest.NewServer(http.NotFoundHandler())
-	defer notFound.Close()
+	t.Cleanup(notFound.Close) // not defer: the scripts run in parallel after this function returns
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		UpdateScripts:       *update,
