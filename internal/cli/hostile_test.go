@@ -17,8 +17,9 @@ import (
 
 // hostileText holds what lets input drive a terminal: ESC (a colour and a
 // clear-screen sequence), BEL, the C1 CSI U+009B and a raw 0x9B byte (CSI
-// to an 8-bit terminal).
-const hostileText = "\x1b[31m\x07\u009b2J\x9bX"
+// to an 8-bit terminal), and the bidi override U+202E, which JSON output
+// must escape.
+const hostileText = "\x1b[31m\x07\u009b2J\x9bX\u202eY"
 
 // rawControl finds the first byte or rune in out that drives a terminal:
 // C0 controls other than line feed and tab, DEL, C1 controls, and a lone
@@ -132,6 +133,7 @@ func TestNoRawControlsReachTheTerminal(t *testing.T) {
 		var cases [][]string
 		add := func(extra ...string) { cases = append(cases, append(append([]string(nil), path...), extra...)) }
 		add(hostileText)
+		add("\x9b2J") // a lone 8-bit CSI, nothing else to give it away
 		add("--" + hostileText)
 		add("-")
 		add("x", hostileText, "--", hostileText)
@@ -175,6 +177,9 @@ func TestNoRawControlsReachTheTerminal(t *testing.T) {
 				}
 				for name, s := range map[string]string{"stdout": out.String(), "stderr": errOut.String()} {
 					where, bad := rawControl(s)
+					if !bad && name == "stdout" && hostileJSON(args) {
+						where, bad = rawBidi(s)
+					}
 					if !bad {
 						continue
 					}
@@ -235,4 +240,26 @@ func fixturesChanged(paths, stamps []string) bool {
 		}
 	}
 	return false
+}
+
+// hostileJSON reports whether args ask for JSON or SARIF output.
+func hostileJSON(args []string) bool {
+	for i, a := range args {
+		if a == "--format" && i+1 < len(args) && (args[i+1] == "json" || args[i+1] == "sarif") {
+			return true
+		}
+	}
+	return false
+}
+
+// rawBidi finds a raw bidirectional override or isolate, which JSON and
+// SARIF output escape.
+func rawBidi(out string) (string, bool) {
+	for i, r := range out {
+		if (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			from, to := max(0, i-40), min(len(out), i+40)
+			return fmt.Sprintf("byte %d: %q", i, out[from:to]), true
+		}
+	}
+	return "", false
 }
