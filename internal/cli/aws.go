@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/keywarden/keywarden/internal/inventory"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/cobra"
 )
 
@@ -68,6 +69,17 @@ type awsError struct {
 }
 
 func (e *awsError) Error() string { return e.hint + "\n  AWS said: " + e.err.Error() }
+
+// awsErrorLine is err for a list of input errors: one line with no
+// control character (what the input said is printed as Printable does),
+// and for an AWS error the hint on the line before.
+func awsErrorLine(err error) string {
+	line := report.Printable(err.Error())
+	if hint := awsHint(err); hint != "" {
+		return report.Printable(hint) + "\n  AWS said: " + line
+	}
+	return line
+}
 func (e *awsError) Unwrap() error { return e.err }
 
 // explainAWSError translates the AWS SDK errors users meet most (a missing

@@ -108,3 +108,26 @@ func TestAWSLoadSilencesSDKLogger(t *testing.T) {
 		t.Errorf("region %q", cfg.Region)
 	}
 }
+
+// Input errors with AWS errors inside keep one line of input text each,
+// with no control character, under the hint.
+func TestAWSErrorLine(t *testing.T) {
+	denied := &smithy.OperationError{ServiceID: "S3", OperationName: "ListObjectsV2", Err: &smithy.GenericAPIError{Code: "AccessDenied"}}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"plain input error", errors.New("logs/a\x1b[2J\nforged.json: offset 3: bad"), "logs/a?[2J?forged.json: offset 3: bad"},
+		{"AWS error under its hint", fmt.Errorf("s3://b/\x1b]0;x\x07: %w", denied),
+			"AWS denied s3:ListObjectsV2 to these credentials: grant that permission to the identity (`aws sts get-caller-identity` names it), or use a profile that has it\n" +
+				"  AWS said: s3://b/?]0;x?: operation error S3: ListObjectsV2, api error AccessDenied: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := awsErrorLine(tt.err); got != tt.want {
+				t.Errorf("awsErrorLine =\n%q\nwant\n%q", got, tt.want)
+			}
+		})
+	}
+}

@@ -385,7 +385,7 @@ func (d *detectErrors) add(e *cloudtrail.InputError) {
 		d.dropped++
 		return
 	}
-	d.list = append(d.list, report.PrintableText(explainAWSError(e).Error()))
+	d.list = append(d.list, awsErrorLine(e))
 }
 
 // detectInputErrors prints input problems and turns them into exit 2.
