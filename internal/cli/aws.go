@@ -149,6 +149,12 @@ func awsHint(err error) string {
 		case "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired":
 			return awsExpiredHint
 		case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess", "AuthorizationError", "Forbidden":
+			switch msg := api.ErrorMessage(); {
+			case strings.Contains(msg, "MultiFactorAuthentication"):
+				return "AWS refused the MFA code: give the current code of the device in the profile's mfa_serial (each code works once, for about 30 seconds; check the device's clock)"
+			case strings.Contains(msg, "with session credentials"):
+				return "this call needs a long-term access key, and the credentials are a session's: store the IAM user's own key (`keywarden add PROFILE`)"
+			}
 			return fmt.Sprintf("AWS denied %s to these credentials: grant that permission to the identity (`aws sts get-caller-identity` names it), or use a profile that has it", action)
 		case "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled":
 			return fmt.Sprintf("AWS throttled %s even after retries: wait a minute and retry, or ask for less (a shorter --since, fewer regions)", action)

@@ -44,6 +44,8 @@ func TestExplainAWSError(t *testing.T) {
 		{"expired token", op("IAM", "ListUsers", api("ExpiredToken")), "credentials have expired"},
 		{"expired token exception", op("CloudTrail", "LookupEvents", api("ExpiredTokenException")), "credentials have expired"},
 		{"access denied names the action", op("IAM", "GetAccountAuthorizationDetails", api("AccessDenied")), "AWS denied iam:GetAccountAuthorizationDetails"},
+		{"wrong MFA code is not a permission problem", op("STS", "GetSessionToken", &smithy.GenericAPIError{Code: "AccessDenied", Message: "MultiFactorAuthentication failed with invalid MFA one time pass code."}), "AWS refused the MFA code"},
+		{"session credentials for GetSessionToken", op("STS", "GetSessionToken", &smithy.GenericAPIError{Code: "AccessDenied", Message: "Cannot call GetSessionToken with session credentials"}), "needs a long-term access key"},
 		{"access denied exception", op("CloudTrail", "LookupEvents", api("AccessDeniedException")), "AWS denied cloudtrail:LookupEvents"},
 		{"throttling after retries", op("CloudTrail", "LookupEvents", &retry.MaxAttemptsError{Attempt: 3, Err: api("ThrottlingException")}), "AWS throttled cloudtrail:LookupEvents"},
 		{"S3 slow down", op("S3", "ListObjectsV2", api("SlowDown")), "AWS throttled s3:ListObjectsV2"},
