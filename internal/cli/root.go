@@ -72,6 +72,7 @@ Exit codes: 0 clean, 1 findings, 2 usage or input error.`,
 	root.SetErr(f.IO.ErrOut)
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(newHelpCmd())
 
 	parents := map[string]*cobra.Command{"": root}
 	for _, g := range groups {

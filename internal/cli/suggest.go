@@ -27,6 +27,41 @@ func groupArgs(cmd *cobra.Command, args []string) error {
 	return usageErrorf("%s\nRun '%s --help' for the commands.", msg, cmd.CommandPath())
 }
 
+// newHelpCmd replaces cobra's help command, which prints "Unknown help
+// topic" and exits 0 for a typo at the root, and shows the parent's help
+// for a typo below it ("help policy mfaa"). This one exits 2 with the same
+// suggestions as the commands themselves.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help for any command: keywarden help policy lint.",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			target, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, sub := range target.Commands() {
+				if sub.IsAvailableCommand() && sub.Name() != "help" && strings.HasPrefix(sub.Name(), toComplete) {
+					names = append(names, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil {
+				return UsageError(err)
+			}
+			if len(rest) > 0 {
+				return groupArgs(target, rest)
+			}
+			return target.Help()
+		},
+	}
+}
+
 // flagError turns a flag parsing error into a usage error (exit 2) and,
 // for an unknown long flag, suggests the command's flags it is close to:
 // "--formt" gets "Did you mean this? --format".
