@@ -64,11 +64,17 @@ func newHelpCmd() *cobra.Command {
 
 // flagError turns a flag parsing error into a usage error (exit 2) and,
 // for an unknown long flag, suggests the command's flags it is close to:
-// "--formt" gets "Did you mean this? --format".
+// "--formt" gets "Did you mean this? --format", and so does "-format".
 func flagError(cmd *cobra.Command, err error) error {
 	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
 	if !ok {
-		return UsageError(err)
+		// "-format json": pflag reads -f, -o, ... as shorthands.
+		msg := err.Error()
+		i := strings.LastIndex(msg, " in -")
+		if !strings.HasPrefix(msg, "unknown shorthand flag: ") || i < 0 {
+			return UsageError(err)
+		}
+		name = msg[i+len(" in -"):]
 	}
 	if s := suggestFlags(cmd.Flags(), name); len(s) > 0 {
 		return usageErrorf("%w%s", err, didYouMean(s))
