@@ -236,3 +236,28 @@ func TestSystemNoColorEmpty(t *testing.T) {
 		}
 	}
 }
+
+func TestSuggestFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	for _, n := range []string{"format", "fail-on", "profile", "region", "report", "secret-hidden"} {
+		fs.String(n, "", "")
+	}
+	_ = fs.MarkHidden("secret-hidden")
+	tests := []struct{ typed, want string }{
+		{"formt", "--format"},
+		{"FORMAT", "--format"},
+		{"format=json", "--format"},
+		{"fail-onn", "--fail-on"},
+		{"prof", "--profile"},       // a prefix
+		{"re", "--region --report"}, // prefixes, by name
+		{"regoin", "--region"},
+		{"secret-hidde", ""}, // hidden flags are not suggested
+		{"zzzzzz", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(suggestFlags(fs, tt.typed), " "); got != tt.want {
+			t.Errorf("suggestFlags(%q) = %q, want %q", tt.typed, got, tt.want)
+		}
+	}
+}
