@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,6 +25,11 @@ func TestMain(m *testing.M) {
 // Run with -update to rewrite the expected output files in the scripts.
 func TestScripts(t *testing.T) {
 	shared, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data"))
+	// A loopback server that answers 404 to everything: an instance
+	// metadata endpoint without IMDSv2, which makes the SDK log its
+	// IMDSv1 fallback warning (scripts check that it never shows).
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(notFound.Close) // not defer: the scripts run in parallel after this function returns
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		UpdateScripts:       *update,
@@ -33,6 +40,7 @@ func TestScripts(t *testing.T) {
 			// that need them start with: [!shared] skip 'no ../shared/data'
 			env.Setenv("SHARED_DATA", shared)
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv("NOT_FOUND_URL", notFound.URL)
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {

@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -28,7 +27,7 @@ func WriteJSON(w io.Writer, version string, r *Result) error {
 	}
 	doc := report.Document{Tool: "keywarden audit", Version: version, Findings: fs, Summary: report.Summarize(fs),
 		Extra: map[string]any{"audit": r}}
-	enc := json.NewEncoder(w)
+	enc := report.NewJSONEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)

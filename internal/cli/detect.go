@@ -395,7 +395,7 @@ func (d *detectErrors) add(e *cloudtrail.InputError) {
 		d.dropped++
 		return
 	}
-	d.list = append(d.list, report.Printable(e.Error()))
+	d.list = append(d.list, awsErrorLine(e))
 }
 
 // detectInputErr is a usage error whose message quotes the command line

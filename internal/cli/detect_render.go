@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -100,46 +98,20 @@ func (e *detectErrWriter) printf(format string, args ...any) {
 // detectWriteJSON writes one finding per line (JSON lines), so a month of
 // findings streams into jq or a SIEM without a wrapper document.
 func detectWriteJSON(w io.Writer, fs []*detect.Finding, showSuppressed bool) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	// report's encoder escapes DEL, the C1 controls and bidi overrides
+	// that encoding/json writes raw, so `jq -r` or a plain cat cannot hand
+	// a CSI (U+009B) from a hostile user agent to the terminal.
+	enc := report.NewJSONEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, f := range fs {
 		if f.Suppressed != "" && !showSuppressed {
 			continue
 		}
-		buf.Reset()
 		if err := enc.Encode(f.Report()); err != nil {
-			return err
-		}
-		if _, err := w.Write(detectJSONControls(buf.Bytes())); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// detectJSONControls escapes DEL and the C1 controls (U+0080 to U+009F)
-// that encoding/json writes raw: `jq -r` or a plain cat would otherwise
-// hand a CSI (U+009B) from a hostile user agent to the terminal. In
-// encoder output these occur only inside strings (the rest is ASCII), and
-// 0xC2 is always a lead byte in valid UTF-8, so escaping by bytes is exact.
-func detectJSONControls(b []byte) []byte {
-	if bytes.IndexByte(b, 0x7f) < 0 && bytes.IndexByte(b, 0xc2) < 0 {
-		return b
-	}
-	out := make([]byte, 0, len(b)+32)
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == 0x7f:
-			out = append(out, `\u007f`...)
-		case c == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] < 0xa0:
-			out = fmt.Appendf(out, `\u%04x`, rune(b[i+1]))
-			i++
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 var detectCSVHeader = []string{"rule_id", "severity", "title", "attack", "key", "principal", "account",
@@ -181,20 +153,14 @@ func detectWriteSARIF(w io.Writer, rules []*detect.Rule, fs []*detect.Finding) e
 	for i, f := range fs {
 		reps[i] = f.Report()
 	}
-	var buf bytes.Buffer
-	if err := report.WriteSARIF(&buf, report.Tool{Name: "keywarden detect", Version: Version, InfoURI: "https://github.com/keywarden/keywarden/blob/main/docs/detect.md"}, rr, reps); err != nil {
-		return err
-	}
-	_, err := w.Write(detectJSONControls(buf.Bytes()))
-	return err
+	return report.WriteSARIF(w, report.Tool{Name: "keywarden detect", Version: Version, InfoURI: "https://github.com/keywarden/keywarden/blob/main/docs/detect.md"}, rr, reps)
 }
 
 // detectListRules prints the rule catalogue.
 func detectListRules(opts *detectOptions, rules []*detect.Rule) error {
 	switch strings.ToLower(opts.Format) {
 	case "json":
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
+		enc := report.NewJSONEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		type jrule struct {
@@ -205,11 +171,7 @@ func detectListRules(opts *detectOptions, rules []*detect.Rule) error {
 		for i, r := range rules {
 			out[i] = jrule{r, r.AttackURL()}
 		}
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-		_, err := opts.IO.Out.Write(detectJSONControls(buf.Bytes()))
-		return err
+		return enc.Encode(out)
 	case "text", "":
 	default:
 		return usageErrorf("unknown format %q for --list-rules (want text|json)", opts.Format)

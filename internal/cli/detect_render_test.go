@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/report"
 )
 
 // Tools append their marks to the SDK's user agent (Terraform puts
@@ -155,7 +157,7 @@ func TestDetectJSONControls(t *testing.T) {
 		"\"del \x7f\"":              `"del \u007f"`,
 		"\"nbsp \u00a0 \u00c2\"":    "\"nbsp \u00a0 \u00c2\"",
 	} {
-		if got := string(detectJSONControls([]byte(in))); got != want {
+		if got := string(report.EscapeJSON([]byte(in))); got != want {
 			t.Errorf("%q: got %q, want %q", in, got, want)
 		}
 	}

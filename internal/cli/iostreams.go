@@ -24,12 +24,18 @@ type IOStreams struct {
 // System returns streams over the process's stdin, stdout and stderr.
 func System() *IOStreams {
 	isTTY := func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
-	_, noColor := os.LookupEnv("NO_COLOR")
 	return &IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		stdinTTY: isTTY(os.Stdin), stdoutTTY: isTTY(os.Stdout), stderrTTY: isTTY(os.Stderr),
-		noColor: noColor || os.Getenv("TERM") == "dumb",
+		noColor: colorDisabled(os.Getenv),
 	}
+}
+
+// colorDisabled reads the environment's say on colour. Per
+// https://no-color.org only a NO_COLOR that is set and not empty disables
+// it; TERM=dumb cannot show it.
+func colorDisabled(getenv func(string) string) bool {
+	return getenv("NO_COLOR") != "" || getenv("TERM") == "dumb"
 }
 
 // Test returns streams over buffers: stdin reads in, stdout and stderr

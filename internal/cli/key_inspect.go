@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -82,7 +81,7 @@ func runKeyInspect(opts *keyInspectOptions) error {
 		results = append(results, r)
 	}
 	if format == report.FormatJSON {
-		enc := json.NewEncoder(opts.IO.Out)
+		enc := report.NewJSONEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(results); err != nil {
 			return err

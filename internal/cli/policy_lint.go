@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -185,7 +184,7 @@ func policyLintListRules(opts *policyLintOptions, format report.Format) error {
 	rules := policylint.Rules()
 	switch format {
 	case report.FormatJSON:
-		enc := json.NewEncoder(opts.IO.Out)
+		enc := report.NewJSONEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rules)
 	case report.FormatSARIF:

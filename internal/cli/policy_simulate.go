@@ -149,7 +149,7 @@ func runPolicySimulate(opts *policySimulateOptions) error {
 		out := policySimulateJSON(res, opts.Explain)
 		out.Principal = principal
 		out.Warnings = compiled.Problems
-		enc := json.NewEncoder(opts.IO.Out)
+		enc := report.NewJSONEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(out); err != nil {
@@ -352,7 +352,7 @@ func policySimulateBatch(opts *policySimulateOptions) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	w := bufio.NewWriter(opts.IO.Out)
 	defer w.Flush()
-	enc := json.NewEncoder(w)
+	enc := report.NewJSONEncoder(w)
 	enc.SetEscapeHTML(false)
 	limit := opts.maxLine
 	if limit <= 0 {

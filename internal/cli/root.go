@@ -10,13 +10,12 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/cobra"
 )
-
-// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
-var Version = "dev"
 
 // Factory carries what commands need from the outside world. Tests replace
 // its fields to run a command without a process, a clock or an environment.
@@ -68,17 +67,18 @@ detection of key abuse in CloudTrail.
 Exit codes: 0 clean, 1 findings, 2 usage or input error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       versionLine(),
 	}
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	root.SetVersionTemplate("keywarden {{.Version}}\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError(err) })
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(newHelpCmd())
 
 	parents := map[string]*cobra.Command{"": root}
 	for _, g := range groups {
-		c := &cobra.Command{Use: g.name, Short: g.short, Example: g.example, Args: cobra.NoArgs,
+		c := &cobra.Command{Use: g.name, Short: g.short, Example: g.example, Args: groupArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
 		parents[g.name] = c
 		root.AddCommand(c)
@@ -92,6 +92,7 @@ Exit codes: 0 clean, 1 findings, 2 usage or input error.`,
 		}
 		p.AddCommand(r.make(f))
 	}
+	registerValueCompletions(root)
 	return root
 }
 
@@ -101,11 +102,14 @@ func Main(f *Factory, args []string) int {
 	root.SetArgs(args)
 	// A context for every command, so cmd.Context() is never nil and run
 	// functions need no fallback of their own.
-	err := root.ExecuteContext(context.Background())
+	err := explainAWSError(root.ExecuteContext(context.Background()))
 	if err != nil {
 		var e *ExitErr
 		if !errors.As(err, &e) || e.Err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "keywarden: %s\n", err)
+			// Errors echo what the user typed and what was read (cobra's
+			// "unknown command", flag values, AWS messages): no terminal
+			// control may pass through.
+			fmt.Fprintf(f.IO.ErrOut, "keywarden: %s\n", report.PrintableText(strings.TrimRight(err.Error(), "\n")))
 		}
 	}
 	return ExitCode(err)

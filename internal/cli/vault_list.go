@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -126,7 +125,7 @@ func runVaultList(opts *vaultListOptions) error {
 			KeyID: awskey.Redact(s.AccessKeyID), Expiration: s.Expiration, Fresh: s.Fresh(now)})
 	}
 	if format == report.FormatJSON {
-		enc := json.NewEncoder(opts.IO.Out)
+		enc := report.NewJSONEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(struct {
 			Backend              string              `json:"backend"`

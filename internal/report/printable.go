@@ -14,8 +14,10 @@ func isControl(r rune) bool {
 func replaceControls(s string, keep func(rune) bool) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
-		// 0xc2 is the first byte of every C1 code in UTF-8.
-		if c := s[i]; c < 0x20 || c == 0x7f || c == 0xc2 {
+		// Any byte >= 0x80 takes the slow path: 0xc2 starts every C1 code
+		// in UTF-8, and a lone 0x9b is CSI to an 8-bit terminal (the slow
+		// path replaces invalid UTF-8 with U+FFFD).
+		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
 			clean = false
 			break
 		}

@@ -11,6 +11,7 @@ func TestPrintable(t *testing.T) {
 		"ünïcödé stays":  "ünïcödé stays",
 		"":               "",
 		"del\x7f":        "del?",
+		"8-bit \x9b[2J":  "8-bit \ufffd[2J",
 	} {
 		if got := Printable(in); got != want {
 			t.Errorf("Printable(%q) = %q, want %q", in, got, want)

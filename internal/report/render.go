@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -78,9 +77,8 @@ func WriteJSON(w io.Writer, tool Tool, fs []Finding, errs []string) error {
 		fs = []Finding{}
 	}
 	doc := Document{Tool: tool.Name, Version: tool.Version, Findings: fs, Summary: Summarize(fs), Errors: errs}
-	enc := json.NewEncoder(w)
+	enc := NewJSONEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
 }
 
@@ -136,7 +134,7 @@ func WriteText(w io.Writer, fs []Finding, opt TextOptions) error {
 		if f.Suppressed != "" && !opt.ShowSuppressed {
 			continue
 		}
-		g := f.Location.Path
+		g := Printable(f.Location.Path)
 		if g != group {
 			if shown > 0 {
 				ew.printf("\n")
@@ -156,22 +154,24 @@ func WriteText(w io.Writer, fs []Finding, opt TextOptions) error {
 				pos += " " + rest
 			}
 		}
-		ew.printf("  %s [%s] %s", p.Severity(f.Severity), f.RuleID, f.Title)
+		// Every field may hold text read from hostile input (a path, a
+		// user name, a policy's Sid): no terminal control passes.
+		ew.printf("  %s [%s] %s", p.Severity(f.Severity), Printable(f.RuleID), Printable(f.Title))
 		if pos != "" {
-			ew.printf("  %s", p.Dim(pos))
+			ew.printf("  %s", p.Dim(Printable(pos)))
 		}
 		if f.Suppressed != "" {
-			ew.printf("  %s", p.Dim("("+f.Suppressed+")"))
+			ew.printf("  %s", p.Dim("("+Printable(f.Suppressed)+")"))
 		}
 		ew.printf("\n")
 		if f.Message != "" {
-			ew.printf("%s\n", indent(f.Message, "      "))
+			ew.printf("%s\n", indent(PrintableText(f.Message), "      "))
 		}
 		if f.Evidence != "" {
-			ew.printf("      evidence: %s\n", f.Evidence)
+			ew.printf("      evidence: %s\n", Printable(f.Evidence))
 		}
 		if f.Remediation != "" {
-			ew.printf("      fix: %s\n", indentRest(f.Remediation, "           "))
+			ew.printf("      fix: %s\n", indentRest(PrintableText(f.Remediation), "           "))
 		}
 	}
 	ew.printf("%s\n", SummaryLine(fs, p))

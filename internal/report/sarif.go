@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"io"
 	"net/url"
 	"path/filepath"
@@ -244,9 +243,8 @@ func WriteSARIF(w io.Writer, tool Tool, rules []Rule, fs []Finding) error {
 			Results: results,
 		}},
 	}
-	enc := json.NewEncoder(w)
+	enc := NewJSONEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
 	return enc.Encode(log)
 }
 
