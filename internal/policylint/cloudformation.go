@@ -30,6 +30,9 @@ func LintCloudFormation(name string, data []byte) ([]report.Finding, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil
 	}
+	if se := checkExpansion(name, doc.Content[0]); se != nil {
+		return []report.Finding{syntaxFinding(name, se)}, se
+	}
 	root := yamlToNode(doc.Content[0], 0)
 	return lintDocs(name, docsIn(root)), nil
 }
@@ -104,6 +107,53 @@ func docsIn(root *iampolicy.Node) []nestedDoc {
 	return docs
 }
 
+// maxYAMLValues bounds the values a template expands to once every alias
+// is followed. yaml.v3 limits alias expansion only when it decodes into Go
+// values, not for a yaml.Node walked here, so a few hundred bytes of nested
+// aliases ("billion laughs") would otherwise expand to billions of values.
+// A 1 MiB input without aliases holds fewer values than this.
+const maxYAMLValues = 1 << 20
+
+// checkExpansion counts the values root expands to, following aliases,
+// without building them (sizes are remembered per node, so the count costs
+// one pass over the parsed document). It refuses an alias that refers to
+// a node holding it (a cycle) and a document past maxYAMLValues, naming
+// the position where the limit was crossed.
+func checkExpansion(name string, root *yaml.Node) *iampolicy.SyntaxError {
+	const inProgress = -1
+	sizes := map[*yaml.Node]int{}
+	var size func(y *yaml.Node) (int, *iampolicy.SyntaxError)
+	size = func(y *yaml.Node) (int, *iampolicy.SyntaxError) {
+		if n, ok := sizes[y]; ok && n != inProgress {
+			return n, nil
+		}
+		total, kids := 1, y.Content
+		if y.Kind == yaml.AliasNode && y.Alias != nil {
+			if sizes[y.Alias] == inProgress {
+				return 0, &iampolicy.SyntaxError{File: name, Pos: iampolicy.Pos{Line: y.Line, Col: y.Column},
+					Msg: fmt.Sprintf("alias *%s refers to a node that contains it (an alias cycle)", y.Value)}
+			}
+			total, kids = 0, []*yaml.Node{y.Alias}
+		}
+		sizes[y] = inProgress
+		for _, c := range kids {
+			n, se := size(c)
+			if se != nil {
+				return 0, se
+			}
+			total += n
+			if total > maxYAMLValues {
+				return 0, &iampolicy.SyntaxError{File: name, Pos: iampolicy.Pos{Line: c.Line, Col: c.Column},
+					Msg: fmt.Sprintf("aliases expand the document to more than %d values (nested aliases, a \"billion laughs\" document?)", maxYAMLValues)}
+			}
+		}
+		sizes[y] = total
+		return total, nil
+	}
+	_, se := size(root)
+	return se
+}
+
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
 func yamlErrPos(err error) iampolicy.Pos {
@@ -127,7 +177,7 @@ func yamlToNode(y *yaml.Node, depth int) *iampolicy.Node {
 	}
 	switch y.Kind {
 	case yaml.AliasNode:
-		// Aliases are resolved once: yaml.v3 bounds alias expansion.
+		// checkExpansion has bounded what following aliases costs.
 		if y.Alias != nil {
 			return yamlToNode(y.Alias, depth+1)
 		}

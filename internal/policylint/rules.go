@@ -139,7 +139,7 @@ var rules = []rule{
 		`Set "Version": "2012-10-17".`, []string{refVersion, refVars}},
 	{RuleSyntax, report.SeverityMedium, "Malformed policy document",
 		"AWS refuses the document, so none of its protections is in force.",
-		"Fix the JSON at the position given.", []string{refGrammar}},
+		"Fix the document (JSON, HCL or YAML) at the position given.", []string{refGrammar}},
 	{RuleVersion, report.SeverityMedium, "Unknown policy Version",
 		"AWS refuses the document, so none of its protections is in force.",
 		`Use "Version": "2012-10-17".`, []string{refVersion}},
