@@ -91,3 +91,43 @@ func TestEveryProblemInOnePass(t *testing.T) {
 		})
 	}
 }
+
+// kw-policy-unknown-action: the severity follows what the unknown value
+// does in its statement.
+func TestUnknownAction(t *testing.T) {
+	tests := []struct {
+		stmt    string
+		sev     report.Severity // 0: no finding
+		message string
+	}{
+		{`"Effect":"Deny","Action":"iam:CreateAccesKey"`, report.SeverityMedium, `"iam:CreateAccesKey" is not an action of iam (did you mean iam:CreateAccessKey?)`},
+		{`"Effect":"Allow","NotAction":"s3:DeleteBuckett"`, report.SeverityMedium, "did you mean s3:DeleteBucket?"},
+		{`"Effect":"Allow","Action":"s3:GetObjectt"`, report.SeverityLow, "did you mean s3:GetObject?"},
+		{`"Effect":"Deny","NotAction":"iam:EnableMFADevic"`, report.SeverityLow, "did you mean iam:EnableMFADevice?"},
+		{`"Effect":"Allow","Action":"iam:RequestSmsMfaRegistration"`, report.SeverityInfo, "An action AWS retired, or a misspelling"},
+		{`"Effect":"Deny","Action":"ec22:RunInstances"`, report.SeverityInfo, `the service prefix "ec22" is not in keywarden's action catalogue`},
+		{`"Effect":"Deny","Action":"s3:Gett*"`, report.SeverityInfo, `"s3:Gett*" matches no action`},
+		{`"Effect":"Deny","Action":"GetObject"`, report.SeverityMedium, "AWS refuses the document"},
+		{`"Effect":"Deny","Action":["s3:Get*","*","iam:*MFADevice","EC2:runinstances"]`, 0, ""},
+	}
+	for _, tt := range tests {
+		doc := `{"Version":"2012-10-17","Statement":[{` + tt.stmt + `,"Resource":"*"}]}`
+		fs, err := LintJSON("p.json", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range fs {
+			if f.RuleID != RuleUnknownAction {
+				continue
+			}
+			got = append(got, f.Message)
+			if f.Severity != tt.sev || !strings.Contains(f.Message, tt.message) {
+				t.Errorf("%s: %s %q, want %s %q", tt.stmt, f.Severity, f.Message, tt.sev, tt.message)
+			}
+		}
+		if want := min(int(tt.sev), 1); len(got) != want {
+			t.Errorf("%s: %d findings %q, want %d", tt.stmt, len(got), got, want)
+		}
+	}
+}

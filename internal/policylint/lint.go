@@ -217,6 +217,7 @@ func Lint(p *iampolicy.Policy, prefix string) []report.Finding {
 		l.keyEnrollment(s)
 		l.network(s)
 		l.grants(s)
+		l.actions(s)
 	}
 	l.variables()
 	report.Sort(l.findings)

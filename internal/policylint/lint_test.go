@@ -49,6 +49,7 @@ var wantSeverity = map[string]report.Severity{
 	RuleElement:                report.SeverityMedium,
 	RuleValue:                  report.SeverityMedium,
 	RuleEmpty:                  report.SeverityMedium,
+	RuleUnknownAction:          report.SeverityLow,
 	RuleTFUnresolved:           report.SeverityInfo,
 }
 
