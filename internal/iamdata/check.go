@@ -93,8 +93,8 @@ func Check(action string) (Problem, bool) {
 		}
 	}
 	for _, prefix := range prefixes {
-		for _, n := range svcs[prefix] {
-			if wildMatch(name, strings.ToLower(n)) {
+		for _, n := range lower[prefix] {
+			if wildMatch(name, n) {
 				return Problem{}, false
 			}
 		}
