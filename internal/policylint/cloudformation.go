@@ -107,18 +107,20 @@ func docsIn(root *iampolicy.Node) []nestedDoc {
 	return docs
 }
 
-// maxYAMLValues bounds the values a template expands to once every alias
-// is followed. yaml.v3 limits alias expansion only when it decodes into Go
-// values, not for a yaml.Node walked here, so a few hundred bytes of nested
-// aliases ("billion laughs") would otherwise expand to billions of values.
-// A 1 MiB input without aliases holds fewer values than this.
-const maxYAMLValues = 1 << 20
+// maxAliasValues bounds the values aliases add to a template once every
+// alias is followed. yaml.v3 limits alias expansion only when it decodes
+// into Go values, not for a yaml.Node walked here, so a few hundred bytes
+// of nested aliases ("billion laughs") would otherwise expand to billions
+// of values; and every policy document an alias repeats is linted again,
+// so the budget is kept well below what a 1 MiB file can hold: sharing a
+// few snippets takes far less.
+const maxAliasValues = 1 << 16
 
 // checkExpansion counts the values root expands to, following aliases,
 // without building them (sizes are remembered per node, so the count costs
 // one pass over the parsed document). It refuses an alias that refers to
-// a node holding it (a cycle) and a document past maxYAMLValues, naming
-// the position where the limit was crossed.
+// a node holding it (a cycle), and aliases that add more than
+// maxAliasValues values, naming the position where the limit was crossed.
 func checkExpansion(name string, root *yaml.Node) *iampolicy.SyntaxError {
 	const inProgress = -1
 	sizes := map[*yaml.Node]int{}
@@ -142,9 +144,10 @@ func checkExpansion(name string, root *yaml.Node) *iampolicy.SyntaxError {
 				return 0, se
 			}
 			total += n
-			if total > maxYAMLValues {
+			// The values beyond the parsed nodes are what aliases add.
+			if total > len(sizes)+maxAliasValues {
 				return 0, &iampolicy.SyntaxError{File: name, Pos: iampolicy.Pos{Line: c.Line, Col: c.Column},
-					Msg: fmt.Sprintf("aliases expand the document to more than %d values (nested aliases, a \"billion laughs\" document?)", maxYAMLValues)}
+					Msg: fmt.Sprintf("aliases expand the document by more than %d values (nested aliases, a \"billion laughs\" document?)", maxAliasValues)}
 			}
 		}
 		sizes[y] = total

@@ -35,7 +35,10 @@ func TestHostileInputs(t *testing.T) {
 		line             int    // of the finding, 0: any
 	}{
 		// Nine levels of nine aliases: 476 bytes, 9^9 values expanded.
-		{"billion laughs", "bomb.yaml", fixture("billion-laughs.yaml"), "aliases expand the document to more than", 9},
+		{"billion laughs", "bomb.yaml", fixture("billion-laughs.yaml"), "aliases expand the document by more than 65536 values", 0},
+		// One policy repeated 11,111 times by aliases: each copy would be
+		// linted again.
+		{"a policy repeated by aliases", "amp.yaml", fixture("alias-amplification.yaml"), "aliases expand the document by more than 65536 values", 16},
 		{"alias cycle in a sequence", "cycle.yaml", fixture("alias-cycle-sequence.yaml"), "alias *loop refers to a node that contains it", 3},
 		{"alias cycle in a mapping", "cycle.yaml", fixture("alias-cycle-mapping.yaml"), "alias *role refers to a node that contains it", 7},
 		{"100k nested YAML sequences", "deep.yaml", cfn + nest("[", "", "]", deep) + "\n", "exceeded max depth", 0},
@@ -109,5 +112,40 @@ func TestHCLNestingIgnoresText(t *testing.T) {
 				t.Errorf("refused at offset %d: %q", off, src[max(0, off-10):min(len(src), off+10)])
 			}
 		})
+	}
+}
+
+// Aliases within the budget are followed: a policy shared by two
+// resources is linted for each.
+func TestCloudFormationSharedPolicyAlias(t *testing.T) {
+	src := `AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  First:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyDocument: &doc
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Deny
+            Action: "*"
+            Resource: "*"
+            Condition: {Bool: {aws:MultiFactorAuthPresent: "false"}}
+  Second:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyDocument: *doc
+`
+	fs, err := LintCloudFormation("t.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var where []string
+	for _, f := range fs {
+		if f.RuleID == RuleMFADenyBool {
+			where = append(where, f.Location.Resource)
+		}
+	}
+	if len(where) != 2 || !strings.HasPrefix(where[0], "First ") || !strings.HasPrefix(where[1], "Second ") {
+		t.Errorf("kw-mfa-deny-bool in %q, want First and Second", where)
 	}
 }

@@ -478,7 +478,8 @@ func TestCloudFormationTemplate(t *testing.T) {
 }
 
 func FuzzCloudFormation(f *testing.F) {
-	for _, p := range []string{filepath.Join("testdata", "cloudformation", "template.yaml"), filepath.Join("..", "policygen", "testdata", "golden", "full.yaml")} {
+	hostile, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*.yaml"))
+	for _, p := range append([]string{filepath.Join("testdata", "cloudformation", "template.yaml"), filepath.Join("..", "policygen", "testdata", "golden", "full.yaml")}, hostile...) {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)
 		}
