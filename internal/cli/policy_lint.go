@@ -116,7 +116,9 @@ func runPolicyLint(opts *policyLintOptions) error {
 		fs, err := policylint.LintFile(name, data)
 		findings = append(findings, fs...)
 		if err != nil {
-			errs = append(errs, err.Error())
+			// One line per malformed document (an export or a .tf
+			// file may hold several).
+			errs = append(errs, strings.Split(err.Error(), "\n")...)
 			failed++
 		}
 	}

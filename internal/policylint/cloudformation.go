@@ -2,6 +2,7 @@ package policylint
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -34,14 +35,24 @@ func LintCloudFormation(name string, data []byte) ([]report.Finding, error) {
 		return []report.Finding{syntaxFinding(name, se)}, se
 	}
 	root := yamlToNode(doc.Content[0], 0)
-	return lintDocs(name, docsIn(root)), nil
+	return lintDocs(name, docsIn(root))
 }
 
 // lintDocs lints documents found inside a template or export. Values from
 // intrinsic functions are opaque: a document whose structure depends on one
-// is skipped, and the others say how many values were not checked.
-func lintDocs(name string, docs []nestedDoc) []report.Finding {
+// is skipped, and the others say how many values were not checked. A
+// malformed document is a kw-policy-syntax finding and an error; the
+// others are still linted.
+func lintDocs(name string, docs []nestedDoc) ([]report.Finding, error) {
 	var out []report.Finding
+	var errs []error
+	broken := func(d nestedDoc, se *iampolicy.SyntaxError) {
+		se.File = name
+		f := syntaxFinding(name, se)
+		f.Location.Resource = d.name
+		out = append(out, f)
+		errs = append(errs, se)
+	}
 	r := ruleByID[RuleTFUnresolved]
 	note := func(d nestedDoc, msg string) {
 		out = append(out, report.Finding{
@@ -52,12 +63,21 @@ func lintDocs(name string, docs []nestedDoc) []report.Finding {
 		})
 	}
 	for _, d := range docs {
+		if d.err != nil {
+			broken(d, d.err)
+			continue
+		}
 		if why := structureUnresolved(d.node); why != "" {
 			note(d, why+" comes from an intrinsic function; the document was skipped.")
 			continue
 		}
 		p, err := iampolicy.FromNode(name, d.node)
 		if err != nil {
+			var se *iampolicy.SyntaxError
+			if !errors.As(err, &se) {
+				se = &iampolicy.SyntaxError{Pos: d.node.Pos, Msg: err.Error()}
+			}
+			broken(d, se)
 			continue
 		}
 		out = append(out, Lint(p, d.name)...)
@@ -66,7 +86,7 @@ func lintDocs(name string, docs []nestedDoc) []report.Finding {
 		}
 	}
 	report.Sort(out)
-	return out
+	return out, errors.Join(errs...)
 }
 
 // markIntrinsics replaces {"Ref": ...} and {"Fn::X": ...} in a JSON

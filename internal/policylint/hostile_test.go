@@ -2,8 +2,6 @@ package policylint
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,10 +20,7 @@ func nest(open, inner, close string, n int) string {
 func TestHostileInputs(t *testing.T) {
 	const deep = 100_000
 	fixture := func(name string) string {
-		data, err := os.ReadFile(filepath.Join("testdata", "hostile", name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, data := readTestdata(t, "hostile", name)
 		return string(data)
 	}
 	cfn := "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      PolicyDocument: "
@@ -147,5 +142,27 @@ Resources:
 	}
 	if len(where) != 2 || !strings.HasPrefix(where[0], "First ") || !strings.HasPrefix(where[1], "Second ") {
 		t.Errorf("kw-mfa-deny-bool in %q, want First and Second", where)
+	}
+}
+
+// A URL-encoded document in an export that is malformed (or nested too
+// deep) is reported where its string is, with the position in the decoded
+// text: never skipped silently. The export's other documents are linted.
+func TestExportMalformedEncodedDocuments(t *testing.T) {
+	path, data := readTestdata(t, "export", "url-encoded-malformed.json")
+	fs, err := LintJSON(path, data)
+	want := []string{
+		path + ":7:18: URL-encoded policy document, at 1:78 of the decoded text: nested more than 64 levels deep",
+		path + ":16:18: URL-encoded policy document, at 1:34 of the decoded text: trailing comma before '}'",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	got := map[string]string{}
+	for _, f := range fs {
+		got[f.Location.Resource] = f.RuleID
+	}
+	if got["Deep"] != RuleSyntax || got["Bad"] != RuleSyntax || got["Good Statement[0]"] != RuleAllowStar {
+		t.Errorf("findings by resource %v", got)
 	}
 }

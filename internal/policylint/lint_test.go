@@ -120,6 +120,17 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// readTestdata reads testdata/ELEM... and returns its path too.
+func readTestdata(t *testing.T, elem ...string) (string, []byte) {
+	t.Helper()
+	path := filepath.Join(append([]string{"testdata"}, elem...)...)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
 func ids(fs []report.Finding) []string {
 	var out []string
 	for _, f := range fs {
@@ -192,10 +203,7 @@ func TestTrailingCommaPosition(t *testing.T) {
 }
 
 func TestTerraformPositions(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "terraform", "mixed.tf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := readTestdata(t, "terraform", "mixed.tf")
 	fs, err := LintTerraform("mixed.tf", data)
 	if err != nil {
 		t.Fatal(err)
@@ -407,11 +415,7 @@ data "aws_iam_policy_document" "c" {
 // An authorization-details export: every policy in it, named by its owner,
 // URL-encoded documents included, old policy versions left out.
 func TestAuthorizationDetailsExport(t *testing.T) {
-	path := filepath.Join("testdata", "export", "authorization-details.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := readTestdata(t, "export", "authorization-details.json")
 	if !IsPolicyJSON(data) || IsPolicyJSON([]byte(`{"name": "x"}`)) {
 		t.Error("IsPolicyJSON")
 	}
@@ -435,11 +439,7 @@ func TestAuthorizationDetailsExport(t *testing.T) {
 }
 
 func TestCloudFormationTemplate(t *testing.T) {
-	path := filepath.Join("testdata", "cloudformation", "template.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := readTestdata(t, "cloudformation", "template.yaml")
 	fs, err := LintFile(path, data)
 	if err != nil {
 		t.Fatal(err)
@@ -501,11 +501,7 @@ func FuzzCloudFormation(f *testing.F) {
 }
 
 func TestCloudFormationJSONTemplate(t *testing.T) {
-	path := filepath.Join("testdata", "cloudformation", "template.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := readTestdata(t, "cloudformation", "template.json")
 	fs, err := LintFile(path, data)
 	if err != nil {
 		t.Fatal(err)
