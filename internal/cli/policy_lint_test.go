@@ -184,6 +184,10 @@ func TestPolicyLintControlCharacters(t *testing.T) {
 		"sid.json": `{"Version":"2012-10-17","Statement":[{"Sid":"A\u001b[31mB\u0007C\u009bD","Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"fa\u001b]0;x\u0007lse"}}}]}`,
 		// A CloudFormation logical ID.
 		"cfn.yaml": "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  \"Role\\e[2J\\a\\x9bX\":\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyDocument:\n        Version: \"2012-10-17\"\n        Statement:\n          - Effect: Allow\n            Action: \"*\"\n            Resource: \"*\"\n",
+		// A malformed file's name, in the finding and on stderr, and a
+		// YAML error that quotes the input.
+		"broken" + bad + ".json": "{\"Statement\": [}",
+		"broken.yaml":            "AWSTemplateFormatVersion: x\nResources:\n  \"a\\e[2J\": [\n  PolicyDocument: \x1b[31m\u009b\n",
 		// A Terraform block name.
 		"main.tf": "data \"aws_iam_policy_document\" \"p\\u001b[2J\\u0007\\u009bq\" {\n  statement {\n    actions   = [\"*\"]\n    resources = [\"*\"]\n  }\n}\n",
 	}
@@ -196,10 +200,10 @@ func TestPolicyLintControlCharacters(t *testing.T) {
 		args = append(args, path)
 	}
 	code, out, errOut := policyLintRun(t, "", args...)
-	if code != ExitFindings {
+	if code != ExitError {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{"name", "Sid A?[31mB?C?D", "Role?[2J??X", "p?[2J??q", `"fa\x1b]0;x\alse"`} {
+	for _, want := range []string{"name", "broken", "Sid A?[31mB?C?D", "Role?[2J??X", "p?[2J??q", `"fa\x1b]0;x\alse"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
