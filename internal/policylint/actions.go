@@ -20,7 +20,7 @@ func (l *linter) actions(s *iampolicy.Statement) {
 		not bool
 		v   iampolicy.Values
 	}{{false, s.Action}, {true, s.NotAction}} {
-		for _, a := range el.v.List {
+		for i, a := range el.v.List {
 			if unresolved(a) {
 				continue
 			}
@@ -29,7 +29,11 @@ func (l *linter) actions(s *iampolicy.Statement) {
 				continue
 			}
 			sev, what := unknownActionEffect(s.Effect, el.not, p)
-			l.add(RuleUnknownAction, sev, s, el.v.Pos, p.String()+". "+what, a)
+			pos := el.v.Pos
+			if i < len(el.v.At) {
+				pos = el.v.At[i]
+			}
+			l.add(RuleUnknownAction, sev, s, pos, p.String()+". "+what, a)
 		}
 	}
 }

@@ -131,3 +131,22 @@ func TestUnknownAction(t *testing.T) {
 		}
 	}
 }
+
+// The finding points at the unknown value itself, not at its list.
+func TestUnknownActionPosition(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["s3:GetObject","s3:DeleteObjectt"],"Resource":"*"}]}`
+	fs, err := LintJSON("p.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Index(doc, `"s3:DeleteObjectt"`) + 1
+	for _, f := range fs {
+		if f.RuleID == RuleUnknownAction {
+			if f.Location.Line != 1 || f.Location.Column != want {
+				t.Errorf("at %d:%d, want 1:%d", f.Location.Line, f.Location.Column, want)
+			}
+			return
+		}
+	}
+	t.Errorf("no %s finding: %v", RuleUnknownAction, ids(fs))
+}
