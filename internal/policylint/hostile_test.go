@@ -43,6 +43,7 @@ func TestHostileInputs(t *testing.T) {
 		{"100k nested templates", "deep.tf", "locals {\n  a = " + nest(`"${`, "1", `}"`, deep) + "\n}\n", "nested more than 1000 levels", 2},
 		{"100k for expressions", "deep.tf", "locals {\n  a = " + nest("[for x in ", "y", " : x]", deep/10) + "\n}\n", "nested more than 1000 levels", 2},
 		{"500k unary operators", "deep.tf", "locals {\n  a = " + strings.Repeat("!", 500_000) + "true\n}\n", "nested more than 1000 levels", 2},
+		{"500k minus signs after a number", "deep.tf", "locals {\n  a = 1" + strings.Repeat("-", 500_000) + "1\n}\n", "nested more than 1000 levels", 2},
 		{"100k nested blocks", "deep.tf", nest("b {\n", "", "}\n", deep), "nested more than 1000 levels", 1001},
 		// hclsyntax trims the closing marker's line, so the ")" lines are
 		// code after each heredoc and the parentheses stay open.
@@ -85,18 +86,19 @@ func TestHostileInputs(t *testing.T) {
 func TestHCLNestingIgnoresText(t *testing.T) {
 	many := strings.Repeat("(", 5000)
 	tests := map[string]string{
-		"string":          "a = \"" + many + "\"\n",
-		"escaped quote":   "a = \"\\\"" + many + "\"\n",
-		"escaped interp":  "a = \"$${" + many + "\"\n",
-		"heredoc":         "a = <<EOF\n" + many + "\nEOF\n",
-		"indented marker": "a = <<-EOT\n  " + many + "\n  EOT\n",
-		"hash comment":    "# " + many + "\na = 1\n",
-		"slash comment":   "// " + many + "\na = 1\n",
-		"block comment":   "/* " + many + " */\na = 1\n",
-		"dashed name":     "a = x" + strings.Repeat("-y", 2000) + "\n",
-		"interp closes":   "a = \"${" + "x}" + many + "\"\n",
-		"999 parentheses": "a = " + nest("(", "1", ")", 999) + "\n",
-		"binary minus":    "a = 1" + strings.Repeat(" - 1", 2000) + "\n",
+		"string":           "a = \"" + many + "\"\n",
+		"escaped quote":    "a = \"\\\"" + many + "\"\n",
+		"escaped interp":   "a = \"$${" + many + "\"\n",
+		"heredoc":          "a = <<EOF\n" + many + "\nEOF\n",
+		"indented marker":  "a = <<-EOT\n  " + many + "\n  EOT\n",
+		"hash comment":     "# " + many + "\na = 1\n",
+		"slash comment":    "// " + many + "\na = 1\n",
+		"block comment":    "/* " + many + " */\na = 1\n",
+		"dashed name":      "a = x" + strings.Repeat("-y", 2000) + "\n",
+		"dashes in a name": "a = x" + strings.Repeat("-", 5000) + "1\n",
+		"interp closes":    "a = \"${" + "x}" + many + "\"\n",
+		"999 parentheses":  "a = " + nest("(", "1", ")", 999) + "\n",
+		"binary minus":     "a = 1" + strings.Repeat(" - 1", 2000) + "\n",
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -165,4 +167,49 @@ func TestExportMalformedEncodedDocuments(t *testing.T) {
 	if got["Deep"] != RuleSyntax || got["Bad"] != RuleSyntax || got["Good Statement[0]"] != RuleAllowStar {
 		t.Errorf("findings by resource %v", got)
 	}
+}
+
+// lexDepth is how deeply hclsyntax's own lexer (a state machine, no
+// recursion) nests brackets, quotes, heredocs and template sequences.
+func lexDepth(src []byte) int {
+	toks, _ := hclsyntax.LexConfig(src, "f.tf", hcl.InitialPos)
+	d, deepest := 0, 0
+	for _, tok := range toks {
+		switch tok.Type {
+		case hclsyntax.TokenOParen, hclsyntax.TokenOBrack, hclsyntax.TokenOBrace, hclsyntax.TokenOQuote,
+			hclsyntax.TokenOHeredoc, hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
+			d++
+			deepest = max(deepest, d)
+		case hclsyntax.TokenCParen, hclsyntax.TokenCBrack, hclsyntax.TokenCBrace, hclsyntax.TokenCQuote,
+			hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
+			d = max(0, d-1)
+		}
+	}
+	return deepest
+}
+
+// The nesting scanner never lets through what hclsyntax's lexer nests
+// deeper than the limit (it may refuse more: unary operators, closers
+// that match nothing).
+func FuzzHCLNesting(f *testing.F) {
+	for _, s := range []string{
+		"a = ((((((((((1))))))))))\n",
+		"a = \"${\"${\"${\"${\"${x}\"}\"}\"}\"}\"\n",
+		"a = <<EOF\n${[[[[[[[[[1]]]]]]]]]}\n  EOF\nb = [[[[[[[[[[1]]]]]]]]]]\n",
+		"a = <<-EOT\n  %{ if x }${(((((((((1)))))))))}%{ endif }\n  EOT\n",
+		"# ((((((((((\n/* [[[[[[[[[[ */ a = \"$${((((((((((\"\n",
+		"b { c { d { e { f { g { h { i { j {}}}}}}}}}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	const limit = 8
+	f.Fuzz(func(t *testing.T, src []byte) {
+		off, ok := hclNesting(src, limit)
+		if !ok && (off < 0 || off > len(src)) {
+			t.Fatalf("offset %d outside the input (%d bytes)", off, len(src))
+		}
+		if d := lexDepth(src); ok && d > limit {
+			t.Fatalf("accepted, but hclsyntax's lexer nests %d levels: %q", d, src)
+		}
+	})
 }

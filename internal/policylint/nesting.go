@@ -3,6 +3,8 @@ package policylint
 import (
 	"bytes"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
@@ -107,12 +109,10 @@ func hclNesting(src []byte, limit int) (int, bool) {
 			} else {
 				i = len(src)
 			}
-		case at(i, "/*"):
-			if end := bytes.Index(src[i+2:], []byte("*/")); end >= 0 {
-				i += 2 + end + 2
-			} else {
-				i = len(src)
-			}
+		case at(i, "/*") && bytes.Contains(src[i+2:], []byte("*/")):
+			// An unterminated "/*" is no comment to hclsyntax: a
+			// division and a multiplication, and code after them.
+			i += 2 + bytes.Index(src[i+2:], []byte("*/")) + 2
 		case c == '"':
 			st = append(st, hclFrame{kind: '"'})
 			if len(st) > limit {
@@ -142,8 +142,10 @@ func hclNesting(src []byte, limit int) (int, bool) {
 				st = st[:len(st)-1]
 			}
 			i++
-		case c == '-' && i > 0 && isIdentByte(src[i-1]):
-			i++ // inside a name: Terraform names may hold '-'
+		case identLen(src[i:]) > 0:
+			// A name, which may hold '-' ("x-1" is one name; in
+			// "1-1" and "1--1" the dashes are operators).
+			i += identLen(src[i:])
 		case c == '!' || c == '-':
 			// A run of unary operators ("!!!!x", "- - -1") nests one
 			// parse per operator.
@@ -173,14 +175,11 @@ func heredocStart(src []byte, i int) ([]byte, int) {
 	if j < len(src) && src[j] == '-' {
 		j++
 	}
-	k := j
-	for k < len(src) && isIdentByte(src[k]) {
-		k++
-	}
-	if k == j {
+	n := identLen(src[j:])
+	if n == 0 {
 		return nil, 0
 	}
-	marker := src[j:k]
+	marker, k := src[j:j+n], j+n
 	if k < len(src) && src[k] == '\r' {
 		k++
 	}
@@ -190,8 +189,17 @@ func heredocStart(src []byte, i int) ([]byte, int) {
 	return marker, k + 1
 }
 
-// isIdentByte reports a byte that may continue an HCL identifier (any
-// byte of a multi-byte UTF-8 letter counts).
-func isIdentByte(b byte) bool {
-	return b == '_' || b == '-' || b >= 0x80 || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+// identLen is the length of the identifier src starts with, as hclsyntax
+// reads one: (ID_Start | '_') (ID_Continue | '-')*; 0 when it starts none.
+func identLen(src []byte) int {
+	k := 0
+	for k < len(src) {
+		r, n := utf8.DecodeRune(src[k:])
+		start := r == '_' || unicode.In(r, unicode.L, unicode.Nl)
+		if !start && (k == 0 || r != '-' && !unicode.In(r, unicode.Mn, unicode.Mc, unicode.Nd, unicode.Pc)) {
+			break
+		}
+		k += n
+	}
+	return k
 }
