@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -44,6 +45,9 @@ func TestHostileInputs(t *testing.T) {
 		{"100k for expressions", "deep.tf", "locals {\n  a = " + nest("[for x in ", "y", " : x]", deep/10) + "\n}\n", "nested more than 1000 levels", 2},
 		{"500k unary operators", "deep.tf", "locals {\n  a = " + strings.Repeat("!", 500_000) + "true\n}\n", "nested more than 1000 levels", 2},
 		{"500k minus signs after a number", "deep.tf", "locals {\n  a = 1" + strings.Repeat("-", 500_000) + "1\n}\n", "nested more than 1000 levels", 2},
+		{"unary operators on 400k lines", "deep.tf", "locals {\n  a = (" + strings.Repeat("-\n", 400_000) + "1)\n}\n", "nested more than 1000 levels", 1000},
+		{"unary operators between comments", "deep.tf", "locals {\n  a = " + strings.Repeat("-/**/!#\n", 100_000) + "1\n}\n", "nested more than 1000 levels", 0},
+		{"invalid UTF-8", "bad.tf", "locals {\n  a = \"\xe8\"0((((\n}\n", "invalid UTF-8", 2},
 		{"100k nested blocks", "deep.tf", nest("b {\n", "", "}\n", deep), "nested more than 1000 levels", 1001},
 		// hclsyntax trims the closing marker's line, so the ")" lines are
 		// code after each heredoc and the parentheses stay open.
@@ -86,19 +90,21 @@ func TestHostileInputs(t *testing.T) {
 func TestHCLNestingIgnoresText(t *testing.T) {
 	many := strings.Repeat("(", 5000)
 	tests := map[string]string{
-		"string":           "a = \"" + many + "\"\n",
-		"escaped quote":    "a = \"\\\"" + many + "\"\n",
-		"escaped interp":   "a = \"$${" + many + "\"\n",
-		"heredoc":          "a = <<EOF\n" + many + "\nEOF\n",
-		"indented marker":  "a = <<-EOT\n  " + many + "\n  EOT\n",
-		"hash comment":     "# " + many + "\na = 1\n",
-		"slash comment":    "// " + many + "\na = 1\n",
-		"block comment":    "/* " + many + " */\na = 1\n",
-		"dashed name":      "a = x" + strings.Repeat("-y", 2000) + "\n",
-		"dashes in a name": "a = x" + strings.Repeat("-", 5000) + "1\n",
-		"interp closes":    "a = \"${" + "x}" + many + "\"\n",
-		"999 parentheses":  "a = " + nest("(", "1", ")", 999) + "\n",
-		"binary minus":     "a = 1" + strings.Repeat(" - 1", 2000) + "\n",
+		"string":                    "a = \"" + many + "\"\n",
+		"escaped quote":             "a = \"\\\"" + many + "\"\n",
+		"escaped interp":            "a = \"$${" + many + "\"\n",
+		"heredoc":                   "a = <<EOF\n" + many + "\nEOF\n",
+		"indented marker":           "a = <<-EOT\n  " + many + "\n  EOT\n",
+		"hash comment":              "# " + many + "\na = 1\n",
+		"slash comment":             "// " + many + "\na = 1\n",
+		"block comment":             "/* " + many + " */\na = 1\n",
+		"dashed name":               "a = x" + strings.Repeat("-y", 2000) + "\n",
+		"dashes in a name":          "a = x" + strings.Repeat("-", 5000) + "1\n",
+		"interp closes":             "a = \"${" + "x}" + many + "\"\n",
+		"999 parentheses":           "a = " + nest("(", "1", ")", 999) + "\n",
+		"binary minus":              "a = 1" + strings.Repeat(" - 1", 2000) + "\n",
+		"binary minus across lines": "a = (1" + strings.Repeat("\n- 1", 2000) + ")\n",
+		"negated calls":             "a = [" + strings.Repeat("!f(x), -(1), ", 2000) + "]\n",
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -204,6 +210,9 @@ func FuzzHCLNesting(f *testing.F) {
 	}
 	const limit = 8
 	f.Fuzz(func(t *testing.T, src []byte) {
+		if !utf8.Valid(src) {
+			t.Skip("checkHCLNesting refuses it before scanning")
+		}
 		off, ok := hclNesting(src, limit)
 		if !ok && (off < 0 || off > len(src)) {
 			t.Fatalf("offset %d outside the input (%d bytes)", off, len(src))

@@ -33,6 +33,20 @@ type hclFrame struct {
 // does not match the open level is not counted), so it may overcount a
 // malformed file but never lets a deep one through.
 func checkHCLNesting(name string, src []byte) *iampolicy.SyntaxError {
+	// hclsyntax refuses a file that is not UTF-8 anyway, and its lexer
+	// swallows the bytes after a broken sequence in ways this scanner
+	// would have to copy: refuse it first.
+	if !utf8.Valid(src) {
+		off := 0
+		for off < len(src) {
+			r, n := utf8.DecodeRune(src[off:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			off += n
+		}
+		return &iampolicy.SyntaxError{File: name, Pos: iampolicy.PosAt(src, off), Msg: "invalid UTF-8: Terraform files are UTF-8 text"}
+	}
 	if off, ok := hclNesting(src, maxHCLNesting); !ok {
 		return &iampolicy.SyntaxError{File: name, Pos: iampolicy.PosAt(src, off),
 			Msg: fmt.Sprintf("nested more than %d levels deep (brackets, templates or unary operators)", maxHCLNesting)}
@@ -43,13 +57,7 @@ func checkHCLNesting(name string, src []byte) *iampolicy.SyntaxError {
 // hclNesting returns the offset where src first nests deeper than limit,
 // and false; or true when it never does.
 func hclNesting(src []byte, limit int) (int, bool) {
-	var st []hclFrame
-	top := func() byte {
-		if len(st) == 0 {
-			return 0
-		}
-		return st[len(st)-1].kind
-	}
+	n := &hclNester{limit: limit, pending: []int{0}}
 	at := func(i int, s string) bool { return bytes.HasPrefix(src[i:], []byte(s)) }
 	// template handles the characters a string or heredoc template shares:
 	// escaped and real template sequences. It returns the next offset and
@@ -59,20 +67,19 @@ func hclNesting(src []byte, limit int) (int, bool) {
 		case at(i, "$${") || at(i, "%%{"):
 			return i + 3, true
 		case at(i, "${") || at(i, "%{"):
-			st = append(st, hclFrame{kind: 'i'})
-			return i + 2, len(st) <= limit
+			return i + 2, n.push(hclFrame{kind: 'i'})
 		}
 		return i + 1, true
 	}
 	for i := 0; i < len(src); {
 		c := src[i]
-		switch top() {
+		switch n.top() {
 		case '"':
 			switch c {
 			case '\\':
 				i += 2
 			case '"':
-				st = st[:len(st)-1]
+				n.pop()
 				i++
 			default:
 				var ok bool
@@ -89,8 +96,8 @@ func hclNesting(src []byte, limit int) (int, bool) {
 				} else {
 					end += i
 				}
-				if bytes.Equal(bytes.TrimSpace(src[i:end]), st[len(st)-1].marker) {
-					st = st[:len(st)-1]
+				if bytes.Equal(bytes.TrimSpace(src[i:end]), n.st[len(n.st)-1].marker) {
+					n.pop()
 					i = end
 					continue
 				}
@@ -114,8 +121,7 @@ func hclNesting(src []byte, limit int) (int, bool) {
 			// division and a multiplication, and code after them.
 			i += 2 + bytes.Index(src[i+2:], []byte("*/")) + 2
 		case c == '"':
-			st = append(st, hclFrame{kind: '"'})
-			if len(st) > limit {
+			if !n.push(hclFrame{kind: '"'}) {
 				return i, false
 			}
 			i++
@@ -125,47 +131,86 @@ func hclNesting(src []byte, limit int) (int, bool) {
 				i += 2
 				continue
 			}
-			st = append(st, hclFrame{kind: 'h', marker: marker})
-			if len(st) > limit {
+			if !n.push(hclFrame{kind: 'h', marker: marker}) {
 				return i, false
 			}
 			i = next
 		case c == '(' || c == '[' || c == '{':
-			st = append(st, hclFrame{kind: c})
-			if len(st) > limit {
+			if !n.push(hclFrame{kind: c}) {
 				return i, false
 			}
 			i++
 		case c == ')' || c == ']' || c == '}':
-			t := top()
+			t := n.top()
 			if c == ')' && t == '(' || c == ']' && t == '[' || c == '}' && (t == '{' || t == 'i') {
-				st = st[:len(st)-1]
+				n.pop()
 			}
 			i++
 		case identLen(src[i:]) > 0:
 			// A name, which may hold '-' ("x-1" is one name; in
 			// "1-1" and "1--1" the dashes are operators).
 			i += identLen(src[i:])
+			n.operand()
+		case c >= '0' && c <= '9':
+			i++
+			n.operand()
 		case c == '!' || c == '-':
-			// A run of unary operators ("!!!!x", "- - -1") nests one
-			// parse per operator.
-			run, j := 0, i
-			for ; j < len(src); j++ {
-				if b := src[j]; b == '!' || b == '-' {
-					run++
-				} else if b != ' ' && b != '\t' {
-					break
-				}
-			}
-			if len(st)+run > limit {
+			// Each unary operator nests one parse until its operand:
+			// "!!!!x", "- - -1", and across lines and comments.
+			if !n.unary() {
 				return i, false
 			}
-			i = j
+			i++
 		default:
 			i++
 		}
 	}
 	return 0, true
+}
+
+// hclNester holds the open levels of hclNesting, and the unary operators
+// waiting for their operand at each level.
+type hclNester struct {
+	limit   int
+	st      []hclFrame
+	pending []int // per level, len(st)+1 entries
+	unaries int   // the sum of pending
+}
+
+func (n *hclNester) top() byte {
+	if len(n.st) == 0 {
+		return 0
+	}
+	return n.st[len(n.st)-1].kind
+}
+
+func (n *hclNester) ok() bool { return len(n.st)+n.unaries <= n.limit }
+
+func (n *hclNester) push(f hclFrame) bool {
+	n.st = append(n.st, f)
+	n.pending = append(n.pending, 0)
+	return n.ok()
+}
+
+// pop closes a level; what it closed is an operand of the level around.
+func (n *hclNester) pop() {
+	last := len(n.pending) - 1
+	n.unaries -= n.pending[last]
+	n.st, n.pending = n.st[:len(n.st)-1], n.pending[:last]
+	n.operand()
+}
+
+func (n *hclNester) unary() bool {
+	n.pending[len(n.pending)-1]++
+	n.unaries++
+	return n.ok()
+}
+
+// operand ends the unary operators pending at the current level.
+func (n *hclNester) operand() {
+	last := len(n.pending) - 1
+	n.unaries -= n.pending[last]
+	n.pending[last] = 0
 }
 
 // heredocStart reads "<<EOF\n" or "<<-EOF\r\n" at i: the marker and the
