@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -88,12 +89,17 @@ func runPolicyLint(opts *policyLintOptions) error {
 		paths = []string{"-"}
 	}
 	inputs, walked, errs := policyLintExpand(paths)
+	// Every input counts once: a directory that could not be walked, a
+	// file that could not be read, or a file linted (failed when it is
+	// malformed).
+	total, failed := len(errs), len(errs)
 	var findings []report.Finding
-	linted := 0
 	for _, path := range inputs {
 		data, err := readInput(opts.IO, path, iampolicy.MaxDocumentSize)
 		if err != nil {
 			errs = append(errs, err.Error())
+			total++
+			failed++
 			continue
 		}
 		// Files found in a directory walk are linted only if they are
@@ -101,7 +107,7 @@ func runPolicyLint(opts *policyLintOptions) error {
 		if walked[path] && !policylint.IsPolicyFile(path, data) {
 			continue
 		}
-		linted++
+		total++
 		name := path
 		if path == "-" {
 			name = "<stdin>"
@@ -109,18 +115,22 @@ func runPolicyLint(opts *policyLintOptions) error {
 		fs, err := policylint.LintFile(name, data)
 		findings = append(findings, fs...)
 		if err != nil {
-			errs = append(errs, err.Error())
+			// One line per malformed document (an export or a .tf
+			// file may hold several).
+			errs = append(errs, strings.Split(err.Error(), "\n")...)
+			failed++
 		}
 	}
 	report.Sort(findings)
 	tool := report.Tool{Name: "keywarden", Version: Version, InfoURI: "https://github.com/keywarden/keywarden"}
+	unread := fmt.Sprintf("%d of %d inputs could not be linted", failed, total)
 	switch format {
 	case report.FormatJSON:
 		err = report.WriteJSON(opts.IO.Out, tool, findings, errs)
 	case report.FormatSARIF:
 		err = report.WriteSARIF(opts.IO.Out, tool, policylint.Rules(), findings)
 	default:
-		err = report.WriteText(opts.IO.Out, findings, report.TextOptions{Color: opts.IO.ColorEnabled()})
+		err = policyLintWriteText(opts.IO, findings, failed, total, unread)
 	}
 	if err != nil {
 		return err
@@ -129,10 +139,44 @@ func runPolicyLint(opts *policyLintOptions) error {
 		for _, e := range errs {
 			fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", report.Printable(e))
 		}
-		return &ExitErr{Code: ExitError, Err: fmt.Errorf("%d of %d inputs could not be linted", len(errs), max(linted, len(errs)))}
+		return &ExitErr{Code: ExitError, Err: errors.New(unread)}
 	}
 	if report.AtOrAbove(findings, threshold) {
 		return ErrFindings()
+	}
+	return nil
+}
+
+// policyLintWriteText renders findings as text. Every field that can come
+// from the input (file names, Sids, logical IDs, Terraform names, values
+// quoted in messages) goes through report.Printable, so control characters
+// in a hostile file cannot drive the terminal. When an input failed, the
+// summary says so: "no findings" alone would read as a clean result.
+func policyLintWriteText(io_ *IOStreams, findings []report.Finding, failed, total int, unread string) error {
+	shown := make([]report.Finding, len(findings))
+	for i, f := range findings {
+		f.Location.Path = report.Printable(f.Location.Path)
+		f.Location.Resource = report.Printable(f.Location.Resource)
+		f.Title = report.Printable(f.Title)
+		f.Message = report.PrintableText(f.Message)
+		f.Evidence = report.Printable(f.Evidence)
+		f.Remediation = report.PrintableText(f.Remediation)
+		shown[i] = f
+	}
+	if failed > 0 && len(shown) == 0 {
+		line := unread
+		if total > failed {
+			line = fmt.Sprintf("no findings in the other %d; %s", total-failed, unread)
+		}
+		_, err := fmt.Fprintln(io_.Out, line)
+		return err
+	}
+	if err := report.WriteText(io_.Out, shown, report.TextOptions{Color: io_.ColorEnabled()}); err != nil {
+		return err
+	}
+	if failed > 0 {
+		_, err := fmt.Fprintf(io_.Out, "%s\n", unread)
+		return err
 	}
 	return nil
 }

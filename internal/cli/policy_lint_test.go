@@ -134,3 +134,85 @@ func TestPolicyLintSizeLimit(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// An input that could not be read is never hidden behind "no findings":
+// the text summary says how many inputs failed, and the exit is 2.
+func TestPolicyLintFailedInputIsNotClean(t *testing.T) {
+	dir := policyLintFiles(t)
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, bytes.Repeat([]byte(" "), 1<<20+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := func(n string) string { return filepath.Join(dir, n) }
+	tests := []struct {
+		args []string
+		want string // the last line of stdout
+	}{
+		{[]string{big}, "1 of 1 inputs could not be linted"},
+		{[]string{big, p("good.json")}, "no findings in the other 1; 1 of 2 inputs could not be linted"},
+		{[]string{p("missing.json"), p("good.json"), p("good.json")}, "no findings in the other 2; 1 of 3 inputs could not be linted"},
+		{[]string{p("missing.json"), p("ipv4.json")}, "1 of 2 inputs could not be linted"}, // below --fail-on, still shown
+		{[]string{big, p("bool.json")}, "1 of 2 inputs could not be linted"},
+		{[]string{p("comma.json"), p("good.json")}, "1 of 2 inputs could not be linted"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := policyLintRun(t, "", tt.args...)
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		if code != ExitError || lines[len(lines)-1] != tt.want || strings.Contains(out, "no findings\n") {
+			t.Errorf("%v: exit %d, stdout:\n%s\nwant last line %q\nstderr:\n%s", tt.args, code, out, tt.want, errOut)
+		}
+		_, unread, ok := strings.Cut(tt.want, "; ")
+		if !ok {
+			unread = tt.want
+		}
+		if !strings.Contains(errOut, "keywarden: "+unread+"\n") {
+			t.Errorf("%v: stderr %q", tt.args, errOut)
+		}
+	}
+}
+
+// Names and values read from the input (file names, Sids, CloudFormation
+// logical IDs, Terraform names) reach the terminal with their control
+// characters replaced: ESC, BEL and the C1 CSI (U+009B) never get through.
+func TestPolicyLintControlCharacters(t *testing.T) {
+	dir := t.TempDir()
+	const bad = "x\x1b[2J\x07\u009by"
+	files := map[string]string{
+		// The file name itself.
+		"name" + bad + ".json": policyLintBool,
+		// A Sid, and a value quoted in the message and evidence.
+		"sid.json": `{"Version":"2012-10-17","Statement":[{"Sid":"A\u001b[31mB\u0007C\u009bD","Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"fa\u001b]0;x\u0007lse"}}}]}`,
+		// A CloudFormation logical ID.
+		"cfn.yaml": "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  \"Role\\e[2J\\a\\x9bX\":\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyDocument:\n        Version: \"2012-10-17\"\n        Statement:\n          - Effect: Allow\n            Action: \"*\"\n            Resource: \"*\"\n",
+		// A malformed file's name, in the finding and on stderr, and a
+		// YAML error that quotes the input.
+		"broken" + bad + ".json": "{\"Statement\": [}",
+		"broken.yaml":            "AWSTemplateFormatVersion: x\nResources:\n  \"a\\e[2J\": [\n  PolicyDocument: \x1b[31m\u009b\n",
+		// A Terraform block name.
+		"main.tf": "data \"aws_iam_policy_document\" \"p\\u001b[2J\\u0007\\u009bq\" {\n  statement {\n    actions   = [\"*\"]\n    resources = [\"*\"]\n  }\n}\n",
+	}
+	var args []string
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, path)
+	}
+	code, out, errOut := policyLintRun(t, "", args...)
+	if code != ExitError {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"name", "broken", "Sid A?[31mB?C?D", "Role?[2J??X", "p?[2J??q", `"fa\x1b]0;x\alse"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	for stream, s := range map[string]string{"stdout": out, "stderr": errOut} {
+		for _, c := range []string{"\x1b", "\x07", "\u009b"} {
+			if strings.Contains(s, c) {
+				t.Errorf("%s holds %q:\n%q", stream, c, s)
+			}
+		}
+	}
+}

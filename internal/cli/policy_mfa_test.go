@@ -52,6 +52,8 @@ func TestPolicyMFAMessages(t *testing.T) {
 		{[]string{"--allow-cidr", "203.0.113.0/24"}, ExitClean, "warning: the network allowlist is IPv4 only"},
 		{[]string{"--grant-managed", "arn:aws:iam::aws:policy/ReadOnlyAccess"}, ExitClean, "attach arn:aws:iam::aws:policy/ReadOnlyAccess to group mfa-required yourself"},
 		{[]string{"--format", "xml"}, ExitError, `unknown format "xml"`},
+		{[]string{"--grant", "ec2:RunInstancez"}, ExitClean, `warning: --grant "ec2:RunInstancez" is not an action of ec2 (did you mean ec2:RunInstances?)`},
+		{[]string{"--grant", "ec22:*"}, ExitClean, `warning: --grant "ec22:*": the service prefix "ec22" is not in keywarden's action catalogue`},
 		{[]string{"--called-via", "kms.amazonaws.com"}, ExitError, "--called-via needs --service-exception called-via"},
 		{[]string{"--service-exception", "called-via"}, ExitError, "only matters with --allow-cidr"},
 		{[]string{"--max-session-age", "banana"}, ExitError, "invalid argument"},

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/keywarden/keywarden/internal/iamdata"
 	"github.com/keywarden/keywarden/internal/iameval"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/report"
@@ -142,13 +143,14 @@ func runPolicySimulate(opts *policySimulateOptions) error {
 		ResourceAccount: opts.ResourceAccount, Context: ctx,
 	}, iameval.Options{Explain: opts.Explain})
 
-	for _, p := range compiled.Problems {
+	warnings := append(policySimulateActionWarnings(opts.Action, "--action"), compiled.Problems...)
+	for _, p := range warnings {
 		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", report.Printable(p))
 	}
 	if format == report.FormatJSON {
 		out := policySimulateJSON(res, opts.Explain)
 		out.Principal = principal
-		out.Warnings = compiled.Problems
+		out.Warnings = warnings
 		enc := report.NewJSONEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
@@ -533,8 +535,20 @@ func policySimulateOne(lineNo int, line []byte, explain bool) policySimulateResu
 		iameval.Options{Explain: explain})
 	out := policySimulateJSON(res, explain)
 	out.Line = lineNo
-	out.Warnings = compiled.Problems
+	out.Warnings = append(policySimulateActionWarnings(req.Action, `"action"`), compiled.Problems...)
 	return out
+}
+
+// policySimulateActionWarnings warns about a request's action that is not
+// in the built-in catalogue: AWS would answer such a request with an error,
+// and a simulation of a misspelt action answers a question nobody asked.
+// The closest known action is named when there is a likely typo.
+func policySimulateActionWarnings(action, what string) []string {
+	p, bad := iamdata.Check(action)
+	if !bad {
+		return nil
+	}
+	return []string{what + " " + p.String()}
 }
 
 // policySimulateContextValue reads a context value: a string (or a JSON

@@ -102,3 +102,38 @@ func FuzzPolicySimulateBatchLine(f *testing.F) {
 		}
 	})
 }
+
+// Policies nested 100,000 levels deep, wherever simulate reads one (a file
+// for any policy flag, a batch line's policies and context), are refused
+// with an error naming where: never a stack overflow.
+func TestPolicySimulateDeepJSON(t *testing.T) {
+	const deep = 100_000
+	arrays := strings.Repeat("[", deep) + strings.Repeat("]", deep)
+	objects := strings.Repeat(`{"a":`, deep) + "1" + strings.Repeat("}", deep)
+	dir := t.TempDir()
+	for name, body := range map[string]string{"arrays.json": `{"Version":"2012-10-17","Statement":` + arrays + `}`, "objects.json": `{"Statement":` + objects + `}`} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, flag := range []string{"--identity-policy", "--resource-policy", "--boundary", "--scp", "--session-policy", "--vpc-endpoint-policy"} {
+			ios, out, errOut := Test("")
+			code := Main(&Factory{IO: ios}, []string{"policy", "simulate", "--action", "s3:GetObject", flag, path})
+			if code != ExitError || !strings.Contains(errOut.String(), name+":1:") || !strings.Contains(errOut.String(), "nested more than") {
+				t.Errorf("%s %s: exit %d\n%s%s", flag, name, code, out, errOut)
+			}
+		}
+	}
+	for _, line := range []string{
+		`{"action":"s3:GetObject","identityPolicies":[` + arrays + `]}`,
+		`{"action":"s3:GetObject","identityPolicies":[{"Statement":` + objects + `}]}`,
+		`{"action":"s3:GetObject","context":{"aws:SourceIp":` + arrays + `}}`,
+	} {
+		ios, out, _ := Test(line + "\n")
+		code := Main(&Factory{IO: ios}, []string{"policy", "simulate", "--batch", "-"})
+		var r struct{ Error string }
+		if err := json.Unmarshal(out.Bytes(), &r); code != ExitError || err != nil || !strings.Contains(r.Error, "line 1:") || !strings.Contains(r.Error, "depth") {
+			t.Errorf("batch line %.60s...: exit %d, %q", line, code, out)
+		}
+	}
+}

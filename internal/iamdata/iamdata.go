@@ -49,12 +49,14 @@ var (
 	once    sync.Once
 	actions map[string]Action // "service:lowername"
 	svcs    map[string][]string
+	lower   map[string][]string // svcs' names in lower case, for matching
 	rcpSvcs map[string]bool
 )
 
 func load() {
 	actions = make(map[string]Action, 24000)
 	svcs = make(map[string][]string, 500)
+	lower = make(map[string][]string, 500)
 	rcpSvcs = make(map[string]bool, 100)
 	zr, err := gzip.NewReader(bytes.NewReader(actionsGz))
 	if err != nil {
@@ -84,6 +86,7 @@ func load() {
 			}
 			actions[prefix+":"+strings.ToLower(n)] = a
 			svcs[prefix] = append(svcs[prefix], n)
+			lower[prefix] = append(lower[prefix], strings.ToLower(n))
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -1,6 +1,9 @@
 package iamdata
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLookup(t *testing.T) {
 	tests := []struct {
@@ -46,5 +49,47 @@ func TestCatalogue(t *testing.T) {
 	}
 	if Version() == "" {
 		t.Error("no source version")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		action  string
+		kind    ProblemKind // 0: known
+		suggest string
+	}{
+		{"*", 0, ""},
+		{"s3:GetObject", 0, ""},
+		{"S3:getobject", 0, ""},
+		{"s3:Get*", 0, ""},
+		{"s3:*", 0, ""},
+		{"*:List*", 0, ""},
+		{"iam:*MFADevice", 0, ""},
+		{"ec2:Describe?nstances", 0, ""},
+		{"s3:GetObjectt", UnknownAction, "s3:GetObject"},
+		{"ec2:RunInstancez", UnknownAction, "ec2:RunInstances"},
+		{"iam:CreateAccesKey", UnknownAction, "iam:CreateAccessKey"},
+		{"s3:Frobnicate", UnknownAction, ""},
+		{"s3:Gett*", UnknownAction, ""},
+		{"*:Frobnicate*", UnknownAction, ""},
+		{"s3:[a]*", UnknownAction, ""},
+		{"ec22:RunInstances", UnknownService, "ec2"},
+		{"nosuchservice:Do", UnknownService, ""},
+		{"GetObject", NotAnAction, ""},
+		{"s3:", NotAnAction, ""},
+		{":GetObject", NotAnAction, ""},
+		{"s3:Get:Object", NotAnAction, ""},
+	}
+	for _, tt := range tests {
+		p, bad := Check(tt.action)
+		if bad != (tt.kind != 0) || p.Kind != tt.kind || p.Suggestion != tt.suggest {
+			t.Errorf("Check(%q) = %+v, %v; want kind %d suggestion %q", tt.action, p, bad, tt.kind, tt.suggest)
+		}
+		if bad && (p.Action != tt.action || !strings.Contains(p.String(), tt.action)) {
+			t.Errorf("Check(%q): %q does not name the action", tt.action, p.String())
+		}
+		if tt.suggest != "" && !strings.Contains(p.String(), "did you mean "+tt.suggest+"?") {
+			t.Errorf("Check(%q): %q", tt.action, p.String())
+		}
 	}
 }

@@ -95,6 +95,9 @@ type Values struct {
 	Present bool
 	List    []string
 	Pos     Pos
+	// At holds the position of each value of List, for findings about
+	// one value.
+	At []Pos
 }
 
 // Has reports whether v lists s exactly.
@@ -315,6 +318,7 @@ func (p *Policy) values(i int, key string, v *Node) Values {
 			return
 		}
 		out.List = append(out.List, e.Str)
+		out.At = append(out.At, e.Pos)
 	}
 	switch v.Kind {
 	case Array:

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/iamdata"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
 
@@ -158,6 +159,11 @@ func Build(opts Options) (*Spec, error) {
 	for _, a := range opts.Grant {
 		if !actionRe.MatchString(a) {
 			return nil, fmt.Errorf("invalid --grant action %q: want service:Action, wildcards allowed (ec2:*, s3:Get*)", a)
+		}
+		// A misspelt grant writes a policy that grants nothing by it:
+		// say so, with the closest known action.
+		if p, bad := iamdata.Check(a); bad {
+			s.Warnings = append(s.Warnings, "--grant "+p.String())
 		}
 	}
 	for _, a := range opts.GrantManaged {

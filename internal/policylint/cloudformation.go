@@ -2,6 +2,7 @@ package policylint
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -30,15 +31,28 @@ func LintCloudFormation(name string, data []byte) ([]report.Finding, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil
 	}
+	if se := checkExpansion(name, doc.Content[0]); se != nil {
+		return []report.Finding{syntaxFinding(name, se)}, se
+	}
 	root := yamlToNode(doc.Content[0], 0)
-	return lintDocs(name, docsIn(root)), nil
+	return lintDocs(name, docsIn(root))
 }
 
 // lintDocs lints documents found inside a template or export. Values from
 // intrinsic functions are opaque: a document whose structure depends on one
-// is skipped, and the others say how many values were not checked.
-func lintDocs(name string, docs []nestedDoc) []report.Finding {
+// is skipped, and the others say how many values were not checked. A
+// malformed document is a kw-policy-syntax finding and an error; the
+// others are still linted.
+func lintDocs(name string, docs []nestedDoc) ([]report.Finding, error) {
 	var out []report.Finding
+	var errs []error
+	broken := func(d nestedDoc, se *iampolicy.SyntaxError) {
+		se.File = name
+		f := syntaxFinding(name, se)
+		f.Location.Resource = d.name
+		out = append(out, f)
+		errs = append(errs, se)
+	}
 	r := ruleByID[RuleTFUnresolved]
 	note := func(d nestedDoc, msg string) {
 		out = append(out, report.Finding{
@@ -49,12 +63,21 @@ func lintDocs(name string, docs []nestedDoc) []report.Finding {
 		})
 	}
 	for _, d := range docs {
+		if d.err != nil {
+			broken(d, d.err)
+			continue
+		}
 		if why := structureUnresolved(d.node); why != "" {
 			note(d, why+" comes from an intrinsic function; the document was skipped.")
 			continue
 		}
 		p, err := iampolicy.FromNode(name, d.node)
 		if err != nil {
+			var se *iampolicy.SyntaxError
+			if !errors.As(err, &se) {
+				se = &iampolicy.SyntaxError{Pos: d.node.Pos, Msg: err.Error()}
+			}
+			broken(d, se)
 			continue
 		}
 		out = append(out, Lint(p, d.name)...)
@@ -63,7 +86,7 @@ func lintDocs(name string, docs []nestedDoc) []report.Finding {
 		}
 	}
 	report.Sort(out)
-	return out
+	return out, errors.Join(errs...)
 }
 
 // markIntrinsics replaces {"Ref": ...} and {"Fn::X": ...} in a JSON
@@ -104,6 +127,56 @@ func docsIn(root *iampolicy.Node) []nestedDoc {
 	return docs
 }
 
+// maxAliasValues bounds the values aliases add to a template once every
+// alias is followed. yaml.v3 limits alias expansion only when it decodes
+// into Go values, not for a yaml.Node walked here, so a few hundred bytes
+// of nested aliases ("billion laughs") would otherwise expand to billions
+// of values; and every policy document an alias repeats is linted again,
+// so the budget is kept well below what a 1 MiB file can hold: sharing a
+// few snippets takes far less.
+const maxAliasValues = 1 << 16
+
+// checkExpansion counts the values root expands to, following aliases,
+// without building them (sizes are remembered per node, so the count costs
+// one pass over the parsed document). It refuses an alias that refers to
+// a node holding it (a cycle), and aliases that add more than
+// maxAliasValues values, naming the position where the limit was crossed.
+func checkExpansion(name string, root *yaml.Node) *iampolicy.SyntaxError {
+	const inProgress = -1
+	sizes := map[*yaml.Node]int{}
+	var size func(y *yaml.Node) (int, *iampolicy.SyntaxError)
+	size = func(y *yaml.Node) (int, *iampolicy.SyntaxError) {
+		if n, ok := sizes[y]; ok && n != inProgress {
+			return n, nil
+		}
+		total, kids := 1, y.Content
+		if y.Kind == yaml.AliasNode && y.Alias != nil {
+			if sizes[y.Alias] == inProgress {
+				return 0, &iampolicy.SyntaxError{File: name, Pos: iampolicy.Pos{Line: y.Line, Col: y.Column},
+					Msg: fmt.Sprintf("alias *%s refers to a node that contains it (an alias cycle)", y.Value)}
+			}
+			total, kids = 0, []*yaml.Node{y.Alias}
+		}
+		sizes[y] = inProgress
+		for _, c := range kids {
+			n, se := size(c)
+			if se != nil {
+				return 0, se
+			}
+			total += n
+			// The values beyond the parsed nodes are what aliases add.
+			if total > len(sizes)+maxAliasValues {
+				return 0, &iampolicy.SyntaxError{File: name, Pos: iampolicy.Pos{Line: c.Line, Col: c.Column},
+					Msg: fmt.Sprintf("aliases expand the document by more than %d values (nested aliases, a \"billion laughs\" document?)", maxAliasValues)}
+			}
+		}
+		sizes[y] = total
+		return total, nil
+	}
+	_, se := size(root)
+	return se
+}
+
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
 func yamlErrPos(err error) iampolicy.Pos {
@@ -127,7 +200,7 @@ func yamlToNode(y *yaml.Node, depth int) *iampolicy.Node {
 	}
 	switch y.Kind {
 	case yaml.AliasNode:
-		// Aliases are resolved once: yaml.v3 bounds alias expansion.
+		// checkExpansion has bounded what following aliases costs.
 		if y.Alias != nil {
 			return yamlToNode(y.Alias, depth+1)
 		}

@@ -93,11 +93,9 @@ var exemptCacheSize atomic.Int64
 // self-service (iam:*, sts:*, iam:Get*): without MFA those actions are not
 // denied.
 func (l *linter) guardScope(s *iampolicy.Statement) {
-	if s.Effect != iampolicy.Deny || !s.NotAction.Present {
-		return
-	}
-	o, ok := outcomeOf(s)
-	if !ok || !o.longTerm || o.withMFA {
+	// Judged for every MFA deny, also one whose conditions skip long-term
+	// keys: the exemptions stay when the condition is fixed.
+	if !s.NotAction.Present || !mfaDeny(s) {
 		return
 	}
 	extra, known := guardExemptions(s)

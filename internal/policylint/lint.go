@@ -87,7 +87,7 @@ func LintJSON(name string, data []byte) ([]report.Finding, error) {
 			markIntrinsics(root, 0) // a JSON CloudFormation template
 		}
 		if docs := docsIn(root); len(docs) > 0 {
-			return lintDocs(name, docs), nil
+			return lintDocs(name, docs)
 		}
 	}
 	p, err := iampolicy.FromNode(name, root)
@@ -118,6 +118,7 @@ func IsPolicyJSON(data []byte) bool {
 type nestedDoc struct {
 	name string
 	node *iampolicy.Node
+	err  *iampolicy.SyntaxError // a URL-encoded document that is malformed
 }
 
 // nestedDocs finds the policy documents inside an export such as
@@ -135,7 +136,7 @@ func nestedDocs(n *iampolicy.Node, path string, depth int) []nestedDoc {
 			return nil // an old policy version, not in force
 		}
 		if n.Get("Statement") != nil && depth > 0 {
-			return []nestedDoc{{strings.TrimPrefix(path, " "), n}}
+			return []nestedDoc{{name: strings.TrimPrefix(path, " "), node: n}}
 		}
 		for _, k := range []string{"UserName", "GroupName", "RoleName", "PolicyName", "VersionId"} {
 			if v := n.Get(k); v != nil && v.Kind == iampolicy.String {
@@ -155,13 +156,21 @@ func nestedDocs(n *iampolicy.Node, path string, depth int) []nestedDoc {
 		}
 	case iampolicy.String:
 		if strings.HasPrefix(n.Str, "%7B") {
-			if s, err := url.QueryUnescape(n.Str); err == nil {
-				if d, err := iampolicy.ParseJSON([]byte(s)); err == nil && d.Kind == iampolicy.Object && d.Get("Statement") != nil {
-					// Positions inside the decoded text mean nothing in
-					// the file: point at the string.
-					shift(d, func(iampolicy.Pos) iampolicy.Pos { return n.Pos })
-					return []nestedDoc{{strings.TrimPrefix(path, " "), d}}
-				}
+			name := strings.TrimPrefix(path, " ")
+			// Positions inside the decoded text mean nothing in the file:
+			// point at the string, and say where in the document.
+			s, err := url.QueryUnescape(n.Str)
+			if err != nil {
+				return []nestedDoc{{name: name, err: &iampolicy.SyntaxError{Pos: n.Pos, Msg: "URL-encoded policy document: " + err.Error()}}}
+			}
+			d, err := iampolicy.ParseJSON([]byte(s))
+			var se *iampolicy.SyntaxError
+			if errors.As(err, &se) {
+				return []nestedDoc{{name: name, err: &iampolicy.SyntaxError{Pos: n.Pos, Msg: fmt.Sprintf("URL-encoded policy document, at %s of the decoded text: %s", se.Pos, se.Msg)}}}
+			}
+			if err == nil && d.Kind == iampolicy.Object && d.Get("Statement") != nil {
+				shift(d, func(iampolicy.Pos) iampolicy.Pos { return n.Pos })
+				return []nestedDoc{{name: name, node: d}}
 			}
 		}
 	}
@@ -217,6 +226,7 @@ func Lint(p *iampolicy.Policy, prefix string) []report.Finding {
 		l.keyEnrollment(s)
 		l.network(s)
 		l.grants(s)
+		l.actions(s)
 	}
 	l.variables()
 	report.Sort(l.findings)

@@ -49,6 +49,7 @@ var wantSeverity = map[string]report.Severity{
 	RuleElement:                report.SeverityMedium,
 	RuleValue:                  report.SeverityMedium,
 	RuleEmpty:                  report.SeverityMedium,
+	RuleUnknownAction:          report.SeverityLow,
 	RuleTFUnresolved:           report.SeverityInfo,
 }
 
@@ -117,6 +118,17 @@ func TestRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readTestdata reads testdata/ELEM... and returns its path too.
+func readTestdata(t *testing.T, elem ...string) (string, []byte) {
+	t.Helper()
+	path := filepath.Join(append([]string{"testdata"}, elem...)...)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, data
 }
 
 func ids(fs []report.Finding) []string {
@@ -191,10 +203,7 @@ func TestTrailingCommaPosition(t *testing.T) {
 }
 
 func TestTerraformPositions(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "terraform", "mixed.tf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := readTestdata(t, "terraform", "mixed.tf")
 	fs, err := LintTerraform("mixed.tf", data)
 	if err != nil {
 		t.Fatal(err)
@@ -406,11 +415,7 @@ data "aws_iam_policy_document" "c" {
 // An authorization-details export: every policy in it, named by its owner,
 // URL-encoded documents included, old policy versions left out.
 func TestAuthorizationDetailsExport(t *testing.T) {
-	path := filepath.Join("testdata", "export", "authorization-details.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := readTestdata(t, "export", "authorization-details.json")
 	if !IsPolicyJSON(data) || IsPolicyJSON([]byte(`{"name": "x"}`)) {
 		t.Error("IsPolicyJSON")
 	}
@@ -434,11 +439,7 @@ func TestAuthorizationDetailsExport(t *testing.T) {
 }
 
 func TestCloudFormationTemplate(t *testing.T) {
-	path := filepath.Join("testdata", "cloudformation", "template.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := readTestdata(t, "cloudformation", "template.yaml")
 	fs, err := LintFile(path, data)
 	if err != nil {
 		t.Fatal(err)
@@ -477,7 +478,8 @@ func TestCloudFormationTemplate(t *testing.T) {
 }
 
 func FuzzCloudFormation(f *testing.F) {
-	for _, p := range []string{filepath.Join("testdata", "cloudformation", "template.yaml"), filepath.Join("..", "policygen", "testdata", "golden", "full.yaml")} {
+	hostile, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*.yaml"))
+	for _, p := range append([]string{filepath.Join("testdata", "cloudformation", "template.yaml"), filepath.Join("..", "policygen", "testdata", "golden", "full.yaml")}, hostile...) {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)
 		}
@@ -499,11 +501,7 @@ func FuzzCloudFormation(f *testing.F) {
 }
 
 func TestCloudFormationJSONTemplate(t *testing.T) {
-	path := filepath.Join("testdata", "cloudformation", "template.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, data := readTestdata(t, "cloudformation", "template.json")
 	fs, err := LintFile(path, data)
 	if err != nil {
 		t.Fatal(err)

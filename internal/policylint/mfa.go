@@ -41,6 +41,18 @@ func outcomeOf(s *iampolicy.Statement) (mfaOutcome, bool) {
 	return mfaOutcome{conds: cs, longTerm: applies(cs, ctxLongTerm), temp: applies(cs, ctxTempNoMFA), withMFA: applies(cs, ctxMFA)}, true
 }
 
+// mfaDeny reports whether s is a Deny with MFA conditions meant to refuse
+// requests made without MFA: a guard, or one whose conditions are wrong
+// (they skip long-term keys or sessions; other rules say so). Only a Deny
+// that refuses MFA sessions alone is not one.
+func mfaDeny(s *iampolicy.Statement) bool {
+	if s.Effect != iampolicy.Deny {
+		return false
+	}
+	o, ok := outcomeOf(s)
+	return ok && (o.longTerm || o.temp || !o.withMFA)
+}
+
 // isGuard reports whether s is a Deny that refuses requests without MFA,
 // long-term keys and sessions alike, and nothing else decides it.
 func isGuard(s *iampolicy.Statement) bool {
@@ -130,8 +142,7 @@ func (l *linter) mfa(s *iampolicy.Statement) {
 	if !ok {
 		return
 	}
-	report1 := func(x requestCtx, want bool, bypass bool, sev report.Severity, what string) {
-		c := culprit(o.conds, x, want)
+	say := func(c iampolicy.Condition, x requestCtx, want bool, bypass bool, sev report.Severity, what string) {
 		id := ruleFor(s, c, bypass)
 		verb := "is false"
 		if want {
@@ -145,18 +156,37 @@ func (l *linter) mfa(s *iampolicy.Statement) {
 		msg := fmt.Sprintf("For a %s, %s %s, so %s", x.name, condText(c), verb, what)
 		l.add(id, sev, s, c.Pos, msg, condText(c))
 	}
+	report1 := func(x requestCtx, want bool, bypass bool, sev report.Severity, what string) {
+		say(culprit(o.conds, x, want), x, want, bypass, sev, what)
+	}
 	switch s.Effect {
 	case iampolicy.Deny:
-		switch {
-		case !o.longTerm:
-			report1(ctxLongTerm, false, true, report.SeverityHigh,
-				"this Deny does not apply: a leaked long-term key works without MFA.")
-		case !o.temp && broad(s):
-			// A narrow Deny aimed at long-term keys only (say, no MFA
-			// enrolment with a key) is deliberate; a broad one is a guard
-			// that lets sessions without MFA through.
-			report1(ctxTempNoMFA, false, true, report.SeverityMedium,
-				"this Deny does not apply: long-term keys are refused, but a session made without MFA (AssumeRole, GetSessionToken without a code) acts freely.")
+		// Conditions in a statement are ANDed: every condition that is
+		// false for a kind of request is a reason of its own that the
+		// Deny skips it, and fixing one leaves the others. Each is
+		// reported, once, for the worst request it lets through.
+		skipsLongTerm := make([]bool, len(o.conds))
+		if !o.longTerm {
+			for i, c := range o.conds {
+				if skipsLongTerm[i] = !holds(c, ctxLongTerm); skipsLongTerm[i] {
+					say(c, ctxLongTerm, false, true, report.SeverityHigh,
+						"this Deny does not apply: a leaked long-term key works without MFA.")
+				}
+			}
+		}
+		// A narrow Deny aimed at long-term keys only (say, no MFA
+		// enrolment with a key) is deliberate; a broad one is a guard that
+		// lets sessions without MFA through.
+		if !o.temp && broad(s) {
+			what := "this Deny does not apply: long-term keys are refused, but a session made without MFA (AssumeRole, GetSessionToken without a code) acts freely."
+			if !o.longTerm {
+				what = "this Deny does not apply to it either, whatever the conditions do to long-term keys: a session made without MFA (AssumeRole, GetSessionToken without a code) acts freely."
+			}
+			for i, c := range o.conds {
+				if !skipsLongTerm[i] && !holds(c, ctxTempNoMFA) {
+					say(c, ctxTempNoMFA, false, true, report.SeverityMedium, what)
+				}
+			}
 		}
 		if o.withMFA {
 			report1(ctxMFA, true, false, report.SeverityLow,
@@ -197,17 +227,14 @@ func (l *linter) mfa(s *iampolicy.Statement) {
 
 // selfService flags MFA denies that also deny the self-service actions.
 func (l *linter) selfService(s *iampolicy.Statement) {
-	if s.Effect != iampolicy.Deny {
-		return
-	}
-	o, ok := outcomeOf(s)
-	if !ok || !(o.longTerm || o.temp) || o.withMFA {
+	if !mfaDeny(s) {
 		return
 	}
 	// A Deny that binds only long-term keys leaves enrolment to console
 	// sessions, and cannot take sts:GetSessionToken away (no policy can):
-	// nobody is locked out.
-	if !o.temp {
+	// nobody is locked out. One whose conditions skip every request (the
+	// other rules say why) is judged as the guard it is meant to be.
+	if o, _ := outcomeOf(s); o.longTerm && !o.temp || o.withMFA {
 		return
 	}
 	var denied []string
@@ -236,8 +263,10 @@ func (l *linter) selfService(s *iampolicy.Statement) {
 func (l *linter) deviceRemoval(s *iampolicy.Statement) {
 	switch s.Effect {
 	case iampolicy.Deny:
-		o, ok := outcomeOf(s)
-		if !ok || !o.longTerm || !s.NotAction.Present {
+		// Judged for every MFA deny, also one whose conditions skip
+		// long-term keys (kw-mfa-deny-bool reports that): the exemption
+		// is a problem of its own, still there once the condition is fixed.
+		if !mfaDeny(s) || !s.NotAction.Present {
 			return
 		}
 		var exempt []string

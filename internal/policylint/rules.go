@@ -25,6 +25,7 @@ const (
 	refGrammar   = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html"
 	refVersion   = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html"
 	refVars      = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html"
+	refActions   = "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html"
 )
 
 // Rule IDs.
@@ -61,6 +62,7 @@ const (
 	RuleElement                = "kw-policy-element"
 	RuleValue                  = "kw-policy-value"
 	RuleEmpty                  = "kw-policy-empty"
+	RuleUnknownAction          = "kw-policy-unknown-action"
 	RuleTFUnresolved           = "kw-tf-unresolved"
 )
 
@@ -139,7 +141,7 @@ var rules = []rule{
 		`Set "Version": "2012-10-17".`, []string{refVersion, refVars}},
 	{RuleSyntax, report.SeverityMedium, "Malformed policy document",
 		"AWS refuses the document, so none of its protections is in force.",
-		"Fix the JSON at the position given.", []string{refGrammar}},
+		"Fix the document (JSON, HCL or YAML) at the position given.", []string{refGrammar}},
 	{RuleVersion, report.SeverityMedium, "Unknown policy Version",
 		"AWS refuses the document, so none of its protections is in force.",
 		`Use "Version": "2012-10-17".`, []string{refVersion}},
@@ -161,6 +163,9 @@ var rules = []rule{
 	{RuleEmpty, report.SeverityMedium, "Policy has no statements",
 		"The document grants and denies nothing; if it was meant as a guard, nothing is guarded.",
 		"Add the statements, or remove the document.", []string{refGrammar}},
+	{RuleUnknownAction, report.SeverityLow, "Action matches nothing in AWS's action catalogue",
+		"A misspelt action (s3:GetObjectt) matches no request: in a Deny the action meant is not refused, so whatever the Deny was to stop gets through; in an Allow it grants nothing. A value without a service prefix makes AWS refuse the document.",
+		"Spell the action as AWS's Service Authorization Reference does (keywarden suggests the closest known action). A service prefix keywarden does not know is reported as info: a service newer than the built-in catalogue, or a typo.", []string{refActions}},
 	{RuleTFUnresolved, report.SeverityInfo, "Terraform or CloudFormation expression not evaluated",
 		"Parts of this policy come from Terraform variables, resources or functions, or CloudFormation intrinsic functions, which keywarden does not evaluate; checks that depend on them were skipped.",
 		"Lint the rendered or deployed policy too (terraform show -json, aws iam get-policy-version).", nil},

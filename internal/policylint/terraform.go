@@ -29,6 +29,9 @@ var policyAttrs = map[string]bool{"policy": true, "assume_role_policy": true}
 
 // LintTerraform lints the IAM policies in one Terraform file.
 func LintTerraform(name string, data []byte) ([]report.Finding, error) {
+	if se := checkHCLNesting(name, data); se != nil {
+		return []report.Finding{syntaxFinding(name, se)}, se
+	}
 	f, diags := hclsyntax.ParseConfig(data, name, hcl.InitialPos)
 	if diags.HasErrors() {
 		se := diagError(name, diags)
