@@ -12,6 +12,7 @@ import (
 	"github.com/keywarden/keywarden/internal/atomicfile"
 	"github.com/keywarden/keywarden/internal/baseline"
 	"github.com/keywarden/keywarden/internal/policygen"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/cobra"
 )
 
@@ -211,7 +212,7 @@ func runBaselineGenerate(opts *baselineOptions) error {
 		if err := atomicfile.Write(opts.Output, out, 0o600); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "wrote %s. %s\n", opts.Output, baseline.DeployWhere(p.Region))
+		fmt.Fprintf(opts.IO.ErrOut, "wrote %s. %s\n", report.Printable(opts.Output), baseline.DeployWhere(p.Region))
 		return nil
 	}
 	if opts.Output == "" || opts.Output == "-" {
@@ -235,7 +236,7 @@ func runBaselineGenerate(opts *baselineOptions) error {
 		}
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "wrote %s to %s (global rules, budget and cost monitor are created in %s)\n",
-		strings.Join(names, ", "), opts.Output, baseline.GlobalRegion)
+		strings.Join(names, ", "), report.Printable(opts.Output), baseline.GlobalRegion)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keywarden/keywarden/internal/atomicfile"
 	"github.com/keywarden/keywarden/internal/policygen"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/cobra"
 )
 
@@ -169,7 +170,7 @@ func runPolicyMFA(opts *policyMFAOptions) error {
 		if err := atomicfile.Write(opts.Output, out, 0o600); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", opts.Output)
+		fmt.Fprintf(opts.IO.ErrOut, "wrote %s\n", report.Printable(opts.Output))
 		return nil
 	}
 	_, err = opts.IO.Out.Write(out)

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -300,7 +299,7 @@ func scanWriteJSON(w io.Writer, findings []report.Finding, errs []string, st *se
 	doc := scanJSONDoc{Tool: t.Name, Version: t.Version, Findings: findings, Errors: errs,
 		Summary: scanJSONSummary{Summary: report.Summarize(findings), Scanned: st.Files.Load(),
 			Skipped: scanSkipCounts(st), Unreadable: len(errs)}}
-	enc := json.NewEncoder(w)
+	enc := report.NewJSONEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
@@ -480,7 +479,7 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		return err
 	}
 	if opts.WriteBaseline != "" {
-		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote %s; later scans with --baseline %s accept these findings\n", opts.WriteBaseline, opts.WriteBaseline)
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote %s; later scans with --baseline %s accept these findings\n", report.Printable(opts.WriteBaseline), report.Printable(opts.WriteBaseline))
 	}
 	for _, n := range col.notices {
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", n)
