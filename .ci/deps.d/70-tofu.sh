@@ -14,8 +14,8 @@ if [ ! -x "$bin" ]; then
 	cp -r "$src/." "$work/"
 	chmod -R u+w "$work"
 	mkdir -p "$(dirname "$bin")"
-	(cd "$work" && GOFLAGS=-mod=mod go build -o "$bin.tmp" ./cmd/tofu)
-	mv "$bin.tmp" "$bin"
+	(cd "$work" && GOFLAGS=-mod=mod go build -o "$bin.$$.tmp" ./cmd/tofu)
+	mv "$bin.$$.tmp" "$bin"
 	rm -rf "$work"
 fi
 "$bin" version | head -1
