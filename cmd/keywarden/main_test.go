@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/keywarden/keywarden/internal/cli"
+	"github.com/keywarden/keywarden/internal/laptop/laptoptest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -33,6 +34,16 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SHARED_DATA", shared)
 			env.Setenv("NO_COLOR", "1")
 			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// fakehome DIR writes the fake home directory of the doctor and
+			// import scripts (internal/laptop/laptoptest) into DIR.
+			"fakehome": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: fakehome DIR")
+				}
+				ts.Check(laptoptest.Write(ts.MkAbs(args[0])))
+			},
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {

@@ -225,7 +225,9 @@ func laptopPrintable(home, s string) string {
 }
 
 func doctorWriteText(w io.Writer, color bool, s *laptop.Survey, findings []report.Finding, problems []string) error {
-	fmt.Fprintf(w, "Checked %d files, %d directories under the roots, %d git repositories.\n\n", len(s.Files), s.Walk.Dirs, len(s.Walk.Repos))
+	fmt.Fprintf(w, "Checked %d %s, %d %s under the roots, %d git %s.\n\n",
+		len(s.Files), plural(len(s.Files), "file", "files"), s.Walk.Dirs, plural(s.Walk.Dirs, "directory", "directories"),
+		len(s.Walk.Repos), plural(len(s.Walk.Repos), "repository", "repositories"))
 	if err := report.WriteText(w, findings, report.TextOptions{Color: color, ShowSuppressed: true}); err != nil {
 		return err
 	}
