@@ -53,7 +53,7 @@ func ParseAssignments(data []byte) []Assignment {
 				break
 			}
 			vs, ve := m[6], m[7]
-			if ve > vs && (text[vs] == '"' || text[vs] == '\'') {
+			if ve-vs >= 2 && (text[vs] == '"' || text[vs] == '\'') && text[ve-1] == text[vs] {
 				vs, ve = vs+1, ve-1
 			}
 			out = append(out, Assignment{Var: name, Line: l, ValStart: l.Start + vs, ValEnd: l.Start + ve})
