@@ -139,13 +139,17 @@ func runImport(ctx context.Context, opts *importOptions) error {
 	plans, files := importPlans(opts, s, home, imported)
 	touched, werr := importApply(opts, plans, files, show)
 	clean := true
+	malformed := 0
 	if !opts.DryRun {
-		importAdvice(opts, s, imported, plans, show)
-		if clean, err = importRecheck(ctx, opts, imported, touched, show); err != nil {
+		malformed = importAdvice(opts, s, imported, plans, show)
+		if clean, err = importRecheck(ctx, opts, s.Malformed, imported, touched, show); err != nil {
 			return err
 		}
 	}
 	switch {
+	case malformed > 0:
+		return usageErrorf("%d %s holding imported keys could not be parsed and %s left as %s: fix %s and run keywarden import again",
+			malformed, plural(malformed, "file", "files"), plural(malformed, "was", "were"), plural(malformed, "it was", "they were"), plural(malformed, "it", "them"))
 	case werr > 0:
 		return usageErrorf("%d files could not be rewritten: they are unchanged and the keys are in the store; fix the cause and run keywarden import again", werr)
 	case !clean:
@@ -276,8 +280,10 @@ var historyAdvice = map[laptop.Shell]string{
 	laptop.ShellPowerShell: "PowerShell: [Microsoft.PowerShell.PSConsoleReadLine]::ClearHistory(); Clear-History",
 }
 
-// importAdvice says what import did not (could not) do itself.
-func importAdvice(opts *importOptions, s *laptop.Survey, keys []laptop.Key, done []*laptop.FilePlan, show func(string) string) {
+// importAdvice says what import did not (could not) do itself. It returns
+// how many files holding imported keys were left because they could not be
+// parsed.
+func importAdvice(opts *importOptions, s *laptop.Survey, keys []laptop.Key, done []*laptop.FilePlan, show func(string) string) int {
 	w := opts.IO.Out
 	imported := map[string]string{}
 	for _, k := range keys {
@@ -300,12 +306,17 @@ func importAdvice(opts *importOptions, s *laptop.Survey, keys []laptop.Key, done
 		}
 	}
 	seen := map[string]bool{}
+	malformed := 0
 	for _, h := range s.Hits {
 		name := imported[h.Secret]
 		if name == "" || seen[h.Path] {
 			continue
 		}
 		switch {
+		case s.Malformed[h.Path]:
+			seen[h.Path] = true
+			malformed++
+			fmt.Fprintf(opts.IO.ErrOut, "Left %s as it is: it could not be parsed (see above), and still holds %s.\n", show(h.Path), h.KeyID)
 		case h.Form == laptop.FormEnv:
 			seen[h.Path] = true
 			fmt.Fprintf(w, "The environment still holds %s: unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY (and %s).\n", h.KeyID, report.Printable(h.Var))
@@ -314,11 +325,12 @@ func importAdvice(opts *importOptions, s *laptop.Survey, keys []laptop.Key, done
 			fmt.Fprintf(w, "Left %s as it is (it belongs to an application): run it with `keywarden exec %s -- COMMAND`, then empty the value (or: keywarden import --fix-project-files).\n", show(h.Path), name)
 		}
 	}
+	return malformed
 }
 
 // importRecheck runs the check-up again and greps every rewritten file for
 // the imported secrets: both must come out clean.
-func importRecheck(ctx context.Context, opts *importOptions, keys []laptop.Key, done []*laptop.FilePlan, show func(string) string) (bool, error) {
+func importRecheck(ctx context.Context, opts *importOptions, malformed map[string]bool, keys []laptop.Key, done []*laptop.FilePlan, show func(string) string) (bool, error) {
 	if len(keys) == 0 {
 		return true, nil
 	}
@@ -342,7 +354,7 @@ func importRecheck(ctx context.Context, opts *importOptions, keys []laptop.Key, 
 	}
 	var left []string
 	for _, h := range s.Hits {
-		if imported[h.Secret] && h.Form != laptop.FormEnv && !((h.Form == laptop.FormProject || h.Form == laptop.FormTool) && !opts.FixProjectFiles) {
+		if imported[h.Secret] && h.Form != laptop.FormEnv && !malformed[h.Path] && !((h.Form == laptop.FormProject || h.Form == laptop.FormTool) && !opts.FixProjectFiles) {
 			left = append(left, fmt.Sprintf("%s:%d", show(h.Path), h.Line))
 		}
 	}

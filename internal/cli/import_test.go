@@ -359,3 +359,26 @@ func TestImportWriteFails(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorHostileNames: a file name with terminal escapes, found under a
+// root, is printed with the escapes replaced.
+func TestDoctorHostileNames(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, "evil\x1b[2J\x1b]0;pwned\x07")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := "AWS_ACCESS_KEY_ID=" + laptoptest.Work.ID + "\nAWS_SECRET_ACCESS_KEY=" + laptoptest.Work.Secret + "\n"
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newImportHarness(t, home)
+	o, out, _ := h.options()
+	err := runDoctor(context.Background(), &doctorOptions{laptopOptions: o.laptopOptions, Format: "text", FailOn: "high"})
+	if ExitCode(err) != ExitFindings {
+		t.Fatalf("exit %d: %v\n%s", ExitCode(err), err, out)
+	}
+	if strings.ContainsAny(out.String(), "\x1b\x07") || !strings.Contains(out.String(), "~/evil?[2J?]0;pwned?/.env") {
+		t.Errorf("escapes reached the output:\n%q", out)
+	}
+}

@@ -146,9 +146,14 @@ func (f *Finder) scan(p Place, data []byte) []Hit {
 			h.Var = varOnLine(data, m.SecretSpan.Start)
 		}
 		h.Name = NameFromVar(h.Var)
-		if p.Form == FormProject && h.Name == "default" {
+		switch {
+		case p.Form == FormProject && h.Name == "default":
 			// A project's key is the project's: name it after its directory.
 			h.Name = projectName(p.Path)
+		case p.Form == FormCredentials || p.Form == FormConfig:
+			// Outside the sections' settings (a comment, or a file that
+			// could not be parsed): no profile is known.
+			h.Name = ""
 		}
 		if e, ok := EntryAt(entries, sp.Start); ok {
 			h.When = e.Time

@@ -131,7 +131,10 @@ func whereText(h *Hit) string {
 	s := ""
 	switch h.Form {
 	case FormCredentials, FormConfig:
-		s = "in profile " + h.Name + " of the AWS CLI's " + map[Form]string{FormCredentials: "credentials", FormConfig: "config"}[h.Form] + " file"
+		s = "in the AWS CLI's " + map[Form]string{FormCredentials: "credentials", FormConfig: "config"}[h.Form] + " file"
+		if h.Name != "" {
+			s = "in profile " + h.Name + " of the AWS CLI's " + map[Form]string{FormCredentials: "credentials", FormConfig: "config"}[h.Form] + " file"
+		}
 	case FormEnv:
 		s = "in the environment variable " + h.Var
 	case FormHistory:
