@@ -68,9 +68,10 @@ func (o *laptopOptions) survey(ctx context.Context) (*laptop.Survey, string, err
 
 type doctorOptions struct {
 	laptopOptions
-	Format string
-	FailOn string
-	Fix    bool
+	Format  string
+	FailOn  string
+	Fix     bool
+	Offline bool
 }
 
 func newDoctorCmd(f *Factory) *cobra.Command {
@@ -101,6 +102,8 @@ the store and removes the plain text. See docs/doctor.md.`,
 	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text|json")
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "medium", "exit 1 for items at or above this severity: "+report.SeverityNames+"|none")
 	cmd.Flags().BoolVar(&opts.Fix, "fix", false, "run keywarden import with its defaults after the check-up")
+	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "with --fix: do not ask STS whether each key is valid before storing it")
+	opts.bindAWS(cmd)
 	return cmd
 }
 
@@ -128,7 +131,7 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 	}
 	if opts.Fix {
 		fmt.Fprintln(opts.IO.Out)
-		return runImport(ctx, &importOptions{laptopOptions: opts.laptopOptions})
+		return runImport(ctx, &importOptions{laptopOptions: opts.laptopOptions, Offline: opts.Offline, Command: "keywarden"})
 	}
 	if report.AtOrAbove(findings, failOn) {
 		return ErrFindings()
