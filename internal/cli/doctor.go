@@ -228,9 +228,14 @@ func laptopPrintable(home, s string) string {
 }
 
 func doctorWriteText(w io.Writer, color bool, s *laptop.Survey, findings []report.Finding, problems []string) error {
-	fmt.Fprintf(w, "Checked %d %s, %d %s under the roots, %d git %s.\n\n",
+	fmt.Fprintf(w, "Checked %d %s, %d %s under the roots, %d git %s.\n",
 		len(s.Files), plural(len(s.Files), "file", "files"), s.Walk.Dirs, plural(s.Walk.Dirs, "directory", "directories"),
 		len(s.Walk.Repos), plural(len(s.Walk.Repos), "repository", "repositories"))
+	if s.Walk.SkippedDirs+s.Walk.DeepDirs > 0 {
+		fmt.Fprintf(w, "Not walked: %d skipped by name (package stores, caches, and ~/.aws and the like, checked on their own), %d %s below --depth.\n",
+			s.Walk.SkippedDirs, s.Walk.DeepDirs, plural(s.Walk.DeepDirs, "directory", "directories"))
+	}
+	fmt.Fprintln(w)
 	if err := report.WriteText(w, findings, report.TextOptions{Color: color, ShowSuppressed: true}); err != nil {
 		return err
 	}

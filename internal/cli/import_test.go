@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,6 +140,9 @@ func unchangedOutside(t *testing.T, name string, old, new []byte, secrets []stri
 func TestImportFakeHome(t *testing.T) {
 	home := laptoptest.FakeHome(t)
 	h := newImportHarness(t, home)
+	// A file owned by someone else (root can make one): its owner is kept.
+	hist := filepath.Join(home, ".bash_history")
+	chowned := os.Getuid() == 0 && os.Chown(hist, 65534, 65534) == nil
 	before := snapshot(t, home)
 	secrets := []string{laptoptest.Work.Secret, laptoptest.Personal.Secret, laptoptest.Project.Secret}
 
@@ -176,6 +180,14 @@ func TestImportFakeHome(t *testing.T) {
 	}
 	if st, _ := os.Stat(filepath.Join(home, ".aws", "config")); st.Mode().Perm() != 0o644 {
 		t.Errorf("config mode %v, want 0644 kept", st.Mode().Perm())
+	}
+	if chowned {
+		st, _ := os.Stat(hist)
+		if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Uid != 65534 || sys.Gid != 65534 {
+			t.Errorf("the bash history's owner was not kept: %+v", st.Sys())
+		}
+	} else {
+		t.Log("not root: the owner check is skipped")
 	}
 	// The zsh history's metafied line is kept byte for byte.
 	if !bytes.Contains(after[filepath.Join(home, ".zsh_history")], laptoptest.Metafy([]byte("echo deploy — ś done"))) {

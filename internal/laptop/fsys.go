@@ -107,6 +107,9 @@ type WalkResult struct {
 	Repos    []string // git work trees (directories holding .git)
 	Dirs     int      // directories visited
 	Files    int      // files seen
+	// SkippedDirs counts the package stores and caches not walked, and
+	// DeepDirs the directories below the depth limit.
+	SkippedDirs, DeepDirs int
 	Skipped  []string // unreadable directories, said to the user
 }
 
@@ -134,10 +137,13 @@ func Walk(ctx context.Context, roots []string, depth int) (*WalkResult, error) {
 				if path != root && (SkipDir(d.Name()) || GoModCache(filepath.ToSlash(rel))) {
 					if d.Name() == ".git" {
 						res.Repos = append(res.Repos, filepath.Dir(path))
+					} else {
+						res.SkippedDirs++
 					}
 					return fs.SkipDir
 				}
 				if rel != "." && strings.Count(filepath.ToSlash(rel), "/")+1 > depth {
+					res.DeepDirs++
 					return fs.SkipDir
 				}
 				return nil
