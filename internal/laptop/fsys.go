@@ -110,7 +110,7 @@ type WalkResult struct {
 	// SkippedDirs counts the package stores and caches not walked, and
 	// DeepDirs the directories below the depth limit.
 	SkippedDirs, DeepDirs int
-	Skipped  []string // unreadable directories, said to the user
+	Skipped               []string // unreadable directories, said to the user
 }
 
 // Walk looks under each root, at most depth directories down, for project
