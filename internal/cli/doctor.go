@@ -9,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/keywarden/keywarden/internal/laptop"
 	"github.com/keywarden/keywarden/internal/report"
+	"github.com/keywarden/keywarden/internal/vault"
 	"github.com/spf13/cobra"
 )
 
@@ -72,6 +75,7 @@ type doctorOptions struct {
 	FailOn  string
 	Fix     bool
 	Offline bool
+	Online  bool
 }
 
 func newDoctorCmd(f *Factory) *cobra.Command {
@@ -103,6 +107,7 @@ the store and removes the plain text. See docs/doctor.md.`,
 	cmd.Flags().StringVar(&opts.FailOn, "fail-on", "medium", "exit 1 for items at or above this severity: "+report.SeverityNames+"|none")
 	cmd.Flags().BoolVar(&opts.Fix, "fix", false, "run keywarden import with its defaults after the check-up")
 	cmd.Flags().BoolVar(&opts.Offline, "offline", false, "with --fix: do not ask STS whether each key is valid before storing it")
+	cmd.Flags().BoolVar(&opts.Online, "online", false, "ask IAM (iam:ListAccessKeys, signed with each stored key) when each key was created")
 	opts.bindAWS(cmd)
 	return cmd
 }
@@ -120,7 +125,7 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 	if err != nil {
 		return err
 	}
-	findings, problems := doctorFindings(opts, s, home)
+	findings, problems := doctorFindings(ctx, opts, s, home)
 	if format == report.FormatJSON {
 		err = report.WriteJSON(opts.IO.Out, report.Tool{Name: "keywarden doctor", Version: Version}, findings, problems)
 	} else {
@@ -141,7 +146,7 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 
 // doctorFindings runs every check over the survey. Problems are what
 // could not be checked, said beside the findings.
-func doctorFindings(opts *doctorOptions, s *laptop.Survey, home string) ([]report.Finding, []string) {
+func doctorFindings(ctx context.Context, opts *doctorOptions, s *laptop.Survey, home string) ([]report.Finding, []string) {
 	now := opts.Now().UTC()
 	var findings []report.Finding
 	var problems []string
@@ -173,7 +178,7 @@ func doctorFindings(opts *doctorOptions, s *laptop.Survey, home string) ([]repor
 	}
 	findings = append(findings, laptop.CheckMFA(home, configPath, config, keyed)...)
 	findings = append(findings, laptop.PermissionFindings(home, filepath.Dir(credsPath), credsPath, configPath)...)
-	findings = append(findings, doctorStore(opts, now, &problems)...)
+	findings = append(findings, doctorStore(ctx, opts, now, &problems)...)
 	for _, r := range s.Walk.Repos {
 		if !laptop.RepoHasHook(r) {
 			findings = append(findings, laptop.HookFinding(home, r))
@@ -191,9 +196,10 @@ func doctorFindings(opts *doctorOptions, s *laptop.Survey, home string) ([]repor
 	return findings, problems
 }
 
-// doctorStore checks the store: its backend, and the age of each key.
-// A store that cannot be opened is a problem, not a failure.
-func doctorStore(opts *doctorOptions, now time.Time, problems *[]string) []report.Finding {
+// doctorStore checks the store: its backend, and the age of each key
+// (with --online, from IAM's creation date). A store that cannot be
+// opened, or an IAM that does not answer, is a problem, not a failure.
+func doctorStore(ctx context.Context, opts *doctorOptions, now time.Time, problems *[]string) []report.Finding {
 	v, err := opts.open()
 	if err != nil {
 		*problems = append(*problems, "store: "+report.Printable(err.Error()))
@@ -210,6 +216,14 @@ func doctorStore(opts *doctorOptions, now time.Time, problems *[]string) []repor
 		if err != nil {
 			*problems = append(*problems, "store: "+report.Printable(err.Error()))
 			continue
+		}
+		if opts.Online {
+			created, err := doctorKeyCreated(ctx, opts, k)
+			if err != nil {
+				*problems = append(*problems, fmt.Sprintf("profile %s: IAM did not say when %s was created (its age is counted from the store): %s", n, k.AccessKeyID, report.Printable(err.Error())))
+			} else {
+				k.Created = created
+			}
 		}
 		if f, old := laptop.CheckKeyAge(n, k.AccessKeyID, k.Born(), now); old {
 			out = append(out, f)
@@ -243,4 +257,24 @@ func doctorWriteText(w io.Writer, color bool, s *laptop.Survey, findings []repor
 		fmt.Fprintf(w, "skipped: %s\n", p)
 	}
 	return nil
+}
+
+// doctorKeyCreated asks IAM when a stored key was created: ListAccessKeys
+// signed with the key itself lists its own user's keys.
+func doctorKeyCreated(ctx context.Context, opts *doctorOptions, k *vault.Key) (time.Time, error) {
+	region := opts.region("")
+	if region == "" {
+		region = "us-east-1"
+	}
+	out, err := opts.clients().IAM(vault.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, region).
+		ListAccessKeys(ctx, &iam.ListAccessKeysInput{})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, m := range out.AccessKeyMetadata {
+		if aws.ToString(m.AccessKeyId) == k.AccessKeyID && m.CreateDate != nil {
+			return m.CreateDate.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("the key is not among its user's keys")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/keywarden/keywarden/internal/laptop/laptoptest"
 	"github.com/keywarden/keywarden/internal/mototest"
+	"github.com/keywarden/keywarden/internal/vault"
 	"github.com/keywarden/keywarden/internal/vault/ststest"
 )
 
@@ -138,5 +139,42 @@ func TestImportVerifiesWithSTS(t *testing.T) {
 	hist, _ := os.ReadFile(filepath.Join(home, ".bash_history"))
 	if bytes.Contains(hist, []byte(laptoptest.Work.Secret)) {
 		t.Error("the imported key is still in the bash history")
+	}
+}
+
+// TestDoctorOnlineKeyAge: with --online the age of a stored key comes from
+// IAM's creation date (moto's), not from when it was added to the store.
+func TestDoctorOnlineKeyAge(t *testing.T) {
+	m := mototest.Start(t)
+	ctx := context.Background()
+	admin := iam.NewFromConfig(m.Config())
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("carol")}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("carol")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := k.AccessKey.CreateDate.UTC()
+	h := newImportHarness(t, t.TempDir())
+	o, _, _ := h.options()
+	v, err := o.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store says the key was added 60 days after IAM made it.
+	if err := v.SetKey("carol", &vault.Key{AccessKeyID: *k.AccessKey.AccessKeyId, SecretAccessKey: *k.AccessKey.SecretAccessKey, Added: created.Add(60 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, online := range []bool{false, true} {
+		o, out, _ := h.options()
+		o.Now = func() time.Time { return created.Add(100 * 24 * time.Hour) }
+		d := &doctorOptions{laptopOptions: o.laptopOptions, Format: "text", FailOn: "medium", Online: online}
+		d.EndpointURL = m.URL
+		err := runDoctor(ctx, d)
+		aged := strings.Contains(out.String(), "The key "+*k.AccessKey.AccessKeyId+" of profile carol is 100 days old.")
+		if aged != online || (online && ExitCode(err) != ExitFindings) {
+			t.Errorf("--online=%v: exit %d, key reported old: %v\n%s", online, ExitCode(err), aged, out)
+		}
 	}
 }
