@@ -33,6 +33,15 @@ func (o *laptopOptions) bind(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.Depth, "depth", 6, "how many directories deep to look under each root")
 }
 
+// apiRegion is the region to call STS and IAM in: --region, the
+// environment's, else us-east-1 (both are global services).
+func (o *laptopOptions) apiRegion() string {
+	if r := o.region(""); r != "" {
+		return r
+	}
+	return "us-east-1"
+}
+
 func (o *laptopOptions) home() (string, error) {
 	if h := o.Getenv("HOME"); h != "" {
 		return h, nil
@@ -262,11 +271,7 @@ func doctorWriteText(w io.Writer, color bool, s *laptop.Survey, findings []repor
 // doctorKeyCreated asks IAM when a stored key was created: ListAccessKeys
 // signed with the key itself lists its own user's keys.
 func doctorKeyCreated(ctx context.Context, opts *doctorOptions, k *vault.Key) (time.Time, error) {
-	region := opts.region("")
-	if region == "" {
-		region = "us-east-1"
-	}
-	out, err := opts.clients().IAM(vault.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, region).
+	out, err := opts.clients().IAM(vault.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, opts.apiRegion()).
 		ListAccessKeys(ctx, &iam.ListAccessKeysInput{})
 	if err != nil {
 		return time.Time{}, err

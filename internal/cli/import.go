@@ -177,11 +177,7 @@ func importKey(ctx context.Context, opts *importOptions, v *vault.Vault, k lapto
 	}
 	key := &vault.Key{AccessKeyID: k.KeyID, SecretAccessKey: k.Secret, Added: opts.Now().UTC()}
 	if !opts.Offline {
-		region := opts.region("")
-		if region == "" {
-			region = "us-east-1"
-		}
-		out, err := opts.clients().STS(vault.Credentials{AccessKeyID: k.KeyID, SecretAccessKey: k.Secret}, region).
+		out, err := opts.clients().STS(vault.Credentials{AccessKeyID: k.KeyID, SecretAccessKey: k.Secret}, opts.apiRegion()).
 			GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
 			return false, fmt.Errorf("STS did not accept the key (invalid, revoked, or no network: --offline skips the check): %w", err)

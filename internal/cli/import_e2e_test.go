@@ -13,11 +13,27 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/keywarden/keywarden/internal/laptop/laptoptest"
 	"github.com/keywarden/keywarden/internal/mototest"
 	"github.com/keywarden/keywarden/internal/vault"
 	"github.com/keywarden/keywarden/internal/vault/ststest"
 )
+
+// motoUserKey makes an IAM user in moto and returns its new access key.
+func motoUserKey(t *testing.T, m *mototest.Server, user string) *iamtypes.AccessKey {
+	t.Helper()
+	ctx := context.Background()
+	admin := iam.NewFromConfig(m.Config())
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.AccessKey
+}
 
 // TestImportAWSCLIMoto runs the real AWS CLI (pyenv's v1 and Debian's v2
 // where installed) against moto_server through a profile whose key is in
@@ -27,16 +43,8 @@ import (
 func TestImportAWSCLIMoto(t *testing.T) {
 	m := mototest.Start(t)
 	clis := vaultAWSCLIs(t)
-	ctx := context.Background()
-	admin := iam.NewFromConfig(m.Config())
-	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bob")}); err != nil {
-		t.Fatal(err)
-	}
-	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
+	k := motoUserKey(t, m, "bob")
+	keyID, secret := *k.AccessKeyId, *k.SecretAccessKey
 
 	home := t.TempDir()
 	awsDir := filepath.Join(home, ".aws")
@@ -147,15 +155,8 @@ func TestImportVerifiesWithSTS(t *testing.T) {
 func TestDoctorOnlineKeyAge(t *testing.T) {
 	m := mototest.Start(t)
 	ctx := context.Background()
-	admin := iam.NewFromConfig(m.Config())
-	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("carol")}); err != nil {
-		t.Fatal(err)
-	}
-	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("carol")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	created := k.AccessKey.CreateDate.UTC()
+	k := motoUserKey(t, m, "carol")
+	created := k.CreateDate.UTC()
 	h := newImportHarness(t, t.TempDir())
 	o, _, _ := h.options()
 	v, err := o.open()
@@ -163,7 +164,7 @@ func TestDoctorOnlineKeyAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The store says the key was added 60 days after IAM made it.
-	if err := v.SetKey("carol", &vault.Key{AccessKeyID: *k.AccessKey.AccessKeyId, SecretAccessKey: *k.AccessKey.SecretAccessKey, Added: created.Add(60 * 24 * time.Hour)}); err != nil {
+	if err := v.SetKey("carol", &vault.Key{AccessKeyID: *k.AccessKeyId, SecretAccessKey: *k.SecretAccessKey, Added: created.Add(60 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, online := range []bool{false, true} {
@@ -172,7 +173,7 @@ func TestDoctorOnlineKeyAge(t *testing.T) {
 		d := &doctorOptions{laptopOptions: o.laptopOptions, Format: "text", FailOn: "medium", Online: online}
 		d.EndpointURL = m.URL
 		err := runDoctor(ctx, d)
-		aged := strings.Contains(out.String(), "The key "+*k.AccessKey.AccessKeyId+" of profile carol is 100 days old.")
+		aged := strings.Contains(out.String(), "The key "+*k.AccessKeyId+" of profile carol is 100 days old.")
 		if aged != online || (online && ExitCode(err) != ExitFindings) {
 			t.Errorf("--online=%v: exit %d, key reported old: %v\n%s", online, ExitCode(err), aged, out)
 		}
