@@ -215,13 +215,20 @@ func occurrences(data []byte, s, repl string) []Edit {
 }
 
 // merge sorts edits and drops any that overlap an earlier, wider one (a
-// whole line removed covers the secret's replacement inside it).
+// whole line removed covers the secret's replacement inside it). An
+// insertion goes before a removal starting at the same offset: it
+// overlaps nothing (credential_process added where the next, emptied
+// section's header is removed).
 func merge(es []Edit) []Edit {
 	sort.SliceStable(es, func(i, j int) bool {
-		if es[i].Start != es[j].Start {
-			return es[i].Start < es[j].Start
+		a, b := es[i], es[j]
+		if a.Start != b.Start {
+			return a.Start < b.Start
 		}
-		return es[i].End > es[j].End
+		if (a.End == a.Start) != (b.End == b.Start) {
+			return a.End == a.Start
+		}
+		return a.End > b.End
 	})
 	var out []Edit
 	for _, e := range es {

@@ -74,6 +74,13 @@ func TestPlan(t *testing.T) {
 			want:     "[profile work]\nregion = x\ncredential_process = keywarden credential-process work\n\n[profile b]\n",
 		},
 		{
+			name:     "config: credential_process where the next, emptied section's header was",
+			place:    Place{Form: FormConfig},
+			data:     "[profile work]\nregion = x\n[profile old]\naws_access_key_id = " + testID + "\naws_secret_access_key = " + testSecret + "\n",
+			profiles: []string{"work"},
+			want:     "[profile work]\nregion = x\ncredential_process = keywarden credential-process work\n",
+		},
+		{
 			name:     "config: a role profile is left alone, with a note",
 			place:    Place{Form: FormConfig},
 			data:     "[profile work]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n",
