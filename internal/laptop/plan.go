@@ -371,7 +371,7 @@ func (p *FilePlan) Diff() string {
 		for _, sec := range p.Secrets {
 			s = strings.ReplaceAll(s, sec, awskey.Redact(sec))
 		}
-		return s
+		return redactSecretLike(s)
 	}
 	lines := SplitLines(p.Old)
 	lineAt := func(off int) int { // index of the line holding off
@@ -411,6 +411,31 @@ func (p *FilePlan) Diff() string {
 		for _, l := range diffLines(nw.String()) {
 			fmt.Fprintf(&b, "+%s\n", redact(l))
 		}
+		i = j
+	}
+	return b.String()
+}
+
+// redactSecretLike redacts, in a line shown to the user, every run of
+// secret characters that could be a credential this plan does not remove:
+// a secret access key's shape (40 characters) or a session token's length.
+func redactSecretLike(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && awskey.IsSecretChar(s[j]) {
+			j++
+		}
+		if j == i {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		run := s[i:j]
+		if awskey.LooksLikeSecret(run) || len(run) >= 100 {
+			run = awskey.Redact(run)
+		}
+		b.WriteString(run)
 		i = j
 	}
 	return b.String()

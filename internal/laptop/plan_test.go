@@ -147,6 +147,12 @@ func TestDiff(t *testing.T) {
 	case <-time.After(10 * time.Second): // a hang, not a timing assertion
 		t.Fatal("Diff does not return")
 	}
+	// Another credential on a changed line is redacted too.
+	token := strings.Repeat("IQoJb3JpZ2luX2Vj", 8)
+	p, _ = Plan(Place{Path: "h", Form: FormHistory}, []byte("export AWS_SECRET_ACCESS_KEY="+testSecret+" AWS_SESSION_TOKEN="+token+"\n"), []Key{testKey}, nil, PlanOptions{})
+	if d := p.Diff(); strings.Contains(d, token) || !strings.Contains(d, "AWS_SESSION_TOKEN=IQoJ****") {
+		t.Errorf("a session token on a changed line is shown:\n%s", d)
+	}
 	p, _ = Plan(Place{Path: "c", Form: FormConfig}, []byte("[default]\nregion = x\n"), nil, []string{"work"}, PlanOptions{})
 	if got, want := p.Diff(), "--- c\n+++ c\n@@ line 3 @@\n+\n+[profile work]\n+credential_process = keywarden credential-process work\n"; got != want {
 		t.Errorf("insertion diff:\n%q\nwant\n%q", got, want)
