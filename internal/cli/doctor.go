@@ -188,8 +188,9 @@ func doctorFindings(ctx context.Context, opts *doctorOptions, s *laptop.Survey, 
 	findings = append(findings, laptop.CheckMFA(home, configPath, config, keyed)...)
 	findings = append(findings, laptop.PermissionFindings(home, filepath.Dir(credsPath), credsPath, configPath)...)
 	findings = append(findings, doctorStore(ctx, opts, now, &problems)...)
+	gitconfig := laptop.GlobalGitConfig(home)
 	for _, r := range s.Walk.Repos {
-		if !laptop.RepoHasHook(r) {
+		if !laptop.RepoHasHook(home, r, gitconfig) {
 			findings = append(findings, laptop.HookFinding(home, r))
 		}
 	}

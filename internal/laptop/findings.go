@@ -312,6 +312,27 @@ func HasSecretHook(texts ...[]byte) bool {
 	return false
 }
 
+// HooksPath returns core.hooksPath from a git config file's text, or "":
+// a repository (or every repository, from ~/.gitconfig) whose hooks live
+// elsewhere than .git/hooks.
+func HooksPath(gitconfig []byte) string {
+	section, path := "", ""
+	for _, l := range SplitLines(gitconfig) {
+		line := strings.TrimSpace(string(gitconfig[l.Start:l.End]))
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[':
+			section = strings.ToLower(strings.TrimSpace(strings.Trim(line, "[]")))
+		case section == "core":
+			k, v, ok := strings.Cut(line, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "hookspath") {
+				path = strings.Trim(strings.TrimSpace(v), `"`)
+			}
+		}
+	}
+	return path
+}
+
 // HookFinding reports a repository with no secret-scanning hook.
 func HookFinding(home, repo string) report.Finding {
 	d := Display(home, repo)

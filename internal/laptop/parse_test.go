@@ -230,3 +230,9 @@ func FuzzParseAssignments(f *testing.F) {
 		}
 	})
 }
+
+func FuzzHooksPath(f *testing.F) {
+	f.Add([]byte("[core]\n\thooksPath = \"~/h\"\n"))
+	f.Add([]byte("[core\nhookspath"))
+	f.Fuzz(func(t *testing.T, data []byte) { _ = HooksPath(data) })
+}

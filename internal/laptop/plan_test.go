@@ -241,6 +241,46 @@ func TestChecks(t *testing.T) {
 	}
 }
 
+func TestHooksPath(t *testing.T) {
+	for text, want := range map[string]string{
+		"[core]\n\thooksPath = ~/.githooks\n":                   "~/.githooks",
+		"[user]\n\thooksPath = x\n[Core]\n\tHooksPath=\"/h\"\n": "/h",
+		"[core]\n\tbare = false\n":                              "",
+	} {
+		if got := HooksPath([]byte(text)); got != want {
+			t.Errorf("HooksPath(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+func TestRepoHasHook(t *testing.T) {
+	home := t.TempDir()
+	write := func(rel, text string) {
+		p := filepath.Join(home, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a/.git/hooks/pre-commit", "#!/bin/sh\n# keywarden-hook v1\n")
+	write("b/.git/HEAD", "")
+	write("c/.git/config", "[core]\n\thooksPath = hooks\n")
+	write("c/hooks/pre-commit", "gitleaks protect --staged\n")
+	write("global/pre-commit", "trufflehog git file://. --since-commit HEAD\n")
+	global := []byte("[core]\n\thooksPath = ~/global\n")
+	for _, tc := range []struct {
+		repo   string
+		global []byte
+		want   bool
+	}{{"a", nil, true}, {"b", nil, false}, {"c", nil, true}, {"b", global, true}} {
+		if got := RepoHasHook(home, filepath.Join(home, tc.repo), tc.global); got != tc.want {
+			t.Errorf("%s (global %q): %v, want %v", tc.repo, tc.global, got, tc.want)
+		}
+	}
+}
+
 func TestWalk(t *testing.T) {
 	root := t.TempDir()
 	for _, p := range []string{"a/.env", "a/.env.local", "a/b/c/d/terraform.tfvars", "a/node_modules/x/.env", "go/pkg/mod/m/.env", "a/x.auto.tfvars", "a/docker-compose.prod.yml", "a/readme.md", "r/.git/HEAD"} {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/keywarden/keywarden/internal/report"
 )
@@ -92,20 +93,49 @@ func (s *Survey) File(path string) *File {
 }
 
 // RepoHasHook reports whether a repository runs a secret scanner before
-// commits: its pre-commit hook (or a husky one), or the pre-commit
-// framework's configuration.
-func RepoHasHook(repo string) bool {
-	var texts [][]byte
-	for _, rel := range []string{".git/hooks/pre-commit", ".pre-commit-config.yaml", ".husky/pre-commit", ".githooks/pre-commit"} {
-		f, err := os.Open(filepath.Join(repo, filepath.FromSlash(rel)))
+// commits: its pre-commit hook (in .git/hooks, or in core.hooksPath from
+// the repository's config or the user's, globalConfig), a husky or
+// .githooks one, or the pre-commit framework's configuration.
+func RepoHasHook(home, repo string, globalConfig []byte) bool {
+	read := func(p string) []byte {
+		f, err := os.Open(p)
 		if err != nil {
-			continue
+			return nil
 		}
+		defer f.Close()
 		data, _ := io.ReadAll(io.LimitReader(f, 1<<20))
-		f.Close()
-		texts = append(texts, data)
+		return data
+	}
+	hooks := filepath.Join(repo, ".git", "hooks")
+	if p := HooksPath(globalConfig); p != "" {
+		hooks = p
+	}
+	if p := HooksPath(read(filepath.Join(repo, ".git", "config"))); p != "" {
+		hooks = p
+	}
+	if rest, ok := strings.CutPrefix(hooks, "~/"); ok {
+		hooks = filepath.Join(home, rest)
+	} else if !filepath.IsAbs(hooks) {
+		hooks = filepath.Join(repo, hooks)
+	}
+	var texts [][]byte
+	for _, p := range []string{filepath.Join(hooks, "pre-commit"), filepath.Join(repo, ".pre-commit-config.yaml"),
+		filepath.Join(repo, ".husky", "pre-commit"), filepath.Join(repo, ".githooks", "pre-commit")} {
+		texts = append(texts, read(p))
 	}
 	return HasSecretHook(texts...)
+}
+
+// GlobalGitConfig reads the user's git configuration (~/.gitconfig and
+// ~/.config/git/config), for core.hooksPath.
+func GlobalGitConfig(home string) []byte {
+	var out []byte
+	for _, p := range []string{filepath.Join(home, ".config", "git", "config"), filepath.Join(home, ".gitconfig")} {
+		if f, err := Read(Place{Path: p}); err == nil && f != nil {
+			out = append(append(out, f.Data...), '\n')
+		}
+	}
+	return out
 }
 
 // PermissionFindings checks the modes of the AWS CLI's directory and of
