@@ -166,15 +166,9 @@ func doctorFindings(ctx context.Context, opts *doctorOptions, s *laptop.Survey, 
 		problems = append(problems, laptopPrintable(home, d))
 	}
 	keyed := map[string]bool{}
-	var credsPath, configPath string
 	var config []laptop.Section
-	for _, p := range laptop.HomePlaces(home, opts.Getenv)[:2] {
-		if p.Form == laptop.FormCredentials {
-			credsPath = p.Path
-		} else {
-			configPath = p.Path
-		}
-	}
+	credsPlace, configPlace := laptop.AWSFiles(home, opts.Getenv)
+	credsPath, configPath := credsPlace.Path, configPlace.Path
 	for i := range s.Hits {
 		h := &s.Hits[i]
 		findings = append(findings, h.Finding(home, now))

@@ -99,11 +99,16 @@ func runImport(ctx context.Context, opts *importOptions) error {
 	for _, e := range s.Problems {
 		fmt.Fprintf(opts.IO.ErrOut, "skipped: %s\n", laptopPrintable(home, e.Error()))
 	}
-	v, err := opts.open()
+	found := laptop.Keys(s.Hits, nil)
+	if len(found) == 0 {
+		fmt.Fprintln(w, "No plain-text long-term key to import.")
+		return nil
+	}
+	names, err := importNames(opts.Names, found)
 	if err != nil {
 		return err
 	}
-	names, err := importNames(opts.Names, laptop.Keys(s.Hits, nil))
+	v, err := opts.open()
 	if err != nil {
 		return err
 	}
@@ -117,9 +122,6 @@ func runImport(ctx context.Context, opts *importOptions) error {
 		}
 	}
 	keys := laptop.Keys(s.Hits, names)
-	if len(keys) == 0 {
-		fmt.Fprintln(w, "No plain-text long-term key to import.")
-	}
 	var imported []laptop.Key
 	failed := 0
 	for _, k := range keys {
@@ -205,7 +207,7 @@ func importPlans(opts *importOptions, s *laptop.Survey, home string, keys []lapt
 	}
 	sort.Strings(profiles)
 	files := s.Files
-	configPlace := laptop.HomePlaces(home, opts.Getenv)[1]
+	_, configPlace := laptop.AWSFiles(home, opts.Getenv)
 	if s.File(configPlace.Path) == nil && !s.Malformed[configPlace.Path] {
 		files = append(files, laptop.NewFile(configPlace))
 	}

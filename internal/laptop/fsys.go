@@ -125,7 +125,7 @@ func Walk(ctx context.Context, roots []string, depth int) (*WalkResult, error) {
 				return cerr
 			}
 			if err != nil {
-				res.Skipped = append(res.Skipped, fmt.Sprintf("%s: %v", path, errors.Unwrap(err)))
+				res.Skipped = append(res.Skipped, err.Error())
 				if d != nil && d.IsDir() {
 					return fs.SkipDir
 				}

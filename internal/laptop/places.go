@@ -43,26 +43,34 @@ type Place struct {
 	Dir bool
 }
 
+// AWSFiles returns the AWS CLI's shared credentials and config files:
+// AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE, else under ~/.aws.
+func AWSFiles(home string, getenv func(string) string) (creds, config Place) {
+	creds = Place{Path: filepath.Join(home, ".aws", "credentials"), Form: FormCredentials}
+	if p := getenv("AWS_SHARED_CREDENTIALS_FILE"); p != "" {
+		creds.Path = expandHome(home, p)
+	}
+	config = Place{Path: filepath.Join(home, ".aws", "config"), Form: FormConfig}
+	if p := getenv("AWS_CONFIG_FILE"); p != "" {
+		config.Path = expandHome(home, p)
+	}
+	return creds, config
+}
+
+func expandHome(home, p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		return filepath.Join(home, p[1:])
+	}
+	return p
+}
+
 // HomePlaces returns the fixed places under home, honouring
 // AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE and HISTFILE. Paths are
 // computed, not checked: most do not exist on a given machine.
 func HomePlaces(home string, getenv func(string) string) []Place {
 	j := func(p ...string) string { return filepath.Join(append([]string{home}, p...)...) }
-	expand := func(p string) string {
-		if p == "~" || strings.HasPrefix(p, "~/") {
-			return filepath.Join(home, p[1:])
-		}
-		return p
-	}
-	creds := j(".aws", "credentials")
-	if p := getenv("AWS_SHARED_CREDENTIALS_FILE"); p != "" {
-		creds = expand(p)
-	}
-	config := j(".aws", "config")
-	if p := getenv("AWS_CONFIG_FILE"); p != "" {
-		config = expand(p)
-	}
-	ps := []Place{{Path: creds, Form: FormCredentials}, {Path: config, Form: FormConfig}}
+	creds, config := AWSFiles(home, getenv)
+	ps := []Place{creds, config}
 	for _, f := range []string{".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin"} {
 		ps = append(ps, Place{Path: j(f), Form: FormStartup, Shell: ShellPOSIX})
 	}
@@ -90,7 +98,7 @@ func HomePlaces(home string, getenv func(string) string) []Place {
 		if strings.Contains(getenv("SHELL"), "zsh") || strings.Contains(filepath.Base(h), "zsh") {
 			sh = ShellZsh
 		}
-		ps = append(ps, Place{Path: expand(h), Form: FormHistory, Shell: sh})
+		ps = append(ps, Place{Path: expandHome(home, h), Form: FormHistory, Shell: sh})
 	}
 	return ps
 }
