@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -201,11 +200,12 @@ func importPlans(opts *importOptions, s *laptop.Survey, home string, keys []lapt
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	var profiles []string
-	for _, k := range keys {
-		profiles = append(profiles, k.Name)
+	uses := laptop.Uses(keys)
+	for _, u := range uses {
+		if u.Profile != u.Store {
+			fmt.Fprintf(opts.IO.ErrOut, "note: profile %s now gets the key stored as %s; keywarden reads mfa_serial and region from [profile %s]\n", report.Printable(u.Profile), u.Store, u.Store)
+		}
 	}
-	sort.Strings(profiles)
 	files := s.Files
 	_, configPlace := laptop.AWSFiles(home, opts.Getenv)
 	if s.File(configPlace.Path) == nil && !s.Malformed[configPlace.Path] {
@@ -217,7 +217,7 @@ func importPlans(opts *importOptions, s *laptop.Survey, home string, keys []lapt
 		if s.Malformed[f.Place.Path] {
 			continue
 		}
-		p, err := laptop.Plan(f.Place, f.Data, keys, profiles, laptop.PlanOptions{Command: opts.Command, FixProjectFiles: opts.FixProjectFiles})
+		p, err := laptop.Plan(f.Place, f.Data, keys, uses, laptop.PlanOptions{Command: opts.Command, FixProjectFiles: opts.FixProjectFiles})
 		if err != nil {
 			fmt.Fprintf(opts.IO.ErrOut, "left unchanged: %s\n", laptopPrintable(home, err.Error()))
 			continue

@@ -138,11 +138,41 @@ type PlanOptions struct {
 // credentialKeys are the settings of a credentials section import removes.
 var credentialKeys = map[string]bool{"aws_access_key_id": true, "aws_secret_access_key": true, "aws_session_token": true, "aws_security_token": true}
 
+// Use says that the AWS profile Profile now gets its credentials from
+// the store entry Store, through credential_process.
+type Use struct{ Profile, Store string }
+
+// Uses returns the profiles the imported keys serve: the profiles of the
+// AWS CLI's files they were found under (so that "--profile ci" keeps
+// working whatever the store entry is named), else a profile named after
+// the store entry. Sorted by profile.
+func Uses(keys []Key) []Use {
+	seen := map[string]bool{}
+	var out []Use
+	for _, k := range keys {
+		n := 0
+		for _, h := range k.Hits {
+			if (h.Form == FormCredentials || h.Form == FormConfig) && h.Name != "" {
+				n++
+				if !seen[h.Name] {
+					seen[h.Name] = true
+					out = append(out, Use{h.Name, k.Name})
+				}
+			}
+		}
+		if n == 0 && !seen[k.Name] {
+			seen[k.Name] = true
+			out = append(out, Use{k.Name, k.Name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Profile < out[j].Profile })
+	return out
+}
+
 // Plan computes the rewrite of one file (read from place p as data) that
 // removes the imported keys. The AWS config file also gets the
-// credential_process line of each key named in profiles (the keys whose
-// profile should now come from keywarden).
-func Plan(p Place, data []byte, keys []Key, profiles []string, opt PlanOptions) (*FilePlan, error) {
+// credential_process line of each use.
+func Plan(p Place, data []byte, keys []Key, uses []Use, opt PlanOptions) (*FilePlan, error) {
 	fp := &FilePlan{Path: p.Path, Form: p.Form, Old: data}
 	secrets := map[string]string{} // secret -> profile name
 	ids := map[string]string{}
@@ -159,8 +189,8 @@ func Plan(p Place, data []byte, keys []Key, profiles []string, opt PlanOptions) 
 		}
 		edits = iniEdits(data, secs, ids, secrets)
 		if p.Form == FormConfig {
-			for _, name := range profiles {
-				e, note := credentialProcessEdit(data, secs, name, opt.Command)
+			for _, u := range uses {
+				e, note := credentialProcessEdit(data, secs, u, opt.Command)
 				if note != "" {
 					fp.Notes = append(fp.Notes, note)
 				}
@@ -278,15 +308,16 @@ func onlySettings(data []byte, s Section) bool {
 }
 
 // credentialProcessEdit adds "credential_process = CMD credential-process
-// NAME" to profile name in the config file: after the section's last
+// STORE" to the use's profile in the config file: after the section's last
 // setting, or in a new section at the end. A profile that gets its
 // credentials another way (role, SSO, another process) is left alone and
 // a note says so.
-func credentialProcessEdit(data []byte, secs []Section, name, command string) (*Edit, string) {
+func credentialProcessEdit(data []byte, secs []Section, u Use, command string) (*Edit, string) {
 	if command == "" {
 		command = "keywarden"
 	}
-	want := command + " credential-process " + name
+	name := u.Profile
+	want := command + " credential-process " + u.Store
 	eol := "\n"
 	if bytes.Contains(data, []byte("\r\n")) {
 		eol = "\r\n"

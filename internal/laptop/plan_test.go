@@ -21,13 +21,13 @@ var testKey = Key{Name: "work", KeyID: testID, Secret: testSecret}
 
 func TestPlan(t *testing.T) {
 	tests := []struct {
-		name     string
-		place    Place
-		data     string
-		profiles []string
-		fix      bool
-		want     string
-		notes    string
+		name  string
+		place Place
+		data  string
+		uses  []Use
+		fix   bool
+		want  string
+		notes string
 	}{
 		{
 			name:  "bash history: the secret only, every other byte kept",
@@ -67,46 +67,46 @@ func TestPlan(t *testing.T) {
 			want:  "aws_secret = \"\"\n",
 		},
 		{
-			name:     "config: credential_process after the last setting, key lines removed",
-			place:    Place{Form: FormConfig},
-			data:     "[profile work]\naws_access_key_id = " + testID + "\naws_secret_access_key = " + testSecret + "\nregion = x\n\n[profile b]\n",
-			profiles: []string{"work"},
-			want:     "[profile work]\nregion = x\ncredential_process = keywarden credential-process work\n\n[profile b]\n",
+			name:  "config: credential_process after the last setting, key lines removed",
+			place: Place{Form: FormConfig},
+			data:  "[profile work]\naws_access_key_id = " + testID + "\naws_secret_access_key = " + testSecret + "\nregion = x\n\n[profile b]\n",
+			uses:  []Use{{"work", "work"}},
+			want:  "[profile work]\nregion = x\ncredential_process = keywarden credential-process work\n\n[profile b]\n",
 		},
 		{
-			name:     "config: credential_process where the next, emptied section's header was",
-			place:    Place{Form: FormConfig},
-			data:     "[profile work]\nregion = x\n[profile old]\naws_access_key_id = " + testID + "\naws_secret_access_key = " + testSecret + "\n",
-			profiles: []string{"work"},
-			want:     "[profile work]\nregion = x\ncredential_process = keywarden credential-process work\n",
+			name:  "config: credential_process where the next, emptied section's header was",
+			place: Place{Form: FormConfig},
+			data:  "[profile work]\nregion = x\n[profile old]\naws_access_key_id = " + testID + "\naws_secret_access_key = " + testSecret + "\n",
+			uses:  []Use{{"work", "work"}},
+			want:  "[profile work]\nregion = x\ncredential_process = keywarden credential-process work\n",
 		},
 		{
-			name:     "config: a role profile is left alone, with a note",
-			place:    Place{Form: FormConfig},
-			data:     "[profile work]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n",
-			profiles: []string{"work"},
-			want:     "[profile work]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n",
-			notes:    "profile work uses source_profile",
+			name:  "config: a role profile is left alone, with a note",
+			place: Place{Form: FormConfig},
+			data:  "[profile work]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n",
+			uses:  []Use{{"work", "work"}},
+			want:  "[profile work]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n",
+			notes: "profile work uses source_profile",
 		},
 		{
-			name:     "config: already done",
-			place:    Place{Form: FormConfig},
-			data:     "[default]\ncredential_process = keywarden credential-process default\n",
-			profiles: []string{"default"},
-			want:     "[default]\ncredential_process = keywarden credential-process default\n",
+			name:  "config: already done",
+			place: Place{Form: FormConfig},
+			data:  "[default]\ncredential_process = keywarden credential-process default\n",
+			uses:  []Use{{"default", "default"}},
+			want:  "[default]\ncredential_process = keywarden credential-process default\n",
 		},
 		{
-			name:     "config: another credential_process",
-			place:    Place{Form: FormConfig},
-			data:     "[profile work]\ncredential_process = aws-vault export --format=json work\n",
-			profiles: []string{"work"},
-			want:     "[profile work]\ncredential_process = aws-vault export --format=json work\n",
-			notes:    "already has credential_process",
+			name:  "config: another credential_process",
+			place: Place{Form: FormConfig},
+			data:  "[profile work]\ncredential_process = aws-vault export --format=json work\n",
+			uses:  []Use{{"work", "work"}},
+			want:  "[profile work]\ncredential_process = aws-vault export --format=json work\n",
+			notes: "already has credential_process",
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := Plan(tc.place, []byte(tc.data), []Key{testKey}, tc.profiles, PlanOptions{FixProjectFiles: tc.fix})
+			p, err := Plan(tc.place, []byte(tc.data), []Key{testKey}, tc.uses, PlanOptions{FixProjectFiles: tc.fix})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func TestPlan(t *testing.T) {
 				t.Errorf("notes %q, want %q", notes, tc.notes)
 			}
 			// Planning the result again changes nothing: import run twice.
-			again, err := Plan(tc.place, p.New(), []Key{testKey}, tc.profiles, PlanOptions{FixProjectFiles: tc.fix})
+			again, err := Plan(tc.place, p.New(), []Key{testKey}, tc.uses, PlanOptions{FixProjectFiles: tc.fix})
 			if err != nil || !again.Empty() {
 				t.Errorf("second plan not empty: %+v %v", again.Edits, err)
 			}
@@ -153,7 +153,7 @@ func TestDiff(t *testing.T) {
 	if d := p.Diff(); strings.Contains(d, token) || !strings.Contains(d, "AWS_SESSION_TOKEN=IQoJ****") {
 		t.Errorf("a session token on a changed line is shown:\n%s", d)
 	}
-	p, _ = Plan(Place{Path: "c", Form: FormConfig}, []byte("[default]\nregion = x\n"), nil, []string{"work"}, PlanOptions{})
+	p, _ = Plan(Place{Path: "c", Form: FormConfig}, []byte("[default]\nregion = x\n"), nil, []Use{{"work", "work"}}, PlanOptions{})
 	if got, want := p.Diff(), "--- c\n+++ c\n@@ line 3 @@\n+\n+[profile work]\n+credential_process = keywarden credential-process work\n"; got != want {
 		t.Errorf("insertion diff:\n%q\nwant\n%q", got, want)
 	}
@@ -177,6 +177,24 @@ func TestKeys(t *testing.T) {
 	keys = Keys(hits, map[string]string{other.KeyID: "work"})
 	if keys[1].Name != "work-gole" {
 		t.Errorf("a clashing name: %q", keys[1].Name)
+	}
+}
+
+func TestUses(t *testing.T) {
+	keys := []Key{
+		{Name: "build", Hits: []Hit{{Form: FormCredentials, Name: "ci"}, {Form: FormHistory, Name: "default"}}},
+		{Name: "work", Hits: []Hit{{Form: FormCredentials, Name: "work"}, {Form: FormConfig, Name: "work"}}},
+		{Name: "app", Hits: []Hit{{Form: FormProject, Name: "app"}}},
+	}
+	got := Uses(keys)
+	want := []Use{{"app", "app"}, {"ci", "build"}, {"work", "work"}}
+	if len(got) != len(want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%v, want %v", got, want)
+		}
 	}
 }
 
@@ -317,7 +335,7 @@ func FuzzPlan(f *testing.F) {
 	f.Add([]byte(": 1:0;x "+testSecret+"\x83"), uint8(3))
 	forms := []Form{FormCredentials, FormConfig, FormStartup, FormHistory, FormProject}
 	f.Fuzz(func(t *testing.T, data []byte, form uint8) {
-		p, err := Plan(Place{Form: forms[int(form)%len(forms)]}, data, []Key{testKey}, []string{"work"}, PlanOptions{FixProjectFiles: true})
+		p, err := Plan(Place{Form: forms[int(form)%len(forms)]}, data, []Key{testKey}, []Use{{"work", "work"}}, PlanOptions{FixProjectFiles: true})
 		if err != nil {
 			return
 		}
