@@ -142,7 +142,7 @@ func runImport(ctx context.Context, opts *importOptions) error {
 	clean := true
 	malformed := 0
 	if !opts.DryRun {
-		malformed = importAdvice(opts, s, imported, plans, show)
+		malformed = importAdvice(opts, s, imported, touched, show)
 		if clean, err = importRecheck(ctx, opts, s.Malformed, imported, touched, show); err != nil {
 			return err
 		}
@@ -152,7 +152,8 @@ func runImport(ctx context.Context, opts *importOptions) error {
 		return usageErrorf("%d %s holding imported keys could not be parsed and %s left as %s: fix %s and run keywarden import again",
 			malformed, plural(malformed, "file", "files"), plural(malformed, "was", "were"), plural(malformed, "it was", "they were"), plural(malformed, "it", "them"))
 	case werr > 0:
-		return usageErrorf("%d files could not be rewritten: they are unchanged and the keys are in the store; fix the cause and run keywarden import again", werr)
+		return usageErrorf("%d %s could not be rewritten: %s unchanged and the keys are in the store; fix the cause and run keywarden import again",
+			werr, plural(werr, "file", "files"), plural(werr, "it is", "they are"))
 	case !clean:
 		return errors.New("doctor still finds imported keys in plain text: see above")
 	case failed > 0:

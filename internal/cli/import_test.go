@@ -351,6 +351,9 @@ func TestImportWriteFails(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
+	if strings.Contains(out.String(), "bash: history -c") || strings.Contains(out.String(), "zsh: fc -p") {
+		t.Errorf("history advice for histories that were not rewritten:\n%s", out)
+	}
 	if !strings.Contains(err.Error(), "the keys are in the store") {
 		t.Errorf("error %q does not say the keys are in the store", err)
 	}
