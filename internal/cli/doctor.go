@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/keywarden/keywarden/internal/awskey"
 	"github.com/keywarden/keywarden/internal/laptop"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/vault"
@@ -165,7 +166,7 @@ func doctorFindings(ctx context.Context, opts *doctorOptions, s *laptop.Survey, 
 	for _, d := range s.Walk.Skipped {
 		problems = append(problems, laptopPrintable(home, d))
 	}
-	keyed := map[string]bool{}
+	keyed := map[string]string{} // profile -> account of its key
 	var config []laptop.Section
 	credsPlace, configPlace := laptop.AWSFiles(home, opts.Getenv)
 	credsPath, configPath := credsPlace.Path, configPlace.Path
@@ -173,7 +174,7 @@ func doctorFindings(ctx context.Context, opts *doctorOptions, s *laptop.Survey, 
 		h := &s.Hits[i]
 		findings = append(findings, h.Finding(home, now))
 		if h.Form == laptop.FormCredentials && h.Pair() && h.Suppressed == "" {
-			keyed[h.Name] = true
+			keyed[h.Name], _ = awskey.AccountID(h.KeyID)
 		}
 	}
 	if f := s.File(configPath); f != nil && !s.Malformed[configPath] {

@@ -213,8 +213,10 @@ func shellQuote(s string) string {
 // long-term key (from the credentials file, the config file, or
 // keywarden's store through credential_process) and have no mfa_serial:
 // their calls never carry MFA, so policies that require it refuse them
-// and a leaked key needs nothing more.
-func CheckMFA(home, configPath string, config []Section, keyed map[string]bool) []report.Finding {
+// and a leaked key needs nothing more. keyed maps the profiles with a key
+// in the credentials file to the key's account ("" when unknown), for the
+// fix command.
+func CheckMFA(home, configPath string, config []Section, keyed map[string]string) []report.Finding {
 	var out []report.Finding
 	seen := map[string]bool{}
 	for _, s := range config {
@@ -223,7 +225,8 @@ func CheckMFA(home, configPath string, config []Section, keyed map[string]bool) 
 		}
 		cp, _ := s.Get("credential_process")
 		_, hasKey := s.Get("aws_access_key_id")
-		if !keyed[s.Profile] && !hasKey && !strings.Contains(cp, "keywarden credential-process") {
+		_, isKeyed := keyed[s.Profile]
+		if !isKeyed && !hasKey && !strings.Contains(cp, "keywarden credential-process") {
 			continue
 		}
 		if _, ok := s.Get("role_arn"); ok {
@@ -233,11 +236,11 @@ func CheckMFA(home, configPath string, config []Section, keyed map[string]bool) 
 			continue
 		}
 		seen[s.Profile] = true
-		out = append(out, mfaFinding(home, configPath, s.Profile, s.Line.No))
+		out = append(out, mfaFinding(home, configPath, s.Profile, keyed[s.Profile], s.Line.No))
 	}
-	for p := range keyed {
+	for p, acct := range keyed {
 		if !seen[p] && !hasProfile(config, p) {
-			out = append(out, mfaFinding(home, configPath, p, 0))
+			out = append(out, mfaFinding(home, configPath, p, acct, 0))
 		}
 	}
 	report.Sort(out)
@@ -253,13 +256,16 @@ func hasProfile(secs []Section, p string) bool {
 	return false
 }
 
-func mfaFinding(home, configPath, profile string, line int) report.Finding {
+func mfaFinding(home, configPath, profile, account string, line int) report.Finding {
+	if account == "" {
+		account = "ACCOUNT"
+	}
 	return report.Finding{
 		RuleID: RuleNoMFA, Severity: report.SeverityMedium,
 		Title:       "Profile uses a long-term key without MFA",
 		Message:     "Profile " + profile + " signs with a long-term key and has no mfa_serial: its calls never carry MFA.",
 		Location:    report.Location{Path: Display(home, configPath), Line: line, Column: min(line, 1), Resource: "profile " + profile},
-		Remediation: "`aws configure set mfa_serial arn:aws:iam::ACCOUNT:mfa/DEVICE --profile " + profile + "` (then keywarden asks for the code once per session)",
+		Remediation: "`aws configure set mfa_serial arn:aws:iam::" + account + ":mfa/DEVICE --profile " + profile + "` (then keywarden asks for the code once per session)",
 		References:  references,
 	}
 }

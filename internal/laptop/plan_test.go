@@ -234,13 +234,16 @@ func TestChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := CheckMFA("/h", "/h/.aws/config", config, map[string]bool{"a": true, "b": true, "d": true})
+	fs := CheckMFA("/h", "/h/.aws/config", config, map[string]string{"a": "111122223333", "b": "", "d": ""})
 	var got []string
 	for _, f := range fs {
 		got = append(got, f.Location.Resource)
 	}
 	if strings.Join(got, ",") != "profile d,profile a,profile c" {
 		t.Errorf("profiles without MFA: %v", got)
+	}
+	if len(fs) == 3 && !strings.Contains(fs[1].Remediation, "arn:aws:iam::111122223333:mfa/DEVICE --profile a") {
+		t.Errorf("fix without the key's account: %s", fs[1].Remediation)
 	}
 	now := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
 	if _, old := CheckKeyAge("p", testID, now.Add(-89*24*time.Hour), now); old {
