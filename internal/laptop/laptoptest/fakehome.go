@@ -23,7 +23,8 @@ type Pair struct{ ID, Secret string }
 
 // The keys in the fake home. They are random strings made for the tests.
 var (
-	// Work is in ~/.aws/credentials [work] (CRLF) and in the bash history.
+	// Work is in ~/.aws/credentials [work] (CRLF), in the bash history and
+	// (its secret alone) in the PowerShell history.
 	Work = Pair{"AKIA6RWJYAX6R5OAJ4XK", "RAhzjRZlchCl24o2rOugvkZ189XdkyHTUXNoGEQU"}
 	// Personal is exported in ~/.bashrc (a link into ~/dotfiles), in the
 	// zsh history and in the read-only ~/.s3cfg.
