@@ -181,7 +181,7 @@ func doctorFindings(ctx context.Context, opts *doctorOptions, s *laptop.Survey, 
 		config, _ = laptop.ParseINI(configPath, f.Data, true)
 	}
 	findings = append(findings, laptop.CheckMFA(home, configPath, config, keyed)...)
-	findings = append(findings, laptop.PermissionFindings(home, filepath.Dir(credsPath), credsPath, configPath)...)
+	findings = append(findings, laptop.PermissionFindings(home, filepath.Join(home, ".aws"), credsPath, configPath)...)
 	findings = append(findings, doctorStore(ctx, opts, now, &problems)...)
 	gitconfig := laptop.GlobalGitConfig(home)
 	for _, r := range s.Walk.Repos {
