@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keywarden/keywarden/internal/cli"
+	"github.com/keywarden/keywarden/internal/laptop/laptoptest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -34,7 +35,6 @@ func TestScripts(t *testing.T) {
 		Dir:                 filepath.Join("testdata", "script"),
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
-		Cmds:                motoCmds(t),
 		Setup: func(env *testscript.Env) error {
 			// The shared public samples, for scripts that use them; scripts
 			// that need them start with: [!shared] skip 'no ../shared/data'
@@ -43,6 +43,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NOT_FOUND_URL", notFound.URL)
 			return nil
 		},
+		Cmds:                scriptCmds(t),
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {
 				_, err := os.Stat(shared)
@@ -54,4 +55,19 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// scriptCmds are the commands scripts have besides testscript's own: the
+// emulator's (moto_script_test.go) and fakehome.
+func scriptCmds(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	cmds := motoCmds(t)
+	// fakehome DIR writes the fake home directory of the doctor and
+	// import scripts (internal/laptop/laptoptest) into DIR.
+	cmds["fakehome"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: fakehome DIR")
+		}
+		ts.Check(laptoptest.Write(ts.MkAbs(args[0])))
+	}
+	return cmds
 }
