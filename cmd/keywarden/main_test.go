@@ -43,7 +43,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NOT_FOUND_URL", notFound.URL)
 			return nil
 		},
-		Cmds:                scriptCmds(t),
+		Cmds: scriptCmds(t),
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {
 				_, err := os.Stat(shared)
