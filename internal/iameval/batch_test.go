@@ -127,3 +127,30 @@ func FuzzDecodeBatchRequest(f *testing.F) {
 		}
 	})
 }
+
+// A writer of the contract (the audit, the responder) marshals a
+// BatchRequest; the decoder reads back the same request.
+func TestBatchRequestRoundTrip(t *testing.T) {
+	in := BatchRequest{
+		Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Anonymous: true,
+		Context:        map[string]json.RawMessage{"aws:SecureTransport": json.RawMessage(`true`), "aws:TagKeys": json.RawMessage(`["a"]`)},
+		ResourcePolicy: json.RawMessage(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}}`),
+	}
+	line, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item, err := DecodeBatchRequest(line)
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	if item.Request.Principal != AnonymousPrincipal || item.Request.Action != in.Action || item.Request.Resource != in.Resource {
+		t.Errorf("request %+v", item.Request)
+	}
+	if vals, ok := item.Request.Context.Get("aws:TagKeys"); !ok || len(vals) != 1 || vals[0] != "a" {
+		t.Errorf("aws:TagKeys %v %v", vals, ok)
+	}
+	if res := CompileSet(item.Set).Evaluate(item.Request, Options{}); res.Decision != Allowed {
+		t.Errorf("%s: %s", res.Decision, res.Reason)
+	}
+}

@@ -98,6 +98,11 @@ var docCases = []docCase{
 	{name: "RBP names the federated user session: session policy does not limit", principal: docFed, session: `{"Effect":"Allow","Action":"ec2:*","Resource":"*"}`, resPol: allowOn(`{"AWS":"`+docFed+`"}`, "s3:GetObject"), want: Allowed},
 	{name: "RBP names the IAM user of a federated session: session policy limits", principal: docFed, session: `{"Effect":"Allow","Action":"ec2:*","Resource":"*"}`, resPol: allowOn(`{"AWS":"`+aliceARN+`"}`, "s3:GetObject"), want: ImplicitlyDenied},
 	{name: "RBP names the IAM user of a federated session: session policy allows", principal: docFed, session: allowStar, resPol: allowOn(`{"AWS":"`+aliceARN+`"}`, "s3:GetObject"), want: Allowed},
+	{name: "RBP names the user: identity explicit deny still denies", principal: aliceARN, identity: []string{`{"Effect":"Deny","Action":"s3:*","Resource":"*"}`}, resPol: allowOn(`{"AWS":"`+aliceARN+`"}`, "s3:GetObject"), want: ExplicitlyDenied},
+	{name: "RBP names the user: an SCP that does not allow still limits", principal: aliceARN, scp: `{"Effect":"Allow","Action":"ec2:*","Resource":"*"}`, resPol: allowOn(`{"AWS":"`+aliceARN+`"}`, "s3:GetObject"), want: ImplicitlyDenied},
+	{name: "RBP names the session: boundary and session policy both deny implicitly", principal: sessARN, boundary: `{"Effect":"Allow","Action":"ec2:*","Resource":"*"}`, session: `{"Effect":"Allow","Action":"ec2:*","Resource":"*"}`, resPol: allowOn(`{"AWS":"`+sessARN+`"}`, "s3:GetObject"), want: Allowed},
+	{name: "RBP names the session: session policy explicit deny still denies", principal: sessARN, session: allowStar + `,{"Effect":"Deny","Action":"s3:*","Resource":"*"}`, resPol: allowOn(`{"AWS":"`+sessARN+`"}`, "s3:GetObject"), want: ExplicitlyDenied},
+	{name: "no RBP: identity allows, session policy does not", principal: sessARN, identity: []string{allowStar}, session: `{"Effect":"Allow","Action":"ec2:*","Resource":"*"}`, want: ImplicitlyDenied},
 	{name: "cross-account RBP names the user: boundary implicit deny limits", principal: docOtherAcc, resource: "arn:aws:sqs:eu-west-1:111122223333:q", action: "sqs:SendMessage", identity: []string{allowStar}, boundary: `{"Effect":"Allow","Action":"ec2:*","Resource":"*"}`, resPol: allowOn(`{"AWS":"`+docOtherAcc+`"}`, "sqs:SendMessage"), want: ImplicitlyDenied},
 
 	// KMS key policies (AWS KMS Developer Guide, key-policy-default.html:
