@@ -281,7 +281,11 @@ func (r *evalState) stmtMatch(s *cstmt, principals bool) (tri, grant, failure, i
 		rm := no
 		for _, g := range s.res {
 			var m tri
-			if r.resKnown && r.resource == "*" {
+			if r.resKnown && r.resource == "*" && !s.notRes {
+				// A request for "*" is in Resource when a pattern could
+				// cover it; NotResource keeps the literal test, so that
+				// a pattern naming some resources does not take a
+				// request for all of them out of a NotResource guard.
 				m = g.coversAll(r)
 			} else if r.resKnown {
 				m = g.match(r.resource, r)

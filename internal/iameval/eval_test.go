@@ -43,6 +43,8 @@ func TestActionResourceMatching(t *testing.T) {
 		// a single resource or another service.
 		{"resource * request, covering pattern", `{"Effect":"Allow","Action":"iam:ListUsers","Resource":"arn:aws:iam::*:user/*"}`, "iam:ListUsers", "*", true},
 		{"resource * request, one named resource", `{"Effect":"Allow","Action":"iam:ListUsers","Resource":"arn:aws:iam::*:user/bob"}`, "iam:ListUsers", "*", false},
+		{"resource * request, NotResource of some buckets still applies", `{"Effect":"Allow","Action":"s3:*","NotResource":"arn:aws:s3:::secret/*"}`, "s3:ListAllMyBuckets", "*", true},
+		{"resource * request, NotResource *", `{"Effect":"Allow","Action":"s3:*","NotResource":"*"}`, "s3:ListAllMyBuckets", "*", false},
 		{"resource * request, another service's pattern", `{"Effect":"Allow","Action":"iam:ListUsers","Resource":"arn:aws:s3:::*"}`, "iam:ListUsers", "*", false},
 		{"policy variable username", `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::home/${aws:username}/*"}`, "s3:GetObject", "arn:aws:s3:::home/alice/x", true},
 		{"policy variable other user", `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::home/${aws:username}/*"}`, "s3:GetObject", "arn:aws:s3:::home/bob/x", false},
