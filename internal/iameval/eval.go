@@ -657,7 +657,10 @@ func (c *Compiled) run(r *evalState, resAcctOverride string) verdict {
 // trust policies for the STS calls that assume a role. action is lower-case.
 func resourcePolicyRequired(action string) bool {
 	if strings.HasPrefix(action, "kms:") {
-		return true
+		// Actions on no key (kms:ListKeys, kms:CreateKey,
+		// kms:GenerateRandom...) are governed by IAM policies alone
+		// (AWS KMS Developer Guide, kms-api-permissions-reference.html).
+		return !wildcardOnly(action)
 	}
 	switch action {
 	case "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity", "sts:tagsession", "sts:setsourceidentity", "sts:setcontext":
