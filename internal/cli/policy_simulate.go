@@ -1,14 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"regexp"
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/iamdata"
@@ -19,11 +14,6 @@ import (
 )
 
 func init() { register("policy", 30, newPolicySimulateCmd) }
-
-// policySimulateMaxLine bounds one line of --batch input: a request with
-// its policies. AWS's own policy limits are a few KiB; 8 MiB leaves room
-// for several pretty-printed documents while keeping memory bounded.
-const policySimulateMaxLine = 8 << 20
 
 // policySimulateOptions are the inputs of `keywarden policy simulate`.
 type policySimulateOptions struct {
@@ -47,7 +37,7 @@ type policySimulateOptions struct {
 	Format       string
 	formatGiven  bool
 	principalSet bool
-	maxLine      int // --batch line limit; policySimulateMaxLine when 0
+	maxLine      int // --batch line limit; iameval.MaxBatchLine when 0
 }
 
 func newPolicySimulateCmd(f *Factory) *cobra.Command {
@@ -122,7 +112,7 @@ func runPolicySimulate(opts *policySimulateOptions) error {
 	if opts.Action == "" {
 		return usageErrorf("--action is required (or --batch)")
 	}
-	if why := policySimulateActionProblem(opts.Action); why != "" {
+	if why := iameval.ActionProblem(opts.Action); why != "" {
 		return usageErrorf("--action %q %s", opts.Action, why)
 	}
 	ctx, err := policySimulateContext(opts.Context)
@@ -135,7 +125,7 @@ func runPolicySimulate(opts *policySimulateOptions) error {
 	}
 	principal := opts.Principal
 	if principal == "" {
-		principal = policySimulateDefaultPrincipal(opts.Resource, opts.ResourceAccount)
+		principal = iameval.DefaultPrincipal(opts.Resource, opts.ResourceAccount)
 	}
 	compiled := iameval.CompileSet(set)
 	res := compiled.Evaluate(iameval.Request{
@@ -166,21 +156,6 @@ func runPolicySimulate(opts *policySimulateOptions) error {
 		return ErrFindings()
 	}
 	return nil
-}
-
-// policySimulateDefaultPrincipal invents a user in the resource's account
-// when no principal is given, so that identity policies apply and the
-// request is not mistaken for a cross-account one.
-func policySimulateDefaultPrincipal(resource, account string) string {
-	if account == "" {
-		if parts := strings.SplitN(resource, ":", 6); len(parts) == 6 && len(parts[4]) == 12 {
-			account = parts[4]
-		}
-	}
-	if account == "" {
-		account = "123456789012"
-	}
-	return "arn:aws:iam::" + account + ":user/simulated-user"
 }
 
 func policySimulateContext(kvs []string) (*iameval.Context, error) {
@@ -320,225 +295,6 @@ func policySimulateText(io_ *IOStreams, res iameval.Result, principal string, de
 	return nil
 }
 
-// policySimulateBatchLine is one request of --batch input.
-type policySimulateBatchLine struct {
-	Action                string                     `json:"action"`
-	Resource              string                     `json:"resource"`
-	ResourceAccount       string                     `json:"resourceAccount"`
-	Principal             string                     `json:"principal"`
-	Context               map[string]json.RawMessage `json:"context"`
-	IdentityPolicies      []json.RawMessage          `json:"identityPolicies"`
-	PermissionsBoundaries []json.RawMessage          `json:"permissionsBoundaries"`
-	SCPs                  [][]json.RawMessage        `json:"scps"`
-	RCPs                  [][]json.RawMessage        `json:"rcps"`
-	ResourcePolicy        json.RawMessage            `json:"resourcePolicy"`
-	SessionPolicy         json.RawMessage            `json:"sessionPolicy"`
-	VPCEndpointPolicy     json.RawMessage            `json:"vpcEndpointPolicy"`
-}
-
-func policySimulateBatch(opts *policySimulateOptions) error {
-	var in io.Reader
-	if opts.Batch == "-" {
-		in = opts.IO.In
-	} else {
-		f, err := os.Open(opts.Batch)
-		if err != nil {
-			return UsageError(err)
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.IsDir() {
-			return usageErrorf("%s: is a directory", opts.Batch)
-		}
-		in = f
-	}
-	br := bufio.NewReaderSize(in, 64<<10)
-	w := bufio.NewWriter(opts.IO.Out)
-	defer w.Flush()
-	enc := report.NewJSONEncoder(w)
-	enc.SetEscapeHTML(false)
-	limit := opts.maxLine
-	if limit <= 0 {
-		limit = policySimulateMaxLine
-	}
-	bad, lineNo, n := 0, 0, 0
-	for {
-		line, tooLong, err := policySimulateReadLine(br, limit)
-		if err != nil && err != io.EOF {
-			w.Flush()
-			return UsageError(fmt.Errorf("%s: line %d: %w", opts.Batch, lineNo+1, err))
-		}
-		eof := err == io.EOF
-		if eof && line == nil && !tooLong {
-			break
-		}
-		lineNo++
-		if !tooLong && len(bytes.TrimSpace(line)) == 0 {
-			if eof {
-				break
-			}
-			continue // blank lines are not requests
-		}
-		n++
-		var out policySimulateResult
-		if tooLong {
-			out = policySimulateResult{Line: lineNo, Error: fmt.Sprintf("line %d: longer than the %d-byte limit", lineNo, limit)}
-		} else {
-			out = policySimulateOne(lineNo, line, opts.Explain)
-		}
-		if out.Error != "" {
-			bad++
-		}
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-		if eof {
-			break
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if bad > 0 {
-		return usageErrorf("%d of %d requests could not be evaluated (see the error lines)", bad, n)
-	}
-	return nil
-}
-
-// policySimulateReadLine reads one line without holding more than limit
-// bytes: the rest of an overlong line is skipped and reported.
-func policySimulateReadLine(br *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if !tooLong {
-			if len(buf)+len(chunk) > limit {
-				tooLong, buf = true, nil
-			} else {
-				buf = append(buf, chunk...)
-			}
-		}
-		switch err {
-		case bufio.ErrBufferFull:
-			continue
-		case nil:
-			return buf, tooLong, nil
-		case io.EOF:
-			if len(buf) == 0 && !tooLong {
-				return nil, false, io.EOF
-			}
-			return buf, tooLong, io.EOF
-		default:
-			return nil, false, err
-		}
-	}
-}
-
-// policySimulateOne evaluates one batch line; problems become its error.
-// Each line is compiled on its own: its policies are parsed afresh, and a
-// shared cache would only grow with a long stream.
-func policySimulateOne(lineNo int, line []byte, explain bool) policySimulateResult {
-	fail := func(format string, args ...any) policySimulateResult {
-		return policySimulateResult{Line: lineNo, Error: fmt.Sprintf("line %d: ", lineNo) + report.Printable(fmt.Sprintf(format, args...))}
-	}
-	var req policySimulateBatchLine
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return fail("not a valid request object: %v", err)
-	}
-	if dec.More() {
-		return fail("more than one JSON value on the line")
-	}
-	if why := policySimulateActionProblem(req.Action); why != "" {
-		return fail("\"action\" %q %s", req.Action, why)
-	}
-	if req.Resource == "" {
-		req.Resource = "*"
-	}
-	ctx := iameval.NewContext()
-	for k, raw := range req.Context {
-		vals, multi, err := policySimulateContextValue(raw)
-		if err != nil {
-			return fail("context key %q: %v", k, err)
-		}
-		if multi {
-			ctx.SetMulti(k, vals...)
-		} else {
-			ctx.Set(k, vals...)
-		}
-	}
-	doc := func(what string, raw json.RawMessage) (*iampolicy.Policy, error) {
-		if len(raw) == 0 || string(raw) == "null" {
-			return nil, nil
-		}
-		if len(raw) > iampolicy.MaxDocumentSize {
-			return nil, fmt.Errorf("%s: larger than the %d-byte limit", what, iampolicy.MaxDocumentSize)
-		}
-		return iampolicy.Parse(what, raw)
-	}
-	var set iameval.PolicySet
-	var err error
-	for i, raw := range req.IdentityPolicies {
-		p, err := doc(fmt.Sprintf("identityPolicies[%d]", i), raw)
-		if err != nil {
-			return fail("%v", err)
-		}
-		set.Identity = append(set.Identity, p)
-	}
-	for i, raw := range req.PermissionsBoundaries {
-		p, err := doc(fmt.Sprintf("permissionsBoundaries[%d]", i), raw)
-		if err != nil {
-			return fail("%v", err)
-		}
-		set.Boundary = append(set.Boundary, p)
-	}
-	levels := func(name string, in [][]json.RawMessage) ([][]*iampolicy.Policy, error) {
-		var out [][]*iampolicy.Policy
-		for i, lvl := range in {
-			var l []*iampolicy.Policy
-			for j, raw := range lvl {
-				p, err := doc(fmt.Sprintf("%s[%d][%d]", name, i, j), raw)
-				if err != nil {
-					return nil, err
-				}
-				l = append(l, p)
-			}
-			out = append(out, l)
-		}
-		return out, nil
-	}
-	if set.SCPs, err = levels("scps", req.SCPs); err != nil {
-		return fail("%v", err)
-	}
-	if set.RCPs, err = levels("rcps", req.RCPs); err != nil {
-		return fail("%v", err)
-	}
-	if set.Resource, err = doc("resourcePolicy", req.ResourcePolicy); err != nil {
-		return fail("%v", err)
-	}
-	sess, err := doc("sessionPolicy", req.SessionPolicy)
-	if err != nil {
-		return fail("%v", err)
-	}
-	if sess != nil {
-		set.Session = []*iampolicy.Policy{sess}
-	}
-	if set.VPCEndpoint, err = doc("vpcEndpointPolicy", req.VPCEndpointPolicy); err != nil {
-		return fail("%v", err)
-	}
-	principal := req.Principal
-	if principal == "" {
-		principal = policySimulateDefaultPrincipal(req.Resource, req.ResourceAccount)
-	}
-	compiled := iameval.CompileSet(set)
-	res := compiled.Evaluate(iameval.Request{Action: req.Action, Resource: req.Resource, Principal: principal, ResourceAccount: req.ResourceAccount, Context: ctx},
-		iameval.Options{Explain: explain})
-	out := policySimulateJSON(res, explain)
-	out.Line = lineNo
-	out.Warnings = append(policySimulateActionWarnings(req.Action, `"action"`), compiled.Problems...)
-	return out
-}
-
 // policySimulateActionWarnings warns about a request's action that is not
 // in the built-in catalogue: AWS would answer such a request with an error,
 // and a simulation of a misspelt action answers a question nobody asked.
@@ -549,62 +305,4 @@ func policySimulateActionWarnings(action, what string) []string {
 		return nil
 	}
 	return []string{what + " " + p.String()}
-}
-
-// policySimulateContextValue reads a context value: a string (or a JSON
-// boolean or number, read as its text) or a list of them (multi-valued).
-func policySimulateContextValue(raw json.RawMessage) ([]string, bool, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, false, err
-	}
-	scalar := func(x any) (string, bool) {
-		switch t := x.(type) {
-		case string:
-			return t, true
-		case bool:
-			if t {
-				return "true", true
-			}
-			return "false", true
-		case json.Number:
-			return t.String(), true
-		}
-		return "", false
-	}
-	if list, ok := v.([]any); ok {
-		out := make([]string, 0, len(list))
-		for _, x := range list {
-			s, ok := scalar(x)
-			if !ok {
-				return nil, false, errors.New("list elements must be strings, booleans or numbers")
-			}
-			out = append(out, s)
-		}
-		return out, true, nil
-	}
-	s, ok := scalar(v)
-	if !ok {
-		return nil, false, errors.New("want a string or a list of strings")
-	}
-	return []string{s}, false, nil
-}
-
-// policySimulateActionRe is one action as a request names it: a service
-// prefix and an action name, no wildcards.
-var policySimulateActionRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$`)
-
-// policySimulateActionProblem says what is wrong with a request's action,
-// or "". A request names one action: a wildcard belongs in a policy, and
-// evaluated literally it would answer a question nobody asked.
-func policySimulateActionProblem(a string) string {
-	switch {
-	case strings.ContainsAny(a, "*?"):
-		return "has a wildcard: a request names one action (simulate each action you mean)"
-	case !policySimulateActionRe.MatchString(a):
-		return "is not of the form service:Action"
-	}
-	return ""
 }

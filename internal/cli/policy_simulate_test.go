@@ -70,20 +70,6 @@ func TestPolicySimulateBatchLimits(t *testing.T) {
 	}
 }
 
-func TestPolicySimulateContextValues(t *testing.T) {
-	for raw, want := range map[string]string{`"a"`: "a", `true`: "true", `3600`: "3600", `1.50`: "1.50", `["a","b"]`: "a,b"} {
-		vals, _, err := policySimulateContextValue(json.RawMessage(raw))
-		if err != nil || strings.Join(vals, ",") != want {
-			t.Errorf("%s: %v %v, want %s", raw, vals, err, want)
-		}
-	}
-	for _, raw := range []string{`{"a":1}`, `[["a"]]`, `null`} {
-		if _, _, err := policySimulateContextValue(json.RawMessage(raw)); err == nil {
-			t.Errorf("%s accepted", raw)
-		}
-	}
-}
-
 // FuzzPolicySimulateBatchLine feeds hostile request lines to the --batch
 // reader: it must never panic, and every line gets exactly a decision or
 // an error.

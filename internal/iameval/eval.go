@@ -175,8 +175,11 @@ type evalState struct {
 	// hasBoundary: the caller has a permissions boundary (NotPrincipal
 	// never spares such a caller).
 	hasBoundary bool
-	explain     bool
-	guards      bool
+	// needPrincipal: the layer being evaluated is a resource-based
+	// policy, whose statements apply only to the principals they name.
+	needPrincipal bool
+	explain       bool
+	guards        bool
 
 	derived []derivedKey
 	trace   []StatementTrace
@@ -278,7 +281,13 @@ func (r *evalState) stmtMatch(s *cstmt, principals bool) (tri, grant, failure, i
 		rm := no
 		for _, g := range s.res {
 			var m tri
-			if r.resKnown {
+			if r.resKnown && r.resource == "*" && !s.notRes {
+				// A request for "*" is in Resource when a pattern could
+				// cover it; NotResource keeps the literal test, so that
+				// a pattern naming some resources does not take a
+				// request for all of them out of a NotResource guard.
+				m = g.coversAll(r)
+			} else if r.resKnown {
 				m = g.match(r.resource, r)
 			} else if g.kind == gAll {
 				m = yes
@@ -298,14 +307,23 @@ func (r *evalState) stmtMatch(s *cstmt, principals bool) (tri, grant, failure, i
 			return no, grantNone, failResource, -1
 		}
 	}
-	// Principal (resource-based policies only).
+	// Principal (resource-based policies only). A statement of a
+	// resource-based policy that has neither Principal nor NotPrincipal
+	// names nobody: AWS refuses such a policy, so it never applies, as
+	// an Allow or as a Deny.
 	g := grantDirect
 	if principals {
 		switch {
 		case s.prin != nil:
 			g = principalMatch(s.prin, &r.caller)
 		case s.notPri != nil:
-			if notPrincipalExcludes(s.notPri, &r.caller, r.hasBoundary) {
+			if s.deny && notPrincipalExcludes(s.notPri, &r.caller, r.hasBoundary) {
+				g = grantNone
+			} else if !s.deny && notPrincipalNames(s.notPri, &r.caller) {
+				g = grantNone
+			}
+		default:
+			if r.needPrincipal {
 				g = grantNone
 			}
 		}
@@ -488,12 +506,14 @@ const (
 	rsSession
 	rsAuthOperation
 	rsAuthSessionCreds
+	rsAWSOwned
 )
 
 type reason struct {
 	kind  reasonKind
 	level int
 	acct  string
+	why   string // rsAWSOwned
 }
 
 // verdict is the three-valued outcome of one run, before any text.
@@ -573,7 +593,9 @@ func (c *Compiled) run(r *evalState, resAcctOverride string) verdict {
 	cross := r.caller.account != "" && resAcct != "" && resAcct != r.caller.account
 	granted := chain
 	if c.hasResPol {
+		r.needPrincipal = true
 		lr := r.evalLayer(c.resourceList(), LayerResource, true)
+		r.needPrincipal = false
 		deny = or(deny, lr.deny)
 		direct, indirect, acct := lr.grants[grantDirect], lr.grants[grantIndirect], lr.grants[grantAccount]
 		if cross || r.caller.account == "" {
@@ -619,6 +641,14 @@ func (c *Compiled) run(r *evalState, resAcctOverride string) verdict {
 	}
 	v.deny = deny
 	v.allow = and(scpOK, and(vpceOK, granted))
+	if r.resKnown {
+		if why := awsOwned(r.action, r.resource); why != "" {
+			// No policy can grant it: an implicit deny, unless a Deny
+			// matched anyway.
+			v.allow = no
+			v.reasons = []reason{{kind: rsAWSOwned, why: why}}
+		}
+	}
 	return r.applyAuthOperation(v)
 }
 
@@ -627,7 +657,10 @@ func (c *Compiled) run(r *evalState, resAcctOverride string) verdict {
 // trust policies for the STS calls that assume a role. action is lower-case.
 func resourcePolicyRequired(action string) bool {
 	if strings.HasPrefix(action, "kms:") {
-		return true
+		// Actions on no key (kms:ListKeys, kms:CreateKey,
+		// kms:GenerateRandom...) are governed by IAM policies alone
+		// (AWS KMS Developer Guide, kms-api-permissions-reference.html).
+		return !wildcardOnly(action)
 	}
 	switch action {
 	case "sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity", "sts:tagsession", "sts:setsourceidentity", "sts:setcontext":
@@ -666,6 +699,8 @@ func (rs reason) text(action, callerAcct string) string {
 		return "no session policy allows " + action
 	case rsAuthOperation:
 		return action + " is an authentication operation: it needs no permission, and no policy can deny it"
+	case rsAWSOwned:
+		return rs.why
 	case rsAuthSessionCreds:
 		return action + " must be signed with an IAM user's or the root user's long-term access key; temporary credentials cannot call it"
 	}

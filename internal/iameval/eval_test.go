@@ -37,7 +37,15 @@ func TestActionResourceMatching(t *testing.T) {
 		{"resource trailing star expands past colons", `{"Effect":"Allow","Action":"logs:PutLogEvents","Resource":"arn:aws:logs:eu-west-1:111122223333:*"}`, "logs:PutLogEvents", "arn:aws:logs:eu-west-1:111122223333:log-group:a:log-stream:b", true},
 		{"NotResource", `{"Effect":"Allow","Action":"s3:*","NotResource":"arn:aws:s3:::secret/*"}`, "s3:GetObject", "arn:aws:s3:::secret/k", false},
 		{"NotResource other", `{"Effect":"Allow","Action":"s3:*","NotResource":"arn:aws:s3:::secret/*"}`, "s3:GetObject", "arn:aws:s3:::public/k", true},
-		{"resource * for a wildcard-only action", `{"Effect":"Allow","Action":"iam:ListUsers","Resource":"arn:aws:iam::*:user/*"}`, "iam:ListUsers", "*", false},
+		// A request for "*" is matched by a pattern that could cover the
+		// service's resources (IAM User Guide, list actions take a path
+		// pattern such as arn:aws:iam::ACCOUNT:user/*), not by one naming
+		// a single resource or another service.
+		{"resource * request, covering pattern", `{"Effect":"Allow","Action":"iam:ListUsers","Resource":"arn:aws:iam::*:user/*"}`, "iam:ListUsers", "*", true},
+		{"resource * request, one named resource", `{"Effect":"Allow","Action":"iam:ListUsers","Resource":"arn:aws:iam::*:user/bob"}`, "iam:ListUsers", "*", false},
+		{"resource * request, NotResource of some buckets still applies", `{"Effect":"Allow","Action":"s3:*","NotResource":"arn:aws:s3:::secret/*"}`, "s3:ListAllMyBuckets", "*", true},
+		{"resource * request, NotResource *", `{"Effect":"Allow","Action":"s3:*","NotResource":"*"}`, "s3:ListAllMyBuckets", "*", false},
+		{"resource * request, another service's pattern", `{"Effect":"Allow","Action":"iam:ListUsers","Resource":"arn:aws:s3:::*"}`, "iam:ListUsers", "*", false},
 		{"policy variable username", `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::home/${aws:username}/*"}`, "s3:GetObject", "arn:aws:s3:::home/alice/x", true},
 		{"policy variable other user", `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::home/${aws:username}/*"}`, "s3:GetObject", "arn:aws:s3:::home/bob/x", false},
 		{"policy variable missing key, no default", `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::home/${aws:PrincipalTag/dept}/*"}`, "s3:GetObject", "arn:aws:s3:::home//x", false},

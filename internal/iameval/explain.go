@@ -66,9 +66,12 @@ func (r *evalState) traceOf(s *cstmt, layer string, t tri, f failure, ci int) St
 			st.Why = fmt.Sprintf("resource %s does not match Resource %s", r.resource, list(s.src.Resource.List))
 		}
 	case failPrincipal:
-		if s.notPri != nil {
+		switch {
+		case s.prin == nil && s.notPri == nil:
+			st.Why = "the statement has no Principal: AWS refuses it in a resource-based policy, so it applies to no one"
+		case s.notPri != nil:
 			st.Why = fmt.Sprintf("principal %s is listed in NotPrincipal", r.caller.raw)
-		} else {
+		default:
 			st.Why = fmt.Sprintf("principal %s is not named in Principal", r.caller.raw)
 		}
 	case failCondition:

@@ -144,6 +144,12 @@ func matchOne(p principalPat, c *caller) grant {
 			return grantNone
 		}
 		if v == c.raw {
+			// A role ARN given as the caller stands for its sessions:
+			// naming the role still leaves the boundary and session
+			// policies to allow.
+			if c.kind == pRole {
+				return grantIndirect
+			}
 			return grantDirect
 		}
 		if c.account != "" && (v == c.account || v == c.rootARN()) {
@@ -153,6 +159,11 @@ func matchOne(p principalPat, c *caller) grant {
 			return grantAccount
 		}
 		if c.kind == pSession && v == c.roleARN {
+			return grantIndirect
+		}
+		// A federated user session (GetFederationToken) named by its IAM
+		// user: the session policy still limits it.
+		if c.kind == pFederated && c.account != "" && v == "arn:"+c.partition+":iam::"+c.account+":user/"+c.name {
 			return grantIndirect
 		}
 	case "Service":
@@ -213,6 +224,25 @@ func notPrincipalExcludes(pr *compiledPrincipal, c *caller, hasBoundary bool) bo
 		return listed("CanonicalUser", c.raw)
 	case pWebIdentity, pUnknown:
 		return listed("Federated", c.raw) || listed("AWS", c.raw)
+	}
+	return false
+}
+
+// notPrincipalNames reports whether a NotPrincipal element of an Allow
+// statement names the caller, which leaves it out of the grant: "every
+// principal except these". The caller is named by its own ARN, by its
+// account (ID or :root ARN), by the role of its session, or by "*".
+func notPrincipalNames(pr *compiledPrincipal, c *caller) bool {
+	if pr.wildcard {
+		return true
+	}
+	for _, p := range pr.pats {
+		if p.typ == "AWS" && p.val == "*" && c.kind != pService && c.kind != pCanonical && c.kind != pWebIdentity {
+			return true
+		}
+		if matchOne(p, c) != grantNone {
+			return true
+		}
 	}
 	return false
 }
