@@ -568,6 +568,11 @@ func scanVerify(ctx context.Context, opts *scanOptions, col *scanCollector) erro
 			if r.Detail != "" {
 				f.Message += " (" + r.Detail + ")"
 			}
+			// A live key is an incident: the next step names the key in
+			// full (an identifier, not a secret), ready to paste.
+			respond := "keywarden respond " + p.id
+			f.Properties["respond"] = respond
+			f.Remediation = "Contain it now, with credentials of the key's account: `" + respond + " --dry-run`, then without --dry-run (deactivates the key, revokes its sessions, lists what it did and created). " + f.Remediation
 		case stsverify.Revoked:
 			f.Severity = report.SeverityLow
 			f.Message += " Verified: STS does not know this key ID (" + r.Detail + "): deleted, deactivated, expired, or never issued in this partition (STS cannot tell these apart; a key of aws-cn or aws-us-gov needs that partition's endpoint, --endpoint-url)."

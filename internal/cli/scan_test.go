@@ -294,6 +294,10 @@ func TestScanVerify(t *testing.T) {
 		if code != ExitFindings || !strings.Contains(out, "Verified LIVE: arn:aws:") {
 			t.Errorf("exit %d\n%s", code, out)
 		}
+		// The finding ends with the command that contains the key.
+		if !strings.Contains(out, "`keywarden respond "+id+" --dry-run`") || strings.Contains(out, secret) {
+			t.Errorf("no respond line for the live key, or the secret is shown:\n%s", out)
+		}
 	})
 }
 
