@@ -90,7 +90,10 @@ type KeyRow struct {
 	// Key is the key ID redacted to its last four characters, or "key 1" /
 	// "key 2" when only the credential report was read, or "" when the
 	// user's keys are unknown (authorization details alone).
-	Key    string `json:"key"`
+	Key string `json:"key"`
+	// id is the full key ID, when known: it appears only in the respond
+	// command of the row's findings, which must be pasteable.
+	id     string
 	Status string `json:"status"` // active, inactive, unknown
 	// Created is the key's creation date (YYYY-MM-DD), "" when unknown.
 	Created string `json:"created,omitempty"`
@@ -429,7 +432,7 @@ func (a *auditor) root() {
 }
 
 func (a *auditor) keyRow(user, arn string, k *inventory.AccessKey, mfa, console inventory.Tri) KeyRow {
-	row := KeyRow{User: user, UserARN: arn, Key: k.Label(), Status: "inactive", MFA: mfa.String(), Console: console.String(),
+	row := KeyRow{User: user, UserARN: arn, Key: k.Label(), id: k.ID, Status: "inactive", MFA: mfa.String(), Console: console.String(),
 		LastUsedService: k.LastUsedService, LastUsedRegion: k.LastUsedRegion, Findings: []string{}}
 	if k.Active {
 		row.Status = "active"
@@ -832,6 +835,14 @@ func (a *auditor) addSev(row *KeyRow, rule string, sev report.Severity, resource
 		Evidence:    report.Printable(evidence),
 		Remediation: remediationFor(c, user),
 		References:  c.References, Fingerprint: hex.EncodeToString(h[:12]), Properties: props}
+	if row != nil && row.id != "" && row.Status == "active" {
+		// An active key's finding ends with the command that contains it
+		// should it have leaked: the key ID in full (an identifier, not a
+		// secret), so that it can be pasted.
+		respond := "keywarden respond " + row.id
+		f.Properties["respond"] = respond
+		f.Remediation += " If the key may have leaked: `" + respond + " --dry-run`, then without --dry-run, contains it."
+	}
 	a.res.Findings = append(a.res.Findings, f)
 	if row != nil {
 		row.note(rule, sev)
