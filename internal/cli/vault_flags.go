@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/vault"
 	"github.com/keywarden/keywarden/internal/vault/awsconfig"
 	"github.com/spf13/cobra"
@@ -27,6 +30,8 @@ type vaultOptions struct {
 	Duration    time.Duration
 	Region      string
 	NoCache     bool
+	NoSession   bool
+	Prompt      string
 }
 
 func vaultNewOptions(f *Factory) *vaultOptions {
@@ -169,6 +174,8 @@ func (o *vaultOptions) sessions() (*vault.Sessions, error) {
 		Now:      o.Now,
 		Duration: o.Duration,
 		NoCache:  o.NoCache,
+		// --no-session: the long-term key itself; callers warn.
+		NoSession: o.NoSession,
 		// One MFA prompt when several commands want the same new session
 		// at once (parallel aws commands through credential_process).
 		Lock: vault.SessionLock(vault.DefaultFileDir(o.Getenv)),
@@ -184,6 +191,26 @@ func (o *vaultOptions) credentials(ctx context.Context, s *vault.Sessions, profi
 	}
 	res.Region = o.region(res.Region)
 	return res, nil
+}
+
+// bindNoSession adds --no-session (exec and export only).
+func (o *vaultOptions) bindNoSession(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&o.NoSession, "no-session", false, "use the stored LONG-TERM key itself, no session (a role profile: AssumeRole straight from it); never the default, warns")
+}
+
+// warnNoSession says loudly, on stderr, what --no-session handed out.
+func (o *vaultOptions) warnNoSession(profile string, res *vault.Result, to string) {
+	if !o.NoSession {
+		return
+	}
+	if res.Kind == "long-term" {
+		fmt.Fprintf(o.IO.ErrOut, "keywarden: WARNING: --no-session: %s gets the LONG-TERM access key %s of profile %s, not a session.\n"+
+			"keywarden: WARNING: it never expires (until you rotate or delete it), carries no MFA (policies that require MFA refuse it), and\n"+
+			"keywarden: WARNING: whatever reads it can use it from anywhere. Use it only where a session cannot work.\n",
+			report.Printable(to), awskey.Redact(res.AccessKeyID), report.Printable(profile))
+		return
+	}
+	fmt.Fprintf(o.IO.ErrOut, "keywarden: WARNING: --no-session: the role of profile %s was assumed straight from the long-term key, without the shared MFA session, and is not cached.\n", report.Printable(profile))
 }
 
 // vaultUserError makes errors the user must fix (a missing key, no MFA

@@ -19,6 +19,7 @@ type MFARequest struct {
 	Serial     string
 	Profile    string
 	MFAProcess string // the profile's mfa_process, if any
+	Prompt     string // the profile's mfa_prompt, if any
 }
 
 // MFASource produces a one-time code.

@@ -34,6 +34,9 @@ const (
 	rotationPrefix = "rotation:"
 )
 
+// cachePrefixes are the items that only cache what can be got again.
+var cachePrefixes = []string{sessionPrefix, rolePrefix}
+
 // Key is a stored long-term access key.
 type Key struct {
 	AccessKeyID     string    `json:"access_key_id"`
@@ -98,7 +101,12 @@ type Session struct {
 	// Via, for a role session, names the profile whose MFA session
 	// (GetSessionToken) the role was assumed with; empty when it was
 	// assumed directly from the long-term key.
-	Via     string    `json:"via,omitempty"`
+	Via string `json:"via,omitempty"`
+	// Params, for a role session, is a digest of what AssumeRole was
+	// asked (role, external ID, session name, tags, source identity,
+	// source profile): a session asked for with other settings is not
+	// reused when the config changes.
+	Params  string    `json:"params,omitempty"`
 	Created time.Time `json:"created"`
 }
 
@@ -200,6 +208,39 @@ func (v *Vault) RemoveSessions(profile string) error {
 		}
 	}
 	return nil
+}
+
+// ClearSessions forgets cached sessions: those cached under profile's
+// name, or every one when profile is empty. Keys are kept. It returns how
+// many items it removed.
+func (v *Vault) ClearSessions(profile string) (int, error) {
+	names, err := v.Store.Keys()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range names {
+		p, ok := sessionItemProfile(name)
+		if !ok || (profile != "" && p != profile) {
+			continue
+		}
+		if err := v.Store.Remove(name); err != nil && !errors.Is(err, ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// sessionItemProfile returns the profile a cached-session item is named
+// after, and whether name is such an item.
+func sessionItemProfile(name string) (string, bool) {
+	for _, prefix := range cachePrefixes {
+		if p, ok := strings.CutPrefix(name, prefix); ok {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 func sessionName(kind, profile string) string {

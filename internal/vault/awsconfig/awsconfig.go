@@ -40,6 +40,15 @@ type Profile struct {
 	Duration        time.Duration // duration_seconds; zero when unset
 	Region          string
 	MFAProcess      string
+	// SessionTags are session_tags (key=value,key=value): tags passed to
+	// AssumeRole. TransitiveSessionTags (key,key) are the keys among them
+	// that pass on to roles chained from this one.
+	SessionTags           map[string]string
+	TransitiveSessionTags []string
+	// SourceIdentity is source_identity, passed to AssumeRole.
+	SourceIdentity string
+	// MFAPrompt is mfa_prompt: how to ask for a code (see vault.Prompts).
+	MFAPrompt string
 	// CredentialProcess is read only to refuse a profile that has both it
 	// and source_profile, as the AWS CLI does.
 	CredentialProcess string
@@ -206,6 +215,18 @@ func (p *Profile) set(key, val string) error {
 		p.MFAProcess = val
 	case "credential_process":
 		p.CredentialProcess = val
+	case "session_tags":
+		tags, err := parseTags(val)
+		if err != nil {
+			return err
+		}
+		p.SessionTags = tags
+	case "transitive_session_tags":
+		p.TransitiveSessionTags = splitList(val)
+	case "source_identity":
+		p.SourceIdentity = val
+	case "mfa_prompt":
+		p.MFAPrompt = val
 	case "duration_seconds":
 		n, err := strconv.Atoi(val)
 		if err != nil || n <= 0 || n > 10*24*3600 {
@@ -214,6 +235,50 @@ func (p *Profile) set(key, val string) error {
 		p.Duration = time.Duration(n) * time.Second
 	}
 	return nil
+}
+
+// STS's limits on session tags.
+const (
+	MaxSessionTags = 50
+	MaxTagKeyLen   = 128
+	MaxTagValueLen = 256
+)
+
+// parseTags reads session_tags: comma-separated key=value pairs, as
+// aws-vault writes them.
+func parseTags(val string) (map[string]string, error) {
+	tags := map[string]string{}
+	for _, kv := range splitList(val) {
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case !ok || k == "":
+			return nil, fmt.Errorf("session_tags: %q is not key=value", truncate(kv))
+		case len(k) > MaxTagKeyLen:
+			return nil, fmt.Errorf("session_tags: key %q is longer than %d characters", truncate(k), MaxTagKeyLen)
+		case len(v) > MaxTagValueLen:
+			return nil, fmt.Errorf("session_tags: the value of %q is longer than %d characters", truncate(k), MaxTagValueLen)
+		}
+		if _, dup := tags[k]; dup {
+			return nil, fmt.Errorf("session_tags: key %q given twice", truncate(k))
+		}
+		tags[k] = v
+	}
+	if len(tags) > MaxSessionTags {
+		return nil, fmt.Errorf("session_tags: %d tags, STS allows %d", len(tags), MaxSessionTags)
+	}
+	return tags, nil
+}
+
+// splitList splits a comma-separated value, dropping empty items.
+func splitList(val string) []string {
+	var out []string
+	for _, s := range strings.Split(val, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func truncate(s string) string {
@@ -242,15 +307,32 @@ type Resolved struct {
 	// KeyProfile names the stored long-term key: the end of the
 	// source_profile chain (the profile itself when it has none).
 	KeyProfile string
+	// Source is set for a role profile whose source_profile is itself a
+	// role profile: that profile, resolved. The role is then assumed with
+	// the source role's session (role chaining), each hop cached.
+	Source *Resolved
 }
+
+// MaxChain bounds how many role profiles a source_profile chain may hold.
+const MaxChain = 8
 
 // Resolve follows source_profile to the profile that holds the long-term
 // key. mfa_serial and region are inherited from the source when the
-// profile does not set them, as the AWS CLI does for region. Chains of
-// roles (a role profile whose source is another role profile) are refused:
-// keywarden assumes roles from the long-term key (or from that key's MFA
-// session), never from another role's session.
-func (c *Config) Resolve(name string) (*Resolved, error) {
+// profile does not set them, as the AWS CLI does for region.
+//
+// A role profile whose source is another role profile is a chain: Source
+// holds the source resolved, and region is inherited from it. The MFA code
+// (if any) is given on the first role of the chain; the hops after it are
+// assumed with the previous role's session, which carries the MFA context.
+func (c *Config) Resolve(name string) (*Resolved, error) { return c.resolve(name, nil) }
+
+func (c *Config) resolve(name string, path []string) (*Resolved, error) {
+	if slices.Contains(path, name) {
+		return nil, fmt.Errorf("profile %q: source_profile goes round in a loop: %s", path[0], strings.Join(append(path, name), " -> "))
+	}
+	if len(path) >= MaxChain {
+		return nil, fmt.Errorf("profile %q: source_profile chain longer than %d role profiles", path[0], MaxChain)
+	}
 	p := c.Lookup(name)
 	if p.CredentialProcess != "" && p.SourceProfile != "" {
 		return nil, fmt.Errorf("profile %q has both credential_process and source_profile; the AWS CLI refuses that too", name)
@@ -261,10 +343,25 @@ func (c *Config) Resolve(name string) (*Resolved, error) {
 	}
 	src := c.Lookup(p.SourceProfile)
 	if src.RoleARN != "" {
-		return nil, fmt.Errorf("profile %q: source_profile %q is itself a role profile; keywarden assumes roles from a stored long-term key (or its MFA session), not from another role, so point source_profile at the profile whose key is stored", name, src.Name)
+		if p.RoleARN == "" {
+			return nil, fmt.Errorf("profile %q: source_profile %q is a role profile, so profile %q needs a role_arn of its own (use %q itself for that role)", name, src.Name, name, src.Name)
+		}
+		sr, err := c.resolve(src.Name, append(path, name))
+		if err != nil {
+			return nil, err
+		}
+		cp := *p
+		if cp.Region == "" {
+			cp.Region = sr.Region
+		}
+		cp.MFASerial = sr.MFASerial
+		r.Profile = &cp
+		r.KeyProfile = sr.KeyProfile
+		r.Source = sr
+		return r, nil
 	}
 	if src.SourceProfile != "" && src.SourceProfile != src.Name {
-		return nil, fmt.Errorf("profile %q: source_profile %q has a source_profile of its own; point source_profile at the profile whose key is stored", name, src.Name)
+		return nil, fmt.Errorf("profile %q: source_profile %q has a source_profile of its own and no role_arn; point source_profile at the profile whose key is stored", name, src.Name)
 	}
 	cp := *p
 	if cp.MFASerial == "" {
@@ -275,6 +372,9 @@ func (c *Config) Resolve(name string) (*Resolved, error) {
 	}
 	if cp.MFAProcess == "" {
 		cp.MFAProcess = src.MFAProcess
+	}
+	if cp.MFAPrompt == "" {
+		cp.MFAPrompt = src.MFAPrompt
 	}
 	r.Profile = &cp
 	r.KeyProfile = src.Name

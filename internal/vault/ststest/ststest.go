@@ -73,7 +73,16 @@ type Call struct {
 	Serial   string
 	Code     string
 	RoleARN  string
-	Err      string
+	// SignerRole is the role of the session that signed the call, when
+	// it was a role session (role chaining).
+	SignerRole string
+	// Tags, TransitiveTagKeys, SourceIdentity and RoleSessionName are
+	// what AssumeRole was asked for.
+	Tags              map[string]string
+	TransitiveTagKeys []string
+	SourceIdentity    string
+	RoleSessionName   string
+	Err               string
 }
 
 // Start starts the server; it stops with the test.
@@ -152,6 +161,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.SignedBy = m[1]
 	}
 	c.Duration, _ = strconv.Atoi(r.Form.Get("DurationSeconds"))
+	c.SourceIdentity, c.RoleSessionName = r.Form.Get("SourceIdentity"), r.Form.Get("RoleSessionName")
+	for i := 1; r.Form.Has(fmt.Sprintf("Tags.member.%d.Key", i)); i++ {
+		if c.Tags == nil {
+			c.Tags = map[string]string{}
+		}
+		c.Tags[r.Form.Get(fmt.Sprintf("Tags.member.%d.Key", i))] = r.Form.Get(fmt.Sprintf("Tags.member.%d.Value", i))
+	}
+	for i := 1; r.Form.Has(fmt.Sprintf("TransitiveTagKeys.member.%d", i)); i++ {
+		c.TransitiveTagKeys = append(c.TransitiveTagKeys, r.Form.Get(fmt.Sprintf("TransitiveTagKeys.member.%d", i)))
+	}
 	fail := func(status int, code, msg string) {
 		c.Err = code
 		s.calls = append(s.calls, c)
@@ -171,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(403, "ExpiredToken", "The security token included in the request is expired")
 			return
 		}
-		user, c.Temporary, c.MFA = temp.user, true, temp.mfa
+		user, c.Temporary, c.MFA, c.SignerRole = temp.user, true, temp.mfa, temp.roleARN
 	}
 	isRoot := len(user.ARN) > 5 && user.ARN[len(user.ARN)-5:] == ":root"
 	checkMFA := func() bool {
