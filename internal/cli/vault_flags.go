@@ -57,6 +57,8 @@ func (o *vaultOptions) bindSession(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.MFAToken, "mfa-token", "", "the current 6-digit MFA code (else mfa_process, else a prompt on the terminal)")
 	cmd.Flags().DurationVar(&o.Duration, "duration", 0, "session duration, e.g. 1h or 8h (default: duration_seconds, else 12h for sessions and 1h for roles)")
 	cmd.Flags().BoolVar(&o.NoCache, "no-cache", false, "get a new session from STS even if a cached one is still fresh")
+	cmd.Flags().StringVar(&o.Prompt, "prompt", "", "how to ask for an MFA code: "+strings.Join(vault.Prompts, "|")+" (default: KEYWARDEN_PROMPT, else the profile's mfa_prompt, else terminal)")
+	_ = cmd.RegisterFlagCompletionFunc("prompt", cobra.FixedCompletions(vault.Prompts, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func (o *vaultOptions) passphrase(create bool) (string, error) {
@@ -151,7 +153,17 @@ func (o *vaultOptions) sessions() (*vault.Sessions, error) {
 	if o.Duration != 0 && o.Duration < time.Second {
 		return nil, usageErrorf("--duration %s is too short", o.Duration)
 	}
-	chain := &vault.MFAChain{Code: o.MFAToken}
+	prompt := o.Prompt
+	if prompt == "" {
+		prompt = o.Getenv("KEYWARDEN_PROMPT")
+	}
+	if prompt != "" {
+		if err := vault.CheckPrompt(prompt); err != nil {
+			return nil, UsageError(err)
+		}
+	}
+	chain := &vault.MFAChain{Code: o.MFAToken, Choice: prompt, Stderr: o.IO.ErrOut,
+		YkmanAccount: o.Getenv("KEYWARDEN_YKMAN_OATH_ACCOUNT"), PassPrefix: o.Getenv("KEYWARDEN_PASS_OTP_PREFIX")}
 	// Ask on the terminal only where there is one: without, the chain
 	// fails at once with advice on --mfa-token and mfa_process.
 	if tty, err := vaultOpenTerminal(); err == nil {

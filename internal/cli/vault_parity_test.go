@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +88,49 @@ func vaultSTSHarness(t *testing.T, config func(serial string) string) (*vaultHar
 		"AWS_CONFIG_FILE": cfg, "AWS_ENDPOINT_URL": stsSrv.URL,
 	}
 	return h, stsSrv, user
+}
+
+// credential-process with no terminal gets its code from a GUI prompt
+// (a fake zenity on PATH that answers the current code); an unknown
+// prompt is a usage error before anything else.
+func TestVaultPromptZenity(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the fake prompt program is a shell script")
+	}
+	h, stsSrv, user := vaultSTSHarness(t, func(serial string) string {
+		return "[profile work]\nmfa_serial = " + serial + "\n[profile gui]\nsource_profile = work\nmfa_prompt = zenity\n"
+	})
+	if _, errOut, code := h.run(vaultTestKeyID+"\n"+vaultTestSecret+"\n", "add", "work", "--stdin", "--no-verify"); code != 0 {
+		t.Fatalf("add: %s", errOut)
+	}
+	script, err := os.ReadFile(filepath.Join("..", "vault", "testdata", "fakeprompt", "fake.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, logs := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "zenity"), script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	t.Setenv("FAKE_LOG", logs)
+	t.Setenv("FAKE_CODE", ststest.Code(t, user.MFASecret, h.now))
+
+	if _, errOut, code := h.run("", "credential-process", "work", "--prompt", "dmenu"); code != 2 || !strings.Contains(errOut, `unknown MFA prompt "dmenu"`) {
+		t.Fatalf("--prompt dmenu: %d %s", code, errOut)
+	}
+	// The profile's mfa_prompt (inherited by nothing else: work has none).
+	out, errOut, code := h.run("", "credential-process", "gui")
+	if code != 0 || !strings.Contains(out, `"SessionToken"`) || stsSrv.Count("GetSessionToken") != 1 {
+		t.Fatalf("credential-process gui: %d %s%s", code, out, errOut)
+	}
+	if data, err := os.ReadFile(filepath.Join(logs, "zenity")); err != nil || !strings.Contains(string(data), "--text=MFA code for "+user.MFASerial+" (profile gui):") {
+		t.Errorf("zenity log: %s %v", data, err)
+	}
+	// KEYWARDEN_PROMPT chooses for every profile.
+	h.env["KEYWARDEN_PROMPT"] = "zenity"
+	h.now = h.now.Add(time.Minute)
+	t.Setenv("FAKE_CODE", ststest.Code(t, user.MFASecret, h.now))
+	if _, errOut, code := h.run("", "credential-process", "work", "--no-cache"); code != 0 {
+		t.Fatalf("KEYWARDEN_PROMPT=zenity: %d %s", code, errOut)
+	}
 }
