@@ -32,6 +32,7 @@ type vaultOptions struct {
 	NoCache     bool
 	NoSession   bool
 	Prompt      string
+	NoBrowser   bool
 }
 
 func vaultNewOptions(f *Factory) *vaultOptions {
@@ -58,6 +59,7 @@ func (o *vaultOptions) bindSession(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&o.Duration, "duration", 0, "session duration, e.g. 1h or 8h (default: duration_seconds, else 12h for sessions and 1h for roles)")
 	cmd.Flags().BoolVar(&o.NoCache, "no-cache", false, "get a new session from STS even if a cached one is still fresh")
 	cmd.Flags().StringVar(&o.Prompt, "prompt", "", "how to ask for an MFA code: "+strings.Join(vault.Prompts, "|")+" (default: KEYWARDEN_PROMPT, else the profile's mfa_prompt, else terminal)")
+	cmd.Flags().BoolVar(&o.NoBrowser, "no-browser", false, "IAM Identity Center sign-in: print the URL and code only, do not open a browser (also KEYWARDEN_NO_BROWSER)")
 	_ = cmd.RegisterFlagCompletionFunc("prompt", cobra.FixedCompletions(vault.Prompts, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -178,7 +180,9 @@ func (o *vaultOptions) sessions() (*vault.Sessions, error) {
 		}
 	}
 	c := o.clients()
+	oidc, portal := c.SSOClients()
 	return &vault.Sessions{
+		SSO:      vault.SSOClients{OIDC: oidc, Portal: portal, SignIn: o.ssoSignIn, Sleep: vault.Sleep},
 		Vault:    v,
 		Config:   cfg,
 		NewSTS:   c.STS,
@@ -225,10 +229,23 @@ func (o *vaultOptions) warnNoSession(profile string, res *vault.Result, to strin
 	fmt.Fprintf(o.IO.ErrOut, "keywarden: WARNING: --no-session: the role of profile %s was assumed straight from the long-term key, without the shared MFA session, and is not cached.\n", report.Printable(profile))
 }
 
+// ssoSignIn tells the user where to approve an IAM Identity Center
+// sign-in, on stderr (stdout may be credential_process's JSON), and opens
+// the browser where there is one and --no-browser was not given.
+func (o *vaultOptions) ssoSignIn(url, code string) {
+	fmt.Fprintf(o.IO.ErrOut, "keywarden: to sign in to IAM Identity Center, open\n\n    %s\n\nkeywarden: and check that the page shows the code %s\n", report.Printable(url), report.Printable(code))
+	if o.NoBrowser || o.Getenv("KEYWARDEN_NO_BROWSER") != "" {
+		return
+	}
+	if err := vault.OpenBrowser(url, o.Getenv); err == nil {
+		fmt.Fprintf(o.IO.ErrOut, "keywarden: opened it in your browser; waiting for approval\n")
+	}
+}
+
 // vaultUserError makes errors the user must fix (a missing key, no MFA
 // source) exit 2 with their message.
 func vaultUserError(err error) error {
-	if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrNoMFASource) {
+	if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrNoMFASource) || errors.Is(err, vault.ErrSSOSignIn) {
 		return UsageError(err)
 	}
 	return err

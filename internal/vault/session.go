@@ -72,6 +72,8 @@ type Sessions struct {
 	Duration time.Duration
 	// NoCache makes every call go to STS (the result is still cached).
 	NoCache bool
+	// SSO reaches IAM Identity Center for sso_* profiles.
+	SSO SSOClients
 	// NoSession is --no-session: a plain profile gets its long-term key
 	// itself, a role profile AssumeRole straight from the long-term key.
 	// The caller warns; it is never the default.
@@ -133,17 +135,31 @@ func (s *Sessions) Credentials(ctx context.Context, profile string) (*Result, er
 }
 
 func (s *Sessions) resolved(ctx context.Context, r *awsconfig.Resolved) (*Result, error) {
+	region := r.Region
+	now := s.Now()
+	if r.IsSSO() {
+		if s.NoSession {
+			return nil, fmt.Errorf("profile %q is an IAM Identity Center profile: it has no long-term key to use without a session", r.Name)
+		}
+		return s.sso(ctx, r, region, now)
+	}
+	if r.KeyProfile == "" {
+		// A chain that starts at an IAM Identity Center profile: its
+		// cached hops are tied to that profile's start URL and role.
+		if s.NoSession {
+			return nil, fmt.Errorf("profile %q is assumed from an IAM Identity Center profile: there is no long-term key to use without a session", r.Name)
+		}
+		return s.chainedRole(ctx, r, ssoChainID(r), region, now)
+	}
 	key, err := s.Vault.GetKey(r.KeyProfile)
 	if err != nil {
 		return nil, err
 	}
-	region := r.Region
-	now := s.Now()
 	switch {
 	case s.NoSession:
 		return s.longTerm(ctx, r, key, region, now)
 	case r.Source != nil:
-		return s.chainedRole(ctx, r, key, region, now)
+		return s.chainedRole(ctx, r, key.AccessKeyID, region, now)
 	case r.RoleARN != "":
 		return s.role(ctx, r, key, region, now)
 	}
@@ -189,7 +205,7 @@ func (s *Sessions) longTerm(ctx context.Context, r *awsconfig.Resolved, key *Key
 // chainedRole assumes r's role with the session of its source role
 // profile (got, cached and renewed the same way, hop by hop). STS caps a
 // chained role session at 1 hour.
-func (s *Sessions) chainedRole(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
+func (s *Sessions) chainedRole(ctx context.Context, r *awsconfig.Resolved, keyID string, region string, now time.Time) (*Result, error) {
 	profile := r.Name
 	d := s.duration(r, DefaultRoleDuration)
 	if d > MaxChainedRoleDuration {
@@ -198,12 +214,12 @@ func (s *Sessions) chainedRole(ctx context.Context, r *awsconfig.Resolved, key *
 	if err := CheckDuration("role", d, false); err != nil {
 		return nil, fmt.Errorf("profile %q: %w", profile, err)
 	}
-	return s.roleOnce(ctx, r, key, region, now, func() (*Result, error) {
-		return s.chainedAssume(ctx, r, key, region, now, d)
+	return s.roleOnce(ctx, "role", r, keyID, r.RoleARN, roleParams(r), region, now, func() (*Result, error) {
+		return s.chainedAssume(ctx, r, keyID, region, now, d)
 	})
 }
 
-func (s *Sessions) chainedAssume(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time, d time.Duration) (*Result, error) {
+func (s *Sessions) chainedAssume(ctx context.Context, r *awsconfig.Resolved, keyID string, region string, now time.Time, d time.Duration) (*Result, error) {
 	profile := r.Name
 	in, err := assumeRoleInput(r, d, now)
 	if err != nil {
@@ -226,7 +242,7 @@ func (s *Sessions) chainedAssume(ctx context.Context, r *awsconfig.Resolved, key
 		}
 		out, err = s.NewSTS(sres.Credentials, region).AssumeRole(ctx, in)
 	}
-	return s.roleResult(out, err, profile, r, key, region, now, r.Source.Name, fmt.Sprintf("with the session of role profile %q", r.Source.Name))
+	return s.roleResult(out, err, profile, r, keyID, region, now, r.Source.Name, fmt.Sprintf("with the session of role profile %q", r.Source.Name))
 }
 
 // assumeRoleInput builds the AssumeRole request for role profile r,
@@ -420,22 +436,21 @@ func roleChained(mfaSerial string, d time.Duration) bool {
 // was asked for with r's settings; otherwise it takes the item's lock,
 // looks again (another process may have made it meanwhile) and calls
 // assume.
-func (s *Sessions) roleOnce(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time, assume func() (*Result, error)) (*Result, error) {
-	params := roleParams(r)
+func (s *Sessions) roleOnce(ctx context.Context, kind string, r *awsconfig.Resolved, keyID, roleID, params, region string, now time.Time, assume func() (*Result, error)) (*Result, error) {
 	cached := func() (*Result, error) {
 		if s.NoCache {
 			return nil, nil
 		}
-		c, err := s.Vault.GetSession("role", r.Name)
-		if err != nil || c == nil || !c.Fresh(now) || c.SourceKeyID != key.AccessKeyID || c.RoleARN != r.RoleARN || c.Params != params {
+		c, err := s.Vault.GetSession(kind, r.Name)
+		if err != nil || c == nil || !c.Fresh(now) || c.SourceKeyID != keyID || c.RoleARN != roleID || c.Params != params {
 			return nil, err
 		}
-		return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: "role"}, nil
+		return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: kind}, nil
 	}
 	if res, err := cached(); res != nil || err != nil {
 		return res, err
 	}
-	unlock, err := s.lock(ctx, sessionName("role", r.Name))
+	unlock, err := s.lock(ctx, sessionName(kind, r.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +462,7 @@ func (s *Sessions) roleOnce(ctx context.Context, r *awsconfig.Resolved, key *Key
 }
 
 func (s *Sessions) role(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
-	return s.roleOnce(ctx, r, key, region, now, func() (*Result, error) { return s.assumeRole(ctx, r, key, region, now) })
+	return s.roleOnce(ctx, "role", r, key.AccessKeyID, r.RoleARN, roleParams(r), region, now, func() (*Result, error) { return s.assumeRole(ctx, r, key, region, now) })
 }
 
 func (s *Sessions) assumeRole(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
@@ -496,7 +511,7 @@ func (s *Sessions) assumeRole(ctx context.Context, r *awsconfig.Resolved, key *K
 			}
 			out, err = s.NewSTS(sess.Credentials, region).AssumeRole(ctx, in)
 		}
-		return s.roleResult(out, err, profile, r, key, region, now, via, how)
+		return s.roleResult(out, err, profile, r, key.AccessKeyID, region, now, via, how)
 	case r.MFASerial != "":
 		code, err := s.MFA.Token(ctx, MFARequest{Serial: r.MFASerial, Profile: profile, MFAProcess: r.MFAProcess, Prompt: r.MFAPrompt})
 		if err != nil {
@@ -507,11 +522,11 @@ func (s *Sessions) assumeRole(ctx context.Context, r *awsconfig.Resolved, key *K
 		how = "from the long-term key"
 	}
 	out, err := s.NewSTS(Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, region).AssumeRole(ctx, in)
-	return s.roleResult(out, err, profile, r, key, region, now, via, how)
+	return s.roleResult(out, err, profile, r, key.AccessKeyID, region, now, via, how)
 }
 
 // roleResult caches and returns the outcome of AssumeRole for profile.
-func (s *Sessions) roleResult(out *sts.AssumeRoleOutput, err error, profile string, r *awsconfig.Resolved, key *Key, region string, now time.Time, via, how string) (*Result, error) {
+func (s *Sessions) roleResult(out *sts.AssumeRoleOutput, err error, profile string, r *awsconfig.Resolved, keyID, region string, now time.Time, via, how string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sts:AssumeRole %s for profile %q (%s): %w", r.RoleARN, profile, how, err)
 	}
@@ -519,7 +534,7 @@ func (s *Sessions) roleResult(out *sts.AssumeRoleOutput, err error, profile stri
 	if err != nil {
 		return nil, err
 	}
-	sess := &Session{Credentials: creds, Kind: "role", Profile: profile, MFASerial: r.MFASerial, RoleARN: r.RoleARN, SourceKeyID: key.AccessKeyID, Via: via, Params: roleParams(r), Created: now}
+	sess := &Session{Credentials: creds, Kind: "role", Profile: profile, MFASerial: r.MFASerial, RoleARN: r.RoleARN, SourceKeyID: keyID, Via: via, Params: roleParams(r), Created: now}
 	if err := s.Vault.SetSession(sess); err != nil {
 		return nil, fmt.Errorf("caching the session: %w", err)
 	}

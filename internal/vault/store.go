@@ -32,10 +32,15 @@ const (
 	rolePrefix    = "role:"    // an AssumeRole session of a role profile
 	// rotationPrefix names a rotation in progress (see PendingRotation).
 	rotationPrefix = "rotation:"
+	// ssoTokenPrefix names an IAM Identity Center sign-in (by sso-session,
+	// or legacy profile); ssoRolePrefix the role credentials of an SSO
+	// profile.
+	ssoTokenPrefix = "ssotoken:"
+	ssoRolePrefix  = "ssorole:"
 )
 
 // cachePrefixes are the items that only cache what can be got again.
-var cachePrefixes = []string{sessionPrefix, rolePrefix}
+var cachePrefixes = []string{sessionPrefix, rolePrefix, ssoRolePrefix, ssoTokenPrefix}
 
 // Key is a stored long-term access key.
 type Key struct {
@@ -202,7 +207,7 @@ func (v *Vault) RemoveProfile(profile string) (bool, error) {
 
 // RemoveSessions forgets the sessions cached under profile's name.
 func (v *Vault) RemoveSessions(profile string) error {
-	for _, n := range []string{sessionPrefix + profile, rolePrefix + profile} {
+	for _, n := range []string{sessionPrefix + profile, rolePrefix + profile, ssoRolePrefix + profile} {
 		if err := v.Store.Remove(n); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
@@ -244,8 +249,11 @@ func sessionItemProfile(name string) (string, bool) {
 }
 
 func sessionName(kind, profile string) string {
-	if kind == "role" {
+	switch kind {
+	case "role":
 		return rolePrefix + profile
+	case "sso":
+		return ssoRolePrefix + profile
 	}
 	return sessionPrefix + profile
 }
@@ -288,6 +296,8 @@ func (v *Vault) Sessions() ([]*Session, error) {
 			kind, p = "session", rest
 		} else if rest, ok := strings.CutPrefix(n, rolePrefix); ok {
 			kind, p = "role", rest
+		} else if rest, ok := strings.CutPrefix(n, ssoRolePrefix); ok {
+			kind, p = "sso", rest
 		} else {
 			continue
 		}

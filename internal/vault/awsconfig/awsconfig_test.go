@@ -288,6 +288,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(sample))
 	f.Add([]byte("[profile x]\nduration_seconds=900\n"))
 	f.Add([]byte(chainSample))
+	f.Add([]byte("[sso-session corp]\nsso_start_url = https://x.awsapps.com/start\nsso_region = eu-west-1\n[profile d]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = A\n[profile r]\nsource_profile = d\nrole_arn = arn:aws:iam::1:role/r\n"))
 	f.Add([]byte("[profile x]\nsession_tags = a=b,c=d\ntransitive_session_tags = a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz", data)

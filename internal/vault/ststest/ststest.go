@@ -104,6 +104,18 @@ func (s *Server) AddUser(u User) {
 	}
 }
 
+// IssueRole hands out role credentials for roleARN as if made elsewhere
+// (IAM Identity Center), valid until exp and MFA-authenticated, so that
+// they can sign calls here.
+func (s *Server) IssueRole(roleARN string, exp time.Time) (id, secret, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	id, secret, token = fmt.Sprintf("ASIATESTISSUED%05d", s.n), fmt.Sprintf("issuedsecret%028d", s.n), fmt.Sprintf("issued-token-%d", s.n)
+	s.issued[id] = &issued{user: &User{ARN: roleARN}, token: token, expiration: exp, mfa: true, roleARN: roleARN}
+	return id, secret, token
+}
+
 // NewMFASecret returns a fresh TOTP seed.
 func NewMFASecret(t testing.TB) string {
 	k, err := totp.Generate(totp.GenerateOpts{Issuer: "keywarden-test", AccountName: "test"})
