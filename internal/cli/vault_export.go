@@ -30,14 +30,7 @@ asks for it (refused when stdout is a terminal; warns on stderr).`,
   keywarden export work --format json | jq .Expiration`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := vaultProfileArg(args)
-			if err != nil {
-				return err
-			}
-			opts.Profile = p
-			return runVaultExport(cmd.Context(), opts)
-		},
+		RunE:              vaultProfileRunE(&opts.Profile, func(ctx context.Context) error { return runVaultExport(ctx, opts) }),
 	}
 	opts.bindSession(cmd)
 	opts.bindNoSession(cmd)

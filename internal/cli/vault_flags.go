@@ -251,6 +251,19 @@ func vaultUserError(err error) error {
 	return err
 }
 
+// vaultProfileRunE is the RunE of a command that takes one PROFILE: it
+// checks the argument, stores it in *profile and calls run.
+func vaultProfileRunE(profile *string, run func(ctx context.Context) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		p, err := vaultProfileArg(args)
+		if err != nil {
+			return err
+		}
+		*profile = p
+		return run(cmd.Context())
+	}
+}
+
 // vaultProfileArg checks a PROFILE argument.
 func vaultProfileArg(args []string) (string, error) {
 	if len(args) != 1 {
