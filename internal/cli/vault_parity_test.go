@@ -17,7 +17,8 @@ func TestVaultRoleChainClearNoSession(t *testing.T) {
 	h, stsSrv, user := vaultSTSHarness(t, func(serial string) string {
 		return "[profile work]\nmfa_serial = " + serial + "\nregion = eu-central-1\n" +
 			"[profile ops]\nsource_profile = work\nrole_arn = arn:aws:iam::444455556666:role/Ops\n" +
-			"[profile deep]\nsource_profile = ops\nrole_arn = arn:aws:iam::777788889999:role/Deep\nsession_tags = team=blue\n"
+			"[profile deep]\nsource_profile = ops\nrole_arn = arn:aws:iam::777788889999:role/Deep\nsession_tags = team=blue\n" +
+			"[profile esc]\nsource_profile = work\nrole_arn = arn:aws:iam::444455556666:role/\x1b[31mRed\n"
 	})
 	if _, errOut, code := h.run(vaultTestKeyID+"\n"+vaultTestSecret+"\n", "add", "work", "--stdin"); code != 0 {
 		t.Fatalf("add: %s", errOut)
@@ -32,13 +33,20 @@ func TestVaultRoleChainClearNoSession(t *testing.T) {
 			t.Errorf("list lacks %q:\n%s", want, out)
 		}
 	}
+	// A role_arn from the config cannot put a terminal escape on the screen.
+	if _, errOut, code := h.run("", "credential-process", "esc"); code != 0 {
+		t.Fatalf("credential-process esc: %s", errOut)
+	}
+	if out, _, _ := h.run("", "list"); strings.Contains(out, "\x1b") || !strings.Contains(out, "role/") {
+		t.Errorf("list prints the escape from role_arn:\n%q", out)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"clear", "deep"}, "Cleared 1 cached session of profile deep.\n"},
 		{[]string{"clear", "deep"}, "Cleared 0 cached sessions of profile deep.\n"},
-		{[]string{"clear"}, "Cleared 2 cached sessions.\n"},
+		{[]string{"clear"}, "Cleared 3 cached sessions.\n"},
 	} {
 		out, errOut, code := h.run("", tc.args...)
 		if code != 0 || out != tc.want {
