@@ -22,9 +22,73 @@ type OIDCAPI interface {
 	CreateToken(ctx context.Context, in *ssooidc.CreateTokenInput, opts ...func(*ssooidc.Options)) (*ssooidc.CreateTokenOutput, error)
 }
 
-// PortalAPI is the part of the SSO portal client role credentials need.
+// PortalAPI is the part of the SSO portal client role credentials and
+// sso populate need.
 type PortalAPI interface {
 	GetRoleCredentials(ctx context.Context, in *sso.GetRoleCredentialsInput, opts ...func(*sso.Options)) (*sso.GetRoleCredentialsOutput, error)
+	ListAccounts(ctx context.Context, in *sso.ListAccountsInput, opts ...func(*sso.Options)) (*sso.ListAccountsOutput, error)
+	ListAccountRoles(ctx context.Context, in *sso.ListAccountRolesInput, opts ...func(*sso.Options)) (*sso.ListAccountRolesOutput, error)
+}
+
+// SSOAssignment is one account and role an Identity Center user can use.
+type SSOAssignment = awsconfig.SSOAssignment
+
+// MaxSSOAssignments bounds what populate reads from the portal.
+const MaxSSOAssignments = 10000
+
+// SSOAssignments signs in to the Identity Center at startURL (cached like
+// any sign-in, under the sso-session name session) and lists every
+// account and role the user can reach.
+func (s *Sessions) SSOAssignments(ctx context.Context, session, startURL, region string) ([]SSOAssignment, error) {
+	r := &awsconfig.Resolved{Profile: &awsconfig.Profile{Name: session, SSOSession: session, SSOStartURL: startURL, SSORegion: region}}
+	tok, _, err := s.ssoToken(ctx, r, s.Now(), false)
+	if err != nil {
+		return nil, err
+	}
+	portal := s.SSO.Portal(region)
+	var out []SSOAssignment
+	var next *string
+	for {
+		page, err := portal.ListAccounts(ctx, &sso.ListAccountsInput{AccessToken: aws.String(tok.AccessToken), NextToken: next})
+		if err != nil {
+			return nil, fmt.Errorf("sso:ListAccounts at %s: %w", startURL, err)
+		}
+		for _, a := range page.AccountList {
+			roles, err := s.accountRoles(ctx, portal, tok, aws.ToString(a.AccountId))
+			if err != nil {
+				return nil, err
+			}
+			for _, role := range roles {
+				out = append(out, SSOAssignment{AccountID: aws.ToString(a.AccountId), AccountName: aws.ToString(a.AccountName), RoleName: role})
+			}
+			if len(out) > MaxSSOAssignments {
+				return nil, fmt.Errorf("more than %d accounts and roles at %s", MaxSSOAssignments, startURL)
+			}
+		}
+		if next = page.NextToken; aws.ToString(next) == "" {
+			return out, nil
+		}
+	}
+}
+
+func (s *Sessions) accountRoles(ctx context.Context, portal PortalAPI, tok *SSOToken, account string) ([]string, error) {
+	var roles []string
+	var next *string
+	for {
+		page, err := portal.ListAccountRoles(ctx, &sso.ListAccountRolesInput{AccessToken: aws.String(tok.AccessToken), AccountId: aws.String(account), NextToken: next})
+		if err != nil {
+			return nil, fmt.Errorf("sso:ListAccountRoles for account %s: %w", account, err)
+		}
+		for _, r := range page.RoleList {
+			roles = append(roles, aws.ToString(r.RoleName))
+		}
+		if len(roles) > MaxSSOAssignments {
+			return nil, fmt.Errorf("more than %d roles in account %s", MaxSSOAssignments, account)
+		}
+		if next = page.NextToken; aws.ToString(next) == "" {
+			return roles, nil
+		}
+	}
 }
 
 // SSOClients are what IAM Identity Center profiles need from outside.
@@ -202,7 +266,9 @@ func (s *Sessions) deviceSignIn(ctx context.Context, r *awsconfig.Resolved, oidc
 		if r.SSOSession != "" {
 			// The sso-session layout supports refresh tokens.
 			in.GrantTypes = []string{grantDeviceCode, grantRefresh}
-			in.Scopes = s.Config.SSOSessions[r.SSOSession].RegistrationScopes
+			if sess, ok := s.Config.SSOSessions[r.SSOSession]; ok {
+				in.Scopes = sess.RegistrationScopes
+			}
 		}
 		out, err := oidc.RegisterClient(ctx, in)
 		if err != nil {

@@ -8,8 +8,12 @@ package ssotest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,6 +169,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ok(w, "GetRoleCredentials", map[string]any{"roleCredentials": map[string]any{
 			"accessKeyId": id, "secretAccessKey": secret, "sessionToken": token, "expiration": credExp.UnixMilli(),
 		}})
+	case r.Method == http.MethodGet && (r.URL.Path == "/assignment/accounts" || r.URL.Path == "/assignment/roles"):
+		exp, ok := s.tokens[r.Header.Get("X-Amz-Sso_bearer_token")]
+		if !ok || !now.Before(exp) {
+			s.fail(w, "List", 401, "UnauthorizedException", "unauthorized")
+			return
+		}
+		s.list(w, r)
 	default:
 		s.fail(w, r.URL.Path, 404, "ResourceNotFoundException", "not_found")
 	}
@@ -180,4 +191,35 @@ func (s *Server) token(w http.ResponseWriter, call string, now time.Time) {
 	s.tokens[at] = now.Add(life)
 	s.refresh[rt] = true
 	s.ok(w, call, map[string]any{"accessToken": at, "refreshToken": rt, "tokenType": "Bearer", "expiresIn": int(life / time.Second)})
+}
+
+// list answers ListAccounts and ListAccountRoles from Roles, one item a
+// page so that callers must follow nextToken.
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var items []map[string]string
+	seen := map[string]bool{}
+	for _, k := range slices.Sorted(maps.Keys(s.Roles)) {
+		account, role, _ := strings.Cut(k, "/")
+		switch {
+		case r.URL.Path == "/assignment/accounts" && !seen[account]:
+			seen[account] = true
+			items = append(items, map[string]string{"accountId": account, "accountName": "Acct " + account, "emailAddress": "a@example.com"})
+		case r.URL.Path == "/assignment/roles" && account == q.Get("account_id"):
+			items = append(items, map[string]string{"accountId": account, "roleName": role})
+		}
+	}
+	i, _ := strconv.Atoi(q.Get("next_token"))
+	body := map[string]any{}
+	key, call := "accountList", "ListAccounts"
+	if r.URL.Path == "/assignment/roles" {
+		key, call = "roleList", "ListAccountRoles"
+	}
+	if i < len(items) {
+		body[key] = items[i : i+1]
+		if i+1 < len(items) {
+			body["nextToken"] = strconv.Itoa(i + 1)
+		}
+	}
+	s.ok(w, call, body)
 }
