@@ -99,6 +99,50 @@ credential_process = %[1]s credential-process deploy
 	if n := idc.Count("StartDeviceAuthorization"); n != 1 {
 		t.Errorf("%d sign-ins, want 1: %v", n, idc.Calls())
 	}
+	// A role chained from a role on a stored key with MFA (the code given
+	// on the command line of credential_process, so the config is written
+	// just before use), and the MFA profile itself, through the real CLIs.
+	alice := ststest.User{ARN: "arn:aws:iam::111122223333:user/alice", AccessKeyID: vaultTestKeyID, SecretAccessKey: vaultTestSecret,
+		MFASerial: "arn:aws:iam::111122223333:mfa/alice", MFASecret: ststest.NewMFASecret(t)}
+	stsSrv.AddUser(alice)
+	if _, errOut, code := e.run(vaultTestKeyID+"\n"+vaultTestSecret+"\n", bin, "add", "work", "--stdin", "--no-verify"); code != 0 {
+		t.Fatalf("add: %s", errOut)
+	}
+	// The first CLI makes the sessions (one code); the next takes them
+	// from keywarden's cache.
+	for _, awsCLI := range clis {
+		mfa := config + fmt.Sprintf(`
+[profile work]
+mfa_serial = %[2]s
+[profile ops]
+source_profile = work
+role_arn = arn:aws:iam::444455556666:role/Ops
+[profile ops-deep]
+source_profile = ops
+role_arn = arn:aws:iam::777788889999:role/Deep
+[profile deep-cp]
+credential_process = %[1]s credential-process ops-deep --mfa-token %[3]s
+[profile work-cp]
+credential_process = %[1]s credential-process work
+`, bin, alice.MFASerial, ststest.Code(t, alice.MFASecret, time.Now()))
+		if err := os.WriteFile(cfg, []byte(mfa), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ profile, arn string }{
+			{"deep-cp", "assumed-role/Deep/"},
+			{"work-cp", "user/alice"}, // the MFA session made for ops, shared
+		} {
+			out, errOut, code := e.run("", awsCLI, "sts", "get-caller-identity", "--profile", tc.profile, "--endpoint-url", both.URL, "--output", "json")
+			var id struct{ Arn string }
+			if code != 0 || json.Unmarshal([]byte(out), &id) != nil || !strings.Contains(id.Arn, tc.arn) {
+				t.Errorf("%s --profile %s: %d\n%s%s", awsCLI, tc.profile, code, out, errOut)
+			}
+		}
+	}
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
 	// exec and export take the cached credentials.
 	if _, errOut, code := e.run("", bin, "exec", "dev", "--", "sh", "-c", `test "$AWS_ACCESS_KEY_ID" = "`+pc.AccessKeyId+`" && test -n "$AWS_SESSION_TOKEN"`); code != 0 {
 		t.Errorf("exec dev: %d %s", code, errOut)
@@ -123,7 +167,7 @@ credential_process = %[1]s credential-process deploy
 		t.Error("~/.aws/sso was written")
 	}
 	// clear forgets the sign-in too: the next command signs in again.
-	if out, _, code := e.run("", bin, "clear"); code != 0 || !strings.Contains(out, "Cleared 3 cached sessions") {
+	if out, _, code := e.run("", bin, "clear"); code != 0 || !strings.Contains(out, "Cleared 6 cached sessions") {
 		t.Errorf("clear: %d %s", code, out)
 	}
 }
