@@ -203,6 +203,10 @@ func TestSSORoleChain(t *testing.T) {
 	if r2, err := f.s.Credentials(ctx, "dev-deploy"); err != nil || r2.Source != "cache" {
 		t.Errorf("again: %+v %v", r2, err)
 	}
+	// login uses the SSO role credentials as they are.
+	if res, federated, err := f.s.ConsoleCredentials(ctx, "dev", 0); err != nil || federated || res.Kind != "sso" {
+		t.Errorf("console credentials for dev: %+v %v %v", res, federated, err)
+	}
 	f.s.NoSession = true
 	if _, err := f.s.Credentials(ctx, "dev"); err == nil || !strings.Contains(err.Error(), "no long-term key") {
 		t.Errorf("--no-session on SSO: %v", err)
