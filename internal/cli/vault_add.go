@@ -49,14 +49,7 @@ stored. Remove the plain-text copy from ~/.aws/credentials afterwards.`,
   keywarden add ci --backend file --stdin < keyfile`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: opts.completeProfile(vaultCompleteConfig, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := vaultProfileArg(args)
-			if err != nil {
-				return err
-			}
-			opts.Profile = p
-			return runVaultAdd(cmd.Context(), opts)
-		},
+		RunE:              vaultProfileRunE(&opts.Profile, func(ctx context.Context) error { return runVaultAdd(ctx, opts) }),
 	}
 	opts.bindStore(cmd)
 	opts.bindAWS(cmd)

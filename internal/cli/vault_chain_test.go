@@ -2,8 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,25 +15,12 @@ import (
 // role sessions hang on the shared MFA session. A role asking for 2 hours
 // still needs a code of its own.
 func TestVaultChainedRolesOneCode(t *testing.T) {
-	vaultNoTerminal(t)
-	dir := t.TempDir()
-	h := &vaultHarness{t: t, now: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
-	stsSrv := ststest.Start(t, func() time.Time { return h.now })
-	user := ststest.User{ARN: "arn:aws:iam::111122223333:user/alice", AccessKeyID: vaultTestKeyID, SecretAccessKey: vaultTestSecret,
-		MFASerial: "arn:aws:iam::111122223333:mfa/alice", MFASecret: ststest.NewMFASecret(t)}
-	stsSrv.AddUser(user)
-	cfg := filepath.Join(dir, "config")
-	config := "[profile work]\nmfa_serial = " + user.MFASerial + "\n\n" +
-		"[profile ops]\nsource_profile = work\nrole_arn = arn:aws:iam::444455556666:role/Ops\n\n" +
-		"[profile audit]\nsource_profile = work\nrole_arn = arn:aws:iam::444455556666:role/Audit\n\n" +
-		"[profile long]\nsource_profile = work\nrole_arn = arn:aws:iam::444455556666:role/Ops\nduration_seconds = 7200\n"
-	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h.env = map[string]string{
-		"KEYWARDEN_BACKEND": "file", "KEYWARDEN_FILE_DIR": filepath.Join(dir, "store"), "KEYWARDEN_FILE_PASSPHRASE": "pw",
-		"AWS_CONFIG_FILE": cfg, "AWS_ENDPOINT_URL": stsSrv.URL,
-	}
+	h, stsSrv, user := vaultSTSHarness(t, func(serial string) string {
+		return "[profile work]\nmfa_serial = " + serial + "\n\n" +
+			"[profile ops]\nsource_profile = work\nrole_arn = arn:aws:iam::444455556666:role/Ops\n\n" +
+			"[profile audit]\nsource_profile = work\nrole_arn = arn:aws:iam::444455556666:role/Audit\n\n" +
+			"[profile long]\nsource_profile = work\nrole_arn = arn:aws:iam::444455556666:role/Ops\nduration_seconds = 7200\n"
+	})
 	if out, errOut, code := h.run(vaultTestKeyID+"\n"+vaultTestSecret+"\n", "add", "work", "--stdin", "--no-verify"); code != 0 {
 		t.Fatalf("add: %d %s%s", code, out, errOut)
 	}

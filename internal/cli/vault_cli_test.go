@@ -73,22 +73,10 @@ const (
 )
 
 func TestVaultCommandsFileBackend(t *testing.T) {
-	vaultNoTerminal(t)
-	dir := t.TempDir()
-	h := &vaultHarness{t: t, now: time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)}
-	stsSrv := ststest.Start(t, func() time.Time { return h.now })
-	user := ststest.User{ARN: "arn:aws:iam::111122223333:user/alice", AccessKeyID: vaultTestKeyID, SecretAccessKey: vaultTestSecret,
-		MFASerial: "arn:aws:iam::111122223333:mfa/alice", MFASecret: ststest.NewMFASecret(t)}
-	stsSrv.AddUser(user)
-	cfg := filepath.Join(dir, "config")
-	if err := os.WriteFile(cfg, []byte("[profile work]\nmfa_serial = "+user.MFASerial+"\nregion = eu-central-1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	store := filepath.Join(dir, "store")
-	h.env = map[string]string{
-		"KEYWARDEN_BACKEND": "file", "KEYWARDEN_FILE_DIR": store, "KEYWARDEN_FILE_PASSPHRASE": "pw",
-		"AWS_CONFIG_FILE": cfg, "AWS_ENDPOINT_URL": stsSrv.URL,
-	}
+	h, stsSrv, user := vaultSTSHarness(t, func(serial string) string {
+		return "[profile work]\nmfa_serial = " + serial + "\nregion = eu-central-1\n"
+	})
+	store := h.env["KEYWARDEN_FILE_DIR"]
 
 	// add verifies with STS and says whose key it is.
 	out, errOut, code := h.run(vaultTestKeyID+"\n"+vaultTestSecret+"\n", "add", "work", "--stdin")

@@ -36,14 +36,7 @@ terminal, give mfa_process in the profile.`,
 		Example:           `  aws sts get-caller-identity --profile work-mfa`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := vaultProfileArg(args)
-			if err != nil {
-				return err
-			}
-			opts.Profile = p
-			return runVaultCredentialProcess(cmd.Context(), opts)
-		},
+		RunE:              vaultProfileRunE(&opts.Profile, func(ctx context.Context) error { return runVaultCredentialProcess(ctx, opts) }),
 	}
 	opts.bindSession(cmd)
 	return cmd

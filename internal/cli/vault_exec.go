@@ -40,11 +40,16 @@ random loopback port through the container-credentials protocol
 (AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN), and
 renews the session when it runs out, so a long job outlives one session.
 
+--no-session gives the command the stored long-term key itself (for a role
+profile: the role assumed straight from it, without the MFA session). It is
+never the default and keywarden warns on stderr each time.
+
 The command's stdin, stdout and stderr are its own, signals are passed on,
 and keywarden exits with its status.`,
 		Example: `  keywarden exec work -- aws s3 ls
   keywarden exec admin --server -- terraform apply
-  keywarden exec work            # a shell with the credentials`,
+  keywarden exec work            # a shell with the credentials
+  keywarden exec work --no-session -- legacy-tool   # the long-term key: warns`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,6 +72,7 @@ and keywarden exits with its status.`,
 		},
 	}
 	opts.bindSession(cmd)
+	opts.bindNoSession(cmd)
 	cmd.Flags().BoolVar(&opts.Server, "server", false, "serve refreshing credentials on a loopback port instead of putting keys in the environment")
 	cmd.Flags().BoolVar(&opts.Nested, "nested", false, "allow running inside another keywarden exec")
 	return cmd
@@ -93,6 +99,7 @@ func runVaultExec(ctx context.Context, opts *vaultExecOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.warnNoSession(opts.Profile, res, opts.Command[0])
 	env := vault.CleanEnv(os.Environ())
 	if opts.Server {
 		srv := &vault.CredentialServer{

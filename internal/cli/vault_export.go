@@ -24,21 +24,16 @@ func newVaultExportCmd(f *Factory) *cobra.Command {
 		Long: `Print temporary credentials for PROFILE (the same cached MFA session as exec):
 --format env gives "export VAR=value" lines for eval, json the
 credential_process JSON, ini a section for a credentials file. Only session
-credentials are printed, never the stored long-term key.`,
+credentials are printed, never the stored long-term key, unless --no-session
+asks for it (refused when stdout is a terminal; warns on stderr).`,
 		Example: `  eval "$(keywarden export work)"
   keywarden export work --format json | jq .Expiration`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := vaultProfileArg(args)
-			if err != nil {
-				return err
-			}
-			opts.Profile = p
-			return runVaultExport(cmd.Context(), opts)
-		},
+		RunE:              vaultProfileRunE(&opts.Profile, func(ctx context.Context) error { return runVaultExport(ctx, opts) }),
 	}
 	opts.bindSession(cmd)
+	opts.bindNoSession(cmd)
 	cmd.Flags().StringVar(&opts.Format, "format", "env", "output format: env|json|ini")
 	return cmd
 }
@@ -49,6 +44,9 @@ func runVaultExport(ctx context.Context, opts *vaultExportOptions) error {
 	default:
 		return usageErrorf("unknown format %q (want env, json or ini)", opts.Format)
 	}
+	if opts.NoSession && opts.IO.IsStdoutTTY() {
+		return usageErrorf("--no-session would print the long-term secret key on the terminal: redirect or eval the output")
+	}
 	s, err := opts.sessions()
 	if err != nil {
 		return err
@@ -57,6 +55,7 @@ func runVaultExport(ctx context.Context, opts *vaultExportOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.warnNoSession(opts.Profile, res, "the output")
 	out, err := vault.Export(opts.Profile, res, opts.Format)
 	if err != nil {
 		return UsageError(err)

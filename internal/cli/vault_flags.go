@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/vault"
 	"github.com/keywarden/keywarden/internal/vault/awsconfig"
 	"github.com/spf13/cobra"
@@ -27,6 +30,9 @@ type vaultOptions struct {
 	Duration    time.Duration
 	Region      string
 	NoCache     bool
+	NoSession   bool
+	Prompt      string
+	NoBrowser   bool
 }
 
 func vaultNewOptions(f *Factory) *vaultOptions {
@@ -52,6 +58,9 @@ func (o *vaultOptions) bindSession(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.MFAToken, "mfa-token", "", "the current 6-digit MFA code (else mfa_process, else a prompt on the terminal)")
 	cmd.Flags().DurationVar(&o.Duration, "duration", 0, "session duration, e.g. 1h or 8h (default: duration_seconds, else 12h for sessions and 1h for roles)")
 	cmd.Flags().BoolVar(&o.NoCache, "no-cache", false, "get a new session from STS even if a cached one is still fresh")
+	cmd.Flags().StringVar(&o.Prompt, "prompt", "", "how to ask for an MFA code: "+strings.Join(vault.Prompts, "|")+" (default: KEYWARDEN_PROMPT, else the profile's mfa_prompt, else terminal)")
+	cmd.Flags().BoolVar(&o.NoBrowser, "no-browser", false, "IAM Identity Center sign-in: print the URL and code only, do not open a browser (also KEYWARDEN_NO_BROWSER)")
+	_ = cmd.RegisterFlagCompletionFunc("prompt", cobra.FixedCompletions(vault.Prompts, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func (o *vaultOptions) passphrase(create bool) (string, error) {
@@ -146,7 +155,17 @@ func (o *vaultOptions) sessions() (*vault.Sessions, error) {
 	if o.Duration != 0 && o.Duration < time.Second {
 		return nil, usageErrorf("--duration %s is too short", o.Duration)
 	}
-	chain := &vault.MFAChain{Code: o.MFAToken}
+	prompt := o.Prompt
+	if prompt == "" {
+		prompt = o.Getenv("KEYWARDEN_PROMPT")
+	}
+	if prompt != "" {
+		if err := vault.CheckPrompt(prompt); err != nil {
+			return nil, UsageError(err)
+		}
+	}
+	chain := &vault.MFAChain{Code: o.MFAToken, Choice: prompt, Stderr: o.IO.ErrOut,
+		YkmanAccount: o.Getenv("KEYWARDEN_YKMAN_OATH_ACCOUNT"), PassPrefix: o.Getenv("KEYWARDEN_PASS_OTP_PREFIX")}
 	// Ask on the terminal only where there is one: without, the chain
 	// fails at once with advice on --mfa-token and mfa_process.
 	if tty, err := vaultOpenTerminal(); err == nil {
@@ -161,7 +180,9 @@ func (o *vaultOptions) sessions() (*vault.Sessions, error) {
 		}
 	}
 	c := o.clients()
+	oidc, portal := c.SSOClients()
 	return &vault.Sessions{
+		SSO:      vault.SSOClients{OIDC: oidc, Portal: portal, SignIn: o.ssoSignIn, Sleep: vault.Sleep},
 		Vault:    v,
 		Config:   cfg,
 		NewSTS:   c.STS,
@@ -169,6 +190,8 @@ func (o *vaultOptions) sessions() (*vault.Sessions, error) {
 		Now:      o.Now,
 		Duration: o.Duration,
 		NoCache:  o.NoCache,
+		// --no-session: the long-term key itself; callers warn.
+		NoSession: o.NoSession,
 		// One MFA prompt when several commands want the same new session
 		// at once (parallel aws commands through credential_process).
 		Lock: vault.SessionLock(vault.DefaultFileDir(o.Getenv)),
@@ -186,13 +209,59 @@ func (o *vaultOptions) credentials(ctx context.Context, s *vault.Sessions, profi
 	return res, nil
 }
 
+// bindNoSession adds --no-session (exec and export only).
+func (o *vaultOptions) bindNoSession(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&o.NoSession, "no-session", false, "use the stored LONG-TERM key itself, no session (a role profile: AssumeRole straight from it); never the default, warns")
+}
+
+// warnNoSession says loudly, on stderr, what --no-session handed out.
+func (o *vaultOptions) warnNoSession(profile string, res *vault.Result, to string) {
+	if !o.NoSession {
+		return
+	}
+	if res.Kind == "long-term" {
+		fmt.Fprintf(o.IO.ErrOut, "keywarden: WARNING: --no-session: %s gets the LONG-TERM access key %s of profile %s, not a session.\n"+
+			"keywarden: WARNING: it never expires (until you rotate or delete it), carries no MFA (policies that require MFA refuse it), and\n"+
+			"keywarden: WARNING: whatever reads it can use it from anywhere. Use it only where a session cannot work.\n",
+			report.Printable(to), awskey.Redact(res.AccessKeyID), report.Printable(profile))
+		return
+	}
+	fmt.Fprintf(o.IO.ErrOut, "keywarden: WARNING: --no-session: the role of profile %s was assumed straight from the long-term key, without the shared MFA session, and is not cached.\n", report.Printable(profile))
+}
+
+// ssoSignIn tells the user where to approve an IAM Identity Center
+// sign-in, on stderr (stdout may be credential_process's JSON), and opens
+// the browser where there is one and --no-browser was not given.
+func (o *vaultOptions) ssoSignIn(url, code string) {
+	fmt.Fprintf(o.IO.ErrOut, "keywarden: to sign in to IAM Identity Center, open\n\n    %s\n\nkeywarden: and check that the page shows the code %s\n", report.Printable(url), report.Printable(code))
+	if o.NoBrowser || o.Getenv("KEYWARDEN_NO_BROWSER") != "" {
+		return
+	}
+	if err := vault.OpenBrowser(url, o.Getenv); err == nil {
+		fmt.Fprintf(o.IO.ErrOut, "keywarden: opened it in your browser; waiting for approval\n")
+	}
+}
+
 // vaultUserError makes errors the user must fix (a missing key, no MFA
 // source) exit 2 with their message.
 func vaultUserError(err error) error {
-	if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrNoMFASource) {
+	if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrNoMFASource) || errors.Is(err, vault.ErrSSOSignIn) {
 		return UsageError(err)
 	}
 	return err
+}
+
+// vaultProfileRunE is the RunE of a command that takes one PROFILE: it
+// checks the argument, stores it in *profile and calls run.
+func vaultProfileRunE(profile *string, run func(ctx context.Context) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		p, err := vaultProfileArg(args)
+		if err != nil {
+			return err
+		}
+		*profile = p
+		return run(cmd.Context())
+	}
 }
 
 // vaultProfileArg checks a PROFILE argument.

@@ -168,9 +168,12 @@ func runVaultList(opts *vaultListOptions) error {
 				}
 				kind := s.Kind
 				if s.RoleARN != "" {
-					kind += " " + s.RoleARN
+					kind += " " + report.Printable(s.RoleARN)
 				}
-				if s.Via != "" {
+				switch {
+				case s.Via != "" && s.Kind == "sso":
+					kind += " (sign-in " + report.Printable(s.Via) + ")"
+				case s.Via != "":
 					kind += " (via session " + report.Printable(s.Via) + ")"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", report.Printable(s.Profile), kind, yesNo(s.MFA), s.KeyID, exp)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -26,14 +27,7 @@ longer needed (or use keywarden rotate to replace it).`,
   keywarden remove work --sessions-only   # forget cached sessions, keep the key`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: opts.completeProfile(vaultCompleteStored, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := vaultProfileArg(args)
-			if err != nil {
-				return err
-			}
-			opts.Profile = p
-			return runVaultRemove(opts)
-		},
+		RunE:              vaultProfileRunE(&opts.Profile, func(context.Context) error { return runVaultRemove(opts) }),
 	}
 	opts.bindStore(cmd)
 	cmd.Flags().BoolVar(&opts.SessionsOnly, "sessions-only", false, "forget the cached sessions and keep the key")

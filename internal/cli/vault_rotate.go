@@ -58,14 +58,7 @@ no new rotation then; exit 1 after a roll-back.`,
   keywarden rotate work --delete-inactive --keep-old`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: opts.completeProfile(vaultCompleteStored|vaultCompleteConfig, false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := vaultProfileArg(args)
-			if err != nil {
-				return err
-			}
-			opts.Profile = p
-			return runVaultRotate(cmd.Context(), opts)
-		},
+		RunE:              vaultProfileRunE(&opts.Profile, func(ctx context.Context) error { return runVaultRotate(ctx, opts) }),
 	}
 	opts.bindSession(cmd)
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would be done, change nothing")

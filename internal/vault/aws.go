@@ -23,13 +23,14 @@ type Clients struct {
 // Config returns an aws.Config signing with creds in region (us-east-1
 // when empty: STS and IAM are global services).
 func (c Clients) Config(creds Credentials, region string) aws.Config {
+	return c.config(credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken), region)
+}
+
+func (c Clients) config(creds aws.CredentialsProvider, region string) aws.Config {
 	if region == "" {
 		region = "us-east-1"
 	}
-	cfg := aws.Config{
-		Region:      region,
-		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken),
-	}
+	cfg := aws.Config{Region: region, Credentials: creds}
 	if c.Endpoint != "" {
 		cfg.BaseEndpoint = aws.String(c.Endpoint)
 	}

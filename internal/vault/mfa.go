@@ -1,13 +1,10 @@
 package vault
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -19,6 +16,7 @@ type MFARequest struct {
 	Serial     string
 	Profile    string
 	MFAProcess string // the profile's mfa_process, if any
+	Prompt     string // the profile's mfa_prompt, if any
 }
 
 // MFASource produces a one-time code.
@@ -57,8 +55,18 @@ type MFAChain struct {
 	Code string
 	// Prompt reads a code from the terminal; nil when there is none.
 	Prompt func(prompt string) (string, error)
-	// ProcessTimeout bounds mfa_process (default one minute).
+	// ProcessTimeout bounds mfa_process and the prompt programs (default
+	// one minute).
 	ProcessTimeout time.Duration
+	// Choice is --prompt or KEYWARDEN_PROMPT (one of Prompts); empty: the
+	// profile's mfa_prompt, else the terminal.
+	Choice string
+	// YkmanAccount is the OATH account ykman reads (default: the MFA
+	// serial); PassPrefix the pass folder of pass-otp entries.
+	YkmanAccount, PassPrefix string
+	// Stderr gets the prompt programs' stderr and notices (default
+	// os.Stderr).
+	Stderr io.Writer
 
 	used bool
 }
@@ -72,10 +80,24 @@ func (c *MFAChain) Token(ctx context.Context, req MFARequest) (string, error) {
 		return c.Code, nil
 	}
 	if req.MFAProcess != "" {
-		return runMFAProcess(ctx, req, c.ProcessTimeout)
+		return runMFAProcess(ctx, req, c.ProcessTimeout, c.stderr())
+	}
+	text := fmt.Sprintf("MFA code for %s (profile %s): ", req.Serial, req.Profile)
+	choice := c.Choice
+	if choice == "" {
+		choice = req.Prompt
+	}
+	if choice != "" {
+		p, err := c.prompt(choice)
+		if err != nil {
+			return "", err
+		}
+		if p != nil {
+			return p.Code(ctx, req, strings.TrimSuffix(text, " "))
+		}
 	}
 	if c.Prompt != nil {
-		code, err := c.Prompt(fmt.Sprintf("MFA code for %s (profile %s): ", req.Serial, req.Profile))
+		code, err := c.Prompt(text)
 		if err != nil {
 			return "", err
 		}
@@ -93,37 +115,13 @@ func (c *MFAChain) Token(ctx context.Context, req MFARequest) (string, error) {
 }
 
 // runMFAProcess runs mfa_process through the shell, as the profile's owner
-// wrote it, and reads the code from its stdout. Its stderr goes to ours so
-// that it can talk to the user (a hardware key asking for a touch).
-func runMFAProcess(ctx context.Context, req MFARequest, timeout time.Duration) (string, error) {
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var cmd *exec.Cmd
+// wrote it, and reads the code from its stdout.
+func runMFAProcess(ctx context.Context, req MFARequest, timeout time.Duration, stderr io.Writer) (string, error) {
+	argv := []string{"/bin/sh", "-c", req.MFAProcess}
 	if runtime.GOOS == "windows" {
-		cmd = exec.CommandContext(ctx, "cmd", "/C", req.MFAProcess)
-	} else {
-		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", req.MFAProcess)
+		argv = []string{"cmd", "/C", req.MFAProcess}
 	}
-	var out bytes.Buffer
-	cmd.Stdout = &limitWriter{w: &out, n: 4096}
-	cmd.Stderr = os.Stderr
-	// Like exec's command, mfa_process is someone else's program: it gets
-	// our environment but not the store's passphrase.
-	cmd.Env = append(withoutPassphrase(os.Environ()), "KEYWARDEN_MFA_SERIAL="+req.Serial, "KEYWARDEN_MFA_PROFILE="+req.Profile)
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("mfa_process of profile %q did not finish within %s", req.Profile, timeout)
-		}
-		return "", fmt.Errorf("mfa_process of profile %q failed: %v", req.Profile, err)
-	}
-	code := strings.TrimSpace(out.String())
-	if !ValidMFACode(code) {
-		return "", fmt.Errorf("mfa_process of profile %q printed something other than a 6-digit code", req.Profile)
-	}
-	return code, nil
+	return runCodeProgram(ctx, argv, fmt.Sprintf("mfa_process of profile %q", req.Profile), timeout, stderr, req)
 }
 
 // withoutPassphrase returns env without KEYWARDEN_FILE_PASSPHRASE.

@@ -2,8 +2,12 @@ package vault
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +72,12 @@ type Sessions struct {
 	Duration time.Duration
 	// NoCache makes every call go to STS (the result is still cached).
 	NoCache bool
+	// SSO reaches IAM Identity Center for sso_* profiles.
+	SSO SSOClients
+	// NoSession is --no-session: a plain profile gets its long-term key
+	// itself, a role profile AssumeRole straight from the long-term key.
+	// The caller warns; it is never the default.
+	NoSession bool
 	// Lock, when set, serialises getting a new session for one cache item
 	// across processes. Several aws commands run at once through
 	// credential_process (or parallel Terraform providers) would each
@@ -121,16 +131,192 @@ func (s *Sessions) Credentials(ctx context.Context, profile string) (*Result, er
 	if err != nil {
 		return nil, err
 	}
+	return s.resolved(ctx, r)
+}
+
+func (s *Sessions) resolved(ctx context.Context, r *awsconfig.Resolved) (*Result, error) {
+	region := r.Region
+	now := s.Now()
+	if r.IsSSO() {
+		if s.NoSession {
+			return nil, fmt.Errorf("profile %q is an IAM Identity Center profile: it has no long-term key to use without a session", r.Name)
+		}
+		return s.sso(ctx, r, region, now)
+	}
+	if r.KeyProfile == "" {
+		// A chain that starts at an IAM Identity Center profile: its
+		// cached hops are tied to that profile's start URL and role.
+		if s.NoSession {
+			return nil, fmt.Errorf("profile %q is assumed from an IAM Identity Center profile: there is no long-term key to use without a session", r.Name)
+		}
+		return s.chainedRole(ctx, r, ssoChainID(r), region, now)
+	}
 	key, err := s.Vault.GetKey(r.KeyProfile)
 	if err != nil {
 		return nil, err
 	}
-	region := r.Region
-	now := s.Now()
-	if r.RoleARN != "" {
-		return s.role(ctx, profile, r, key, region, now)
+	switch {
+	case s.NoSession:
+		return s.longTerm(ctx, r, key, region, now)
+	case r.Source != nil:
+		return s.chainedRole(ctx, r, key.AccessKeyID, region, now)
+	case r.RoleARN != "":
+		return s.role(ctx, r, key, region, now)
 	}
 	return s.session(ctx, r, key, region, now)
+}
+
+// longTerm is --no-session: the long-term key itself for a plain profile;
+// for a role profile, AssumeRole signed directly with the long-term key
+// (with a code when it has mfa_serial), never through an MFA session.
+// Nothing is cached.
+func (s *Sessions) longTerm(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
+	if r.Source != nil {
+		return nil, fmt.Errorf("profile %q is assumed from role profile %q's session: a chained role has no long-term key to use without a session", r.Name, r.Source.Name)
+	}
+	if r.RoleARN == "" {
+		return &Result{Credentials: Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, Region: region, Source: "long-term", Kind: "long-term"}, nil
+	}
+	d := s.duration(r, DefaultRoleDuration)
+	in, err := assumeRoleInput(r, d, now)
+	if err != nil {
+		return nil, err
+	}
+	how := "from the long-term key"
+	if r.MFASerial != "" {
+		code, err := s.MFA.Token(ctx, MFARequest{Serial: r.MFASerial, Profile: r.Name, MFAProcess: r.MFAProcess, Prompt: r.MFAPrompt})
+		if err != nil {
+			return nil, err
+		}
+		in.SerialNumber, in.TokenCode = aws.String(r.MFASerial), aws.String(code)
+		how = "with MFA from the long-term key"
+	}
+	out, err := s.NewSTS(Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, region).AssumeRole(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("sts:AssumeRole %s for profile %q (%s): %w", r.RoleARN, r.Name, how, err)
+	}
+	creds, err := fromSTS(out.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Credentials: creds, Region: region, Source: "sts", Kind: "role"}, nil
+}
+
+// chainedRole assumes r's role with the session of its source role
+// profile (got, cached and renewed the same way, hop by hop). STS caps a
+// chained role session at 1 hour.
+func (s *Sessions) chainedRole(ctx context.Context, r *awsconfig.Resolved, keyID string, region string, now time.Time) (*Result, error) {
+	profile := r.Name
+	d := s.duration(r, DefaultRoleDuration)
+	if d > MaxChainedRoleDuration {
+		return nil, fmt.Errorf("profile %q: a role assumed with another role's session (source_profile %q) lasts at most %s (STS's cap on role chaining), not %s", profile, r.Source.Name, MaxChainedRoleDuration, d)
+	}
+	if err := CheckDuration("role", d, false); err != nil {
+		return nil, fmt.Errorf("profile %q: %w", profile, err)
+	}
+	return s.roleOnce(ctx, "role", r, keyID, r.RoleARN, roleParams(r), region, now, func() (*Result, error) {
+		return s.chainedAssume(ctx, r, keyID, region, now, d)
+	})
+}
+
+func (s *Sessions) chainedAssume(ctx context.Context, r *awsconfig.Resolved, keyID string, region string, now time.Time, d time.Duration) (*Result, error) {
+	profile := r.Name
+	in, err := assumeRoleInput(r, d, now)
+	if err != nil {
+		return nil, err
+	}
+	// The source hops last what their own profiles say: --duration is
+	// this profile's.
+	src := *s
+	src.Duration = 0
+	sres, err := src.resolved(ctx, r.Source)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.NewSTS(sres.Credentials, region).AssumeRole(ctx, in)
+	if sres.Source == "cache" && refusedCredentials(err) {
+		// The cached source session is no longer taken: renew that hop.
+		src.NoCache = true
+		if sres, err = src.resolved(ctx, r.Source); err != nil {
+			return nil, err
+		}
+		out, err = s.NewSTS(sres.Credentials, region).AssumeRole(ctx, in)
+	}
+	return s.roleResult(out, err, profile, r, keyID, region, now, r.Source.Name, fmt.Sprintf("with the session of role profile %q", r.Source.Name))
+}
+
+// assumeRoleInput builds the AssumeRole request for role profile r,
+// checking what STS would refuse before spending a code on it.
+func assumeRoleInput(r *awsconfig.Resolved, d time.Duration, now time.Time) (*sts.AssumeRoleInput, error) {
+	name := r.RoleSessionName
+	if name == "" {
+		name = fmt.Sprintf("keywarden-%d", now.Unix())
+	} else if !validSTSName(name) {
+		return nil, fmt.Errorf("profile %q: role_session_name %q must be 2 to 64 letters, digits or +=,.@_- characters", r.Name, name)
+	}
+	in := &sts.AssumeRoleInput{
+		RoleArn:         aws.String(r.RoleARN),
+		RoleSessionName: aws.String(name),
+		DurationSeconds: aws.Int32(int32(d / time.Second)),
+	}
+	if r.ExternalID != "" {
+		in.ExternalId = aws.String(r.ExternalID)
+	}
+	if r.SourceIdentity != "" {
+		if !validSTSName(r.SourceIdentity) {
+			return nil, fmt.Errorf("profile %q: source_identity %q must be 2 to 64 letters, digits or +=,.@_- characters", r.Name, r.SourceIdentity)
+		}
+		in.SourceIdentity = aws.String(r.SourceIdentity)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.SessionTags)) {
+		in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(k), Value: aws.String(r.SessionTags[k])})
+	}
+	for _, k := range r.TransitiveSessionTags {
+		if _, ok := r.SessionTags[k]; !ok {
+			return nil, fmt.Errorf("profile %q: transitive_session_tags names %q, which is not one of its session_tags", r.Name, k)
+		}
+		in.TransitiveTagKeys = append(in.TransitiveTagKeys, k)
+	}
+	return in, nil
+}
+
+// validSTSName reports whether v is a valid role session name or source
+// identity: [\w+=,.@-]{2,64}.
+func validSTSName(v string) bool {
+	if len(v) < 2 || len(v) > 64 {
+		return false
+	}
+	for _, c := range v {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_+=,.@-", c)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// roleParams digests what a role session was asked with (see
+// Session.Params).
+func roleParams(r *awsconfig.Resolved) string {
+	h := sha256.New()
+	field := func(v string) { fmt.Fprintf(h, "%d:%s;", len(v), v) }
+	field(r.RoleARN)
+	field(r.ExternalID)
+	field(r.RoleSessionName)
+	field(r.SourceIdentity)
+	for _, k := range slices.Sorted(maps.Keys(r.SessionTags)) {
+		field(k)
+		field(r.SessionTags[k])
+	}
+	field("transitive")
+	for _, k := range r.TransitiveSessionTags {
+		field(k)
+	}
+	if r.Source != nil {
+		field("source")
+		field(r.Source.Name)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func (s *Sessions) duration(r *awsconfig.Resolved, def time.Duration) time.Duration {
@@ -149,6 +335,7 @@ type mfaSpec struct {
 	keyProfile string
 	serial     string
 	mfaProcess string
+	prompt     string
 	// duration is the session's length; zero means STS's default for the
 	// key (12 hours, 1 hour for root).
 	duration time.Duration
@@ -162,7 +349,7 @@ type mfaSpec struct {
 }
 
 func (s *Sessions) session(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
-	spec := mfaSpec{keyProfile: r.KeyProfile, serial: r.MFASerial, mfaProcess: r.MFAProcess, duration: s.duration(r, 0), profile: r.Name}
+	spec := mfaSpec{keyProfile: r.KeyProfile, serial: r.MFASerial, mfaProcess: r.MFAProcess, prompt: r.MFAPrompt, duration: s.duration(r, 0), profile: r.Name}
 	sess, source, err := s.getSession(ctx, spec, key, region, now)
 	if err != nil {
 		return nil, err
@@ -216,7 +403,7 @@ func (s *Sessions) getSession(ctx context.Context, spec mfaSpec, key *Key, regio
 	}
 	in := &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(int32(d / time.Second))}
 	if spec.serial != "" {
-		code, err := s.MFA.Token(ctx, MFARequest{Serial: spec.serial, Profile: spec.profile, MFAProcess: spec.mfaProcess})
+		code, err := s.MFA.Token(ctx, MFARequest{Serial: spec.serial, Profile: spec.profile, MFAProcess: spec.mfaProcess, Prompt: spec.prompt})
 		if err != nil {
 			return nil, "", err
 		}
@@ -245,21 +432,25 @@ func roleChained(mfaSerial string, d time.Duration) bool {
 	return mfaSerial != "" && d <= MaxChainedRoleDuration
 }
 
-func (s *Sessions) role(ctx context.Context, profile string, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
+// roleOnce returns profile r's cached role session while it is fresh and
+// was asked for with r's settings; otherwise it takes the item's lock,
+// looks again (another process may have made it meanwhile) and calls
+// assume.
+func (s *Sessions) roleOnce(ctx context.Context, kind string, r *awsconfig.Resolved, keyID, roleID, params, region string, now time.Time, assume func() (*Result, error)) (*Result, error) {
 	cached := func() (*Result, error) {
 		if s.NoCache {
 			return nil, nil
 		}
-		c, err := s.Vault.GetSession("role", profile)
-		if err != nil || c == nil || !c.Fresh(now) || c.SourceKeyID != key.AccessKeyID || c.RoleARN != r.RoleARN {
+		c, err := s.Vault.GetSession(kind, r.Name)
+		if err != nil || c == nil || !c.Fresh(now) || c.SourceKeyID != keyID || c.RoleARN != roleID || c.Params != params {
 			return nil, err
 		}
-		return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: "role"}, nil
+		return &Result{Credentials: c.Credentials, Region: region, Source: "cache", Kind: kind}, nil
 	}
 	if res, err := cached(); res != nil || err != nil {
 		return res, err
 	}
-	unlock, err := s.lock(ctx, sessionName("role", profile))
+	unlock, err := s.lock(ctx, sessionName(kind, r.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -267,21 +458,22 @@ func (s *Sessions) role(ctx context.Context, profile string, r *awsconfig.Resolv
 	if res, err := cached(); res != nil || err != nil {
 		return res, err
 	}
+	return assume()
+}
+
+func (s *Sessions) role(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
+	return s.roleOnce(ctx, "role", r, key.AccessKeyID, r.RoleARN, roleParams(r), region, now, func() (*Result, error) { return s.assumeRole(ctx, r, key, region, now) })
+}
+
+func (s *Sessions) assumeRole(ctx context.Context, r *awsconfig.Resolved, key *Key, region string, now time.Time) (*Result, error) {
+	profile := r.Name
 	d := s.duration(r, DefaultRoleDuration)
 	if err := CheckDuration("role", d, false); err != nil {
 		return nil, fmt.Errorf("profile %q: %w", profile, err)
 	}
-	name := r.RoleSessionName
-	if name == "" {
-		name = fmt.Sprintf("keywarden-%d", now.Unix())
-	}
-	in := &sts.AssumeRoleInput{
-		RoleArn:         aws.String(r.RoleARN),
-		RoleSessionName: aws.String(name),
-		DurationSeconds: aws.Int32(int32(d / time.Second)),
-	}
-	if r.ExternalID != "" {
-		in.ExternalId = aws.String(r.ExternalID)
+	in, err := assumeRoleInput(r, d, now)
+	if err != nil {
+		return nil, err
 	}
 	via, how := "", "with MFA from the long-term key"
 	switch {
@@ -301,7 +493,7 @@ func (s *Sessions) role(ctx context.Context, profile string, r *awsconfig.Resolv
 		if kr.RoleARN != "" {
 			md = 0
 		}
-		spec := mfaSpec{keyProfile: r.KeyProfile, serial: r.MFASerial, mfaProcess: r.MFAProcess, duration: md, profile: profile, forRole: true}
+		spec := mfaSpec{keyProfile: r.KeyProfile, serial: r.MFASerial, mfaProcess: r.MFAProcess, prompt: r.MFAPrompt, duration: md, profile: profile, forRole: true}
 		sess, source, err := s.getSession(ctx, spec, key, region, now)
 		if err != nil {
 			return nil, err
@@ -319,9 +511,9 @@ func (s *Sessions) role(ctx context.Context, profile string, r *awsconfig.Resolv
 			}
 			out, err = s.NewSTS(sess.Credentials, region).AssumeRole(ctx, in)
 		}
-		return s.roleResult(out, err, profile, r, key, region, now, via, how)
+		return s.roleResult(out, err, profile, r, key.AccessKeyID, region, now, via, how)
 	case r.MFASerial != "":
-		code, err := s.MFA.Token(ctx, MFARequest{Serial: r.MFASerial, Profile: profile, MFAProcess: r.MFAProcess})
+		code, err := s.MFA.Token(ctx, MFARequest{Serial: r.MFASerial, Profile: profile, MFAProcess: r.MFAProcess, Prompt: r.MFAPrompt})
 		if err != nil {
 			return nil, err
 		}
@@ -330,11 +522,11 @@ func (s *Sessions) role(ctx context.Context, profile string, r *awsconfig.Resolv
 		how = "from the long-term key"
 	}
 	out, err := s.NewSTS(Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, region).AssumeRole(ctx, in)
-	return s.roleResult(out, err, profile, r, key, region, now, via, how)
+	return s.roleResult(out, err, profile, r, key.AccessKeyID, region, now, via, how)
 }
 
 // roleResult caches and returns the outcome of AssumeRole for profile.
-func (s *Sessions) roleResult(out *sts.AssumeRoleOutput, err error, profile string, r *awsconfig.Resolved, key *Key, region string, now time.Time, via, how string) (*Result, error) {
+func (s *Sessions) roleResult(out *sts.AssumeRoleOutput, err error, profile string, r *awsconfig.Resolved, keyID, region string, now time.Time, via, how string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sts:AssumeRole %s for profile %q (%s): %w", r.RoleARN, profile, how, err)
 	}
@@ -342,7 +534,7 @@ func (s *Sessions) roleResult(out *sts.AssumeRoleOutput, err error, profile stri
 	if err != nil {
 		return nil, err
 	}
-	sess := &Session{Credentials: creds, Kind: "role", Profile: profile, MFASerial: r.MFASerial, RoleARN: r.RoleARN, SourceKeyID: key.AccessKeyID, Via: via, Created: now}
+	sess := &Session{Credentials: creds, Kind: "role", Profile: profile, MFASerial: r.MFASerial, RoleARN: r.RoleARN, SourceKeyID: keyID, Via: via, Params: roleParams(r), Created: now}
 	if err := s.Vault.SetSession(sess); err != nil {
 		return nil, fmt.Errorf("caching the session: %w", err)
 	}

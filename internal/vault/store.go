@@ -32,7 +32,15 @@ const (
 	rolePrefix    = "role:"    // an AssumeRole session of a role profile
 	// rotationPrefix names a rotation in progress (see PendingRotation).
 	rotationPrefix = "rotation:"
+	// ssoTokenPrefix names an IAM Identity Center sign-in (by sso-session,
+	// or legacy profile); ssoRolePrefix the role credentials of an SSO
+	// profile.
+	ssoTokenPrefix = "ssotoken:"
+	ssoRolePrefix  = "ssorole:"
 )
+
+// cachePrefixes are the items that only cache what can be got again.
+var cachePrefixes = []string{sessionPrefix, rolePrefix, ssoRolePrefix, ssoTokenPrefix}
 
 // Key is a stored long-term access key.
 type Key struct {
@@ -98,7 +106,12 @@ type Session struct {
 	// Via, for a role session, names the profile whose MFA session
 	// (GetSessionToken) the role was assumed with; empty when it was
 	// assumed directly from the long-term key.
-	Via     string    `json:"via,omitempty"`
+	Via string `json:"via,omitempty"`
+	// Params, for a role session, is a digest of what AssumeRole was
+	// asked (role, external ID, session name, tags, source identity,
+	// source profile): a session asked for with other settings is not
+	// reused when the config changes.
+	Params  string    `json:"params,omitempty"`
 	Created time.Time `json:"created"`
 }
 
@@ -194,7 +207,7 @@ func (v *Vault) RemoveProfile(profile string) (bool, error) {
 
 // RemoveSessions forgets the sessions cached under profile's name.
 func (v *Vault) RemoveSessions(profile string) error {
-	for _, n := range []string{sessionPrefix + profile, rolePrefix + profile} {
+	for _, n := range []string{sessionPrefix + profile, rolePrefix + profile, ssoRolePrefix + profile} {
 		if err := v.Store.Remove(n); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
@@ -202,9 +215,45 @@ func (v *Vault) RemoveSessions(profile string) error {
 	return nil
 }
 
+// ClearSessions forgets cached sessions: those cached under profile's
+// name, or every one when profile is empty. Keys are kept. It returns how
+// many items it removed.
+func (v *Vault) ClearSessions(profile string) (int, error) {
+	names, err := v.Store.Keys()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range names {
+		p, ok := sessionItemProfile(name)
+		if !ok || (profile != "" && p != profile) {
+			continue
+		}
+		if err := v.Store.Remove(name); err != nil && !errors.Is(err, ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// sessionItemProfile returns the profile a cached-session item is named
+// after, and whether name is such an item.
+func sessionItemProfile(name string) (string, bool) {
+	for _, prefix := range cachePrefixes {
+		if p, ok := strings.CutPrefix(name, prefix); ok {
+			return p, true
+		}
+	}
+	return "", false
+}
+
 func sessionName(kind, profile string) string {
-	if kind == "role" {
+	switch kind {
+	case "role":
 		return rolePrefix + profile
+	case "sso":
+		return ssoRolePrefix + profile
 	}
 	return sessionPrefix + profile
 }
@@ -247,6 +296,8 @@ func (v *Vault) Sessions() ([]*Session, error) {
 			kind, p = "session", rest
 		} else if rest, ok := strings.CutPrefix(n, rolePrefix); ok {
 			kind, p = "role", rest
+		} else if rest, ok := strings.CutPrefix(n, ssoRolePrefix); ok {
+			kind, p = "sso", rest
 		} else {
 			continue
 		}

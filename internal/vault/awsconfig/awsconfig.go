@@ -40,6 +40,23 @@ type Profile struct {
 	Duration        time.Duration // duration_seconds; zero when unset
 	Region          string
 	MFAProcess      string
+	// SessionTags are session_tags (key=value,key=value): tags passed to
+	// AssumeRole. TransitiveSessionTags (key,key) are the keys among them
+	// that pass on to roles chained from this one.
+	SessionTags           map[string]string
+	TransitiveSessionTags []string
+	// SourceIdentity is source_identity, passed to AssumeRole.
+	SourceIdentity string
+	// MFAPrompt is mfa_prompt: how to ask for a code (see vault.Prompts).
+	MFAPrompt string
+	// IAM Identity Center: sso_session names an [sso-session NAME]
+	// section; the legacy layout has sso_start_url and sso_region in the
+	// profile itself. Resolve fills StartURL and region from the session.
+	SSOSession   string
+	SSOStartURL  string
+	SSORegion    string
+	SSOAccountID string
+	SSORoleName  string
 	// CredentialProcess is read only to refuse a profile that has both it
 	// and source_profile, as the AWS CLI does.
 	CredentialProcess string
@@ -47,10 +64,20 @@ type Profile struct {
 	Line int
 }
 
+// SSOSession is an [sso-session NAME] section.
+type SSOSession struct {
+	Name               string
+	StartURL           string
+	Region             string
+	RegistrationScopes []string
+	Line               int
+}
+
 // Config is the set of profiles in a file.
 type Config struct {
-	Path     string
-	Profiles map[string]*Profile
+	Path        string
+	Profiles    map[string]*Profile
+	SSOSessions map[string]*SSOSession
 }
 
 // Path returns the config file path: AWS_CONFIG_FILE, or ~/.aws/config.
@@ -81,7 +108,7 @@ func expandHome(p string, getenv func(string) string) string {
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &Config{Path: path, Profiles: map[string]*Profile{}}, nil
+		return &Config{Path: path, Profiles: map[string]*Profile{}, SSOSessions: map[string]*SSOSession{}}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -108,10 +135,11 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e
 
 // Parse reads config data. name is used in errors.
 func Parse(name string, data []byte) (*Config, error) {
-	c := &Config{Path: name, Profiles: map[string]*Profile{}}
+	c := &Config{Path: name, Profiles: map[string]*Profile{}, SSOSessions: map[string]*SSOSession{}}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), MaxFileSize)
-	var cur *Profile // nil: outside a profile section (or in sso-session etc.)
+	var cur *Profile       // nil: outside a profile section
+	var curSSO *SSOSession // set inside an [sso-session NAME] section
 	inSection := false
 	lineNo := 0
 	for sc.Scan() {
@@ -131,9 +159,16 @@ func Parse(name string, data []byte) (*Config, error) {
 			}
 			inSection = true
 			sect := strings.TrimSpace(line[1:end])
-			cur = nil
+			cur, curSSO = nil, nil
 			var pname string
 			switch {
+			case strings.HasPrefix(sect, "sso-session ") || strings.HasPrefix(sect, "sso-session\t"):
+				sname := strings.TrimSpace(sect[len("sso-session"):])
+				if c.SSOSessions[sname] == nil {
+					c.SSOSessions[sname] = &SSOSession{Name: sname, Line: lineNo}
+				}
+				curSSO = c.SSOSessions[sname]
+				continue
 			case sect == "default":
 				pname = "default"
 			case sect == "profile" || strings.HasPrefix(sect, "profile ") || strings.HasPrefix(sect, "profile\t"):
@@ -162,11 +197,15 @@ func Parse(name string, data []byte) (*Config, error) {
 		if !inSection {
 			return nil, &SyntaxError{name, lineNo, "key outside any section"}
 		}
+		key := strings.ToLower(strings.TrimSpace(line[:eq]))
+		val := stripComment(strings.TrimSpace(line[eq+1:]))
+		if curSSO != nil {
+			curSSO.set(key, val)
+			continue
+		}
 		if cur == nil {
 			continue
 		}
-		key := strings.ToLower(strings.TrimSpace(line[:eq]))
-		val := stripComment(strings.TrimSpace(line[eq+1:]))
 		if err := cur.set(key, val); err != nil {
 			return nil, &SyntaxError{name, lineNo, err.Error()}
 		}
@@ -206,6 +245,28 @@ func (p *Profile) set(key, val string) error {
 		p.MFAProcess = val
 	case "credential_process":
 		p.CredentialProcess = val
+	case "session_tags":
+		tags, err := parseTags(val)
+		if err != nil {
+			return err
+		}
+		p.SessionTags = tags
+	case "transitive_session_tags":
+		p.TransitiveSessionTags = splitList(val)
+	case "source_identity":
+		p.SourceIdentity = val
+	case "mfa_prompt":
+		p.MFAPrompt = val
+	case "sso_session":
+		p.SSOSession = val
+	case "sso_start_url":
+		p.SSOStartURL = val
+	case "sso_region":
+		p.SSORegion = val
+	case "sso_account_id":
+		p.SSOAccountID = val
+	case "sso_role_name":
+		p.SSORoleName = val
 	case "duration_seconds":
 		n, err := strconv.Atoi(val)
 		if err != nil || n <= 0 || n > 10*24*3600 {
@@ -214,6 +275,102 @@ func (p *Profile) set(key, val string) error {
 		p.Duration = time.Duration(n) * time.Second
 	}
 	return nil
+}
+
+func (s *SSOSession) set(key, val string) {
+	switch key {
+	case "sso_start_url":
+		s.StartURL = val
+	case "sso_region":
+		s.Region = val
+	case "sso_registration_scopes":
+		s.RegistrationScopes = splitList(val)
+	}
+}
+
+// IsSSO reports whether p gets its credentials from IAM Identity Center.
+func (p *Profile) IsSSO() bool { return p.SSOAccountID != "" || p.SSORoleName != "" }
+
+// resolveSSO fills the start URL and region of an SSO profile from its
+// sso-session, and checks that nothing is missing.
+func (c *Config) resolveSSO(p *Profile) (*Profile, error) {
+	cp := *p
+	if p.SSOSession != "" {
+		s, ok := c.SSOSessions[p.SSOSession]
+		if !ok {
+			return nil, fmt.Errorf("profile %q: sso_session %q has no [sso-session %s] section", p.Name, p.SSOSession, p.SSOSession)
+		}
+		if cp.SSOStartURL != "" && cp.SSOStartURL != s.StartURL {
+			return nil, fmt.Errorf("profile %q: sso_start_url differs from that of sso_session %q", p.Name, p.SSOSession)
+		}
+		cp.SSOStartURL = s.StartURL
+		if cp.SSORegion == "" {
+			cp.SSORegion = s.Region
+		}
+	}
+	var missing []string
+	for _, f := range []struct{ k, v string }{{"sso_start_url", cp.SSOStartURL}, {"sso_region", cp.SSORegion}, {"sso_account_id", cp.SSOAccountID}, {"sso_role_name", cp.SSORoleName}} {
+		if f.v == "" {
+			missing = append(missing, f.k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("profile %q is an IAM Identity Center profile without %s", p.Name, strings.Join(missing, ", "))
+	}
+	if !strings.HasPrefix(cp.SSOStartURL, "https://") && !strings.HasPrefix(cp.SSOStartURL, "http://") {
+		return nil, fmt.Errorf("profile %q: sso_start_url %q is not a URL", p.Name, truncate(cp.SSOStartURL))
+	}
+	if len(cp.SSOAccountID) != 12 || strings.Trim(cp.SSOAccountID, "0123456789") != "" {
+		return nil, fmt.Errorf("profile %q: sso_account_id %q is not a 12-digit account ID", p.Name, truncate(cp.SSOAccountID))
+	}
+	if cp.Region == "" {
+		cp.Region = cp.SSORegion
+	}
+	return &cp, nil
+}
+
+// STS's limits on session tags.
+const (
+	MaxSessionTags = 50
+	MaxTagKeyLen   = 128
+	MaxTagValueLen = 256
+)
+
+// parseTags reads session_tags: comma-separated key=value pairs, as
+// aws-vault writes them.
+func parseTags(val string) (map[string]string, error) {
+	tags := map[string]string{}
+	for _, kv := range splitList(val) {
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case !ok || k == "":
+			return nil, fmt.Errorf("session_tags: %q is not key=value", truncate(kv))
+		case len(k) > MaxTagKeyLen:
+			return nil, fmt.Errorf("session_tags: key %q is longer than %d characters", truncate(k), MaxTagKeyLen)
+		case len(v) > MaxTagValueLen:
+			return nil, fmt.Errorf("session_tags: the value of %q is longer than %d characters", truncate(k), MaxTagValueLen)
+		}
+		if _, dup := tags[k]; dup {
+			return nil, fmt.Errorf("session_tags: key %q given twice", truncate(k))
+		}
+		tags[k] = v
+	}
+	if len(tags) > MaxSessionTags {
+		return nil, fmt.Errorf("session_tags: %d tags, STS allows %d", len(tags), MaxSessionTags)
+	}
+	return tags, nil
+}
+
+// splitList splits a comma-separated value, dropping empty items.
+func splitList(val string) []string {
+	var out []string
+	for _, s := range strings.Split(val, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func truncate(s string) string {
@@ -240,31 +397,75 @@ func (c *Config) Lookup(name string) *Profile {
 type Resolved struct {
 	*Profile
 	// KeyProfile names the stored long-term key: the end of the
-	// source_profile chain (the profile itself when it has none).
+	// source_profile chain (the profile itself when it has none). It is
+	// empty when the chain ends at an IAM Identity Center profile.
 	KeyProfile string
+	// Source is set for a role profile whose source_profile is itself a
+	// role profile: that profile, resolved. The role is then assumed with
+	// the source role's session (role chaining), each hop cached.
+	Source *Resolved
 }
+
+// MaxChain bounds how many role profiles a source_profile chain may hold.
+const MaxChain = 8
 
 // Resolve follows source_profile to the profile that holds the long-term
 // key. mfa_serial and region are inherited from the source when the
-// profile does not set them, as the AWS CLI does for region. Chains of
-// roles (a role profile whose source is another role profile) are refused:
-// keywarden assumes roles from the long-term key (or from that key's MFA
-// session), never from another role's session.
-func (c *Config) Resolve(name string) (*Resolved, error) {
+// profile does not set them, as the AWS CLI does for region.
+//
+// A role profile whose source is another role profile is a chain: Source
+// holds the source resolved, and region is inherited from it. The MFA code
+// (if any) is given on the first role of the chain; the hops after it are
+// assumed with the previous role's session, which carries the MFA context.
+func (c *Config) Resolve(name string) (*Resolved, error) { return c.resolve(name, nil) }
+
+func (c *Config) resolve(name string, path []string) (*Resolved, error) {
+	if slices.Contains(path, name) {
+		return nil, fmt.Errorf("profile %q: source_profile goes round in a loop: %s", path[0], strings.Join(append(path, name), " -> "))
+	}
+	if len(path) >= MaxChain {
+		return nil, fmt.Errorf("profile %q: source_profile chain longer than %d role profiles", path[0], MaxChain)
+	}
 	p := c.Lookup(name)
 	if p.CredentialProcess != "" && p.SourceProfile != "" {
 		return nil, fmt.Errorf("profile %q has both credential_process and source_profile; the AWS CLI refuses that too", name)
 	}
 	r := &Resolved{Profile: p, KeyProfile: name}
+	if p.IsSSO() {
+		if p.SourceProfile != "" || p.RoleARN != "" {
+			return nil, fmt.Errorf("profile %q mixes IAM Identity Center (sso_*) with source_profile or role_arn; chain a role profile from it instead", name)
+		}
+		sp, err := c.resolveSSO(p)
+		if err != nil {
+			return nil, err
+		}
+		r.Profile, r.KeyProfile = sp, ""
+		return r, nil
+	}
 	if p.SourceProfile == "" || p.SourceProfile == name {
 		return r, nil
 	}
 	src := c.Lookup(p.SourceProfile)
-	if src.RoleARN != "" {
-		return nil, fmt.Errorf("profile %q: source_profile %q is itself a role profile; keywarden assumes roles from a stored long-term key (or its MFA session), not from another role, so point source_profile at the profile whose key is stored", name, src.Name)
+	if src.RoleARN != "" || src.IsSSO() {
+		if p.RoleARN == "" {
+			return nil, fmt.Errorf("profile %q: source_profile %q is a role or IAM Identity Center profile, so profile %q needs a role_arn of its own (use %q itself for that role)", name, src.Name, name, src.Name)
+		}
+		sr, err := c.resolve(src.Name, append(path, name))
+		if err != nil {
+			return nil, err
+		}
+		cp := *p
+		if cp.Region == "" {
+			cp.Region = sr.Region
+		}
+		cp.MFASerial = sr.MFASerial
+		r.Profile = &cp
+		r.KeyProfile = sr.KeyProfile
+		r.Source = sr
+		return r, nil
 	}
 	if src.SourceProfile != "" && src.SourceProfile != src.Name {
-		return nil, fmt.Errorf("profile %q: source_profile %q has a source_profile of its own; point source_profile at the profile whose key is stored", name, src.Name)
+		return nil, fmt.Errorf("profile %q: source_profile %q has a source_profile of its own and no role_arn; point source_profile at the profile whose key is stored", name, src.Name)
 	}
 	cp := *p
 	if cp.MFASerial == "" {
@@ -275,6 +476,9 @@ func (c *Config) Resolve(name string) (*Resolved, error) {
 	}
 	if cp.MFAProcess == "" {
 		cp.MFAProcess = src.MFAProcess
+	}
+	if cp.MFAPrompt == "" {
+		cp.MFAPrompt = src.MFAPrompt
 	}
 	r.Profile = &cp
 	r.KeyProfile = src.Name

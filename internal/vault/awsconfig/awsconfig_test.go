@@ -3,8 +3,11 @@ package awsconfig
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,13 +131,131 @@ source_profile = bare
 	}
 }
 
-func TestRoleChainRefused(t *testing.T) {
-	c, err := Parse("config", []byte("[profile a]\nrole_arn=arn:aws:iam::1:role/a\nsource_profile=k\n[profile b]\nrole_arn=arn:aws:iam::1:role/b\nsource_profile=a\n"))
+const chainSample = `[profile k]
+mfa_serial = arn:aws:iam::1:mfa/k
+region = eu-west-1
+[profile a]
+role_arn = arn:aws:iam::1:role/a
+source_profile = k
+[profile b]
+role_arn = arn:aws:iam::2:role/b
+source_profile = a
+region = us-east-1
+[profile c]
+role_arn = arn:aws:iam::3:role/c
+source_profile = b
+[profile selfkey]
+role_arn = arn:aws:iam::1:role/self
+source_profile = selfkey
+[profile d]
+role_arn = arn:aws:iam::3:role/d
+source_profile = selfkey
+[profile norole]
+source_profile = a
+[profile loop1]
+role_arn = arn:aws:iam::1:role/l1
+source_profile = loop2
+[profile loop2]
+role_arn = arn:aws:iam::1:role/l2
+source_profile = loop1
+`
+
+func TestResolveRoleChain(t *testing.T) {
+	c, err := Parse("config", []byte(chainSample))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Resolve("b"); err == nil {
-		t.Error("role chain accepted")
+	for _, tc := range []struct {
+		profile string
+		// hops lists the profile and its sources, first to last.
+		hops    []string
+		key     string
+		region  string
+		serial  string
+		wantErr string
+	}{
+		{profile: "a", hops: []string{"a"}, key: "k", region: "eu-west-1", serial: "arn:aws:iam::1:mfa/k"},
+		{profile: "b", hops: []string{"b", "a"}, key: "k", region: "us-east-1", serial: "arn:aws:iam::1:mfa/k"},
+		{profile: "c", hops: []string{"c", "b", "a"}, key: "k", region: "us-east-1", serial: "arn:aws:iam::1:mfa/k"},
+		{profile: "d", hops: []string{"d", "selfkey"}, key: "selfkey"},
+		{profile: "norole", wantErr: "needs a role_arn of its own"},
+		{profile: "loop1", wantErr: "loop1 -> loop2 -> loop1"},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			r, err := c.Resolve(tc.profile)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hops []string
+			for h := r; h != nil; h = h.Source {
+				hops = append(hops, h.Name)
+				if h.KeyProfile != tc.key {
+					t.Errorf("hop %s: key profile %q, want %q", h.Name, h.KeyProfile, tc.key)
+				}
+			}
+			if strings.Join(hops, ",") != strings.Join(tc.hops, ",") || r.Region != tc.region || r.MFASerial != tc.serial {
+				t.Errorf("hops %v region %q serial %q; want %v %q %q", hops, r.Region, r.MFASerial, tc.hops, tc.region, tc.serial)
+			}
+		})
+	}
+	// A chain longer than MaxChain is refused, not followed forever.
+	var b strings.Builder
+	b.WriteString("[profile p0]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = key\n")
+	for i := 1; i <= MaxChain+1; i++ {
+		fmt.Fprintf(&b, "[profile p%d]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = p%d\n", i, i-1)
+	}
+	c, err = Parse("config", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Resolve(fmt.Sprintf("p%d", MaxChain+1)); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("a chain of %d roles: %v", MaxChain+2, err)
+	}
+}
+
+func TestSessionTags(t *testing.T) {
+	for _, tc := range []struct {
+		line       string
+		tags       map[string]string
+		transitive []string
+		wantErr    string
+	}{
+		{line: "session_tags = team=ops, cost=42\ntransitive_session_tags = team", tags: map[string]string{"team": "ops", "cost": "42"}, transitive: []string{"team"}},
+		{line: "session_tags = a=", tags: map[string]string{"a": ""}},
+		{line: "session_tags = novalue", wantErr: "not key=value"},
+		{line: "session_tags = =v", wantErr: "not key=value"},
+		{line: "session_tags = a=1,a=2", wantErr: "given twice"},
+		{line: "session_tags = " + strings.Repeat("k", MaxTagKeyLen+1) + "=v", wantErr: "longer than 128"},
+		{line: "session_tags = k=" + strings.Repeat("v", MaxTagValueLen+1), wantErr: "longer than 256"},
+	} {
+		c, err := Parse("config", []byte("[profile x]\nsource_identity = alice\n"+tc.line+"\n"))
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "config:3") {
+				t.Errorf("%q: err %v, want %q at config:3", tc.line, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.line, err)
+		}
+		p := c.Profiles["x"]
+		if !maps.Equal(p.SessionTags, tc.tags) || !slices.Equal(p.TransitiveSessionTags, tc.transitive) || p.SourceIdentity != "alice" {
+			t.Errorf("%q: tags %v transitive %v source identity %q", tc.line, p.SessionTags, p.TransitiveSessionTags, p.SourceIdentity)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("[profile x]\nsession_tags = ")
+	for i := range MaxSessionTags + 1 {
+		fmt.Fprintf(&b, "k%d=v,", i)
+	}
+	if _, err := Parse("config", []byte(b.String())); err == nil || !strings.Contains(err.Error(), "STS allows 50") {
+		t.Errorf("51 tags: %v", err)
 	}
 }
 
@@ -166,6 +287,9 @@ func TestLoadAndPath(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(sample))
 	f.Add([]byte("[profile x]\nduration_seconds=900\n"))
+	f.Add([]byte(chainSample))
+	f.Add([]byte("[sso-session corp]\nsso_start_url = https://x.awsapps.com/start\nsso_region = eu-west-1\n[profile d]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = A\n[profile r]\nsource_profile = d\nrole_arn = arn:aws:iam::1:role/r\n"))
+	f.Add([]byte("[profile x]\nsession_tags = a=b,c=d\ntransitive_session_tags = a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz", data)
 		if err != nil {

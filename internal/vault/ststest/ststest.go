@@ -12,6 +12,7 @@
 package ststest
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -40,6 +41,18 @@ type Server struct {
 	issued  map[string]*issued // temporary credentials, by access key ID
 	calls   []Call
 	n       int
+	// signin are the console sign-in tokens the federation endpoint
+	// handed out, with the session each stands for.
+	signin map[string]SigninSession
+}
+
+// SigninSession is what a console sign-in token was issued for.
+type SigninSession struct {
+	AccessKeyID string
+	// Duration is the SessionDuration asked for (0 when none was given).
+	Duration  int
+	Federated bool
+	RoleARN   string
 }
 
 // User is an IAM user (or root) with a long-term key.
@@ -56,6 +69,8 @@ type issued struct {
 	expiration time.Time
 	mfa        bool   // made with an MFA code, or with credentials that were
 	roleARN    string // set for a role session
+	secret     string
+	federated  bool // made by GetFederationToken
 }
 
 // Call is one request the server answered (or refused).
@@ -73,12 +88,23 @@ type Call struct {
 	Serial   string
 	Code     string
 	RoleARN  string
-	Err      string
+	// SignerRole is the role of the session that signed the call, when
+	// it was a role session (role chaining).
+	SignerRole string
+	// Tags, TransitiveTagKeys, SourceIdentity and RoleSessionName are
+	// what AssumeRole was asked for.
+	Tags              map[string]string
+	TransitiveTagKeys []string
+	SourceIdentity    string
+	RoleSessionName   string
+	// Policy is GetFederationToken's session policy.
+	Policy string
+	Err    string
 }
 
 // Start starts the server; it stops with the test.
 func Start(t testing.TB, now func() time.Time) *Server {
-	s := &Server{Now: now, users: map[string]*User{}, devices: map[string]string{}, used: map[string]bool{}, issued: map[string]*issued{}}
+	s := &Server{Now: now, users: map[string]*User{}, devices: map[string]string{}, used: map[string]bool{}, issued: map[string]*issued{}, signin: map[string]SigninSession{}}
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
 	s.URL = hs.URL
@@ -93,6 +119,18 @@ func (s *Server) AddUser(u User) {
 	if u.MFASerial != "" {
 		s.devices[u.MFASerial] = u.MFASecret
 	}
+}
+
+// IssueRole hands out role credentials for roleARN as if made elsewhere
+// (IAM Identity Center), valid until exp and MFA-authenticated, so that
+// they can sign calls here.
+func (s *Server) IssueRole(roleARN string, exp time.Time) (id, secret, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	id, secret, token = fmt.Sprintf("ASIATESTISSUED%05d", s.n), fmt.Sprintf("issuedsecret%028d", s.n), fmt.Sprintf("issued-token-%d", s.n)
+	s.issued[id] = &issued{user: &User{ARN: roleARN}, token: token, expiration: exp, mfa: true, roleARN: roleARN, secret: secret}
+	return id, secret, token
 }
 
 // NewMFASecret returns a fresh TOTP seed.
@@ -141,6 +179,10 @@ type xmlCreds struct {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/federation" {
+		s.federation(w, r)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), 400)
 		return
@@ -152,6 +194,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.SignedBy = m[1]
 	}
 	c.Duration, _ = strconv.Atoi(r.Form.Get("DurationSeconds"))
+	c.SourceIdentity, c.RoleSessionName = r.Form.Get("SourceIdentity"), r.Form.Get("RoleSessionName")
+	for i := 1; r.Form.Has(fmt.Sprintf("Tags.member.%d.Key", i)); i++ {
+		if c.Tags == nil {
+			c.Tags = map[string]string{}
+		}
+		c.Tags[r.Form.Get(fmt.Sprintf("Tags.member.%d.Key", i))] = r.Form.Get(fmt.Sprintf("Tags.member.%d.Value", i))
+	}
+	for i := 1; r.Form.Has(fmt.Sprintf("TransitiveTagKeys.member.%d", i)); i++ {
+		c.TransitiveTagKeys = append(c.TransitiveTagKeys, r.Form.Get(fmt.Sprintf("TransitiveTagKeys.member.%d", i)))
+	}
 	fail := func(status int, code, msg string) {
 		c.Err = code
 		s.calls = append(s.calls, c)
@@ -171,7 +223,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(403, "ExpiredToken", "The security token included in the request is expired")
 			return
 		}
-		user, c.Temporary, c.MFA = temp.user, true, temp.mfa
+		user, c.Temporary, c.MFA, c.SignerRole = temp.user, true, temp.mfa, temp.roleARN
 	}
 	isRoot := len(user.ARN) > 5 && user.ARN[len(user.ARN)-5:] == ":root"
 	checkMFA := func() bool {
@@ -201,7 +253,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			SessionToken:    fmt.Sprintf("token-%d-%s", s.n, c.Serial),
 			Expiration:      exp.Format(time.RFC3339),
 		}
-		s.issued[x.AccessKeyID] = &issued{user: user, token: x.SessionToken, expiration: exp, mfa: c.MFA, roleARN: roleARN}
+		s.issued[x.AccessKeyID] = &issued{user: user, token: x.SessionToken, expiration: exp, mfa: c.MFA, roleARN: roleARN, secret: x.SecretAccessKey}
 		return x
 	}
 	var body any
@@ -261,6 +313,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				Credentials xmlCreds
 			} `xml:"AssumeRoleResult"`
 		}{Result: struct{ Credentials xmlCreds }{creds(d, c.RoleARN)}}
+	case "GetFederationToken":
+		if temp != nil {
+			fail(403, "AccessDenied", "Cannot call GetFederationToken with session credentials")
+			return
+		}
+		d := c.Duration
+		if d == 0 {
+			d = 43200
+		}
+		if d < 900 || d > 129600 {
+			fail(400, "ValidationError", fmt.Sprintf("DurationSeconds %d out of range [900, 129600]", d))
+			return
+		}
+		if r.Form.Get("Name") == "" || len(r.Form.Get("Name")) > 32 {
+			fail(400, "ValidationError", "Name must be 2 to 32 characters")
+			return
+		}
+		c.Policy = r.Form.Get("Policy")
+		x := creds(d, "")
+		s.issued[x.AccessKeyID].federated = true
+		s.issued[x.AccessKeyID].mfa = false // GetFederationToken carries no MFA context
+		body = struct {
+			XMLName xml.Name `xml:"GetFederationTokenResponse"`
+			Result  struct {
+				Credentials xmlCreds
+			} `xml:"GetFederationTokenResult"`
+		}{Result: struct{ Credentials xmlCreds }{x}}
 	default:
 		fail(400, "InvalidAction", "unknown action")
 		return
@@ -281,4 +360,57 @@ func callerARN(u *User, temp *issued) string {
 		name = name[i+1:]
 	}
 	return "arn:aws:sts::111122223333:assumed-role/" + name + "/keywarden"
+}
+
+// federation is the console federation endpoint: getSigninToken turns
+// temporary credentials this server issued into a sign-in token (refusing
+// SessionDuration for GetFederationToken credentials, as AWS does).
+func (s *Server) federation(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := r.URL.Query()
+	if q.Get("Action") != "getSigninToken" {
+		http.Error(w, "unsupported action", http.StatusBadRequest)
+		return
+	}
+	var sess struct{ SessionID, SessionKey, SessionToken string }
+	if err := json.Unmarshal([]byte(q.Get("Session")), &struct {
+		ID    *string `json:"sessionId"`
+		Key   *string `json:"sessionKey"`
+		Token *string `json:"sessionToken"`
+	}{&sess.SessionID, &sess.SessionKey, &sess.SessionToken}); err != nil {
+		http.Error(w, "bad Session", http.StatusBadRequest)
+		return
+	}
+	is, ok := s.issued[sess.SessionID]
+	if !ok || is.secret != sess.SessionKey || is.token != sess.SessionToken || !s.Now().Before(is.expiration) {
+		http.Error(w, "invalid credentials", http.StatusBadRequest)
+		return
+	}
+	d := 0
+	if v := q.Get("SessionDuration"); v != "" {
+		if is.federated {
+			http.Error(w, "SessionDuration is not supported with GetFederationToken credentials", http.StatusBadRequest)
+			return
+		}
+		var err error
+		if d, err = strconv.Atoi(v); err != nil || d < 900 || d > 43200 {
+			http.Error(w, "bad SessionDuration", http.StatusBadRequest)
+			return
+		}
+	}
+	s.n++
+	tok := fmt.Sprintf("signin-token-%d", s.n)
+	s.signin[tok] = SigninSession{AccessKeyID: sess.SessionID, Duration: d, Federated: is.federated, RoleARN: is.roleARN}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"SigninToken": tok})
+}
+
+// SigninToken reports what a sign-in token the federation endpoint
+// issued stands for.
+func (s *Server) SigninToken(tok string) (SigninSession, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.signin[tok]
+	return ss, ok
 }
