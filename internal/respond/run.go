@@ -379,14 +379,15 @@ func ToDo(r *Report) []string {
 }
 
 // Incomplete reports whether the response left the key not fully
-// contained or something for people to do beyond the routine: a refused,
+// contained or something for people to do beyond the routine: a planned
+// (dry-run) change not made, a refused,
 // skipped or unconfirmed step, a stop, or persistence to review.
 func Incomplete(r *Report) bool {
 	if r.Stopped != "" {
 		return true
 	}
 	for _, s := range r.Steps {
-		if s.Status == Failed || s.Status == NotDone || s.Status == Declined {
+		if s.Status == Failed || s.Status == NotDone || s.Status == Declined || s.Status == Planned {
 			return true
 		}
 	}
