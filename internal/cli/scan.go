@@ -127,7 +127,7 @@ Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`
 	fl.BoolVar(&opts.ShowSecrets, "show-secrets", false, "print secrets in clear (redacted otherwise)")
 	fl.BoolVar(&opts.ShowSuppressed, "show-suppressed", false, "list findings suppressed by a baseline or keywarden:allow in text output")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "text output: print nothing when no finding counts (the hooks use it)")
-	fl.StringVar(&opts.FailOn, "fail-on", "info", "exit 1 only for findings at or above this severity: "+report.SeverityNames+"|none")
+	fl.StringVar(&opts.FailOn, "fail-on", "medium", "exit 1 only for findings at or above this severity: "+report.SeverityNames+"|none")
 	fl.BoolVar(&opts.Verify, "verify", false, "ask STS (GetCallerIdentity) whether each complete key pair is live, and whose it is")
 	fl.BoolVar(&opts.VerifyCanaries, "verify-canaries", false, "with --verify, also send keys of known canary-token accounts (this sets them off)")
 	fl.DurationVar(&opts.VerifyTimeout, "verify-timeout", 10*time.Second, "time limit for each verification request")

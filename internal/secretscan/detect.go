@@ -83,6 +83,9 @@ type Match struct {
 	// Context is the assignment name that made a lone secret or token
 	// count (e.g. "aws_secret_access_key").
 	Context string
+	// WeakEvidence marks a lone secret whose only sign of AWS is a
+	// comment nearby: reported at a lower severity.
+	WeakEvidence bool
 
 	// secretAWS says the secret of a pair would count alone (its name or
 	// the text around says AWS), for streams (settle).
@@ -238,6 +241,7 @@ type secretHit struct {
 	value      string
 	context    string // assignment name, when the context says secret
 	aws        bool   // context says AWS: reportable alone
+	weak       bool   // ... but only a comment says so
 }
 
 type tokenHit struct {
@@ -245,6 +249,7 @@ type tokenHit struct {
 	start, end int
 	value      string
 	context    string
+	aws        bool // something says AWS: reportable alone
 }
 
 // isAlnum reports whether c is an ASCII letter or digit.
@@ -435,7 +440,7 @@ func (s *scan) contextSecret(a, b int) {
 	if a > 0 && (data[a-1] == '-' || data[a-1] == '_' || data[a-1] == '.') {
 		return
 	}
-	ctx, aws := s.secretContext(a)
+	ctx, ev := s.secretContext(a)
 	if ctx == "" {
 		return
 	}
@@ -443,7 +448,8 @@ func (s *scan) contextSecret(a, b int) {
 	if !contextSecretOK(v) {
 		return
 	}
-	s.addSecret(secretHit{start: a, end: b, value: v, context: ctx, aws: aws})
+	aws, weak := s.secretIsAWS(a, v, ev)
+	s.addSecret(secretHit{start: a, end: b, value: v, context: ctx, aws: aws, weak: weak})
 }
 
 // contextToken keeps a long value assigned to a name saying session or
@@ -454,10 +460,6 @@ func (s *scan) contextToken(a, b int) {
 	// payload of a JWT (MinIO and other STS look-alikes issue those) is
 	// not an AWS session token.
 	if a > 0 && data[a-1] == '.' {
-		return
-	}
-	name, ok := s.tokenContext(a)
-	if !ok {
 		return
 	}
 	// Base64 padding belongs to the token.
@@ -474,7 +476,11 @@ func (s *scan) contextToken(a, b int) {
 	if isHex(v) || distinct(v) < 20 {
 		return
 	}
-	s.tokens = append(s.tokens, tokenHit{start: a, end: b, value: v, context: name})
+	name, ok, aws := s.tokenContext(a, v)
+	if !ok {
+		return
+	}
+	s.tokens = append(s.tokens, tokenHit{start: a, end: b, value: v, context: name, aws: aws})
 }
 
 // maxTokenLength bounds a session token; longer runs are blobs.
@@ -536,11 +542,12 @@ func (s *scan) assemble() []Match {
 		// A run that goes on past hi was looked at to its end: the next
 		// window starts after it.
 		end := s.forEachSecretToken(lo, hi, func(st, en int, v string) bool {
-			ctx, aws := s.secretContext(st)
+			ctx, ev := s.secretContext(st)
 			if !looksRandom(v) && (ctx == "" || !contextSecretOK(v)) {
 				return true
 			}
-			s.addSecret(secretHit{start: st, end: en, value: v, context: ctx, aws: aws})
+			aws, weak := s.secretIsAWS(st, v, ev)
+			s.addSecret(secretHit{start: st, end: en, value: v, context: ctx, aws: aws, weak: weak})
 			return true
 		})
 		scanned = max(scanned, hi, end)
@@ -718,6 +725,7 @@ func (s *scan) assemble() []Match {
 			m.SecretSpan = s.span(sec.start, sec.end)
 			m.Context = sec.context
 			m.secretAWS = sec.aws
+			m.WeakEvidence = sec.weak
 			m.Example = m.Example || awskey.IsExampleSecret(sec.value)
 			// A session token near the pair completes temporary credentials.
 			best, bestDist := -1, s.d.pairLines+1
@@ -748,14 +756,14 @@ func (s *scan) assemble() []Match {
 		if secUsed[j] || !sec.aws {
 			continue
 		}
-		m := Match{Kind: KindSecret, Secret: sec.value, Context: sec.context}
+		m := Match{Kind: KindSecret, Secret: sec.value, Context: sec.context, WeakEvidence: sec.weak}
 		m.SecretSpan = s.span(sec.start, sec.end)
 		m.Example = awskey.IsExampleSecret(sec.value) || isPlaceholderSecret(sec.value)
 		m.Allowed = s.allowed(m.SecretSpan)
 		secMs = append(secMs, m)
 	}
 	for k, t := range s.tokens {
-		if tokUsed[k] {
+		if tokUsed[k] || !t.aws {
 			continue
 		}
 		m := Match{Kind: KindSessionToken, Token: t.value, Context: t.context}
