@@ -473,19 +473,13 @@ func (s *Sources) scanText(o Origin, data []byte, sink Sink) {
 // read), or a regular file too large to read whole. Binary data is
 // skipped; UTF-16 text is decoded.
 func (s *Sources) scanFileStream(ctx context.Context, j fileJob, f io.Reader, emit Sink) error {
-	br := bufio.NewReaderSize(io.LimitReader(f, s.MaxFileSize), 8192)
-	head, err := br.Peek(8000)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+	r, binary, err := textReader(io.LimitReader(f, s.MaxFileSize))
+	if err != nil {
 		return err
 	}
-	var r io.Reader = br
-	if isBinary(head) {
-		if !isUTF16(head) {
-			s.skip(j.path, j.explicit, SkipBinary)
-			return nil
-		}
-		// The decoder drops the byte order mark, as textOf does.
-		r = transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder()))
+	if binary {
+		s.skip(j.path, j.explicit, SkipBinary)
+		return nil
 	}
 	if err := s.scanStream(ctx, Origin{Path: j.path}, r, emit); err != nil {
 		return err
@@ -497,4 +491,20 @@ func (s *Sources) scanFileStream(ctx context.Context, j fileJob, f io.Reader, em
 		s.skip(j.path, j.explicit, SkipTruncated)
 	}
 	return nil
+}
+
+// textReader is textOf for a stream: it returns r decoded to UTF-8 when it
+// starts with a UTF-16 byte order mark, and says whether it is binary
+// otherwise (git's test, on its first 8000 bytes).
+func textReader(r io.Reader) (text io.Reader, binary bool, err error) {
+	br := bufio.NewReaderSize(r, 8192)
+	head, err := br.Peek(8000)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, false, err
+	}
+	if isUTF16(head) {
+		// The decoder drops the byte order mark, as textOf does.
+		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), false, nil
+	}
+	return br, isBinary(head), nil
 }
