@@ -192,16 +192,45 @@ func (d *Detector) find(data []byte) ([]Match, int) {
 	var s scan
 	s.d = d
 	s.data = data
+	ms := s.run()
+	return ms, s.work
+}
+
+// run finds the matches of s.data.
+func (s *scan) run() []Match {
 	s.findIDs()
-	if len(d.ownForms) > 0 {
+	if len(s.d.ownForms) > 0 {
 		s.findOwnForms()
 	}
 	s.findValues()
-	if len(s.ids) == 0 && len(s.secrets) == 0 && len(s.tokens) == 0 {
-		return nil, s.work
+	s.findEncodedIDs()
+	if s.idsUnsorted {
+		sort.SliceStable(s.ids, func(a, b int) bool { return s.ids[a].start < s.ids[b].start })
+	}
+	if len(s.ids) == 0 && len(s.secrets) == 0 && len(s.tokens) == 0 && len(s.decoded) == 0 {
+		return nil
 	}
 	ms := s.assemble()
-	return ms, s.work
+	if len(s.decoded) > 0 {
+		ms = mergeByStart(ms, s.placeDecoded())
+	}
+	return ms
+}
+
+// placeDecoded gives the matches found in base64-decoded values their
+// lines and columns in s.data (their offsets are set already).
+func (s *scan) placeDecoded() []Match {
+	for i := range s.decoded {
+		m := &s.decoded[i]
+		for _, sp := range []*Span{&m.IDSpan, &m.SecretSpan, &m.TokenSpan} {
+			if sp.End > 0 {
+				*sp = s.span(sp.Start, sp.End)
+			}
+		}
+		m.Allowed = s.allowed(m.Primary())
+	}
+	slices.SortStableFunc(s.decoded, func(x, y Match) int { return cmp.Compare(x.Primary().Start, y.Primary().Start) })
+	return s.decoded
 }
 
 // scan is the state of one Find call.
@@ -224,6 +253,14 @@ type scan struct {
 	noNL [2]int
 	// work counts the bytes the searches around hits examine.
 	work int
+
+	// depth is how many base64 decodings led to data (base64.go).
+	depth int
+	// decoded holds what was found in base64-decoded text, at its
+	// encoded span (offsets only, placed at the end).
+	decoded []Match
+	// idsUnsorted says that base64 values added IDs out of order.
+	idsUnsorted bool
 }
 
 type idHit struct {
@@ -233,6 +270,15 @@ type idHit struct {
 	id       string
 	own      bool
 	encoding string
+	// value marks an ID that is the whole of a base64-encoded value: it
+	// pairs as an ID in clear does.
+	value bool
+}
+
+// pairable says whether an ID can pair with a secret: not one found
+// inside an encoded blob (the user's own IDs in any form).
+func (h idHit) pairable() bool {
+	return h.value || h.encoding != "base64" && h.encoding != "hex"
 }
 
 type secretHit struct {
@@ -242,6 +288,7 @@ type secretHit struct {
 	context    string // assignment name, when the context says secret
 	aws        bool   // context says AWS: reportable alone
 	weak       bool   // ... but only a comment says so
+	encoded    bool   // the whole of a base64-encoded value
 }
 
 type tokenHit struct {
@@ -355,10 +402,11 @@ func (s *scan) findValues() {
 	data := s.data
 	n := len(data)
 	const L = awskey.SecretLength
-	for j := L - 1; j < n; {
+	const S = L
+	for j := S - 1; j < n; {
 		c := data[j]
 		if !secretChar[c] && c != '%' && c != '\\' {
-			j += L
+			j += S
 			continue
 		}
 		a := j
@@ -377,7 +425,7 @@ func (s *scan) findValues() {
 		}
 		b, dec := runEnd(data, a)
 		if b <= j {
-			j += L
+			j += S
 			continue
 		}
 		switch {
@@ -386,7 +434,10 @@ func (s *scan) findValues() {
 		case dec >= minTokenLength:
 			s.contextToken(a, b)
 		}
-		j = b + L
+		if dec >= minBase64Run && dec == b-a {
+			s.base64Run(a, b)
+		}
+		j = b + S
 	}
 }
 
@@ -621,7 +672,7 @@ func (s *scan) assemble() []Match {
 	// name win ties.
 	cands := make([]pairCandidate, 0, 4*len(s.ids))
 	for i, h := range s.ids {
-		if h.encoding == "base64" || h.encoding == "hex" {
+		if !h.pairable() {
 			continue
 		}
 		// add returns false once a far secret of the same object was added:
@@ -693,7 +744,7 @@ func (s *scan) assemble() []Match {
 	loneID, loneSec := -1, -1
 	nID, nSec := 0, 0
 	for i, h := range s.ids {
-		if idPair[i] < 0 && h.encoding != "base64" && h.encoding != "hex" && credentialKind(h.id) {
+		if idPair[i] < 0 && h.pairable() && credentialKind(h.id) {
 			loneID = i
 			nID++
 		}
@@ -726,6 +777,9 @@ func (s *scan) assemble() []Match {
 			m.Context = sec.context
 			m.secretAWS = sec.aws
 			m.WeakEvidence = sec.weak
+			if sec.encoded {
+				m.Encoding = "base64"
+			}
 			m.Example = m.Example || awskey.IsExampleSecret(sec.value)
 			// A session token near the pair completes temporary credentials.
 			best, bestDist := -1, s.d.pairLines+1
@@ -757,6 +811,9 @@ func (s *scan) assemble() []Match {
 			continue
 		}
 		m := Match{Kind: KindSecret, Secret: sec.value, Context: sec.context, WeakEvidence: sec.weak}
+		if sec.encoded {
+			m.Encoding = "base64"
+		}
 		m.SecretSpan = s.span(sec.start, sec.end)
 		m.Example = awskey.IsExampleSecret(sec.value) || isPlaceholderSecret(sec.value)
 		m.Allowed = s.allowed(m.SecretSpan)
