@@ -21,12 +21,17 @@ func TestDetectYAMLBlockScalars(t *testing.T) {
 		{"sibling objects, one part each", "a:\n  access_key_id: |\n    {ID}\nb:\n  secret_access_key: |\n    {SECRET}\n", "key-id:ID secret+SECRET"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in := k.fill(tt.in)
-			if got := summary(k, New(Options{}).Find([]byte(in))); got != tt.want {
-				t.Errorf("Find(%q)\n got: %s\nwant: %s", in, got, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkFind(t, k, tt.in, tt.want) })
+	}
+}
+
+// checkFind runs the detector over a template filled with k's keys and
+// compares the summary of what it found.
+func checkFind(t *testing.T, k testKeys, tmpl, want string) {
+	t.Helper()
+	in := k.fill(tmpl)
+	if got := summary(k, New(Options{}).Find([]byte(in))); got != want {
+		t.Errorf("Find(%q)\n got: %s\nwant: %s", in, got, want)
 	}
 }
 
