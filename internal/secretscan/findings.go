@@ -158,7 +158,7 @@ func ToFinding(m Match, o Origin, opt FindingOptions) report.Finding {
 	if m.Encoding != "" {
 		f.Properties["encoding"] = m.Encoding
 		f.Message += " Written " + map[string]string{
-			"base64": "base64-encoded", "hex": "hex-encoded", "lowercase": "in lower case", "embedded": "inside a longer word",
+			"base64": "base64-encoded", "hex": "hex-encoded", "binary": "in the printable strings of a binary file", "lowercase": "in lower case", "embedded": "inside a longer word",
 		}[m.Encoding] + "."
 	}
 	f.Evidence = strings.Join(ev, " ")
