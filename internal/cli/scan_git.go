@@ -52,7 +52,7 @@ const scanMissingListed = 20
 func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions, src *secretscan.Sources, col *scanCollector) (scanGitResult, error) {
 	var res scanGitResult
 	var mu sync.Mutex
-	gopt := gitsource.Options{MaxBlobSize: src.MaxFileSize, Workers: src.Workers, IncludeBinary: src.Archives,
+	gopt := gitsource.Options{MaxBlobSize: src.MaxFileSize, Workers: src.Workers, IncludeBinary: src.Archives, Messages: true,
 		AllowMissing: gitOpts.AllowMissingObjects,
 		Skipped: func(b gitsource.Blob, reason string) {
 			src.Stats.Skipped.Add(1)
