@@ -51,6 +51,51 @@ var base64Probes = func() [][]byte {
 	return out
 }()
 
+// probeStart marks the two-character starts of the probes: hasProbe
+// compares a probe only where one starts, in one pass over the run.
+var probeStart = func() *[1 << 16]bool {
+	var t [1 << 16]bool
+	for _, p := range base64Probes {
+		t[int(p[0])<<8|int(p[1])] = true
+	}
+	return &t
+}()
+
+// hasProbe reports whether run holds one of base64Probes.
+func hasProbe(run []byte) bool {
+	for i := 0; i+1 < len(run); i++ {
+		if !probeStart[int(run[i])<<8|int(run[i+1])] {
+			continue
+		}
+		for _, p := range base64Probes {
+			if bytes.HasPrefix(run[i:], p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mixedCase reports whether run holds an upper-case letter, a lower-case
+// letter and a digit.
+func mixedCase(run []byte) bool {
+	var up, low, dig bool
+	for _, c := range run {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			up = true
+		case c >= 'a' && c <= 'z':
+			low = true
+		case c >= '0' && c <= '9':
+			dig = true
+		}
+		if up && low && dig {
+			return true
+		}
+	}
+	return false
+}
+
 // alignedForms returns, for each of the three byte alignments, the
 // base64 characters fully determined by w's bits: any base64 text that
 // encodes w contains one of them.
@@ -82,13 +127,12 @@ func (s *scan) base64Run(a, b int) {
 	run := data[a:b]
 	n := b - a
 	secretLen := n >= 54 && n <= 56
-	probe := false
-	for _, p := range base64Probes {
-		if bytes.Contains(run, p) {
-			probe = true
-			break
-		}
+	// Base64 of text mixes upper case, lower case and digits; identifiers
+	// and paths (also runs of the alphabet) mostly do not.
+	if !mixedCase(run) {
+		return
 	}
+	probe := hasProbe(run)
 	if !probe && !secretLen {
 		return
 	}
