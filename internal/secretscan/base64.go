@@ -76,20 +76,18 @@ func hasProbe(run []byte) bool {
 	return false
 }
 
-// mixedCase reports whether run holds an upper-case letter, a lower-case
-// letter and a digit.
+// mixedCase reports whether run holds both an upper-case and a
+// lower-case letter.
 func mixedCase(run []byte) bool {
-	var up, low, dig bool
+	var up, low bool
 	for _, c := range run {
 		switch {
 		case c >= 'A' && c <= 'Z':
 			up = true
 		case c >= 'a' && c <= 'z':
 			low = true
-		case c >= '0' && c <= '9':
-			dig = true
 		}
-		if up && low && dig {
+		if up && low {
 			return true
 		}
 	}
@@ -127,8 +125,9 @@ func (s *scan) base64Run(a, b int) {
 	run := data[a:b]
 	n := b - a
 	secretLen := n >= 54 && n <= 56
-	// Base64 of text mixes upper case, lower case and digits; identifiers
-	// and paths (also runs of the alphabet) mostly do not.
+	// Base64 of text mixes upper and lower case (digits not always: the
+	// base64 of an ID may have none); paths (also runs of the alphabet)
+	// do not.
 	if !mixedCase(run) {
 		return
 	}

@@ -31,6 +31,8 @@ func TestDetectBase64(t *testing.T) {
 		{"CI variable, unpadded", "variables:\n  AWS_ENV_B64: " + strings.TrimRight(b64(env+"#"), "=") + "\n", "pair:ID+SECRET", 2, 2},
 		{"twice encoded", "blob: " + b64(b64(env)) + "\n", "pair:ID+SECRET", 1, 1},
 		{"lone encoded ID", "data:\n  key: " + b64(k.ID) + "\n", "key-id:ID", 2, 0},
+		// Its base64 has no digit: QUtJQVJaUFVaRElLSUFERVYyWlI=
+		{"encoded ID without digits in its base64", "data:\n  key: " + b64("AKIARZPUZDIKIADEV2ZR") + "\n", "key-id:AKIARZPUZDIKIADEV2ZR", 2, 0},
 		{"lone encoded secret with AWS name", "data:\n  AWS_SECRET_ACCESS_KEY: " + b64(k.Secret) + "\n", "secret+SECRET", 0, 2},
 		// Near-misses.
 		{"random blob", "data:\n  blob: " + base64.StdEncoding.EncodeToString(blob) + "\n", "", 0, 0},
