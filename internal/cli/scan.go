@@ -348,6 +348,9 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	if modes > 1 {
 		return usageErrorf("--git, --staged and --pre-push exclude each other")
 	}
+	if opts.GitOptions.Unreachable && !opts.Git {
+		return usageErrorf("--unreachable goes with --git and no REV-RANGE (use --repo for another repository)")
+	}
 	if opts.Git && len(opts.Paths) > 1 {
 		return usageErrorf("--git takes at most one REV-RANGE argument (quote it if it has spaces); use --repo for the repository")
 	}

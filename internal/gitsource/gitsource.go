@@ -66,6 +66,10 @@ type Options struct {
 	// Workers is how many calls of fn may run at once; 0 means one per CPU.
 	Workers int
 
+	// Unreachable also scans what no ref reaches (git fsck --no-reflogs):
+	// commits only a reflog or nothing at all holds, with their history,
+	// and dangling trees and blobs. Only without RevRange.
+	Unreachable bool
 	// Messages scans the messages of commits and annotated tags too: a
 	// key pasted into a commit message is in history like a file.
 	Messages bool
@@ -131,13 +135,28 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 		return Stats{}, err
 	}
 	var st Stats
+	all := strings.TrimSpace(opt.RevRange) == ""
+	var unr unreachable
+	if opt.Unreachable && all {
+		if unr, err = findUnreachable(ctx, repoDir); err != nil {
+			return st, err
+		}
+	}
 	produce := func(ctx context.Context, emit func(job) error) error {
 		args := []string{"log", "--raw", "-z", "-c", "--root", "--no-renames", "--no-abbrev",
 			"--no-ext-diff", "--no-textconv", "--no-color", "--no-show-signature", "--no-mailmap",
 			"--encoding=UTF-8", "--date-order", "--reverse", logFormat}
 		args = append(args, revs...)
+		if len(unr.commits) > 0 {
+			// The unreachable commits join --all, read from stdin (there
+			// may be more than a command line holds).
+			args = append(args, "--stdin")
+		}
 		args = append(args, "--")
 		cmd := command(ctx, repoDir, args...)
+		if len(unr.commits) > 0 {
+			cmd.Stdin = strings.NewReader(strings.Join(unr.commits, "\n") + "\n")
+		}
 		stderr := &limitedBuffer{}
 		cmd.Stderr = stderr
 		stdout, err := cmd.StdoutPipe()
@@ -181,18 +200,32 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 			}
 			return gitError(args, err, stderr.String())
 		}
-		if strings.TrimSpace(opt.RevRange) != "" {
+		if !all {
 			return nil
 		}
-		// Every ref: also the blobs and trees that tags point at directly.
-		return refBlobs(ctx, repoDir, opt.Messages, func(j job) error {
+		once := func(j job) error {
 			key := oidKey([]byte(j.oid))
 			if _, dup := seen[key]; dup {
 				return nil
 			}
 			seen[key] = struct{}{}
 			return emit(j)
-		})
+		}
+		// Every ref: also the blobs and trees that tags point at directly.
+		if err := refBlobs(ctx, repoDir, opt.Messages, once); err != nil {
+			return err
+		}
+		for _, t := range unr.trees {
+			if err := treeBlobs(ctx, repoDir, t, fmt.Sprintf(UnreachableTreePath, t), once); err != nil {
+				return err
+			}
+		}
+		for _, b := range unr.blobs {
+			if err := once(job{oid: b, path: UnreachableBlobPath}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	// Inflating blobs is git's heaviest part: two readers let it use two
 	// cores while the log is still being walked.
