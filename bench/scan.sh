@@ -11,6 +11,10 @@
 #            floor: git log -p --all > /dev/null
 #   hook:    `keywarden scan --staged` on a one-file commit, and what the hook
 #            adds to `git commit`
+#   forms:   one file per form keys leak in beyond plain text (base64 values,
+#            YAML block scalars, .gz, a core dump, UTF-16 through stdin, a
+#            commit message) and near-misses (issue 17): found or not, per
+#            tool (keywarden, gitleaks, trufflehog when installed)
 #   peer:    gitleaks (pinned), on the tree and the history, when
 #            `go install` can fetch it
 #
@@ -76,6 +80,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -105,6 +111,8 @@ func main() {
 	case "history":
 		n, _ := strconv.Atoi(os.Args[3])
 		history(os.Args[2], n, os.Args[4])
+	case "forms":
+		forms(os.Args[2], os.Args[3])
 	default:
 		die("unknown mode " + os.Args[1])
 	}
@@ -221,6 +229,55 @@ func plant(dir string, n int, manifest string) {
 		fmt.Fprintf(m, "%s\t%s:%d\n", id, rel, line)
 		planted++
 	}
+}
+
+// forms writes one file per form keys leak in beyond plain text (issue
+// 17), each with a new key pair, and near-misses that must not be
+// reported. The manifest lists "ID<TAB>form<TAB>file"; near-misses have
+// the ID "-".
+func forms(dir, manifest string) {
+	check(os.MkdirAll(dir, 0o755))
+	m, err := os.Create(manifest)
+	check(err)
+	defer m.Close()
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	write := func(form, name string, data []byte, id string) {
+		check(os.WriteFile(filepath.Join(dir, name), data, 0o644))
+		fmt.Fprintf(m, "%s\t%s\t%s\n", id, form, name)
+	}
+	id, sec := newKey("AKIA")
+	write("base64: Kubernetes Secret", "k8s-secret.yaml", []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: aws\ndata:\n  AWS_ACCESS_KEY_ID: "+b64(id)+"\n  AWS_SECRET_ACCESS_KEY: "+b64(sec)+"\n"), id)
+	id, sec = newKey("AKIA")
+	write("base64: env file in a CI variable", "ci-vars.yml", []byte("variables:\n  DOTENV_B64: "+b64("AWS_ACCESS_KEY_ID="+id+"\nAWS_SECRET_ACCESS_KEY="+sec+"\n")+"\n"), id)
+	id, sec = newKey("AKIA")
+	write("YAML block scalars", "values.yaml", []byte("aws:\n  accessKeyId: >-\n    "+id+"\n  secretAccessKey: |-\n    "+sec+"\n"), id)
+	id, sec = newKey("AKIA")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte("[default]\naws_access_key_id = " + id + "\naws_secret_access_key = " + sec + "\n"))
+	check(zw.Close())
+	write("compressed: .gz", "credentials.gz", gz.Bytes(), id)
+	id, sec = newKey("AKIA")
+	core := append([]byte("\x7fELF\x02\x01\x01\x00"), bytes.Repeat([]byte{0, 1, 0xfe}, 4000)...)
+	core = append(core, []byte("HOME=/root\x00AWS_ACCESS_KEY_ID="+id+"\x00AWS_SECRET_ACCESS_KEY="+sec+"\x00")...)
+	write("binary: core dump environment", "core", append(core, bytes.Repeat([]byte{0, 2}, 1000)...), id)
+	id, sec = newKey("AKIA")
+	u16 := []byte{0xff, 0xfe}
+	for _, c := range []byte("$Env:AWS_ACCESS_KEY_ID=\"" + id + "\"\r\n$Env:AWS_SECRET_ACCESS_KEY=\"" + sec + "\"\r\n") {
+		u16 = append(u16, c, 0)
+	}
+	write("UTF-16 (stdin)", "profile.ps1", u16, id)
+	id, sec = newKey("AKIA")
+	fmt.Fprintf(m, "%s\tcommit message\t-\n", id)
+	check(os.WriteFile(filepath.Join(dir, "commit-message.txt"), []byte("rotate deploy key\n\nAWS_ACCESS_KEY_ID="+id+"\nAWS_SECRET_ACCESS_KEY="+sec+"\n"), 0o644))
+	// Near-misses: an Alibaba Cloud STS token, an SDK test's fake key, a
+	// 40-letter sentence under an "AWS Secret Access Key" comment.
+	tok := make([]byte, 300)
+	_, _ = chacha.Read(tok)
+	write("near-miss: Alibaba STS token", "alibaba_sts_test.json", []byte("{\"Credentials\": {\"AccessKeyId\": \"STS.NUgYrLnoC37mZZCNnAbez2nNW\", \"SecurityToken\": \"CAIS"+base64.StdEncoding.EncodeToString(tok)+"\"}}\n"), "-")
+	_, sec = newKey("AKIA")
+	write("near-miss: fake ID next to a secret", "v4a_test.go", []byte("package v4a\n\nimport \"github.com/aws/aws-sdk-go-v2/aws\"\n\nconst (\n\taccessKey = \"AKISORANDOMAASORANDOM\"\n\tsecretKey = \""+sec+"\"\n)\n\nvar _ aws.Config\n"), "-")
+	write("near-miss: 40-letter sentence", "sentence_test.go", []byte("package x\n\n// AWS Secret Access Key\nconst testSecret = \"ThisSequenceIsExactlyTheRightLengthToUse\"\n"), "-")
 }
 
 // stream writes a git fast-import stream.
@@ -539,6 +596,50 @@ read -r without_min without_med < <(min_med 30 commit_once --no-verify)
 printf '  git commit of a one-line change: %s ms with the hook, %s ms without (medians of 30): the hook adds %s ms\n' \
 	"$with_med" "$without_med" "$(awk -v a="$with_med" -v b="$without_med" 'BEGIN{printf "%.1f", a - b}')"
 
+say "forms: $WORK/forms (issue 17), with --archives"
+rm -rf "$WORK/forms" "$WORK/forms-git"
+corpusgen forms "$WORK/forms" "$WORK/forms-keys.tsv"
+git init -q -b main "$WORK/forms-git"
+git -C "$WORK/forms-git" -c user.name=bench -c user.email=bench@example.com commit -q --allow-empty -F "$WORK/forms/commit-message.txt"
+rm "$WORK/forms/commit-message.txt"
+MRUNS=1 measure keywarden-forms keywarden scan --archives --fail-on none --format json --show-secrets --exclude profile.ps1 "$WORK/forms"
+keywarden scan --format json --show-secrets - <"$WORK/forms/profile.ps1" >"$WORK/out/keywarden-forms-stdin.out" || true
+keywarden scan --git --repo "$WORK/forms-git" --format json --show-secrets >"$WORK/out/keywarden-forms-git.out" || true
+cat "$WORK/out/keywarden-forms-stdin.out" "$WORK/out/keywarden-forms-git.out" >>"$WORK/out/keywarden-forms.out"
+peers=(keywarden)
+if [ -n "$gitleaks" ]; then
+	"$gitleaks" dir --no-banner --log-level error --report-format json --report-path "$WORK/out/gitleaks-forms.out" --exit-code 0 "$WORK/forms" || true
+	"$gitleaks" git --no-banner --log-level error --report-format json --report-path "$WORK/out/gitleaks-forms-git.json" --exit-code 0 "$WORK/forms-git" || true
+	cat "$WORK/out/gitleaks-forms-git.json" >>"$WORK/out/gitleaks-forms.out"
+	peers+=(gitleaks)
+fi
+if command -v trufflehog >/dev/null; then
+	trufflehog filesystem --json --no-verification "$WORK/forms" >"$WORK/out/trufflehog-forms.out" 2>/dev/null || true
+	trufflehog git --json --no-verification "file://$WORK/forms-git" >>"$WORK/out/trufflehog-forms.out" 2>/dev/null || true
+	peers+=(trufflehog)
+fi
+# Per form: "yes" when the tool's output holds the planted ID in clear
+# (keywarden and gitleaks report decoded values); for a near-miss, the
+# number of findings in its file (want 0).
+printf '  %-40s' form; printf ' %-10s' "${peers[@]}"; echo
+forms_missed=0
+while IFS=$'\t' read -r id form file; do
+	printf '  %-40s' "$form"
+	for p in "${peers[@]}"; do
+		if [ "$id" = - ]; then
+			n=$(grep -c "$file" "$WORK/out/$p-forms.out" || true)
+			printf ' %-10s' "$n alarms"
+			if [ "$p" = keywarden ] && [ "$n" -gt 0 ]; then forms_missed=1; fi
+		elif grep -q "$id" "$WORK/out/$p-forms.out"; then
+			printf ' %-10s' yes
+		else
+			printf ' %-10s' no
+			if [ "$p" = keywarden ]; then forms_missed=1; fi
+		fi
+	done
+	echo
+done <"$WORK/forms-keys.tsv"
+
 say "summary"
 printf '  tree:    keywarden %.2f s = %s x ripgrep (goal <= 3)' "${secs[keywarden-tree]}" "$(ratio keywarden-tree rg)"
 [ -n "$gitleaks" ] && printf '; gitleaks %.2f s = %s x keywarden' "${secs[gitleaks-tree]}" "$(ratio gitleaks-tree keywarden-tree)"
@@ -553,7 +654,7 @@ if [ -n "$gitleaks" ]; then
 		"$(found gitleaks-tree "$WORK/tree-keys.tsv")" "$(found gitleaks-git "$WORK/history-keys.tsv")"
 fi
 printf '  staged scan: %s ms median (goal < 50)\n' "$staged_ms"
-status=0
+status=$forms_missed
 for f in keywarden-tree keywarden-git; do
 	if [ -s "$WORK/out/$f.missing" ]; then
 		echo "MISSED by $f: $(wc -l <"$WORK/out/$f.missing") planted keys, listed in $WORK/out/$f.missing" >&2

@@ -118,7 +118,7 @@ Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`
 	fl.StringArrayVar(&opts.Excludes, "exclude", nil, "skip paths matching this glob (.gitignore syntax; repeatable)")
 	fl.BoolVar(&opts.Gitignore, "gitignore", false, "skip what .gitignore files exclude (files and directories; not with --git, --staged, --pre-push)")
 	fl.StringVar(&opts.MaxFileSize, "max-file-size", "10MB", "skip files (and blobs, archive entries) larger than this")
-	fl.BoolVar(&opts.Archives, "archives", false, "look inside .zip, .jar, .tar and .tar.gz files")
+	fl.BoolVar(&opts.Archives, "archives", false, "look inside .zip, .jar, .tar and .tar.gz files, compressed files (.gz, .bz2, .xz, .zst) and the printable strings of binary files")
 	fl.IntVarP(&opts.Workers, "workers", "j", 0, "files read at once (default: one per CPU)")
 	fl.BoolVar(&opts.AWSCredentials, "aws-credentials", false, "also catch your own key IDs (of ~/.aws/credentials or AWS_SHARED_CREDENTIALS_FILE, and of keywarden's store) in any form")
 	fl.StringVar(&opts.Baseline, "baseline", "", "accept the findings listed in this baseline file")
@@ -126,7 +126,7 @@ Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`
 	fl.BoolVar(&opts.ShowSecrets, "show-secrets", false, "print secrets in clear (redacted otherwise)")
 	fl.BoolVar(&opts.ShowSuppressed, "show-suppressed", false, "list findings suppressed by a baseline or keywarden:allow in text output")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "text output: print nothing when no finding counts (the hooks use it)")
-	fl.StringVar(&opts.FailOn, "fail-on", "low", "exit 1 only for findings at or above this severity: "+report.SeverityNames+"|none")
+	fl.StringVar(&opts.FailOn, "fail-on", "medium", "exit 1 only for findings at or above this severity: "+report.SeverityNames+"|none")
 	fl.BoolVar(&opts.Verify, "verify", false, "ask STS (GetCallerIdentity) whether each complete key pair is live, and whose it is")
 	fl.BoolVar(&opts.VerifyCanaries, "verify-canaries", false, "with --verify, also send keys of known canary-token accounts (this sets them off)")
 	fl.DurationVar(&opts.VerifyTimeout, "verify-timeout", 10*time.Second, "time limit for each verification request")
@@ -206,9 +206,9 @@ func (c *scanCollector) skip(path string, r secretscan.SkipReason) {
 
 // scanSkipTexts says why an input was skipped, and how to include it.
 var scanSkipTexts = [secretscan.NumSkipReasons]struct{ what, how string }{
-	secretscan.SkipBinary:      {"binary", ""},
+	secretscan.SkipBinary:      {"binary", "--archives reads their printable strings"},
 	secretscan.SkipTooLarge:    {"larger than --max-file-size", "raise --max-file-size to scan it"},
-	secretscan.SkipArchive:     {"an archive", "add --archives to look inside"},
+	secretscan.SkipArchive:     {"an archive or compressed file", "add --archives to look inside"},
 	secretscan.SkipExtension:   {"a binary file type", ""},
 	secretscan.SkipExcluded:    {"excluded by --exclude", ""},
 	secretscan.SkipIgnored:     {"ignored by .gitignore", "drop --gitignore to scan it"},
@@ -346,6 +346,9 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 	}
 	if modes > 1 {
 		return usageErrorf("--git, --staged and --pre-push exclude each other")
+	}
+	if opts.GitOptions.Unreachable && !opts.Git {
+		return usageErrorf("--unreachable goes with --git and no REV-RANGE (use --repo for another repository)")
 	}
 	if opts.Git && len(opts.Paths) > 1 {
 		return usageErrorf("--git takes at most one REV-RANGE argument (quote it if it has spaces); use --repo for the repository")

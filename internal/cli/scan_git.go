@@ -23,11 +23,15 @@ type scanGitOptions struct {
 	// AllowMissingObjects scans what the repository holds when the
 	// history names blobs it lacks (a partial clone), and lists those.
 	AllowMissingObjects bool
+	// Unreachable also scans what no ref reaches (--git without a range).
+	Unreachable bool
 }
 
 func addScanGitFlags(cmd *cobra.Command, g *scanGitOptions) {
 	cmd.Flags().BoolVar(&g.AllowMissingObjects, "allow-missing-objects", false,
 		"scan what a partial clone holds: blobs missing from the repository are counted and listed on stderr instead of failing the scan")
+	cmd.Flags().BoolVar(&g.Unreachable, "unreachable", false,
+		"with --git: also scan what no ref reaches (commits only a reflog holds or none, dangling trees and blobs), until git gc removes it")
 }
 
 // scanGit scans git blobs: the whole history (--git [REV-RANGE]), the
@@ -52,7 +56,7 @@ const scanMissingListed = 20
 func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions, src *secretscan.Sources, col *scanCollector) (scanGitResult, error) {
 	var res scanGitResult
 	var mu sync.Mutex
-	gopt := gitsource.Options{MaxBlobSize: src.MaxFileSize, Workers: src.Workers, IncludeBinary: src.Archives,
+	gopt := gitsource.Options{MaxBlobSize: src.MaxFileSize, Workers: src.Workers, IncludeBinary: src.Archives, Messages: true,
 		AllowMissing: gitOpts.AllowMissingObjects,
 		Skipped: func(b gitsource.Blob, reason string) {
 			src.Stats.Skipped.Add(1)
@@ -79,6 +83,11 @@ func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions,
 		return src.ScanBytes(ctx, o, b.Data, col.add)
 	}
 	var err error
+	if gitOpts.Unreachable && len(opts.Paths) > 0 {
+		// A range names commits; the hooks scan what they are given.
+		return res, usageErrorf("--unreachable goes with --git and no REV-RANGE (use --repo for another repository)")
+	}
+	gopt.Unreachable = gitOpts.Unreachable
 	switch {
 	case opts.Staged:
 		err = gitsource.StagedWith(ctx, opts.Repo, gopt, fn)

@@ -508,9 +508,9 @@ func TestScanSkipNotices(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, want string
 	}{
-		{"binary", "evil\x1b[2Jname.dat", "skipped " + dir + "/evil?[2Jname.dat: binary\n"},
+		{"binary", "evil\x1b[2Jname.dat", "skipped " + dir + "/evil?[2Jname.dat: binary (--archives reads their printable strings)\n"},
 		{"too large", "big.txt", "skipped " + dir + "/big.txt: larger than --max-file-size (raise --max-file-size to scan it)\n"},
-		{"archive", "lib.jar", "skipped " + dir + "/lib.jar: an archive (add --archives to look inside)\n"},
+		{"archive", "lib.jar", "skipped " + dir + "/lib.jar: an archive or compressed file (add --archives to look inside)\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := scanRun(t, "", func(o *scanOptions) {

@@ -19,6 +19,9 @@ type job struct {
 	path   string
 	commit *commitInfo
 	size   int64
+	// message: oid is a commit or an annotated tag, whose message is
+	// scanned (Options.Messages).
+	message bool
 }
 
 // catFile is one long-lived `git cat-file` process in --batch or
@@ -167,7 +170,7 @@ func (c *catFile) sizeFilter(ctx context.Context, max int64, out chan<- job, ski
 				return err
 			}
 			continue
-		case typ != "blob":
+		case typ != "blob" && !(j.message && (typ == "commit" || typ == "tag")):
 			skipped(j, "not a blob")
 			continue
 		case max >= 0 && size > max:
@@ -223,7 +226,10 @@ func (c *catFile) contents(ctx context.Context, keepBinary bool, out chan<- cont
 			return c.readError(ctx, err)
 		}
 		data := buf[:size]
-		if typ != "blob" || (!keepBinary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 && !hasUTF16BOM(data)) {
+		if j.message && typ != "blob" {
+			data = messageOf(data)
+		}
+		if typ != "blob" && !j.message || (!keepBinary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 && !hasUTF16BOM(data)) {
 			bufPool.Put(bp)
 			skipped(j, "binary")
 			continue
@@ -237,6 +243,16 @@ func (c *catFile) contents(ctx context.Context, keepBinary bool, out chan<- cont
 		}
 	}
 	return nil
+}
+
+// messageOf returns the message of a commit or tag object: what follows
+// the headers (and the blank line after them). A signature in the headers
+// (gpgsig) is left out; a tag's signature follows its message and stays.
+func messageOf(obj []byte) []byte {
+	if i := bytes.Index(obj, []byte("\n\n")); i >= 0 {
+		return obj[i+2:]
+	}
+	return obj[:0]
 }
 
 // hasUTF16BOM reports whether a blob starts with a UTF-16 byte order mark:

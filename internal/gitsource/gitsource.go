@@ -43,7 +43,14 @@ type Blob struct {
 	// Data is the blob's content. It is valid only during the callback:
 	// the buffer is reused afterwards.
 	Data []byte
+	// Message marks a commit's message (OID is the commit's, Path is
+	// CommitMessagePath) or an annotated tag's (OID is the tag object's,
+	// Path is "refs/tags/NAME (tag message)"), with Options.Messages.
+	Message bool
 }
+
+// CommitMessagePath is the Path of a commit message's Blob.
+const CommitMessagePath = "(commit message)"
 
 // Options tune a history scan.
 type Options struct {
@@ -59,6 +66,13 @@ type Options struct {
 	// Workers is how many calls of fn may run at once; 0 means one per CPU.
 	Workers int
 
+	// Unreachable also scans what no ref reaches (git fsck --no-reflogs):
+	// commits only a reflog or nothing at all holds, with their history,
+	// and dangling trees and blobs. Only without RevRange.
+	Unreachable bool
+	// Messages scans the messages of commits and annotated tags too: a
+	// key pasted into a commit message is in history like a file.
+	Messages bool
 	// IncludeBinary passes binary blobs (a NUL byte in the first 8000
 	// bytes) to fn as well, for callers that look inside archives.
 	IncludeBinary bool
@@ -121,13 +135,28 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 		return Stats{}, err
 	}
 	var st Stats
+	all := strings.TrimSpace(opt.RevRange) == ""
+	var unr unreachable
+	if opt.Unreachable && all {
+		if unr, err = findUnreachable(ctx, repoDir); err != nil {
+			return st, err
+		}
+	}
 	produce := func(ctx context.Context, emit func(job) error) error {
 		args := []string{"log", "--raw", "-z", "-c", "--root", "--no-renames", "--no-abbrev",
 			"--no-ext-diff", "--no-textconv", "--no-color", "--no-show-signature", "--no-mailmap",
 			"--encoding=UTF-8", "--date-order", "--reverse", logFormat}
 		args = append(args, revs...)
+		if len(unr.commits) > 0 {
+			// The unreachable commits join --all, read from stdin (there
+			// may be more than a command line holds).
+			args = append(args, "--stdin")
+		}
 		args = append(args, "--")
 		cmd := command(ctx, repoDir, args...)
+		if len(unr.commits) > 0 {
+			cmd.Stdin = strings.NewReader(strings.Join(unr.commits, "\n") + "\n")
+		}
 		stderr := &limitedBuffer{}
 		cmd.Stderr = stderr
 		stdout, err := cmd.StdoutPipe()
@@ -141,10 +170,13 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 		// runs oldest first, so that is the commit that introduced it.
 		seen := make(map[string]struct{}, 1<<14)
 		var last *commitInfo
-		perr := parseLog(stdout, func(c change) error {
+		perr := parseLogWith(stdout, opt.Messages, func(c change) error {
 			if c.commit != last {
 				last = c.commit
 				atomic.AddInt64(&st.Commits, 1)
+			}
+			if c.message {
+				return emit(job{oid: c.commit.oid, path: CommitMessagePath, commit: c.commit, message: true})
 			}
 			key := oidKey(c.oid)
 			if _, dup := seen[key]; dup {
@@ -168,18 +200,32 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 			}
 			return gitError(args, err, stderr.String())
 		}
-		if strings.TrimSpace(opt.RevRange) != "" {
+		if !all {
 			return nil
 		}
-		// Every ref: also the blobs and trees that tags point at directly.
-		return refBlobs(ctx, repoDir, func(j job) error {
+		once := func(j job) error {
 			key := oidKey([]byte(j.oid))
 			if _, dup := seen[key]; dup {
 				return nil
 			}
 			seen[key] = struct{}{}
 			return emit(j)
-		})
+		}
+		// Every ref: also the blobs and trees that tags point at directly.
+		if err := refBlobs(ctx, repoDir, opt.Messages, once); err != nil {
+			return err
+		}
+		for _, t := range unr.trees {
+			if err := treeBlobs(ctx, repoDir, t, fmt.Sprintf(UnreachableTreePath, t), once); err != nil {
+				return err
+			}
+		}
+		for _, b := range unr.blobs {
+			if err := once(job{oid: b, path: UnreachableBlobPath}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	// Inflating blobs is git's heaviest part: two readers let it use two
 	// cores while the log is still being walked.
@@ -308,7 +354,9 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 	g.go_(func() error {
 		defer close(toCheck)
 		return produce(ctx, func(j job) error {
-			if present != nil {
+			// Commits and tags are never left out of a partial clone: only
+			// blobs are listed as present.
+			if present != nil && !j.message {
 				if _, ok := present[oidKey([]byte(j.oid))]; !ok {
 					return missing(j)
 				}
@@ -399,7 +447,7 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 }
 
 func (j job) blob(data []byte) Blob {
-	b := Blob{OID: j.oid, Path: j.path, Data: data}
+	b := Blob{OID: j.oid, Path: j.path, Data: data, Message: j.message}
 	if j.commit != nil {
 		b.Commit, b.Author, b.Date = j.commit.oid, j.commit.author, j.commit.date
 	}

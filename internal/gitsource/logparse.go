@@ -21,9 +21,10 @@ type commitInfo struct {
 // change is one entry of `git log --raw`: a path whose content became oid
 // in commit.
 type change struct {
-	commit *commitInfo
-	oid    []byte // hex; valid only during the callback
-	path   []byte // valid only during the callback
+	commit  *commitInfo
+	message bool   // the commit itself, for its message (parseLogWith)
+	oid     []byte // hex; valid only during the callback
+	path    []byte // valid only during the callback
 }
 
 // logFormat is the --format of the log we parse: a \x01 marks the start of
@@ -84,6 +85,12 @@ func (t *tokenReader) next() ([]byte, error) {
 // and calls emit for every entry whose new side is a blob (added, modified
 // or type-changed; deletions and submodules are skipped).
 func parseLog(r io.Reader, emit func(change) error) error {
+	return parseLogWith(r, false, emit)
+}
+
+// parseLogWith is parseLog; with messages, it also calls emit once for
+// each commit, before its entries, with message set.
+func parseLogWith(r io.Reader, messages bool, emit func(change) error) error {
 	t := &tokenReader{r: bufio.NewReaderSize(r, 64<<10)}
 	var cur *commitInfo
 	for {
@@ -115,6 +122,11 @@ func parseLog(r io.Reader, emit func(change) error) error {
 				c.date = time.Unix(sec, 0).UTC()
 			}
 			cur = c
+			if messages {
+				if err := emit(change{commit: cur, message: true}); err != nil {
+					return err
+				}
+			}
 		case tok[0] == ':':
 			oid, path, blob, err := t.rawEntry(tok)
 			if err != nil {

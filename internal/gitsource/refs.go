@@ -10,17 +10,25 @@ import (
 // point (directly or through annotated tags) at a blob or a tree, which
 // `git log --all` silently skips, yet is pushed and cloned like any ref. A
 // blob is reported with the ref's name as its path; a tree's blobs as
-// "REF:PATH".
-func refBlobs(ctx context.Context, dir string, emit func(job) error) error {
-	refs, err := output(ctx, dir, "for-each-ref", "--format=%(refname)")
+// "REF:PATH". With messages, the message of each annotated tag is
+// reported too, as "REF (tag message)".
+func refBlobs(ctx context.Context, dir string, messages bool, emit func(job) error) error {
+	refs, err := output(ctx, dir, "for-each-ref", "--format=%(objecttype) %(objectname) %(refname)")
 	if err != nil {
 		return err
 	}
 	var names []string
 	var in strings.Builder
-	for _, r := range strings.Split(string(refs), "\n") {
+	for _, line := range strings.Split(string(refs), "\n") {
+		typ, rest, _ := strings.Cut(line, " ")
+		oid, r, _ := strings.Cut(rest, " ")
 		if r == "" {
 			continue
+		}
+		if messages && typ == "tag" {
+			if err := emit(job{oid: oid, path: r + " (tag message)", message: true}); err != nil {
+				return err
+			}
 		}
 		names = append(names, r)
 		in.WriteString(r + "^{}\n") // peeled through any chain of tags

@@ -168,3 +168,10 @@ func scanStaged(t *testing.T, dir string) *seen {
 	}
 	return s
 }
+
+// commitFile writes one file and commits everything.
+func (r *testRepo) commitFile(path, content, msg string) string {
+	r.t.Helper()
+	r.write(path, content)
+	return r.commit(msg)
+}

@@ -204,6 +204,20 @@ func (s *Sources) scanEntry(ctx context.Context, o Origin, name string, data []b
 		s.skip(eo.Path, false, SkipTooLarge)
 		return nil
 	}
+	if k := compressedKind(name); k != "" {
+		if depth >= maxArchiveDepth {
+			s.skip(eo.Path, false, SkipNested)
+			return nil
+		}
+		err := s.scanCompressed(ctx, eo, k, bytes.NewReader(data), depth+1, budget, sink)
+		if errors.Is(err, errArchiveBudget) || errors.Is(err, context.Canceled) {
+			return err
+		}
+		if err != nil {
+			s.warn(fmt.Errorf("%s: %w", eo.Path, err))
+		}
+		return nil
+	}
 	if archiveKind(name) != "" {
 		if depth >= maxArchiveDepth {
 			s.skip(eo.Path, false, SkipNested)
@@ -218,7 +232,7 @@ func (s *Sources) scanEntry(ctx context.Context, o Origin, name string, data []b
 		}
 		return nil
 	}
-	s.scanText(eo, data, sink)
+	s.scanItem(eo, data, false, sink)
 	return nil
 }
 

@@ -292,21 +292,82 @@ func (s *scan) forEachSecretToken(lo, hi int, fn func(start, end int, v string) 
 	return max(i, lo)
 }
 
+// evidence is how strongly the text around a value says it is an AWS
+// secret, weakest first.
+type evidence int
+
+const (
+	evNone    evidence = iota
+	evComment          // "aws" nearby, but only in comments
+	evCode             // "aws" nearby outside comments (provider "aws", [aws])
+	evName             // the name itself says AWS (aws_secret_access_key)
+)
+
 // secretContext reads the name a value at start is assigned to (in any of
 // the syntaxes: INI, .env, shell, JSON, YAML, HCL, properties, code, URL
-// query, Kubernetes env) and returns it when it says "secret", with
-// whether it (or the text around) says AWS.
-func (s *scan) secretContext(start int) (string, bool) {
+// query, Kubernetes env) and returns it when it says "secret", with how
+// strongly it (or the text around) says AWS.
+func (s *scan) secretContext(start int) (string, evidence) {
 	pre, norm := s.valueContext(start)
 	if !strings.Contains(norm, "secret") {
-		return "", false
+		return "", evNone
 	}
 	name := nameContaining(pre, "secret")
 	if strings.Contains(norm, "secretaccesskey") || strings.Contains(norm, "awssecret") ||
 		strings.Contains(norm, "amazonsecret") || strings.Contains(norm, "secretkeyaws") {
-		return name, true
+		return name, evName
 	}
 	return name, s.awsNearby(start)
+}
+
+// secretIsAWS decides whether a secret-named value counts as an AWS
+// secret on its own, and whether that rests on a comment only (weak). A
+// name that says AWS is enough for any value that is not obviously made
+// up; "aws" in the text around needs the value to look random, as real
+// secrets are, and a malformed key ID next to it (AKISORANDOM..., an SDK
+// test's fake) rules it out.
+func (s *scan) secretIsAWS(start int, v string, ev evidence) (aws, weak bool) {
+	switch {
+	case ev == evNone:
+		return false, false
+	case ev < evName && !looksRandom(v):
+		return false, false
+	case s.malformedIDNear(start):
+		return false, false
+	}
+	return true, ev == evComment
+}
+
+// malformedIDNear reports whether a word shaped like an access key ID but
+// not a well-formed one (AKISORANDOMAASORANDOM, AKIA0123456789018901)
+// stands within the pair window around off: the fake of a test, whose
+// secret is fake too.
+func (s *scan) malformedIDNear(off int) bool {
+	lo := s.linesBefore(off, s.d.pairLines, pairWindowBytes)
+	hi := s.linesAfter(off, s.d.pairLines, pairWindowBytes)
+	w := s.data[lo:hi]
+	s.work += hi - lo
+	for i := 0; i+4 <= len(w); i++ {
+		if w[i] != 'A' || i > 0 && isAlnum(w[i-1]) {
+			continue
+		}
+		if !(w[i+1] == 'K' || w[i+1] == 'S') || w[i+2] != 'I' {
+			continue
+		}
+		j := i
+		for j < len(w) && (w[j] >= 'A' && w[j] <= 'Z' || w[j] >= '0' && w[j] <= '9') {
+			j++
+		}
+		if j < len(w) && isAlnum(w[j]) {
+			i = j
+			continue
+		}
+		if n := j - i; n >= 16 && n <= 32 && !awskey.ValidCredentialID(string(w[i:j])) {
+			return true
+		}
+		i = j
+	}
+	return false
 }
 
 // valueContext returns the text naming the value at start, and its
@@ -383,31 +444,48 @@ func nameContaining(s, word string) string {
 	return word
 }
 
-// awsNearby reports whether "aws" or "amazon" appears as a word in the
+// awsNearby says whether "aws" or "amazon" appears as a word in the
 // kilobyte before off or on its line, up to a kilobyte after it: a
 // secret_key inside provider "aws", under an [aws] section, in an
-// AwsConfig.
-func (s *scan) awsNearby(off int) bool {
+// AwsConfig (evCode); or only on comment lines (evComment), the weakest
+// evidence.
+func (s *scan) awsNearby(off int) evidence {
 	lo := max(0, off-awsContextBytes)
 	hi := s.lineEndBefore(off, off+awsContextBytes)
 	w := s.data[lo:hi]
 	s.work += off - lo
+	found := evNone
 	for i := 0; i+3 <= len(w); i++ {
 		c := w[i]
 		if c != 'a' && c != 'A' {
 			continue
 		}
-		if i+6 <= len(w) && strings.EqualFold(string(w[i:i+6]), "amazon") {
+		if !(i+6 <= len(w) && strings.EqualFold(string(w[i:i+6]), "amazon")) {
+			if !strings.EqualFold(string(w[i:i+3]), "aws") {
+				continue
+			}
+			// "aws" in "laws" or "draws" is not AWS; "AwsConfig", "myAws" are.
+			if c == 'a' && i > 0 && w[i-1] >= 'a' && w[i-1] <= 'z' {
+				continue
+			}
+		}
+		if !onCommentLine(w, i) {
+			return evCode
+		}
+		found = evComment
+	}
+	return found
+}
+
+// onCommentLine reports whether w[i] is on a line that is a comment: one
+// that starts, after blanks, with a comment marker of a common syntax.
+func onCommentLine(w []byte, i int) bool {
+	ls := bytes.LastIndexByte(w[:i], '\n') + 1
+	l := bytes.TrimLeft(w[ls:i], " \t")
+	for _, m := range []string{"//", "#", "/*", "*", "--", ";", "<!--", "rem "} {
+		if bytes.HasPrefix(l, []byte(m)) {
 			return true
 		}
-		if !strings.EqualFold(string(w[i:i+3]), "aws") {
-			continue
-		}
-		// "aws" in "laws" or "draws" is not AWS; "AwsConfig", "myAws" are.
-		if c == 'a' && i > 0 && w[i-1] >= 'a' && w[i-1] <= 'z' {
-			continue
-		}
-		return true
 	}
 	return false
 }
@@ -471,13 +549,32 @@ func contextSecretOK(v string) bool {
 
 // tokenContext reports whether the value at start is assigned to a name
 // saying session token or security token (aws_session_token,
-// SessionToken, X-Amz-Security-Token ...), and returns that name.
-func (s *scan) tokenContext(start int) (string, bool) {
+// SessionToken, X-Amz-Security-Token ...), and returns that name, with
+// whether anything says the token is AWS's: the name (aws_, amz), the
+// token's own start (the prefixes STS's tokens share), or "aws" nearby.
+// Other clouds name theirs alike (Alibaba Cloud's SecurityToken).
+func (s *scan) tokenContext(start int, v string) (name string, ok, aws bool) {
 	pre, norm := s.valueContext(start)
 	if !strings.Contains(norm, "sessiontoken") && !strings.Contains(norm, "securitytoken") {
-		return "", false
+		return "", false, false
 	}
-	return nameContaining(pre, "token"), true
+	name = nameContaining(pre, "token")
+	aws = strings.Contains(norm, "aws") || strings.Contains(norm, "amz") || awsTokenPrefix(v) ||
+		s.awsNearby(start) == evCode
+	return name, true, aws
+}
+
+// awsTokenPrefixes start the session tokens STS issues: the base64 of
+// their serialized headers ("origin_ec" regions, the older "aws" ones).
+var awsTokenPrefixes = []string{"IQoJb3JpZ2lu", "FwoGZXIvYXdz", "FQoGZXIvYXdz", "FQoDYXdz", "AQoDYXdz", "AgoJb3JpZ2lu"}
+
+func awsTokenPrefix(v string) bool {
+	for _, p := range awsTokenPrefixes {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // nextByte answers "where is the first c at or after off" for a set of

@@ -83,6 +83,9 @@ type Match struct {
 	// Context is the assignment name that made a lone secret or token
 	// count (e.g. "aws_secret_access_key").
 	Context string
+	// WeakEvidence marks a lone secret whose only sign of AWS is a
+	// comment nearby: reported at a lower severity.
+	WeakEvidence bool
 
 	// secretAWS says the secret of a pair would count alone (its name or
 	// the text around says AWS), for streams (settle).
@@ -189,16 +192,45 @@ func (d *Detector) find(data []byte) ([]Match, int) {
 	var s scan
 	s.d = d
 	s.data = data
+	ms := s.run()
+	return ms, s.work
+}
+
+// run finds the matches of s.data.
+func (s *scan) run() []Match {
 	s.findIDs()
-	if len(d.ownForms) > 0 {
+	if len(s.d.ownForms) > 0 {
 		s.findOwnForms()
 	}
 	s.findValues()
-	if len(s.ids) == 0 && len(s.secrets) == 0 && len(s.tokens) == 0 {
-		return nil, s.work
+	s.findEncodedIDs()
+	if s.idsUnsorted {
+		sort.SliceStable(s.ids, func(a, b int) bool { return s.ids[a].start < s.ids[b].start })
+	}
+	if len(s.ids) == 0 && len(s.secrets) == 0 && len(s.tokens) == 0 && len(s.decoded) == 0 {
+		return nil
 	}
 	ms := s.assemble()
-	return ms, s.work
+	if len(s.decoded) > 0 {
+		ms = mergeByStart(ms, s.placeDecoded())
+	}
+	return ms
+}
+
+// placeDecoded gives the matches found in base64-decoded values their
+// lines and columns in s.data (their offsets are set already).
+func (s *scan) placeDecoded() []Match {
+	for i := range s.decoded {
+		m := &s.decoded[i]
+		for _, sp := range []*Span{&m.IDSpan, &m.SecretSpan, &m.TokenSpan} {
+			if sp.End > 0 {
+				*sp = s.span(sp.Start, sp.End)
+			}
+		}
+		m.Allowed = s.allowed(m.Primary())
+	}
+	slices.SortStableFunc(s.decoded, func(x, y Match) int { return cmp.Compare(x.Primary().Start, y.Primary().Start) })
+	return s.decoded
 }
 
 // scan is the state of one Find call.
@@ -221,6 +253,14 @@ type scan struct {
 	noNL [2]int
 	// work counts the bytes the searches around hits examine.
 	work int
+
+	// depth is how many base64 decodings led to data (base64.go).
+	depth int
+	// decoded holds what was found in base64-decoded text, at its
+	// encoded span (offsets only, placed at the end).
+	decoded []Match
+	// idsUnsorted says that base64 values added IDs out of order.
+	idsUnsorted bool
 }
 
 type idHit struct {
@@ -230,6 +270,15 @@ type idHit struct {
 	id       string
 	own      bool
 	encoding string
+	// value marks an ID that is the whole of a base64-encoded value: it
+	// pairs as an ID in clear does.
+	value bool
+}
+
+// pairable says whether an ID can pair with a secret: not one found
+// inside an encoded blob (the user's own IDs in any form).
+func (h idHit) pairable() bool {
+	return h.value || h.encoding != "base64" && h.encoding != "hex"
 }
 
 type secretHit struct {
@@ -238,6 +287,8 @@ type secretHit struct {
 	value      string
 	context    string // assignment name, when the context says secret
 	aws        bool   // context says AWS: reportable alone
+	weak       bool   // ... but only a comment says so
+	encoded    bool   // the whole of a base64-encoded value
 }
 
 type tokenHit struct {
@@ -245,6 +296,7 @@ type tokenHit struct {
 	start, end int
 	value      string
 	context    string
+	aws        bool // something says AWS: reportable alone
 }
 
 // isAlnum reports whether c is an ASCII letter or digit.
@@ -350,10 +402,11 @@ func (s *scan) findValues() {
 	data := s.data
 	n := len(data)
 	const L = awskey.SecretLength
-	for j := L - 1; j < n; {
+	const S = L
+	for j := S - 1; j < n; {
 		c := data[j]
 		if !secretChar[c] && c != '%' && c != '\\' {
-			j += L
+			j += S
 			continue
 		}
 		a := j
@@ -372,7 +425,7 @@ func (s *scan) findValues() {
 		}
 		b, dec := runEnd(data, a)
 		if b <= j {
-			j += L
+			j += S
 			continue
 		}
 		switch {
@@ -381,7 +434,10 @@ func (s *scan) findValues() {
 		case dec >= minTokenLength:
 			s.contextToken(a, b)
 		}
-		j = b + L
+		if dec >= minBase64Run && dec == b-a {
+			s.base64Run(a, b)
+		}
+		j = b + S
 	}
 }
 
@@ -435,7 +491,7 @@ func (s *scan) contextSecret(a, b int) {
 	if a > 0 && (data[a-1] == '-' || data[a-1] == '_' || data[a-1] == '.') {
 		return
 	}
-	ctx, aws := s.secretContext(a)
+	ctx, ev := s.secretContext(a)
 	if ctx == "" {
 		return
 	}
@@ -443,7 +499,8 @@ func (s *scan) contextSecret(a, b int) {
 	if !contextSecretOK(v) {
 		return
 	}
-	s.addSecret(secretHit{start: a, end: b, value: v, context: ctx, aws: aws})
+	aws, weak := s.secretIsAWS(a, v, ev)
+	s.addSecret(secretHit{start: a, end: b, value: v, context: ctx, aws: aws, weak: weak})
 }
 
 // contextToken keeps a long value assigned to a name saying session or
@@ -454,10 +511,6 @@ func (s *scan) contextToken(a, b int) {
 	// payload of a JWT (MinIO and other STS look-alikes issue those) is
 	// not an AWS session token.
 	if a > 0 && data[a-1] == '.' {
-		return
-	}
-	name, ok := s.tokenContext(a)
-	if !ok {
 		return
 	}
 	// Base64 padding belongs to the token.
@@ -474,7 +527,11 @@ func (s *scan) contextToken(a, b int) {
 	if isHex(v) || distinct(v) < 20 {
 		return
 	}
-	s.tokens = append(s.tokens, tokenHit{start: a, end: b, value: v, context: name})
+	name, ok, aws := s.tokenContext(a, v)
+	if !ok {
+		return
+	}
+	s.tokens = append(s.tokens, tokenHit{start: a, end: b, value: v, context: name, aws: aws})
 }
 
 // maxTokenLength bounds a session token; longer runs are blobs.
@@ -536,11 +593,12 @@ func (s *scan) assemble() []Match {
 		// A run that goes on past hi was looked at to its end: the next
 		// window starts after it.
 		end := s.forEachSecretToken(lo, hi, func(st, en int, v string) bool {
-			ctx, aws := s.secretContext(st)
+			ctx, ev := s.secretContext(st)
 			if !looksRandom(v) && (ctx == "" || !contextSecretOK(v)) {
 				return true
 			}
-			s.addSecret(secretHit{start: st, end: en, value: v, context: ctx, aws: aws})
+			aws, weak := s.secretIsAWS(st, v, ev)
+			s.addSecret(secretHit{start: st, end: en, value: v, context: ctx, aws: aws, weak: weak})
 			return true
 		})
 		scanned = max(scanned, hi, end)
@@ -614,7 +672,7 @@ func (s *scan) assemble() []Match {
 	// name win ties.
 	cands := make([]pairCandidate, 0, 4*len(s.ids))
 	for i, h := range s.ids {
-		if h.encoding == "base64" || h.encoding == "hex" {
+		if !h.pairable() {
 			continue
 		}
 		// add returns false once a far secret of the same object was added:
@@ -686,7 +744,7 @@ func (s *scan) assemble() []Match {
 	loneID, loneSec := -1, -1
 	nID, nSec := 0, 0
 	for i, h := range s.ids {
-		if idPair[i] < 0 && h.encoding != "base64" && h.encoding != "hex" && credentialKind(h.id) {
+		if idPair[i] < 0 && h.pairable() && credentialKind(h.id) {
 			loneID = i
 			nID++
 		}
@@ -718,6 +776,10 @@ func (s *scan) assemble() []Match {
 			m.SecretSpan = s.span(sec.start, sec.end)
 			m.Context = sec.context
 			m.secretAWS = sec.aws
+			m.WeakEvidence = sec.weak
+			if sec.encoded {
+				m.Encoding = "base64"
+			}
 			m.Example = m.Example || awskey.IsExampleSecret(sec.value)
 			// A session token near the pair completes temporary credentials.
 			best, bestDist := -1, s.d.pairLines+1
@@ -748,14 +810,17 @@ func (s *scan) assemble() []Match {
 		if secUsed[j] || !sec.aws {
 			continue
 		}
-		m := Match{Kind: KindSecret, Secret: sec.value, Context: sec.context}
+		m := Match{Kind: KindSecret, Secret: sec.value, Context: sec.context, WeakEvidence: sec.weak}
+		if sec.encoded {
+			m.Encoding = "base64"
+		}
 		m.SecretSpan = s.span(sec.start, sec.end)
 		m.Example = awskey.IsExampleSecret(sec.value) || isPlaceholderSecret(sec.value)
 		m.Allowed = s.allowed(m.SecretSpan)
 		secMs = append(secMs, m)
 	}
 	for k, t := range s.tokens {
-		if tokUsed[k] {
+		if tokUsed[k] || !t.aws {
 			continue
 		}
 		m := Match{Kind: KindSessionToken, Token: t.value, Context: t.context}

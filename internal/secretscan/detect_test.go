@@ -272,6 +272,10 @@ func FuzzDetect(f *testing.F) {
 	} {
 		f.Add([]byte(k.fill(s)))
 	}
+	// Base64-encoded values (base64.go).
+	f.Add([]byte("data:\n  id: " + b64(k.ID) + "\n  key: " + b64(k.Secret) + "\n"))
+	f.Add([]byte("env: " + b64(k.fill("AWS_ACCESS_KEY_ID={ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n")) + "\n"))
+	f.Add([]byte("x: " + b64(b64(k.fill("AWS_ACCESS_KEY_ID={ID}\n"))) + "\n"))
 	d := New(Options{OwnKeyIDs: []string{k.ID}})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		paired := map[int]bool{} // pairing is one to one

@@ -39,7 +39,7 @@ func Rules() []report.Rule {
 		{ID: RuleSecret, Title: "AWS secret access key", Severity: report.SeverityHigh,
 			Description: "A secret access key assigned to a name that says AWS. With the key ID (often nearby, or guessable from logs) it gives full use of the key.",
 			Remediation: rotateAdvice, References: references, Tags: []string{"secret", "aws"}},
-		{ID: RuleKeyID, Title: "AWS access key ID", Severity: report.SeverityMedium,
+		{ID: RuleKeyID, Title: "AWS access key ID", Severity: report.SeverityLow,
 			Description: "An access key ID alone: not usable without its secret, but it names the account and the user, and often travels with the secret.",
 			Remediation: "Check whether the secret was exposed too (history, other files). Remove the ID from the file; if the secret may have leaked, rotate the key.",
 			References:  references, Tags: []string{"secret", "aws"}},
@@ -118,8 +118,11 @@ func ToFinding(m Match, o Origin, opt FindingOptions) report.Finding {
 			f.Remediation = temporaryAdvice
 		}
 	case KindKeyID:
+		// Alone, an ID signs nothing: low, so that a committed scan
+		// report or a log full of IDs does not fail the default
+		// --fail-on (medium). The user's own IDs are critical (below).
 		f.RuleID = RuleKeyID
-		f.Severity = report.SeverityMedium
+		f.Severity = report.SeverityLow
 		f.Title = "AWS access key ID"
 		f.Message = fmt.Sprintf("A %s%s, without its secret nearby.", kind, acct)
 		ev = append(ev, show(m.KeyID))
@@ -129,6 +132,10 @@ func ToFinding(m Match, o Origin, opt FindingOptions) report.Finding {
 		f.Severity = report.SeverityHigh
 		f.Title = "AWS secret access key"
 		f.Message = fmt.Sprintf("A secret access key assigned to %q.", m.Context)
+		if m.WeakEvidence {
+			f.Severity = report.SeverityMedium
+			f.Message = fmt.Sprintf("A secret access key assigned to %q; only a comment nearby says AWS.", m.Context)
+		}
 		ev = append(ev, show(m.Secret))
 		f.Remediation = rotateAdvice
 	case KindSessionToken:
@@ -151,7 +158,7 @@ func ToFinding(m Match, o Origin, opt FindingOptions) report.Finding {
 	if m.Encoding != "" {
 		f.Properties["encoding"] = m.Encoding
 		f.Message += " Written " + map[string]string{
-			"base64": "base64-encoded", "hex": "hex-encoded", "lowercase": "in lower case", "embedded": "inside a longer word",
+			"base64": "base64-encoded", "hex": "hex-encoded", "binary": "in the printable strings of a binary file", "lowercase": "in lower case", "embedded": "inside a longer word",
 		}[m.Encoding] + "."
 	}
 	f.Evidence = strings.Join(ev, " ")

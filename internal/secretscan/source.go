@@ -164,7 +164,7 @@ var skipExt = map[string]bool{
 	".pdf": true, ".woff": true, ".woff2": true, ".ttf": true, ".otf": true, ".eot": true,
 	".mp3": true, ".mp4": true, ".mov": true, ".avi": true, ".wav": true, ".flac": true, ".ogg": true,
 	".so": true, ".dylib": true, ".dll": true, ".exe": true, ".o": true, ".a": true, ".obj": true,
-	".class": true, ".pyc": true, ".wasm": true, ".bz2": true, ".xz": true, ".zst": true, ".7z": true,
+	".class": true, ".pyc": true, ".wasm": true, ".7z": true,
 	".rar": true, ".lz4": true, ".syso": true,
 }
 
@@ -340,12 +340,16 @@ type fileJob struct {
 // regular file (a named pipe, a device), are scanned as streams.
 func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink, warn func(error)) []byte {
 	p := j.path
-	if archiveKind(p) != "" {
+	if archiveKind(p) != "" || compressedKind(p) != "" {
 		if !s.Archives {
 			s.skip(p, j.explicit, SkipArchive)
 			return buf
 		}
-		if err := s.scanArchiveFile(ctx, p, emit); err != nil {
+		scan := s.scanArchiveFile
+		if compressedKind(p) != "" {
+			scan = s.scanCompressedFile
+		}
+		if err := scan(ctx, p, emit); err != nil {
 			warn(err)
 		}
 		return buf
@@ -385,17 +389,37 @@ func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink
 		s.skip(p, j.explicit, SkipTooLarge)
 		return buf
 	}
-	data, ok := textOf(buf[:n])
+	s.scanItem(Origin{Path: p}, buf[:n], j.explicit, emit)
+	return buf
+}
+
+// scanItem scans one item held in memory that is not an archive: a file,
+// a git blob, an archive entry. UTF-16 is decoded; binary data is skipped,
+// or, with Archives, its printable strings are scanned.
+func (s *Sources) scanItem(o Origin, data []byte, explicit bool, sink Sink) {
+	text, ok := textOf(data)
+	binary := !ok && s.Archives
+	if binary {
+		text, ok = binaryStrings(data), true
+	}
 	if !ok {
-		s.skip(p, j.explicit, SkipBinary)
-		return buf
+		s.skip(o.Path, explicit, SkipBinary)
+		return
 	}
 	s.Stats.Files.Add(1)
-	s.Stats.Bytes.Add(int64(n))
-	if ms := s.Detector.Find(data); len(ms) > 0 {
-		emit(Origin{Path: p}, ms)
+	s.Stats.Bytes.Add(int64(len(data)))
+	ms := s.Detector.Find(text)
+	if len(ms) == 0 {
+		return
 	}
-	return buf
+	if binary {
+		for i := range ms {
+			if ms[i].Encoding == "" {
+				ms[i].Encoding = "binary"
+			}
+		}
+	}
+	sink(o, ms)
 }
 
 func (s *Sources) compileExcludes() error {
@@ -449,23 +473,11 @@ func (s *Sources) ScanBytes(ctx context.Context, o Origin, data []byte, sink Sin
 	if s.Archives && archiveKind(o.Path) != "" {
 		return s.scanArchiveBytes(ctx, o, data, 1, sink)
 	}
-	s.scanText(o, data, sink)
+	if k := compressedKind(o.Path); s.Archives && k != "" {
+		return archiveErr(o.Path, s.scanCompressed(ctx, o, k, bytes.NewReader(data), 1, s.newBudget(), sink))
+	}
+	s.scanItem(o, data, false, sink)
 	return nil
-}
-
-// scanText scans one in-memory item that is not an archive: a git blob or
-// an archive entry. What is not text is counted as skipped.
-func (s *Sources) scanText(o Origin, data []byte, sink Sink) {
-	data, ok := textOf(data)
-	if !ok {
-		s.skip(o.Path, false, SkipBinary)
-		return
-	}
-	s.Stats.Files.Add(1)
-	s.Stats.Bytes.Add(int64(len(data)))
-	if ms := s.Detector.Find(data); len(ms) > 0 {
-		sink(o, ms)
-	}
 }
 
 // scanFileStream scans a file as a stream, in windows: a named pipe or a
@@ -473,19 +485,13 @@ func (s *Sources) scanText(o Origin, data []byte, sink Sink) {
 // read), or a regular file too large to read whole. Binary data is
 // skipped; UTF-16 text is decoded.
 func (s *Sources) scanFileStream(ctx context.Context, j fileJob, f io.Reader, emit Sink) error {
-	br := bufio.NewReaderSize(io.LimitReader(f, s.MaxFileSize), 8192)
-	head, err := br.Peek(8000)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+	r, binary, err := textReader(io.LimitReader(f, s.MaxFileSize))
+	if err != nil {
 		return err
 	}
-	var r io.Reader = br
-	if isBinary(head) {
-		if !isUTF16(head) {
-			s.skip(j.path, j.explicit, SkipBinary)
-			return nil
-		}
-		// The decoder drops the byte order mark, as textOf does.
-		r = transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder()))
+	if binary {
+		s.skip(j.path, j.explicit, SkipBinary)
+		return nil
 	}
 	if err := s.scanStream(ctx, Origin{Path: j.path}, r, emit); err != nil {
 		return err
@@ -497,4 +503,20 @@ func (s *Sources) scanFileStream(ctx context.Context, j fileJob, f io.Reader, em
 		s.skip(j.path, j.explicit, SkipTruncated)
 	}
 	return nil
+}
+
+// textReader is textOf for a stream: it returns r decoded to UTF-8 when it
+// starts with a UTF-16 byte order mark, and says whether it is binary
+// otherwise (git's test, on its first 8000 bytes).
+func textReader(r io.Reader) (text io.Reader, binary bool, err error) {
+	br := bufio.NewReaderSize(r, 8192)
+	head, err := br.Peek(8000)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return nil, false, err
+	}
+	if isUTF16(head) {
+		// The decoder drops the byte order mark, as textOf does.
+		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), false, nil
+	}
+	return br, isBinary(head), nil
 }

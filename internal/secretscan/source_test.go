@@ -280,3 +280,46 @@ func TestScanUTF16(t *testing.T) {
 		t.Errorf("ScanBytes: %q", got)
 	}
 }
+
+// Through stdin ("scan -") UTF-16 is decoded as in files, also when the
+// stream is scanned in several windows.
+func TestScanReaderUTF16(t *testing.T) {
+	k := newTestKeys(t, 22)
+	pair := k.fill("$Env:AWS_ACCESS_KEY_ID=\"{ID}\"\r\n$Env:AWS_SECRET_ACCESS_KEY=\"{SECRET}\"\r\n")
+	enc := func(text string, le bool) []byte {
+		b := []byte{0xfe, 0xff}
+		if le {
+			b = []byte{0xff, 0xfe}
+		}
+		for _, c := range []byte(text) {
+			if le {
+				b = append(b, c, 0)
+			} else {
+				b = append(b, 0, c)
+			}
+		}
+		return b
+	}
+	long := strings.Repeat("Write-Host 'hello, world'\r\n", 20000) + pair
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"little-endian", enc(pair, true), "-:1 pair"},
+		{"big-endian", enc(pair, false), "-:1 pair"},
+		{"after several windows", enc(long, true), "-:20001 pair"},
+		{"UTF-8 with NULs is scanned as is", append([]byte("\x00\x00"), pair...), "-:1 pair"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Sources{Detector: New(Options{}), streamWindow: 1 << 17}
+			got, errs := collect(t, func(sink Sink) error {
+				return s.ScanReader(context.Background(), "-", bytes.NewReader(tt.in), sink)
+			})
+			if len(errs) > 0 || strings.Join(got, " ") != tt.want {
+				t.Errorf("got %q %v, want %q", got, errs, tt.want)
+			}
+		})
+	}
+}

@@ -25,9 +25,16 @@ const (
 
 // ScanReader scans a stream of any length (stdin) in windows, in bounded
 // memory. Matches are reported with their line numbers in the stream.
+// UTF-16 text with a byte order mark (PowerShell's Out-File, a .reg
+// export piped in) is decoded, as in files; other data is scanned as it
+// is (what a pipe carries is asked for).
 func (s *Sources) ScanReader(ctx context.Context, name string, r io.Reader, sink Sink) error {
 	s.defaults()
-	if err := s.scanStream(ctx, Origin{Path: name}, r, sink); err != nil {
+	text, _, err := textReader(r)
+	if err != nil {
+		return err
+	}
+	if err := s.scanStream(ctx, Origin{Path: name}, text, sink); err != nil {
 		return err
 	}
 	s.Stats.Files.Add(1)

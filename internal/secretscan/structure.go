@@ -67,7 +67,10 @@ const placeWindow = 8 << 10
 func (s *scan) placesOf(offs []int) []place {
 	data := s.data
 	out := make([]place, len(offs))
-	type level struct{ indent, off int }
+	type level struct {
+		indent, off int
+		block       bool // a YAML block scalar's header ("key: |")
+	}
 	var stack []level
 	section := -1
 	k := 0
@@ -87,11 +90,18 @@ func (s *scan) placesOf(offs []int) []place {
 		for n > 0 && stack[n-1].indent >= ind {
 			n--
 		}
+		// The lines of a YAML block scalar ("secret_access_key: |" and
+		// the value below it) are the value of its header's key: they
+		// sit where the header sits.
+		m := n
+		if m > 0 && stack[m-1].block {
+			m--
+		}
 		parent, grand := -1, -1
-		if n > 0 {
-			parent = stack[n-1].off
-			if n > 1 {
-				grand = stack[n-2].off
+		if m > 0 {
+			parent = stack[m-1].off
+			if m > 1 {
+				grand = stack[m-2].off
 			}
 		}
 		if !blank {
@@ -106,7 +116,7 @@ func (s *scan) placesOf(offs []int) []place {
 				section = ls
 				stack = stack[:0]
 			} else {
-				stack = append(stack, level{ind, ls})
+				stack = append(stack, level{ind, ls, isBlockScalarHeader(line)})
 			}
 		}
 		ls = le + 1
@@ -133,6 +143,20 @@ func indentOf(line []byte) (int, bool) {
 	blank := len(rest) == 0 || rest[0] == '#' || rest[0] == ';' ||
 		bytes.HasPrefix(rest, []byte("//")) || bytes.HasPrefix(rest, []byte("/*")) || rest[0] == '*'
 	return i, blank
+}
+
+// isBlockScalarHeader reports whether a line ends a YAML key with a block
+// scalar indicator: "key: |", "key: >-", "- |+", "key: |2".
+func isBlockScalarHeader(line []byte) bool {
+	l := bytes.TrimRight(line, " \t\r")
+	for len(l) > 0 && (l[len(l)-1] == '-' || l[len(l)-1] == '+' || l[len(l)-1] >= '1' && l[len(l)-1] <= '9') {
+		l = l[:len(l)-1]
+	}
+	if len(l) < 2 || l[len(l)-1] != '|' && l[len(l)-1] != '>' {
+		return false
+	}
+	l = bytes.TrimRight(l[:len(l)-1], " \t")
+	return len(l) > 0 && (l[len(l)-1] == ':' || l[len(l)-1] == '-' && len(l) == 1 || bytes.HasSuffix(l, []byte(" -")))
 }
 
 // isSectionHeader reports whether a line is an INI or TOML section header:

@@ -1,0 +1,253 @@
+package secretscan
+
+import (
+	"bytes"
+	"encoding/base64"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/keywarden/keywarden/internal/awskey"
+)
+
+// Base64-encoded values: Kubernetes Secret manifests (data:), Helm values,
+// CI variables, and anything else that base64-encodes a credentials file,
+// an env file or a single key. A run of the base64 alphabet long enough to
+// hold a key ID (28 characters) is decoded only where a cheap prefilter
+// says it could hold one: the base64 forms of "AKIA", "ASIA", "AWS_",
+// "aws_" and "secret" at the three alignments inside it, or the length of
+// an encoded secret access key (54 to 56 characters) after a name. What
+// decodes to text is scanned, once more at most (maxDecodeDepth), and what
+// is found there is reported at the encoded span, as "base64".
+
+const (
+	// minBase64Run is the shortest run decoded: the base64 of a key ID
+	// (20 bytes, 27 characters and a pad).
+	minBase64Run = 27
+	// maxBase64Run bounds the runs decoded; longer ones are blobs (images,
+	// certificates, archives), not configuration.
+	maxBase64Run = 1 << 20
+	// maxDecodeDepth is how many times a value is decoded: base64 of an
+	// env file, and base64 of that (a Secret holding a manifest).
+	maxDecodeDepth = 2
+)
+
+// base64Probes are the base64 forms of the words the prefilter looks for,
+// at each of the three alignments a word can have in base64 text; then
+// the forms of the forms of the key ID prefixes, for text encoded twice.
+var base64Probes = func() [][]byte {
+	var out [][]byte
+	for _, w := range []string{"AKIA", "ASIA", "AWS_", "aws_", "ecret", "ECRET"} {
+		for _, p := range alignedForms(w) {
+			out = append(out, []byte(p))
+		}
+	}
+	for _, w := range []string{"AKIA", "ASIA", "AWS_"} {
+		for _, p := range alignedForms(w) {
+			for _, pp := range alignedForms(p) {
+				out = append(out, []byte(pp))
+			}
+		}
+	}
+	return out
+}()
+
+// probeStart marks the two-character starts of the probes: hasProbe
+// compares a probe only where one starts, in one pass over the run.
+var probeStart = func() *[1 << 16]bool {
+	var t [1 << 16]bool
+	for _, p := range base64Probes {
+		t[int(p[0])<<8|int(p[1])] = true
+	}
+	return &t
+}()
+
+// hasProbe reports whether run holds one of base64Probes.
+func hasProbe(run []byte) bool {
+	for i := 0; i+1 < len(run); i++ {
+		if !probeStart[int(run[i])<<8|int(run[i+1])] {
+			continue
+		}
+		for _, p := range base64Probes {
+			if bytes.HasPrefix(run[i:], p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mixedCase reports whether run holds both an upper-case and a
+// lower-case letter.
+func mixedCase(run []byte) bool {
+	var up, low bool
+	for _, c := range run {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			up = true
+		case c >= 'a' && c <= 'z':
+			low = true
+		}
+		if up && low {
+			return true
+		}
+	}
+	return false
+}
+
+// alignedForms returns, for each of the three byte alignments, the
+// base64 characters fully determined by w's bits: any base64 text that
+// encodes w contains one of them.
+func alignedForms(w string) []string {
+	var out []string
+	for pad := 0; pad < 3; pad++ {
+		enc := base64.StdEncoding.EncodeToString(append(make([]byte, pad), w...))
+		lo := (8*pad + 5) / 6          // first character starting at or after w's first bit
+		hi := (8 * (pad + len(w))) / 6 // characters ending at or before w's last bit
+		if hi > lo {
+			out = append(out, enc[lo:hi])
+		}
+	}
+	return out
+}
+
+// base64Run looks at a run of base64 characters data[a:b] (no escapes)
+// found by findValues.
+func (s *scan) base64Run(a, b int) {
+	data := s.data
+	end := b
+	for k := 0; k < 2 && end < len(data) && data[end] == '='; k++ {
+		end++
+	}
+	// A run inside a longer word or a URL-safe blob is not a value.
+	if b-a > maxBase64Run || a > 0 && (data[a-1] == '-' || data[a-1] == '_') || end < len(data) && (data[end] == '-' || data[end] == '_') {
+		return
+	}
+	run := data[a:b]
+	n := b - a
+	secretLen := n >= 54 && n <= 56
+	// Base64 of text mixes upper and lower case (digits not always: the
+	// base64 of an ID may have none); paths (also runs of the alphabet)
+	// do not.
+	if !mixedCase(run) {
+		return
+	}
+	probe := hasProbe(run)
+	if !probe && !secretLen {
+		return
+	}
+	dec := decodeBase64(data[a:end])
+	if dec == nil {
+		return
+	}
+	v := bytes.TrimSpace(dec)
+	switch {
+	case len(v) == awskey.IDLength && awskey.ValidCredentialID(string(v)):
+		id := string(v)
+		// The user's own ID may have been found in this run already, as
+		// a base64 form: this hit replaces it.
+		s.ids = slices.DeleteFunc(s.ids, func(h idHit) bool { return h.start >= a && h.start < end && h.encoding == "base64" })
+		s.ids = append(s.ids, idHit{start: a, end: end, id: id, own: s.d.own[id], encoding: "base64", value: true})
+		s.idsUnsorted = true
+	case len(v) == awskey.SecretLength && isSecretValue(v):
+		sv := string(v)
+		ctx, ev := s.secretContext(a)
+		if ctx == "" && !looksRandom(sv) || ctx != "" && !contextSecretOK(sv) {
+			return
+		}
+		aws, weak := s.secretIsAWS(a, sv, ev)
+		s.addSecret(secretHit{start: a, end: end, value: sv, context: ctx, aws: aws, weak: weak, encoded: true})
+	case probe && s.depth < maxDecodeDepth && isText(dec):
+		s.decodedText(a, end, dec)
+	}
+}
+
+// findEncodedIDs finds the base64 values too short for findValues (which
+// steps by 40): a key ID alone encodes to 27 characters and a pad, and
+// starts with the base64 of "AKI" or "ASI" ("QUtJ", "QVNJ"). One pass for
+// 'Q', rare in text, finds them.
+func (s *scan) findEncodedIDs() {
+	data := s.data
+	for off := 0; ; {
+		j := bytes.IndexByte(data[off:], 'Q')
+		if j < 0 {
+			return
+		}
+		p := off + j
+		off = p + 1
+		if p+minBase64Run > len(data) || data[p+1] != 'U' && data[p+1] != 'V' || p > 0 && secretChar[data[p-1]] {
+			continue
+		}
+		b, dec := runEnd(data, p)
+		if dec != b-p || dec < minBase64Run || dec >= awskey.SecretLength {
+			// Longer runs are findValues's.
+			off = b
+			continue
+		}
+		s.base64Run(p, b)
+		off = b
+	}
+}
+
+// decodeBase64 decodes a run, padded or not; nil when it is not base64.
+func decodeBase64(enc []byte) []byte {
+	enc = bytes.TrimRight(enc, "=")
+	if len(enc)%4 == 1 {
+		enc = enc[:len(enc)-1]
+	}
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(enc)))
+	n, err := base64.RawStdEncoding.Decode(out, enc)
+	if err != nil {
+		return nil
+	}
+	return out[:n]
+}
+
+func isSecretValue(v []byte) bool {
+	for _, c := range v {
+		if !secretChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// isText reports whether decoded bytes are text: valid UTF-8 with no
+// control characters but tabs and line ends.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.Valid(b)
+}
+
+// decodedText scans the text a base64 run data[a:end] decodes to, and
+// keeps what it finds with its spans moved to the encoded characters.
+func (s *scan) decodedText(a, end int, dec []byte) {
+	var inner scan
+	inner.d = s.d
+	inner.data = dec
+	inner.depth = s.depth + 1
+	ms := inner.run()
+	s.work += inner.work
+	for _, m := range ms {
+		for _, sp := range []*Span{&m.IDSpan, &m.SecretSpan, &m.TokenSpan} {
+			if sp.Line == 0 {
+				continue
+			}
+			// Decoded byte k starts in encoded character 4k/3 and ends
+			// in character ceil(4(k+1)/3) - 1.
+			*sp = Span{Start: a + sp.Start*4/3, End: min(end, a+(sp.End*4+2)/3)}
+		}
+		m.Encoding = "base64"
+		s.decoded = append(s.decoded, m)
+		if m.KeyID != "" {
+			// The user's own ID found in this run as a base64 form is
+			// this one.
+			s.ids = slices.DeleteFunc(s.ids, func(h idHit) bool {
+				return h.id == m.KeyID && h.encoding == "base64" && h.start >= a && h.start < end
+			})
+		}
+	}
+}

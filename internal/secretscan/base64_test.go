@@ -1,0 +1,114 @@
+package secretscan
+
+import (
+	"encoding/base64"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// Base64-encoded values: each form must pair the ID with its secret, at
+// the encoded spans; the near-misses must stay quiet.
+func TestDetectBase64(t *testing.T) {
+	k := newTestKeys(t, 31)
+	env := k.fill("AWS_ACCESS_KEY_ID={ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n")
+	creds := k.fill("[default]\naws_access_key_id = {ID}\naws_secret_access_key = {SECRET}\n")
+	r := rand.NewChaCha8([32]byte{31})
+	blob := make([]byte, 600)
+	_, _ = r.Read(blob)
+	tests := []struct {
+		name, in, want string
+		// lines of the ID and the secret (0: not checked)
+		idLine, secLine int
+	}{
+		{"Kubernetes Secret data", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: aws\ntype: Opaque\ndata:\n  AWS_ACCESS_KEY_ID: " + b64(k.ID) + "\n  AWS_SECRET_ACCESS_KEY: " + b64(k.Secret) + "\n", "pair:ID+SECRET", 7, 8},
+		{"Kubernetes Secret, values with a newline", "data:\n  id: " + b64(k.ID+"\n") + "\n  secret: " + b64(k.Secret+"\n") + "\n", "pair:ID+SECRET", 2, 3},
+		{"Kubernetes Secret, JSON", `{"kind":"Secret","data":{"AWS_ACCESS_KEY_ID":"` + b64(k.ID) + `","AWS_SECRET_ACCESS_KEY":"` + b64(k.Secret) + `"}}`, "pair:ID+SECRET", 1, 1},
+		{"env file as one value", "data:\n  .env: " + b64(env) + "\n", "pair:ID+SECRET", 2, 2},
+		{"credentials file in Helm values", "aws:\n  credentials: \"" + b64(creds) + "\"\n", "pair:ID+SECRET", 2, 2},
+		{"CI variable, unpadded", "variables:\n  AWS_ENV_B64: " + strings.TrimRight(b64(env+"#"), "=") + "\n", "pair:ID+SECRET", 2, 2},
+		{"twice encoded", "blob: " + b64(b64(env)) + "\n", "pair:ID+SECRET", 1, 1},
+		{"lone encoded ID", "data:\n  key: " + b64(k.ID) + "\n", "key-id:ID", 2, 0},
+		// Its base64 has no digit: QUtJQVJaUFVaRElLSUFERVYyWlI=
+		{"encoded ID without digits in its base64", "data:\n  key: " + b64("AKIARZPUZDIKIADEV2ZR") + "\n", "key-id:AKIARZPUZDIKIADEV2ZR", 2, 0},
+		{"lone encoded secret with AWS name", "data:\n  AWS_SECRET_ACCESS_KEY: " + b64(k.Secret) + "\n", "secret+SECRET", 0, 2},
+		// Near-misses.
+		{"random blob", "data:\n  blob: " + base64.StdEncoding.EncodeToString(blob) + "\n", "", 0, 0},
+		{"text without keys", "data:\n  config: " + b64("AWS_REGION=us-east-1\nsecret_name=prod/db\nAKIA is how IDs start\n") + "\n", "", 0, 0},
+		{"encoded user ID", "data:\n  user: " + b64(k.AIDAish()) + "\n", "", 0, 0},
+		{"encoded random 40 chars, no name, no ID", "data:\n  value: " + b64(k.Secret) + "\n", "", 0, 0},
+		{"three times encoded: too deep", "blob: " + b64(b64(b64(env))) + "\n", "", 0, 0},
+		{"base64url run is not a value", "x: " + b64(k.ID) + "_tail\n", "", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := New(Options{}).Find([]byte(tt.in))
+			if got := summary(k, ms); got != tt.want {
+				t.Fatalf("Find(%q)\n got: %s\nwant: %s", tt.in, got, tt.want)
+			}
+			for _, m := range ms {
+				if m.Encoding != "base64" {
+					t.Errorf("encoding %q, want base64", m.Encoding)
+				}
+				if tt.idLine > 0 && m.IDSpan.Line != tt.idLine || tt.secLine > 0 && m.SecretSpan.Line != tt.secLine {
+					t.Errorf("lines: ID %d secret %d, want %d %d", m.IDSpan.Line, m.SecretSpan.Line, tt.idLine, tt.secLine)
+				}
+				for _, sp := range []Span{m.IDSpan, m.SecretSpan} {
+					if sp.Line == 0 {
+						continue
+					}
+					// The span covers base64 characters only, and
+					// decodes (with its neighbours) to the value.
+					enc := tt.in[sp.Start:sp.End]
+					if strings.ContainsAny(enc, " \n\":") {
+						t.Errorf("span %+v covers %q", sp, enc)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The span of a value found in decoded text covers the characters that
+// encode it: decoding them (at their alignment) gives the value back.
+func TestBase64SpanMapping(t *testing.T) {
+	k := newTestKeys(t, 32)
+	for pad := 0; pad < 3; pad++ {
+		text := strings.Repeat("#", pad) + k.fill("AWS_ACCESS_KEY_ID={ID}\n")
+		in := "v: " + b64(text) + "\n"
+		ms := New(Options{}).Find([]byte(in))
+		if len(ms) != 1 {
+			t.Fatalf("pad %d: %d matches", pad, len(ms))
+		}
+		sp := ms[0].IDSpan
+		off := strings.Index(text, k.ID)
+		wantStart := 3 + off*4/3
+		wantEnd := 3 + ((off+len(k.ID))*4+2)/3
+		if sp.Start != wantStart || sp.End != wantEnd || sp.Line != 1 || sp.Col != wantStart+1 {
+			t.Errorf("pad %d: span %+v, want %d..%d", pad, sp, wantStart, wantEnd)
+		}
+	}
+}
+
+func TestAlignedForms(t *testing.T) {
+	for _, w := range []string{"AKIA", "ecret"} {
+		forms := alignedForms(w)
+		if len(forms) != 3 {
+			t.Fatalf("%s: %d forms", w, len(forms))
+		}
+		for pad := 0; pad < 3; pad++ {
+			for _, lead := range []string{"", "x", "xy", "xyz"} {
+				enc := b64(lead + strings.Repeat("q", pad) + w + "tail")
+				found := false
+				for _, f := range forms {
+					found = found || strings.Contains(enc, f)
+				}
+				if !found {
+					t.Errorf("%q: no form of %s in %s", lead+w, w, enc)
+				}
+			}
+		}
+	}
+}
