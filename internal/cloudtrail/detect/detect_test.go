@@ -166,6 +166,12 @@ func TestRuleFixtures(t *testing.T) {
 			if len(f.Evidence) > 0 {
 				fmt.Fprintf(&golden, "  evidence: %s\n", strings.Join(f.Evidence, "; "))
 			}
+			if len(f.Created) > 0 {
+				fmt.Fprintf(&golden, "  created: %s\n", strings.Join(f.Created, "; "))
+			}
+			for _, n := range f.Next() {
+				fmt.Fprintf(&golden, "  next: %s\n", n)
+			}
 			fmt.Fprintf(&golden, "  events: %s\n", strings.Join(f.EventIDs, " "))
 		}
 	}
@@ -412,11 +418,21 @@ func TestReportFinding(t *testing.T) {
 		t.Fatal("no finding")
 	}
 	r := f.Report()
-	if r.Location.Resource != "AKIA************IZGX" || r.Severity != report.SeverityHigh || r.Fingerprint == "" {
+	// The key ID in full: an on-call engineer pastes it into a revoke
+	// command. Text output (Key) keeps the short form.
+	if r.Location.Resource != "AKIARTX3GSDS2RWAIZGX" || r.Severity != report.SeverityHigh || r.Fingerprint == "" {
 		t.Errorf("report finding: %+v", r)
 	}
-	if strings.Contains(fmt.Sprint(r), "AKIARTX3GSDS2RWAIZGX") {
-		t.Error("the full key ID leaked into the report")
+	if f.Key() != "AKIA************IZGX" {
+		t.Errorf("text form of the key: %s", f.Key())
+	}
+	// What the key created is named, and what to do next says it.
+	if len(f.Created) != 1 || f.Created[0] != "access key AKIAWO645SY5PUC3QERU" {
+		t.Errorf("created: %v", f.Created)
+	}
+	next := f.Next()
+	if len(next) < 3 || next[0] != "keywarden respond AKIARTX3GSDS2RWAIZGX" || next[len(next)-1] != "keywarden respond AKIAWO645SY5PUC3QERU" {
+		t.Errorf("next: %q", next)
 	}
 	if ids, _ := r.Properties["event_ids"].([]string); len(ids) != 1 {
 		t.Errorf("event ids: %v", r.Properties["event_ids"])

@@ -23,7 +23,16 @@ type compiled struct {
 	then     matcher
 	evidence []*fieldGetter
 	distinct []*fieldGetter
+	created  []createdField
+	undo     []*undoTemplate
 	dim      int
+}
+
+// createdField is one thing an event creates: what it is ("access key")
+// and where its name is.
+type createdField struct {
+	what string
+	get  *fieldGetter
 }
 
 // Engine holds compiled rules. It is immutable and shared by workers.
@@ -36,11 +45,16 @@ type Engine struct {
 	firstSeen []*compiled
 	instance  []*compiled
 	opts      Options
+	// seen holds the event IDs of the run, shared by its workers, so a
+	// record delivered twice (real trails repeat records, in the same file
+	// or another) counts once.
+	seen *eventSet
 }
 
-// New compiles rules.
+// New compiles rules. An engine serves one run: its workers share the set
+// of event IDs already counted.
 func New(rules []*Rule, opts Options) (*Engine, error) {
-	e := &Engine{byName: map[string][]*compiled{}, thenBy: map[string][]*compiled{}, opts: opts}
+	e := &Engine{byName: map[string][]*compiled{}, thenBy: map[string][]*compiled{}, opts: opts, seen: newEventSet()}
 	for i, r := range rules {
 		c := &compiled{Rule: r, idx: i, dim: -1}
 		if r.Kind == KindInstanceCredentials {
@@ -81,6 +95,15 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 		for _, f := range r.Evidence {
 			g, _ := getter(f)
 			c.evidence = append(c.evidence, g)
+		}
+		for _, cr := range r.Created {
+			what, f, _ := strings.Cut(cr, "=")
+			g, _ := getter(f)
+			c.created = append(c.created, createdField{what, g})
+		}
+		for _, u := range r.Undo {
+			t, _ := compileUndo(u)
+			c.undo = append(c.undo, t)
 		}
 		if r.Distinct != "" {
 			for _, f := range strings.Split(r.Distinct, "|") {
@@ -123,15 +146,18 @@ type Worker struct {
 	windows  map[groupKey]*burstBucket
 	intern   map[string]string
 	scratch  []byte
-	Seen     int64 // records observed
-	Skipped  int64 // records outside Since/Until
+	derived  map[string]string // key or session -> the actor that made it
+	Seen     int64             // records observed
+	Skipped  int64             // records outside Since/Until
+	// Duplicates counts records whose event ID had already been counted.
+	Duplicates int64
 }
 
 // NewWorker returns a fresh worker.
 func (e *Engine) NewWorker() *Worker {
 	return &Worker{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
 		seqFirst: map[groupKey]*seqStarts{}, seqThen: map[groupKey]*burstBucket{},
-		windows: map[groupKey]*burstBucket{}, intern: map[string]string{}}
+		windows: map[groupKey]*burstBucket{}, intern: map[string]string{}, derived: map[string]string{}}
 }
 
 // Observe evaluates one record. It copies whatever it keeps, so the
@@ -140,6 +166,10 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	e := w.e
 	if (!e.opts.Since.IsZero() && r.EventTime.Before(e.opts.Since)) || (!e.opts.Until.IsZero() && !r.EventTime.Before(e.opts.Until)) {
 		w.Skipped++
+		return
+	}
+	if r.EventID != "" && !e.seen.add(r.EventID, r.EventName, r.EventTime) {
+		w.Duplicates++
 		return
 	}
 	w.Seen++
@@ -160,6 +190,38 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	if len(e.firstSeen) > 0 || len(e.instance) > 0 {
 		w.observeFirstSeen(r)
 	}
+	if derivedPaths[r.EventName] != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
+		w.observeDerived(r)
+	}
+}
+
+// derivedPaths says where in the response a call that hands out new
+// credentials names the new key.
+var derivedPaths = map[string][]string{
+	"CreateAccessKey":           {"accessKey", "accessKeyId"},
+	"GetSessionToken":           {"credentials", "accessKeyId"},
+	"GetFederationToken":        {"credentials", "accessKeyId"},
+	"AssumeRole":                {"credentials", "accessKeyId"},
+	"AssumeRoleWithSAML":        {"credentials", "accessKeyId"},
+	"AssumeRoleWithWebIdentity": {"credentials", "accessKeyId"},
+}
+
+// maxDerived bounds the credentials remembered as made by another key.
+const maxDerived = 1 << 17
+
+func (w *Worker) observeDerived(r *cloudtrail.Record) {
+	if len(w.derived) >= maxDerived {
+		return
+	}
+	parent := r.Actor()
+	cloudtrail.EachValue(r.ResponseElements, derivedPaths[r.EventName], func(child string) bool {
+		if child != "" && child != parent && len(child) <= 128 {
+			if _, ok := w.derived[child]; !ok {
+				w.derived[strings.Clone(child)] = strings.Clone(parent)
+			}
+		}
+		return false
+	})
 }
 
 func (w *Worker) apply(c *compiled, r *cloudtrail.Record) {
@@ -217,23 +279,40 @@ func (w *Worker) add(k groupKey, c *compiled, r *cloudtrail.Record) *group {
 
 // Result is the merged observation of every worker.
 type Result struct {
-	e        *Engine
-	groups   map[groupKey]*group
-	obs      map[string]*actorObs
-	seqFirst map[groupKey][]time.Time
-	seqThen  map[groupKey]*burstBucket
-	windows  map[groupKey]*burstBucket
-	Seen     int64
-	Skipped  int64
+	e          *Engine
+	groups     map[groupKey]*group
+	obs        map[string]*actorObs
+	seqFirst   map[groupKey][]time.Time
+	seqThen    map[groupKey]*burstBucket
+	windows    map[groupKey]*burstBucket
+	derived    map[string]string
+	Seen       int64
+	Skipped    int64
+	Duplicates int64
+	// DedupFull says the run held more distinct events than the
+	// duplicate check remembers (MaxDedupEvents): later duplicates were
+	// counted twice.
+	DedupFull bool
 }
+
+// MaxDedupEvents is how many distinct events a run checks for duplicates.
+const MaxDedupEvents = maxEvents
 
 // Merge combines workers' observations.
 func (e *Engine) Merge(ws ...*Worker) *Result {
 	res := &Result{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
-		seqFirst: map[groupKey][]time.Time{}, seqThen: map[groupKey]*burstBucket{}, windows: map[groupKey]*burstBucket{}}
+		seqFirst: map[groupKey][]time.Time{}, seqThen: map[groupKey]*burstBucket{}, windows: map[groupKey]*burstBucket{},
+		derived: map[string]string{}}
 	for _, w := range ws {
+		for k, v := range w.derived {
+			if _, ok := res.derived[k]; !ok {
+				res.derived[k] = v
+			}
+		}
 		res.Seen += w.Seen
 		res.Skipped += w.Skipped
+		res.Duplicates += w.Duplicates
+		res.DedupFull = e.seen.full.Load()
 		mergeGroups(res.groups, w.groups)
 		mergeBuckets(res.seqThen, w.seqThen)
 		mergeBuckets(res.windows, w.windows)
@@ -346,6 +425,41 @@ func (res *Result) sequences() []*Finding {
 		f := g.finding(c, k.actor, "")
 		f.Detail = append(f.Detail, fmt.Sprintf("%d matching events within %s of %s", thenCount, c.Window, hitFirst.Format(time.RFC3339)))
 		out = append(out, f)
+	}
+	return out
+}
+
+// Lineage returns key and every key or session derived from it in the
+// run (keys it created, sessions it obtained, and theirs in turn), for
+// --key. Console sessions signed in with a derived key's sign-in token are
+// not traced.
+func (res *Result) Lineage(key string) map[string]bool {
+	out := map[string]bool{key: true}
+	children := map[string][]string{}
+	for child, parent := range res.derived {
+		children[parent] = append(children[parent], child)
+	}
+	queue := []string{key}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		for _, c := range children[k] {
+			if !out[c] {
+				out[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out
+}
+
+// FilterActors keeps the findings whose actor is in keep.
+func FilterActors(fs []*Finding, keep map[string]bool) []*Finding {
+	var out []*Finding
+	for _, f := range fs {
+		if keep[f.Actor] || (f.KeyID != "" && keep[f.KeyID]) {
+			out = append(out, f)
+		}
 	}
 	return out
 }

@@ -65,6 +65,15 @@ type Rule struct {
 	// Evidence names fields whose values the finding shows (e.g. the
 	// policy ARN attached).
 	Evidence []string `yaml:"evidence" json:"evidence,omitempty"`
+	// Created names what the event created, as "what=field" (e.g.
+	// "access key=responseElements.accessKey.accessKeyId"): the finding
+	// names the new key, user, role or policy version.
+	Created []string `yaml:"created" json:"created,omitempty"`
+	// Undo lists commands that reverse the event, with {field}
+	// placeholders filled from the event (e.g. "aws cloudtrail
+	// start-logging --name {requestParameters.name}"); a command whose
+	// fields the event lacks is left out.
+	Undo []string `yaml:"undo" json:"undo,omitempty"`
 
 	// first-seen
 	Dimension  string   `yaml:"dimension" json:"dimension,omitempty"`
@@ -188,6 +197,20 @@ func (r *Rule) validate() error {
 		}
 	default:
 		return fmt.Errorf("unknown kind %q", r.Kind)
+	}
+	for _, c := range r.Created {
+		what, f, ok := strings.Cut(c, "=")
+		if !ok || what == "" {
+			return fmt.Errorf("created %q: want \"what=field\"", c)
+		}
+		if _, err := getter(f); err != nil {
+			return fmt.Errorf("created %q: %w", c, err)
+		}
+	}
+	for _, u := range r.Undo {
+		if _, err := compileUndo(u); err != nil {
+			return err
+		}
 	}
 	for _, f := range append(append([]string{}, r.Evidence...), strings.Split(r.Distinct, "|")...) {
 		if f == "" {
