@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -76,8 +77,14 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 		if len(names) == 0 {
 			e.always = append(e.always, c)
 		}
+		// A name pinned by several alternatives of an `any` indexes the
+		// rule once: applied twice, it would count each event twice.
+		seen := map[string]bool{}
 		for _, n := range names {
-			e.byName[n] = append(e.byName[n], c)
+			if !seen[n] {
+				seen[n] = true
+				e.byName[n] = append(e.byName[n], c)
+			}
 		}
 		if r.Kind == KindSequence {
 			t, tnames, err := compileMatch(r.Then)
@@ -88,8 +95,12 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 			if len(tnames) == 0 {
 				e.thenAll = append(e.thenAll, c)
 			}
+			tseen := map[string]bool{}
 			for _, n := range tnames {
-				e.thenBy[n] = append(e.thenBy[n], c)
+				if !tseen[n] {
+					tseen[n] = true
+					e.thenBy[n] = append(e.thenBy[n], c)
+				}
 			}
 		}
 		for _, f := range r.Evidence {
@@ -147,8 +158,11 @@ type Worker struct {
 	intern   map[string]string
 	scratch  []byte
 	derived  map[string]string // key or session -> the actor that made it
-	Seen     int64             // records observed
-	Skipped  int64             // records outside Since/Until
+	// trailBuckets: S3 buckets that receive CloudTrail logs -> the event
+	// that said so.
+	trailBuckets map[string]string
+	Seen         int64 // records observed
+	Skipped      int64 // records outside Since/Until
 	// Duplicates counts records whose event ID had already been counted.
 	Duplicates int64
 }
@@ -157,7 +171,8 @@ type Worker struct {
 func (e *Engine) NewWorker() *Worker {
 	return &Worker{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
 		seqFirst: map[groupKey]*seqStarts{}, seqThen: map[groupKey]*burstBucket{},
-		windows: map[groupKey]*burstBucket{}, intern: map[string]string{}, derived: map[string]string{}}
+		windows: map[groupKey]*burstBucket{}, intern: map[string]string{}, derived: map[string]string{},
+		trailBuckets: map[string]string{}}
 }
 
 // Observe evaluates one record. It copies whatever it keeps, so the
@@ -193,6 +208,45 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	if derivedPaths[r.EventName] != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
 		w.observeDerived(r)
 	}
+	if trailBucketPaths[r.EventName] != nil && r.ErrorCode == "" {
+		w.observeTrailBucket(r)
+	}
+}
+
+var bucketName, _ = getter("requestParameters.bucketName")
+
+// trailBucketPaths says where calls that configure or describe trails name
+// the bucket the logs go to.
+var trailBucketPaths = map[string]*fieldGetter{
+	"CreateTrail":     mustGetter("requestParameters.s3BucketName"),
+	"UpdateTrail":     mustGetter("requestParameters.s3BucketName"),
+	"GetTrail":        mustGetter("responseElements.trail.s3BucketName"),
+	"DescribeTrails":  mustGetter("responseElements.trailList.s3BucketName"),
+	"PutBucketPolicy": bucketName,
+}
+
+func mustGetter(name string) *fieldGetter {
+	g, err := getter(name)
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
+// maxTrailBuckets bounds the log buckets remembered.
+const maxTrailBuckets = 4096
+
+func (w *Worker) observeTrailBucket(r *cloudtrail.Record) {
+	// A bucket policy makes a log bucket when it lets CloudTrail write.
+	if r.EventName == "PutBucketPolicy" && !bytes.Contains(r.RequestParameters, []byte("cloudtrail.amazonaws.com")) {
+		return
+	}
+	trailBucketPaths[r.EventName].each(r, func(b string) bool {
+		if b != "" && len(b) <= 255 && len(w.trailBuckets) < maxTrailBuckets && w.trailBuckets[b] == "" {
+			w.trailBuckets[strings.Clone(b)] = strings.Clone(r.EventName)
+		}
+		return true
+	})
 }
 
 // derivedPaths says where in the response a call that hands out new
@@ -232,6 +286,13 @@ func (w *Worker) apply(c *compiled, r *cloudtrail.Record) {
 	switch c.Kind {
 	case KindMatch:
 		w.add(groupKey{rule: c.idx, actor: actor}, c, r)
+	case KindLogBucket:
+		bucketName.each(r, func(b string) bool {
+			if len(b) <= 255 {
+				w.add(groupKey{rule: c.idx, actor: actor, value: b}, c, r)
+			}
+			return false
+		})
 	case KindBurst:
 		w.addBurst(c, r, actor)
 	case KindSequence:
@@ -286,6 +347,7 @@ type Result struct {
 	seqThen    map[groupKey]*burstBucket
 	windows    map[groupKey]*burstBucket
 	derived    map[string]string
+	trailBkts  map[string]string
 	Seen       int64
 	Skipped    int64
 	Duplicates int64
@@ -302,8 +364,13 @@ const MaxDedupEvents = maxEvents
 func (e *Engine) Merge(ws ...*Worker) *Result {
 	res := &Result{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
 		seqFirst: map[groupKey][]time.Time{}, seqThen: map[groupKey]*burstBucket{}, windows: map[groupKey]*burstBucket{},
-		derived: map[string]string{}}
+		derived: map[string]string{}, trailBkts: map[string]string{}}
 	for _, w := range ws {
+		for k, v := range w.trailBuckets {
+			if _, ok := res.trailBkts[k]; !ok {
+				res.trailBkts[k] = v
+			}
+		}
 		for k, v := range w.derived {
 			if _, ok := res.derived[k]; !ok {
 				res.derived[k] = v
@@ -361,6 +428,12 @@ func (res *Result) Findings(prior map[string]*Baseline) []*Finding {
 		switch c.Kind {
 		case KindMatch:
 			out = append(out, g.finding(c, k.actor, ""))
+		case KindLogBucket:
+			if how, ok := res.trailBkts[k.value]; ok {
+				f := g.finding(c, k.actor, "")
+				f.Detail = append(f.Detail, fmt.Sprintf("bucket %s receives CloudTrail logs (from %s)", k.value, how))
+				out = append(out, f)
+			}
 		}
 	}
 	out = append(out, res.bursts()...)

@@ -34,6 +34,11 @@ const (
 	// KindInstanceCredentials: credentials delivered to an EC2 instance
 	// used from an address where a long-term user key was also used.
 	KindInstanceCredentials = "instance-credentials-reuse"
+	// KindLogBucket: a field match on an S3 bucket call that counts only
+	// when the bucket (requestParameters.bucketName) receives CloudTrail
+	// logs, as the run learns from CreateTrail, UpdateTrail, DescribeTrails,
+	// GetTrail and bucket policies that let cloudtrail.amazonaws.com write.
+	KindLogBucket = "log-bucket"
 )
 
 // Dimensions a first-seen rule can watch.
@@ -178,9 +183,9 @@ func (r *Rule) validate() error {
 		}
 	}
 	switch r.Kind {
-	case KindMatch:
+	case KindMatch, KindLogBucket:
 		if len(r.Match) == 0 {
-			return fmt.Errorf("a match rule needs match")
+			return fmt.Errorf("a %s rule needs match", r.Kind)
 		}
 	case KindFirstSeen:
 		if dimIndex(r.Dimension) < 0 {
