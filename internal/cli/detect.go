@@ -203,7 +203,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		}
 		sources = []string{"-"}
 	}
-	engine, err := detect.New(rules, detect.Options{Since: since, Until: until})
+	engine, err := detect.New(rules, detect.Options{Since: since, Until: until, Lineage: opts.Key != ""})
 	if err != nil {
 		return err
 	}

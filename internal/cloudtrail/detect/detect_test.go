@@ -39,7 +39,12 @@ func run(t testing.TB, prior map[string]*Baseline, paths ...string) []*Finding {
 
 func observe(t testing.TB, paths ...string) *Result {
 	t.Helper()
-	e, err := New(Builtin(), Options{})
+	return observeWith(t, Options{}, paths...)
+}
+
+func observeWith(t testing.TB, opts Options, paths ...string) *Result {
+	t.Helper()
+	e, err := New(Builtin(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,9 @@ type Options struct {
 	// Since and Until bound event times (zero: unbounded). Events outside
 	// are counted as skipped.
 	Since, Until time.Time
+	// Lineage remembers which keys and sessions each key made, for
+	// Result.Lineage (--key); off, it costs nothing.
+	Lineage bool
 }
 
 type compiled struct {
@@ -205,7 +208,7 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	if len(e.firstSeen) > 0 || len(e.instance) > 0 {
 		w.observeFirstSeen(r)
 	}
-	if derivedPaths[r.EventName] != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
+	if e.opts.Lineage && derivedPaths[r.EventName] != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
 		w.observeDerived(r)
 	}
 	if trailBucketPaths[r.EventName] != nil && r.ErrorCode == "" {

@@ -8,27 +8,29 @@ import (
 	"time"
 )
 
-// maxEvents bounds the event IDs remembered (about 40 bytes each): past
-// it, records are no longer checked for duplicates, and the run says so.
+// maxEvents bounds the events remembered for the duplicate check (8 to 16
+// bytes each): past it, records are no longer checked, and the run says
+// so.
 const maxEvents = 1 << 23
 
-// eventSet remembers event IDs as 64-bit hashes, sharded so that workers
-// rarely wait for each other.
+const eventShards = 64
+
+// eventSet remembers events as 64-bit hashes in open-addressing tables (a
+// Go map costs several times more per entry, and a run holds one entry
+// per event), sharded so that workers rarely wait for each other.
 type eventSet struct {
 	seed   maphash.Seed
+	limit  int // entries per shard
 	full   atomic.Bool
-	shards [64]struct {
-		mu sync.Mutex
-		m  map[uint64]struct{}
+	shards [eventShards]struct {
+		mu    sync.Mutex
+		slots []uint64 // 0: empty; a power of two long
+		n     int
 	}
 }
 
 func newEventSet() *eventSet {
-	s := &eventSet{seed: maphash.MakeSeed()}
-	for i := range s.shards {
-		s.shards[i].m = map[uint64]struct{}{}
-	}
-	return s
+	return &eventSet{seed: maphash.MakeSeed(), limit: maxEvents / eventShards}
 }
 
 // add records a record's identity and reports whether it was new. The
@@ -45,16 +47,53 @@ func (s *eventSet) add(id, name string, t time.Time) bool {
 	binary.LittleEndian.PutUint64(b[:], uint64(t.UnixNano()))
 	mh.Write(b[:])
 	h := mh.Sum64()
-	sh := &s.shards[h%uint64(len(s.shards))]
+	if h == 0 {
+		h = 1
+	}
+	sh := &s.shards[h%eventShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, ok := sh.m[h]; ok {
-		return false
+	if sh.slots == nil {
+		sh.slots = make([]uint64, 1024)
 	}
-	if len(sh.m) >= maxEvents/len(s.shards) {
+	if sh.n >= s.limit {
+		if probe(sh.slots, h, false) {
+			return false
+		}
 		s.full.Store(true)
 		return true
 	}
-	sh.m[h] = struct{}{}
+	if probe(sh.slots, h, true) {
+		return false
+	}
+	sh.n++
+	if sh.n*4 >= len(sh.slots)*3 {
+		grown := make([]uint64, len(sh.slots)*2)
+		for _, v := range sh.slots {
+			if v != 0 {
+				probe(grown, v, true)
+			}
+		}
+		sh.slots = grown
+	}
 	return true
+}
+
+// probe looks h up in the table (linear probing), adding it when absent
+// and add is set, and reports whether it was there. The table always has
+// a free slot: it grows at three quarters full and stops taking entries
+// at the limit.
+func probe(slots []uint64, h uint64, add bool) (present bool) {
+	mask := uint64(len(slots) - 1)
+	for i := (h >> 7) & mask; ; i = (i + 1) & mask {
+		switch slots[i] {
+		case h:
+			return true
+		case 0:
+			if add {
+				slots[i] = h
+			}
+			return false
+		}
+	}
 }

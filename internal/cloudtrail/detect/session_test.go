@@ -60,7 +60,7 @@ func TestDuplicatesCountedOnce(t *testing.T) {
 
 // --key follows a key to the keys it created and the sessions it obtained.
 func TestLineage(t *testing.T) {
-	res := observe(t, filepath.Join("testdata", "rules", "ct-iam-access-key-other-user", "fire.json"))
+	res := observeWith(t, Options{Lineage: true}, filepath.Join("testdata", "rules", "ct-iam-access-key-other-user", "fire.json"))
 	got := res.Lineage("AKIARTX3GSDS2RWAIZGX")
 	if !got["AKIARTX3GSDS2RWAIZGX"] || !got["AKIAWO645SY5PUC3QERU"] || len(got) != 2 {
 		t.Errorf("lineage: %v", got)
