@@ -48,6 +48,7 @@ type Engine struct {
 	thenAll   []*compiled
 	firstSeen []*compiled
 	instance  []*compiled
+	dormant   []*compiled
 	opts      Options
 	// seen holds the event IDs of the run, shared by its workers, so a
 	// record delivered twice (real trails repeat records, in the same file
@@ -63,6 +64,11 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 		c := &compiled{Rule: r, idx: i, dim: -1}
 		if r.Kind == KindInstanceCredentials {
 			e.instance = append(e.instance, c)
+			e.rules = append(e.rules, c)
+			continue
+		}
+		if r.Kind == KindDormant {
+			e.dormant = append(e.dormant, c)
 			e.rules = append(e.rules, c)
 			continue
 		}
@@ -205,7 +211,7 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 			w.applyThen(c, r)
 		}
 	}
-	if len(e.firstSeen) > 0 || len(e.instance) > 0 {
+	if len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 {
 		w.observeFirstSeen(r)
 	}
 	if e.opts.Lineage && derivedPaths[r.EventName] != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
@@ -443,6 +449,7 @@ func (res *Result) Findings(prior map[string]*Baseline) []*Finding {
 	out = append(out, res.sequences()...)
 	out = append(out, res.firstSeen(prior)...)
 	out = append(out, res.instanceReuse()...)
+	out = append(out, res.dormant(prior)...)
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Actor != b.Actor {

@@ -305,7 +305,7 @@ func (f *Finding) Message() string {
 	if f.Count == 1 {
 		noun = "event"
 	}
-	if f.Value != "" {
+	if f.Value != "" && f.Rule.Kind != KindDormant {
 		// First seen: the names and sources are those of the first event.
 		if f.Rule.Dimension != "" {
 			fmt.Fprintf(&b, "new %s ", f.Rule.Dimension)

@@ -39,6 +39,8 @@ const (
 	// logs, as the run learns from CreateTrail, UpdateTrail, DescribeTrails,
 	// GetTrail and bucket policies that let cloudtrail.amazonaws.com write.
 	KindLogBucket = "log-bucket"
+	// KindDormant: a long-term key used again after Window without use.
+	KindDormant = "dormant"
 )
 
 // Dimensions a first-seen rule can watch.
@@ -196,6 +198,10 @@ func (r *Rule) validate() error {
 			return fmt.Errorf("a burst rule needs match, threshold >= 2 and window")
 		}
 	case KindInstanceCredentials:
+	case KindDormant:
+		if r.Window < 24*time.Hour {
+			return fmt.Errorf("a dormant rule needs a window of at least 24h")
+		}
 	case KindSequence:
 		if len(r.Match) == 0 || len(r.Then) == 0 || r.Threshold < 1 || r.Window == 0 {
 			return fmt.Errorf("a sequence rule needs match, then, threshold and window")

@@ -2,9 +2,11 @@ package detect
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 )
@@ -71,5 +73,41 @@ func TestLineage(t *testing.T) {
 	fs := FilterActors(res.Findings(nil), map[string]bool{"AKIAWO645SY5PUC3QERU": true})
 	if len(fs) != 0 {
 		t.Errorf("findings of the parent kept for the child: %d", len(fs))
+	}
+}
+
+// A dormant key is judged against the stored baseline's last use when the
+// run holds only the wake-up; without a baseline it cannot be.
+func TestDormantAgainstBaseline(t *testing.T) {
+	dir := t.TempDir()
+	wake := filepath.Join(dir, "wake.json")
+	data, err := os.ReadFile(filepath.Join("testdata", "rules", "ct-dormant-key-used", "fire.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep only the last record (the wake-up on 2024-06-03).
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	last := strings.TrimSuffix(lines[len(lines)-2], ",")
+	if err := os.WriteFile(wake, []byte("{\"Records\":[\n"+last+"\n]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stored := func(lastUse time.Time) map[string]*Baseline {
+		return map[string]*Baseline{"AKIARTX3GSDS2RWAIZGX": {Dims: [4]map[string]Seen{
+			{"198.51.100.7": {First: lastUse.Add(-24 * time.Hour), Last: lastUse, Count: 9}}}}}
+	}
+	for _, tc := range []struct {
+		name  string
+		prior map[string]*Baseline
+		want  int
+	}{
+		{"last used 55 days before", stored(time.Date(2024, 4, 8, 17, 0, 0, 0, time.UTC)), 1},
+		{"last used a week before", stored(time.Date(2024, 5, 27, 9, 0, 0, 0, time.UTC)), 0},
+		{"no baseline", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fired(run(t, tc.prior, wake))["ct-dormant-key-used"]; got != tc.want {
+				t.Errorf("%d findings, want %d", got, tc.want)
+			}
+		})
 	}
 }
