@@ -118,3 +118,56 @@ func (res *Result) dormant(prior map[string]*Baseline) []*Finding {
 	}
 	return out
 }
+
+// agentSwitches reports keys that took up at least Threshold tools (user
+// agent families) within Window: read from the first-seen record of each
+// family, so it costs no memory of its own. Families the stored baseline
+// already knows for the key do not count.
+func (res *Result) agentSwitches(prior map[string]*Baseline) []*Finding {
+	var out []*Finding
+	dim := dimIndex(DimUserAgent)
+	for _, c := range res.e.agentSwitch {
+		for id, o := range res.obs {
+			if !strings.HasPrefix(id, "AKIA") || len(o.dims[dim]) < c.Threshold {
+				continue
+			}
+			var known map[string]Seen
+			if b := prior[id]; b != nil {
+				known = b.Dims[dim]
+			}
+			type fam struct {
+				name string
+				s    *seenValue
+			}
+			var fams []fam
+			for v, s := range o.dims[dim] {
+				if _, ok := known[v]; !ok {
+					fams = append(fams, fam{v, s})
+				}
+			}
+			sort.Slice(fams, func(i, j int) bool {
+				if !fams[i].s.First.Equal(fams[j].s.First) {
+					return fams[i].s.First.Before(fams[j].s.First)
+				}
+				return fams[i].name < fams[j].name
+			})
+			for i := 0; i+c.Threshold <= len(fams); i++ {
+				j := i + c.Threshold - 1
+				if fams[j].s.First.Sub(fams[i].s.First) > c.Window {
+					continue
+				}
+				g := &group{keyID: o.keyID, principal: o.principal, account: o.account}
+				names := []string{}
+				for _, f := range fams[i : j+1] {
+					g.merge(o.groupOf(f.s))
+					names = append(names, f.name)
+				}
+				f := g.finding(c, id, "")
+				f.Detail = append(f.Detail, fmt.Sprintf("tools taken up within %s: %s", fams[j].s.First.Sub(fams[i].s.First), strings.Join(names, ", ")))
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}

@@ -41,15 +41,16 @@ type createdField struct {
 
 // Engine holds compiled rules. It is immutable and shared by workers.
 type Engine struct {
-	rules     []*compiled
-	byName    map[string][]*compiled // rules that pin eventName
-	always    []*compiled            // rules that look at every event
-	thenBy    map[string][]*compiled // sequence rules by their Then's names
-	thenAll   []*compiled
-	firstSeen []*compiled
-	instance  []*compiled
-	dormant   []*compiled
-	opts      Options
+	rules       []*compiled
+	byName      map[string][]*compiled // rules that pin eventName
+	always      []*compiled            // rules that look at every event
+	thenBy      map[string][]*compiled // sequence rules by their Then's names
+	thenAll     []*compiled
+	firstSeen   []*compiled
+	instance    []*compiled
+	dormant     []*compiled
+	agentSwitch []*compiled
+	opts        Options
 	// seen holds the event IDs of the run, shared by its workers, so a
 	// record delivered twice (real trails repeat records, in the same file
 	// or another) counts once.
@@ -64,6 +65,11 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 		c := &compiled{Rule: r, idx: i, dim: -1}
 		if r.Kind == KindInstanceCredentials {
 			e.instance = append(e.instance, c)
+			e.rules = append(e.rules, c)
+			continue
+		}
+		if r.Kind == KindAgentSwitch {
+			e.agentSwitch = append(e.agentSwitch, c)
 			e.rules = append(e.rules, c)
 			continue
 		}
@@ -211,7 +217,7 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 			w.applyThen(c, r)
 		}
 	}
-	if len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 {
+	if len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 || len(e.agentSwitch) > 0 {
 		w.observeFirstSeen(r)
 	}
 	if e.opts.Lineage && derivedPaths[r.EventName] != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
@@ -450,6 +456,7 @@ func (res *Result) Findings(prior map[string]*Baseline) []*Finding {
 	out = append(out, res.firstSeen(prior)...)
 	out = append(out, res.instanceReuse()...)
 	out = append(out, res.dormant(prior)...)
+	out = append(out, res.agentSwitches(prior)...)
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Actor != b.Actor {

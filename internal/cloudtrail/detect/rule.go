@@ -41,6 +41,9 @@ const (
 	KindLogBucket = "log-bucket"
 	// KindDormant: a long-term key used again after Window without use.
 	KindDormant = "dormant"
+	// KindAgentSwitch: a long-term key taking up Threshold tools (user
+	// agent families) within Window.
+	KindAgentSwitch = "agent-switch"
 )
 
 // Dimensions a first-seen rule can watch.
@@ -198,6 +201,10 @@ func (r *Rule) validate() error {
 			return fmt.Errorf("a burst rule needs match, threshold >= 2 and window")
 		}
 	case KindInstanceCredentials:
+	case KindAgentSwitch:
+		if r.Threshold < 2 || r.Window == 0 {
+			return fmt.Errorf("an agent-switch rule needs threshold >= 2 and window")
+		}
 	case KindDormant:
 		if r.Window < 24*time.Hour {
 			return fmt.Errorf("a dormant rule needs a window of at least 24h")
