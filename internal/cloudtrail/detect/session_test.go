@@ -111,3 +111,34 @@ func TestDormantAgainstBaseline(t *testing.T) {
 		})
 	}
 }
+
+// Tools the stored baseline knows for a key do not add up to a switch.
+func TestAgentSwitchAgainstBaseline(t *testing.T) {
+	fire := filepath.Join("testdata", "rules", "ct-user-agent-switch", "fire.json")
+	seen := Seen{First: time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC), Last: time.Date(2024, 6, 2, 9, 0, 0, 0, time.UTC), Count: 40}
+	for _, tc := range []struct {
+		name  string
+		known []string
+		want  int
+	}{
+		{"no baseline", nil, 1},
+		{"the CLI is the key's usual tool", []string{"aws-cli"}, 0},
+		{"an unrelated tool is known", []string{"terraform"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var prior map[string]*Baseline
+			if tc.known != nil {
+				b := &Baseline{}
+				b.Dims[dimIndex(DimUserAgent)] = map[string]Seen{}
+				b.Dims[dimIndex(DimAddress)] = map[string]Seen{"203.0.113.50": seen}
+				for _, k := range tc.known {
+					b.Dims[dimIndex(DimUserAgent)][k] = seen
+				}
+				prior = map[string]*Baseline{"AKIARTX3GSDS2RWAIZGX": b}
+			}
+			if got := fired(run(t, prior, fire))["ct-user-agent-switch"]; got != tc.want {
+				t.Errorf("%d findings, want %d", got, tc.want)
+			}
+		})
+	}
+}
