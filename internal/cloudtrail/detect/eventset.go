@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -38,15 +37,7 @@ func newEventSet() *eventSet {
 // time are hashed with it so that hand-made or anonymised logs that reuse
 // an ID for different events do not lose one.
 func (s *eventSet) add(id, name string, t time.Time) bool {
-	var mh maphash.Hash
-	mh.SetSeed(s.seed)
-	mh.WriteString(id)
-	mh.WriteByte(0)
-	mh.WriteString(name)
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(t.UnixNano()))
-	mh.Write(b[:])
-	h := mh.Sum64()
+	h := maphash.String(s.seed, id) ^ maphash.String(s.seed, name)*0x9e3779b97f4a7c15 ^ mix(uint64(t.UnixNano()))
 	if h == 0 {
 		h = 1
 	}
@@ -77,6 +68,15 @@ func (s *eventSet) add(id, name string, t time.Time) bool {
 		sh.slots = grown
 	}
 	return true
+}
+
+// mix spreads the bits of x (the finaliser of SplitMix64).
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // probe looks h up in the table (linear probing), adding it when absent
