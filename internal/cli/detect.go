@@ -44,6 +44,7 @@ type detectOptions struct {
 	RulesFile      string
 	Workers        int
 	ShowSuppressed bool
+	Key            string
 	AWS            awsFlags
 
 	// Clients for tests; nil means build them from the AWS flags.
@@ -101,6 +102,7 @@ errors (unreadable or malformed input: findings are still printed).`,
 	fl.StringVar(&opts.RulesFile, "rules", "", "add the rules of this YAML file (the format of the built-in rules.yaml) to the built-in ones")
 	fl.IntVar(&opts.Workers, "workers", 0, "files read in parallel (default: CPUs; 16 for s3://)")
 	fl.BoolVar(&opts.ShowSuppressed, "show-suppressed", false, "list suppressed findings too")
+	fl.StringVar(&opts.Key, "key", "", "only findings about this access key ID and the keys and sessions derived from it (keys it created, sessions it obtained)")
 	opts.AWS.bind(cmd)
 	return cmd
 }
@@ -172,6 +174,9 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
 		return usageErrorf("--since must be before --until")
 	}
+	if opts.Key != "" && (len(opts.Key) < 16 || len(opts.Key) > 128 || strings.ContainsAny(opts.Key, " *")) {
+		return usageErrorf("--key %q: want a full access key ID such as AKIAIOSFODNN7EXAMPLE", report.Printable(opts.Key))
+	}
 	if opts.Learn && opts.NoState {
 		return usageErrorf("--learn needs the state store: drop --no-state")
 	}
@@ -198,7 +203,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		}
 		sources = []string{"-"}
 	}
-	engine, err := detect.New(rules, detect.Options{Since: since, Until: until})
+	engine, err := detect.New(rules, detect.Options{Since: since, Until: until, Lineage: opts.Key != ""})
 	if err != nil {
 		return err
 	}
@@ -266,6 +271,12 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if res.Skipped > 0 {
 		summary += fmt.Sprintf(" (%d outside --since/--until)", res.Skipped)
 	}
+	if res.Duplicates > 0 {
+		summary += fmt.Sprintf("; %s counted once", detectPlural(int(res.Duplicates), "duplicate record (same eventID)", "duplicate records (same eventID)"))
+	}
+	if res.DedupFull {
+		summary += fmt.Sprintf("; duplicates checked among the first %d distinct events only", detect.MaxDedupEvents)
+	}
 	problems := detectProblems{errs: errs, st: &st, state: stateErr}
 	if opts.Learn {
 		if stateErr == nil {
@@ -276,6 +287,11 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	}
 
 	findings := res.Findings(prior)
+	if opts.Key != "" {
+		keep := res.Lineage(opts.Key)
+		findings = detect.FilterActors(findings, keep)
+		summary += fmt.Sprintf("; --key: %s", detectPlural(len(keep), "key or session", "keys and sessions"))
+	}
 	for _, e := range detect.ApplyIgnore(findings, ignores, now()) {
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s: %s expired on %s and no longer suppresses anything\n", report.Printable(opts.IgnoreFile), report.Printable(e.Where()), e.Expires)
 	}

@@ -4,8 +4,10 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
@@ -20,6 +22,7 @@ import (
 func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bool, caveat string) error {
 	p := report.NewPalette(color)
 	ew := &detectErrWriter{w: w}
+	detectWriteSummary(ew, p, fs, showSuppressed)
 	var reps []report.Finding
 	lastKey, lastSev := "\x00", report.Severity(0)
 	for _, f := range fs {
@@ -42,7 +45,9 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 			if len(about) > 0 {
 				ew.printf("  %s", p.Dim("("+strings.Join(about, ", ")+")"))
 			}
-			ew.printf("\n")
+			// The first step (contain the key, or revoke the sessions) is
+			// the same for every finding of the key: said once, in full.
+			ew.printf("\n  next: %s\n", report.Printable(f.Next()[0]))
 			lastKey, lastSev = k, 0
 		}
 		if f.Rule.Severity != lastSev {
@@ -57,6 +62,9 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 		if len(f.Evidence) > 0 {
 			ew.printf("      evidence: %s\n", report.Printable(strings.Join(f.Evidence, "; ")))
 		}
+		if len(f.Created) > 0 {
+			ew.printf("      created: %s\n", report.Printable(strings.Join(f.Created, "; ")))
+		}
 		if len(f.UserAgents) > 0 {
 			ew.printf("      user agent: %s\n", report.Printable(detectAgents(f.UserAgents)))
 		}
@@ -68,6 +76,9 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 				ids = ids[:5]
 			}
 			ew.printf("      events: %s%s\n", report.Printable(strings.Join(ids, ", ")), more)
+		}
+		for _, n := range f.Next()[1:] {
+			ew.printf("      next: %s\n", report.Printable(n))
 		}
 	}
 	if ew.err != nil {
@@ -82,6 +93,90 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 	}
 	ew.printf("%s\n", line)
 	return ew.err
+}
+
+// detectSummaryKeys and detectSummaryFirst keep the summary on one screen.
+const (
+	detectSummaryKeys  = 8
+	detectSummaryFirst = 6
+)
+
+// detectWriteSummary opens the text output with what an on-call engineer
+// needs in the first minute: the keys and sessions involved (most severe
+// first), the highest severity, the time span, and what to do first (the
+// next steps of the most severe findings).
+func detectWriteSummary(ew *detectErrWriter, p report.Palette, fs []*detect.Finding, showSuppressed bool) {
+	type actor struct {
+		key, principal string
+		sev            report.Severity
+		n              int
+	}
+	var live []*detect.Finding
+	for _, f := range fs {
+		if f.Suppressed == "" {
+			live = append(live, f)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	byKey := map[string]*actor{}
+	var order []*actor
+	var top report.Severity
+	first, last := live[0].First, live[0].Last
+	for _, f := range live {
+		a, ok := byKey[f.Key()]
+		if !ok {
+			a = &actor{key: f.Key(), principal: f.Principal}
+			byKey[f.Key()] = a
+			order = append(order, a)
+		}
+		a.n++
+		a.sev = max(a.sev, f.Rule.Severity)
+		top = max(top, f.Rule.Severity)
+		if !f.First.IsZero() && (first.IsZero() || f.First.Before(first)) {
+			first = f.First
+		}
+		if f.Last.After(last) {
+			last = f.Last
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return order[i].sev > order[j].sev })
+	ew.printf("%s %s involved, highest severity %s, %s to %s\n", p.Bold("SUMMARY"),
+		detectPlural(len(order), "key or session", "keys or sessions"), p.Severity(top),
+		first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339))
+	for _, a := range order[:min(len(order), detectSummaryKeys)] {
+		who := ""
+		if a.principal != "" && a.principal != a.key {
+			who = "  " + p.Dim("("+report.Printable(a.principal)+")")
+		}
+		ew.printf("  %-22s %-8s %s%s\n", report.Printable(a.key), a.sev, detectPlural(a.n, "finding", "findings"), who)
+	}
+	if len(order) > detectSummaryKeys {
+		ew.printf("  ... and %d more\n", len(order)-detectSummaryKeys)
+	}
+	// What to do first: the next steps of the most severe findings, each
+	// once.
+	bySev := append([]*detect.Finding(nil), live...)
+	sort.SliceStable(bySev, func(i, j int) bool { return bySev[i].Rule.Severity > bySev[j].Rule.Severity })
+	seen := map[string]bool{}
+	var todo []string
+	for _, f := range bySev {
+		for _, n := range f.Next() {
+			if !seen[n] {
+				seen[n] = true
+				todo = append(todo, n)
+			}
+		}
+	}
+	ew.printf("%s\n", p.Bold("DO FIRST"))
+	for _, n := range todo[:min(len(todo), detectSummaryFirst)] {
+		ew.printf("  %s\n", report.Printable(n))
+	}
+	if len(todo) > detectSummaryFirst {
+		ew.printf("  ... %d more steps below, under each finding\n", len(todo)-detectSummaryFirst)
+	}
+	ew.printf("\n")
 }
 
 type detectErrWriter struct {
@@ -115,7 +210,8 @@ func detectWriteJSON(w io.Writer, fs []*detect.Finding, showSuppressed bool) err
 }
 
 var detectCSVHeader = []string{"rule_id", "severity", "title", "attack", "key", "principal", "account",
-	"first_seen", "last_seen", "event_count", "source_ips", "regions", "event_names", "new_value", "evidence", "event_ids", "suppressed"}
+	"first_seen", "last_seen", "event_count", "source_ips", "regions", "event_names", "new_value", "evidence", "event_ids", "suppressed",
+	"created", "next"}
 
 func detectWriteCSV(w io.Writer, fs []*detect.Finding, showSuppressed bool) error {
 	cw := csv.NewWriter(w)
@@ -127,10 +223,11 @@ func detectWriteCSV(w io.Writer, fs []*detect.Finding, showSuppressed bool) erro
 			continue
 		}
 		r := f.Report()
-		row := []string{f.Rule.ID, f.Rule.Severity.String(), f.Rule.Title, f.Rule.Attack, f.Key(), f.Principal, f.Account,
+		row := []string{f.Rule.ID, f.Rule.Severity.String(), f.Rule.Title, f.Rule.Attack, f.Actor, f.Principal, f.Account,
 			r.Properties["first_seen"].(string), r.Properties["last_seen"].(string), strconv.Itoa(f.Count),
 			strings.Join(f.Sources, " "), strings.Join(f.Regions, " "), strings.Join(f.EventNames, " "), f.Value,
-			strings.Join(f.Evidence, "; "), strings.Join(f.EventIDs, " "), f.Suppressed}
+			strings.Join(f.Evidence, "; "), strings.Join(f.EventIDs, " "), f.Suppressed,
+			strings.Join(f.Created, "; "), strings.Join(f.Next(), "; ")}
 		for i, c := range row {
 			row[i] = report.CSVCell(c)
 		}

@@ -52,6 +52,10 @@ func decodeRecord(s *scanner, r *Record) error {
 			var v string
 			v, _, err = s.scalar()
 			r.ReadOnly = parseBool(v)
+		case "sessionCredentialFromConsole":
+			var v string
+			v, _, err = s.scalar()
+			r.FromConsole = parseBool(v)
 		case "managementEvent":
 			var v string
 			v, _, err = s.scalar()

@@ -20,23 +20,26 @@ import (
 // reader's buffer, which is reused once the next record is decoded:
 // anything kept beyond the callback must be copied (strings.Clone).
 type Record struct {
-	EventVersion      string
-	EventTime         time.Time
-	EventSource       string
-	EventName         string
-	EventType         string
-	EventCategory     string
-	EventID           string
-	RequestID         string
-	AWSRegion         string
-	SourceIPAddress   string
-	UserAgent         string
-	ErrorCode         string
-	ErrorMessage      string
-	RecipientAccount  string
-	VPCEndpointID     string
-	ReadOnly          Bool
-	ManagementEvent   Bool
+	EventVersion     string
+	EventTime        time.Time
+	EventSource      string
+	EventName        string
+	EventType        string
+	EventCategory    string
+	EventID          string
+	RequestID        string
+	AWSRegion        string
+	SourceIPAddress  string
+	UserAgent        string
+	ErrorCode        string
+	ErrorMessage     string
+	RecipientAccount string
+	VPCEndpointID    string
+	ReadOnly         Bool
+	ManagementEvent  Bool
+	// FromConsole is sessionCredentialFromConsole: the call was made by
+	// the AWS console with the signed-in user's session credentials.
+	FromConsole       Bool
 	UserIdentity      UserIdentity
 	RequestParameters []byte
 	ResponseElements  []byte
@@ -115,12 +118,34 @@ func (r *Record) Principal() string {
 }
 
 // Actor is the identity findings are grouped by: the access key ID when
-// the call was signed with one, else the principal.
+// the call was signed with one, else the principal. A console session is
+// one actor however many temporary keys the console rotates through: the
+// principal and the address it signed in from (ConsoleActor).
 func (r *Record) Actor() string {
+	if r.ConsoleSession() {
+		return ConsoleActor(r.Principal(), r.SourceIPAddress)
+	}
 	if r.UserIdentity.AccessKeyID != "" {
 		return r.UserIdentity.AccessKeyID
 	}
 	return r.Principal()
+}
+
+// ConsoleSession reports whether the record belongs to a human's console
+// session: the sign-in itself, or a call the console made with the
+// session's temporary credentials.
+func (r *Record) ConsoleSession() bool {
+	if r.FromConsole == True {
+		return true
+	}
+	// A failed sign-in is no session: failures stay grouped by principal,
+	// whatever address they come from.
+	return r.EventName == "ConsoleLogin" && r.EventSource == "signin.amazonaws.com" && r.ErrorMessage == "" && r.ErrorCode == ""
+}
+
+// ConsoleActor names a console session: who, and from where.
+func ConsoleActor(principal, source string) string {
+	return principal + " (console from " + source + ")"
 }
 
 // LongTermKey reports whether the call was signed with a long-term (AKIA)

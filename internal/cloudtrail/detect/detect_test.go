@@ -39,7 +39,12 @@ func run(t testing.TB, prior map[string]*Baseline, paths ...string) []*Finding {
 
 func observe(t testing.TB, paths ...string) *Result {
 	t.Helper()
-	e, err := New(Builtin(), Options{})
+	return observeWith(t, Options{}, paths...)
+}
+
+func observeWith(t testing.TB, opts Options, paths ...string) *Result {
+	t.Helper()
+	e, err := New(Builtin(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +171,12 @@ func TestRuleFixtures(t *testing.T) {
 			if len(f.Evidence) > 0 {
 				fmt.Fprintf(&golden, "  evidence: %s\n", strings.Join(f.Evidence, "; "))
 			}
+			if len(f.Created) > 0 {
+				fmt.Fprintf(&golden, "  created: %s\n", strings.Join(f.Created, "; "))
+			}
+			for _, n := range f.Next() {
+				fmt.Fprintf(&golden, "  next: %s\n", n)
+			}
 			fmt.Fprintf(&golden, "  events: %s\n", strings.Join(f.EventIDs, " "))
 		}
 	}
@@ -249,10 +260,10 @@ func TestStratusRedTeam(t *testing.T) {
 		"aws.initial-access.console-login-without-mfa":                {"ct-console-login-no-mfa"},
 		"aws.lateral-movement.ec2-instance-connect":                   {"ct-ec2-instance-connect"},
 		"aws.lateral-movement.ec2-serial-console-send-ssh-public-key": {"ct-ec2-serial-console"},
-		"aws.persistence.iam-backdoor-role":                           {"ct-iam-role-trust-modified"},
+		"aws.persistence.iam-backdoor-role":                           {"ct-iam-role-trust-modified", "ct-iam-role-trust-outside"},
 		"aws.persistence.iam-backdoor-user":                           {"ct-iam-access-key-other-user", "ct-longterm-key-sensitive-api"},
 		"aws.persistence.iam-create-admin-user":                       {"ct-iam-user-created", "ct-iam-admin-policy-attached", "ct-iam-access-key-other-user"},
-		"aws.persistence.iam-create-backdoor-role":                    {"ct-iam-admin-policy-attached"},
+		"aws.persistence.iam-create-backdoor-role":                    {"ct-iam-admin-policy-attached", "ct-iam-role-trust-outside"},
 		"aws.persistence.iam-create-user-login-profile":               {"ct-iam-login-profile-created"},
 		"aws.persistence.lambda-backdoor-function":                    {"ct-lambda-public-permission"},
 		"aws.persistence.lambda-layer-extension":                      {"ct-lambda-code-changed"},
@@ -304,6 +315,9 @@ func TestInvictusIR(t *testing.T) {
 		"ct-iam-login-profile-created", "ct-secrets-mass-retrieval", "ct-ssm-parameters-decrypted",
 		"ct-snapshot-shared", "ct-security-group-open-world", "ct-lambda-public-permission",
 		"ct-organizations-leave", "ct-logging-deleted", "ct-instance-credentials-reuse",
+		// The external bucket-policy grant, the lifecycle rule expiring the
+		// trail's bucket, and the StopLogging attempts that failed.
+		"ct-s3-bucket-policy-outside", "ct-cloudtrail-bucket-lifecycle", "ct-cloudtrail-tamper-failed",
 	} {
 		if got[id] == 0 {
 			t.Errorf("rule %s did not fire on the invictus-ir set (fired: %v)", id, got)
@@ -313,6 +327,11 @@ func TestInvictusIR(t *testing.T) {
 		t.Errorf("%d findings on one hour of one account: too noisy", len(fs))
 	}
 	for _, f := range fs {
+		// What made the bucket a log bucket is named (and copied out of
+		// the reader's buffer, which later records overwrite).
+		if f.Rule.ID == "ct-cloudtrail-bucket-lifecycle" && !strings.Contains(f.Message(), "receives CloudTrail logs (from PutBucketPolicy)") && !strings.Contains(f.Message(), "receives CloudTrail logs (from CreateTrail)") {
+			t.Errorf("lifecycle finding: %s", f.Message())
+		}
 		if f.Rule.ID == "ct-secrets-mass-retrieval" {
 			if f.Key() != "AKIA************20BJ" || len(f.EventIDs) == 0 || f.Count < 5 {
 				t.Errorf("secrets finding: key %s, %d events, ids %v", f.Key(), f.Count, f.EventIDs)
@@ -412,11 +431,21 @@ func TestReportFinding(t *testing.T) {
 		t.Fatal("no finding")
 	}
 	r := f.Report()
-	if r.Location.Resource != "AKIA************IZGX" || r.Severity != report.SeverityHigh || r.Fingerprint == "" {
+	// The key ID in full: an on-call engineer pastes it into a revoke
+	// command. Text output (Key) keeps the short form.
+	if r.Location.Resource != "AKIARTX3GSDS2RWAIZGX" || r.Severity != report.SeverityHigh || r.Fingerprint == "" {
 		t.Errorf("report finding: %+v", r)
 	}
-	if strings.Contains(fmt.Sprint(r), "AKIARTX3GSDS2RWAIZGX") {
-		t.Error("the full key ID leaked into the report")
+	if f.Key() != "AKIA************IZGX" {
+		t.Errorf("text form of the key: %s", f.Key())
+	}
+	// What the key created is named, and what to do next says it.
+	if len(f.Created) != 1 || f.Created[0] != "access key AKIAWO645SY5PUC3QERU" {
+		t.Errorf("created: %v", f.Created)
+	}
+	next := f.Next()
+	if len(next) < 3 || next[0] != "keywarden respond AKIARTX3GSDS2RWAIZGX" || next[len(next)-1] != "keywarden respond AKIAWO645SY5PUC3QERU" {
+		t.Errorf("next: %q", next)
 	}
 	if ids, _ := r.Properties["event_ids"].([]string); len(ids) != 1 {
 		t.Errorf("event ids: %v", r.Properties["event_ids"])

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,6 +15,9 @@ type Options struct {
 	// Since and Until bound event times (zero: unbounded). Events outside
 	// are counted as skipped.
 	Since, Until time.Time
+	// Lineage remembers which keys and sessions each key made, for
+	// Result.Lineage (--key); off, it costs nothing.
+	Lineage bool
 }
 
 type compiled struct {
@@ -23,28 +27,54 @@ type compiled struct {
 	then     matcher
 	evidence []*fieldGetter
 	distinct []*fieldGetter
+	created  []createdField
+	undo     []*undoTemplate
 	dim      int
+}
+
+// createdField is one thing an event creates: what it is ("access key")
+// and where its name is.
+type createdField struct {
+	what string
+	get  *fieldGetter
 }
 
 // Engine holds compiled rules. It is immutable and shared by workers.
 type Engine struct {
-	rules     []*compiled
-	byName    map[string][]*compiled // rules that pin eventName
-	always    []*compiled            // rules that look at every event
-	thenBy    map[string][]*compiled // sequence rules by their Then's names
-	thenAll   []*compiled
-	firstSeen []*compiled
-	instance  []*compiled
-	opts      Options
+	rules       []*compiled
+	byName      map[string][]*compiled // rules that pin eventName
+	always      []*compiled            // rules that look at every event
+	thenBy      map[string][]*compiled // sequence rules by their Then's names
+	thenAll     []*compiled
+	firstSeen   []*compiled
+	instance    []*compiled
+	dormant     []*compiled
+	agentSwitch []*compiled
+	opts        Options
+	// seen holds the event IDs of the run, shared by its workers, so a
+	// record delivered twice (real trails repeat records, in the same file
+	// or another) counts once.
+	seen *eventSet
 }
 
-// New compiles rules.
+// New compiles rules. An engine serves one run: its workers share the set
+// of event IDs already counted.
 func New(rules []*Rule, opts Options) (*Engine, error) {
-	e := &Engine{byName: map[string][]*compiled{}, thenBy: map[string][]*compiled{}, opts: opts}
+	e := &Engine{byName: map[string][]*compiled{}, thenBy: map[string][]*compiled{}, opts: opts, seen: newEventSet()}
 	for i, r := range rules {
 		c := &compiled{Rule: r, idx: i, dim: -1}
 		if r.Kind == KindInstanceCredentials {
 			e.instance = append(e.instance, c)
+			e.rules = append(e.rules, c)
+			continue
+		}
+		if r.Kind == KindAgentSwitch {
+			e.agentSwitch = append(e.agentSwitch, c)
+			e.rules = append(e.rules, c)
+			continue
+		}
+		if r.Kind == KindDormant {
+			e.dormant = append(e.dormant, c)
 			e.rules = append(e.rules, c)
 			continue
 		}
@@ -62,8 +92,14 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 		if len(names) == 0 {
 			e.always = append(e.always, c)
 		}
+		// A name pinned by several alternatives of an `any` indexes the
+		// rule once: applied twice, it would count each event twice.
+		seen := map[string]bool{}
 		for _, n := range names {
-			e.byName[n] = append(e.byName[n], c)
+			if !seen[n] {
+				seen[n] = true
+				e.byName[n] = append(e.byName[n], c)
+			}
 		}
 		if r.Kind == KindSequence {
 			t, tnames, err := compileMatch(r.Then)
@@ -74,13 +110,26 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 			if len(tnames) == 0 {
 				e.thenAll = append(e.thenAll, c)
 			}
+			tseen := map[string]bool{}
 			for _, n := range tnames {
-				e.thenBy[n] = append(e.thenBy[n], c)
+				if !tseen[n] {
+					tseen[n] = true
+					e.thenBy[n] = append(e.thenBy[n], c)
+				}
 			}
 		}
 		for _, f := range r.Evidence {
 			g, _ := getter(f)
 			c.evidence = append(c.evidence, g)
+		}
+		for _, cr := range r.Created {
+			what, f, _ := strings.Cut(cr, "=")
+			g, _ := getter(f)
+			c.created = append(c.created, createdField{what, g})
+		}
+		for _, u := range r.Undo {
+			t, _ := compileUndo(u)
+			c.undo = append(c.undo, t)
 		}
 		if r.Distinct != "" {
 			for _, f := range strings.Split(r.Distinct, "|") {
@@ -123,15 +172,22 @@ type Worker struct {
 	windows  map[groupKey]*burstBucket
 	intern   map[string]string
 	scratch  []byte
-	Seen     int64 // records observed
-	Skipped  int64 // records outside Since/Until
+	derived  map[string]string // key or session -> the actor that made it
+	// trailBuckets: S3 buckets that receive CloudTrail logs -> the event
+	// that said so.
+	trailBuckets map[string]string
+	Seen         int64 // records observed
+	Skipped      int64 // records outside Since/Until
+	// Duplicates counts records whose event ID had already been counted.
+	Duplicates int64
 }
 
 // NewWorker returns a fresh worker.
 func (e *Engine) NewWorker() *Worker {
 	return &Worker{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
 		seqFirst: map[groupKey]*seqStarts{}, seqThen: map[groupKey]*burstBucket{},
-		windows: map[groupKey]*burstBucket{}, intern: map[string]string{}}
+		windows: map[groupKey]*burstBucket{}, intern: map[string]string{}, derived: map[string]string{},
+		trailBuckets: map[string]string{}}
 }
 
 // Observe evaluates one record. It copies whatever it keeps, so the
@@ -140,6 +196,10 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	e := w.e
 	if (!e.opts.Since.IsZero() && r.EventTime.Before(e.opts.Since)) || (!e.opts.Until.IsZero() && !r.EventTime.Before(e.opts.Until)) {
 		w.Skipped++
+		return
+	}
+	if r.EventID != "" && !e.seen.add(r.EventID, r.EventName, r.EventTime) {
+		w.Duplicates++
 		return
 	}
 	w.Seen++
@@ -157,9 +217,80 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 			w.applyThen(c, r)
 		}
 	}
-	if len(e.firstSeen) > 0 || len(e.instance) > 0 {
+	if len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 || len(e.agentSwitch) > 0 {
 		w.observeFirstSeen(r)
 	}
+	if e.opts.Lineage && derivedPaths[r.EventName] != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
+		w.observeDerived(r)
+	}
+	if trailBucketPaths[r.EventName] != nil && r.ErrorCode == "" {
+		w.observeTrailBucket(r)
+	}
+}
+
+var bucketName, _ = getter("requestParameters.bucketName")
+
+// trailBucketPaths says where calls that configure or describe trails name
+// the bucket the logs go to.
+var trailBucketPaths = map[string]*fieldGetter{
+	"CreateTrail":     mustGetter("requestParameters.s3BucketName"),
+	"UpdateTrail":     mustGetter("requestParameters.s3BucketName"),
+	"GetTrail":        mustGetter("responseElements.trail.s3BucketName"),
+	"DescribeTrails":  mustGetter("responseElements.trailList.s3BucketName"),
+	"PutBucketPolicy": bucketName,
+}
+
+func mustGetter(name string) *fieldGetter {
+	g, err := getter(name)
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
+// maxTrailBuckets bounds the log buckets remembered.
+const maxTrailBuckets = 4096
+
+func (w *Worker) observeTrailBucket(r *cloudtrail.Record) {
+	// A bucket policy makes a log bucket when it lets CloudTrail write.
+	if r.EventName == "PutBucketPolicy" && !bytes.Contains(r.RequestParameters, []byte("cloudtrail.amazonaws.com")) {
+		return
+	}
+	trailBucketPaths[r.EventName].each(r, func(b string) bool {
+		if b != "" && len(b) <= 255 && len(w.trailBuckets) < maxTrailBuckets && w.trailBuckets[b] == "" {
+			w.trailBuckets[strings.Clone(b)] = strings.Clone(r.EventName)
+		}
+		return true
+	})
+}
+
+// derivedPaths says where in the response a call that hands out new
+// credentials names the new key.
+var derivedPaths = map[string][]string{
+	"CreateAccessKey":           {"accessKey", "accessKeyId"},
+	"GetSessionToken":           {"credentials", "accessKeyId"},
+	"GetFederationToken":        {"credentials", "accessKeyId"},
+	"AssumeRole":                {"credentials", "accessKeyId"},
+	"AssumeRoleWithSAML":        {"credentials", "accessKeyId"},
+	"AssumeRoleWithWebIdentity": {"credentials", "accessKeyId"},
+}
+
+// maxDerived bounds the credentials remembered as made by another key.
+const maxDerived = 1 << 17
+
+func (w *Worker) observeDerived(r *cloudtrail.Record) {
+	if len(w.derived) >= maxDerived {
+		return
+	}
+	parent := r.Actor()
+	cloudtrail.EachValue(r.ResponseElements, derivedPaths[r.EventName], func(child string) bool {
+		if child != "" && child != parent && len(child) <= 128 {
+			if _, ok := w.derived[child]; !ok {
+				w.derived[strings.Clone(child)] = strings.Clone(parent)
+			}
+		}
+		return false
+	})
 }
 
 func (w *Worker) apply(c *compiled, r *cloudtrail.Record) {
@@ -170,6 +301,13 @@ func (w *Worker) apply(c *compiled, r *cloudtrail.Record) {
 	switch c.Kind {
 	case KindMatch:
 		w.add(groupKey{rule: c.idx, actor: actor}, c, r)
+	case KindLogBucket:
+		bucketName.each(r, func(b string) bool {
+			if len(b) <= 255 {
+				w.add(groupKey{rule: c.idx, actor: actor, value: b}, c, r)
+			}
+			return false
+		})
 	case KindBurst:
 		w.addBurst(c, r, actor)
 	case KindSequence:
@@ -217,23 +355,46 @@ func (w *Worker) add(k groupKey, c *compiled, r *cloudtrail.Record) *group {
 
 // Result is the merged observation of every worker.
 type Result struct {
-	e        *Engine
-	groups   map[groupKey]*group
-	obs      map[string]*actorObs
-	seqFirst map[groupKey][]time.Time
-	seqThen  map[groupKey]*burstBucket
-	windows  map[groupKey]*burstBucket
-	Seen     int64
-	Skipped  int64
+	e          *Engine
+	groups     map[groupKey]*group
+	obs        map[string]*actorObs
+	seqFirst   map[groupKey][]time.Time
+	seqThen    map[groupKey]*burstBucket
+	windows    map[groupKey]*burstBucket
+	derived    map[string]string
+	trailBkts  map[string]string
+	Seen       int64
+	Skipped    int64
+	Duplicates int64
+	// DedupFull says the run held more distinct events than the
+	// duplicate check remembers (MaxDedupEvents): later duplicates were
+	// counted twice.
+	DedupFull bool
 }
+
+// MaxDedupEvents is how many distinct events a run checks for duplicates.
+const MaxDedupEvents = maxEvents
 
 // Merge combines workers' observations.
 func (e *Engine) Merge(ws ...*Worker) *Result {
 	res := &Result{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
-		seqFirst: map[groupKey][]time.Time{}, seqThen: map[groupKey]*burstBucket{}, windows: map[groupKey]*burstBucket{}}
+		seqFirst: map[groupKey][]time.Time{}, seqThen: map[groupKey]*burstBucket{}, windows: map[groupKey]*burstBucket{},
+		derived: map[string]string{}, trailBkts: map[string]string{}}
 	for _, w := range ws {
+		for k, v := range w.trailBuckets {
+			if _, ok := res.trailBkts[k]; !ok {
+				res.trailBkts[k] = v
+			}
+		}
+		for k, v := range w.derived {
+			if _, ok := res.derived[k]; !ok {
+				res.derived[k] = v
+			}
+		}
 		res.Seen += w.Seen
 		res.Skipped += w.Skipped
+		res.Duplicates += w.Duplicates
+		res.DedupFull = e.seen.full.Load()
 		mergeGroups(res.groups, w.groups)
 		mergeBuckets(res.seqThen, w.seqThen)
 		mergeBuckets(res.windows, w.windows)
@@ -282,12 +443,20 @@ func (res *Result) Findings(prior map[string]*Baseline) []*Finding {
 		switch c.Kind {
 		case KindMatch:
 			out = append(out, g.finding(c, k.actor, ""))
+		case KindLogBucket:
+			if how, ok := res.trailBkts[k.value]; ok {
+				f := g.finding(c, k.actor, "")
+				f.Detail = append(f.Detail, fmt.Sprintf("bucket %s receives CloudTrail logs (from %s)", k.value, how))
+				out = append(out, f)
+			}
 		}
 	}
 	out = append(out, res.bursts()...)
 	out = append(out, res.sequences()...)
 	out = append(out, res.firstSeen(prior)...)
 	out = append(out, res.instanceReuse()...)
+	out = append(out, res.dormant(prior)...)
+	out = append(out, res.agentSwitches(prior)...)
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Actor != b.Actor {
@@ -346,6 +515,41 @@ func (res *Result) sequences() []*Finding {
 		f := g.finding(c, k.actor, "")
 		f.Detail = append(f.Detail, fmt.Sprintf("%d matching events within %s of %s", thenCount, c.Window, hitFirst.Format(time.RFC3339)))
 		out = append(out, f)
+	}
+	return out
+}
+
+// Lineage returns key and every key or session derived from it in the
+// run (keys it created, sessions it obtained, and theirs in turn), for
+// --key. Console sessions signed in with a derived key's sign-in token are
+// not traced.
+func (res *Result) Lineage(key string) map[string]bool {
+	out := map[string]bool{key: true}
+	children := map[string][]string{}
+	for child, parent := range res.derived {
+		children[parent] = append(children[parent], child)
+	}
+	queue := []string{key}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		for _, c := range children[k] {
+			if !out[c] {
+				out[c] = true
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out
+}
+
+// FilterActors keeps the findings whose actor is in keep.
+func FilterActors(fs []*Finding, keep map[string]bool) []*Finding {
+	var out []*Finding
+	for _, f := range fs {
+		if keep[f.Actor] || (f.KeyID != "" && keep[f.KeyID]) {
+			out = append(out, f)
+		}
 	}
 	return out
 }

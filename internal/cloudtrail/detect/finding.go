@@ -39,6 +39,8 @@ type group struct {
 	agents      []string
 	names       []string
 	evidence    []string
+	created     []string
+	undo        []string
 }
 
 func newGroup(c *compiled, r *cloudtrail.Record) *group {
@@ -119,6 +121,22 @@ func (g *group) addRecord(c *compiled, r *cloudtrail.Record) {
 			return true
 		})
 	}
+	for _, cf := range c.created {
+		cf.get.each(r, func(v string) bool {
+			if len(v) <= 200 {
+				g.created = addSample(g.created, cf.what+" "+v)
+			}
+			return true
+		})
+	}
+	for _, t := range c.undo {
+		if len(g.undo) >= maxSamples {
+			break
+		}
+		if u := t.fill(r); u != "" && len(u) <= 1000 {
+			g.undo = addSample(g.undo, u)
+		}
+	}
 }
 
 func (g *group) merge(o *group) {
@@ -147,6 +165,12 @@ func (g *group) merge(o *group) {
 	for _, s := range o.evidence {
 		g.evidence = addSample(g.evidence, s)
 	}
+	for _, s := range o.created {
+		g.created = addSample(g.created, s)
+	}
+	for _, s := range o.undo {
+		g.undo = addSample(g.undo, s)
+	}
 	if g.keyID == "" {
 		g.keyID = o.keyID
 	}
@@ -165,8 +189,9 @@ func (g *group) clone() *group {
 // or a principal when there is none), with the events that triggered it.
 type Finding struct {
 	Rule *Rule
-	// Actor is the full access key ID (or principal). It is never printed
-	// as is: use Key().
+	// Actor is the full access key ID (or principal). Text output shows
+	// Key(), the short form; JSON, CSV and SARIF carry it in full, since a
+	// key ID is an identifier to paste into a revoke command, not a secret.
 	Actor     string
 	KeyID     string
 	Principal string
@@ -182,7 +207,12 @@ type Finding struct {
 	UserAgents []string
 	EventNames []string
 	Evidence   []string
-	Detail     []string
+	// Created names what the events created ("access key AKIA...",
+	// "user mallory").
+	Created []string
+	// Undo holds the commands that reverse the events, where there are.
+	Undo   []string
+	Detail []string
 	// Suppressed says why the finding does not count (an --ignore entry).
 	Suppressed string
 }
@@ -211,7 +241,37 @@ func (g *group) finding(c *compiled, actor, value string) *Finding {
 		Value: value, Count: g.count, First: g.first, Last: g.last, EventIDs: ids,
 		Sources: sorted(g.sources), Regions: sorted(g.regions), UserAgents: sorted(g.agents),
 		EventNames: sorted(g.names), Evidence: sorted(g.evidence),
+		Created: sorted(g.created), Undo: sorted(g.undo),
 	}
+}
+
+// Next lists what to do about the finding, first thing first: contain
+// the key (keywarden respond), then each undo, then contain the keys the
+// events created.
+func (f *Finding) Next() []string {
+	var out []string
+	if k := f.ContainKey(); k != "" {
+		out = append(out, "keywarden respond "+k)
+	} else {
+		out = append(out, "revoke the sessions of "+f.Principal+" (IAM: revoke active sessions) and reset its password if it has one")
+	}
+	out = append(out, f.Undo...)
+	for _, c := range f.Created {
+		if id, ok := strings.CutPrefix(c, "access key "); ok && id != f.ContainKey() {
+			out = append(out, "keywarden respond "+id)
+		}
+	}
+	return out
+}
+
+// ContainKey is the access key to contain for the finding: the actor's
+// key. A console session (grouped under its principal and address) has
+// none: its temporary keys rotate, the sessions are revoked instead.
+func (f *Finding) ContainKey() string {
+	if f.KeyID != "" && f.KeyID == f.Actor {
+		return f.KeyID
+	}
+	return ""
 }
 
 // Key is the actor as it may be shown: a key ID redacted, a principal as
@@ -245,7 +305,7 @@ func (f *Finding) Message() string {
 	if f.Count == 1 {
 		noun = "event"
 	}
-	if f.Value != "" {
+	if f.Value != "" && f.Rule.Kind != KindDormant {
 		// First seen: the names and sources are those of the first event.
 		if f.Rule.Dimension != "" {
 			fmt.Fprintf(&b, "new %s ", f.Rule.Dimension)
@@ -293,7 +353,7 @@ func stamp(t time.Time) string {
 // Report converts the finding to the shared report.Finding.
 func (f *Finding) Report() report.Finding {
 	props := map[string]any{
-		"key":         f.Key(),
+		"key":         f.Actor,
 		"principal":   f.Principal,
 		"account":     f.Account,
 		"event_count": f.Count,
@@ -315,13 +375,17 @@ func (f *Finding) Report() report.Finding {
 	if len(f.Detail) > 0 {
 		props["detail"] = f.Detail
 	}
+	if len(f.Created) > 0 {
+		props["created"] = f.Created
+	}
+	props["next"] = f.Next()
 	refs := append([]string{f.Rule.AttackURL()}, f.Rule.References...)
 	return report.Finding{
 		RuleID:      f.Rule.ID,
 		Severity:    f.Rule.Severity,
 		Title:       f.Rule.Title,
 		Message:     f.Message(),
-		Location:    report.Location{Resource: f.Key(), Date: stamp(f.First)},
+		Location:    report.Location{Resource: f.Actor, Date: stamp(f.First)},
 		Evidence:    strings.Join(f.Evidence, "; "),
 		Remediation: strings.TrimSpace(f.Rule.Remediation),
 		References:  refs,

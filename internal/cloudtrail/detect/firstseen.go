@@ -43,6 +43,9 @@ type actorObs struct {
 	principal string
 	account   string
 	dims      [4]map[string]*seenValue
+	// days: for long-term keys when a dormant rule is loaded, the UTC days
+	// (Unix days) the key was used.
+	days map[int32]*activeDay
 }
 
 // groupOf builds the evidence of a finding about one value first seen
@@ -58,6 +61,7 @@ func (o *actorObs) groupOf(s *seenValue) *group {
 }
 
 func (o *actorObs) merge(x *actorObs) {
+	o.mergeDays(x)
 	for d := range o.dims {
 		for v, s := range x.dims[d] {
 			if o.dims[d] == nil {
@@ -131,7 +135,8 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		vals[2] = r.AWSRegion
 	}
 	vals[3] = AgentFamily(r.UserAgent)
-	if vals == [4]string{} {
+	dormancy := len(w.e.dormant) > 0 && id[0] == 'A' && id[1] == 'K'
+	if vals == [4]string{} && !dormancy {
 		return
 	}
 	o, ok := w.obs[id]
@@ -139,6 +144,9 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		o = &actorObs{keyID: strings.Clone(id), principal: strings.Clone(r.Principal()), account: strings.Clone(account(r)),
 			instance: isInstanceSession(r.UserIdentity.PrincipalID)}
 		w.obs[o.keyID] = o
+	}
+	if dormancy {
+		o.observeDay(r)
 	}
 	t := r.EventTime
 	for d, v := range vals {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,5 +21,22 @@ func FuzzParseIgnore(f *testing.F) {
 		fs := []*Finding{{Rule: rules[0], Actor: "AKIARTX3GSDS2RWAIZGX", KeyID: "AKIARTX3GSDS2RWAIZGX", Sources: []string{"203.0.113.9", "AWS Internal"}},
 			{Rule: rules[1], Actor: "arn:aws:iam::1:user/a", Value: "198.51.100.7"}}
 		ApplyIgnore(fs, entries, time.Now())
+	})
+}
+
+// FuzzGrantsOutside: resource policies come from the logs, written by
+// whoever made the call; reading them must never panic, and a policy that
+// grants nothing to anyone cannot be judged as granting outside.
+func FuzzGrantsOutside(f *testing.F) {
+	f.Add(`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::193672423079:root"},"Action":"s3:GetObject","Resource":"*"}]}`, "123837392027")
+	f.Add(`{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}}`, "1")
+	f.Add(`%7B%22Statement%22%3A%5B%5D%7D`, "")
+	f.Add(`arn:aws:kms:eu-west-1:123456789012:key/x`, "123456789012")
+	f.Fuzz(func(t *testing.T, doc, own string) {
+		if grantsOutside(doc, own) && !strings.Contains(strings.ToLower(doc), "allow") && !strings.Contains(doc, "%") {
+			t.Errorf("no Allow, yet judged a grant: %q", doc)
+		}
+		otherAccount(doc, own)
+		accountOf(doc)
 	})
 }

@@ -375,7 +375,7 @@ func compileTest(g *fieldGetter, v any) (matcher, error) {
 				}
 				return false
 			})
-		case "field", "not_field":
+		case "field", "not_field", "other_account", "grants_outside":
 			name, ok := arg.(string)
 			if !ok {
 				return nil, fmt.Errorf("%s: want a field name", op)
@@ -384,22 +384,7 @@ func compileTest(g *fieldGetter, v any) (matcher, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", op, err)
 			}
-			equal := op == "field"
-			m = func(r *cloudtrail.Record) bool {
-				var want []string
-				other.each(r, func(v string) bool { want = append(want, v); return true })
-				hit := false
-				g.each(r, func(v string) bool {
-					for _, w := range want {
-						if w == v {
-							hit = true
-							return false
-						}
-					}
-					return true
-				})
-				return hit == equal
-			}
+			m = compareFields(op, g, other)
 		case "admin_policy":
 			want, ok := arg.(bool)
 			if !ok {
@@ -423,6 +408,38 @@ func compileTest(g *fieldGetter, v any) (matcher, error) {
 		}
 		return true
 	}, nil
+}
+
+// compareFields tests g's values against another field's: equal to one
+// (field), to none (not_field), naming another account than its first
+// value (other_account), or a policy granting outside it (grants_outside).
+func compareFields(op string, g, other *fieldGetter) matcher {
+	pair := func(v, w string) bool { return v == w }
+	switch op {
+	case "other_account":
+		pair = otherAccount
+	case "grants_outside":
+		pair = grantsOutside
+	}
+	want := op != "not_field"
+	return func(r *cloudtrail.Record) bool {
+		var others []string
+		other.each(r, func(v string) bool { others = append(others, v); return op == "field" || op == "not_field" })
+		if len(others) == 0 && op != "field" && op != "not_field" {
+			others = []string{""}
+		}
+		hit := false
+		g.each(r, func(v string) bool {
+			for _, w := range others {
+				if pair(v, w) {
+					hit = true
+					return false
+				}
+			}
+			return true
+		})
+		return hit == want
+	}
 }
 
 func anyValue(g *fieldGetter, pred func(string) bool) matcher {
@@ -529,16 +546,22 @@ func stringOp(op string, vals []string) func(string) bool {
 	}
 }
 
-// grantsAdmin reports whether a policy document (as CloudTrail logs it: a
-// JSON string, sometimes URL-encoded) allows every action on every
-// resource.
-func grantsAdmin(doc string) bool {
+// parseLoggedPolicy reads a policy document as CloudTrail logs it: a JSON
+// object, a JSON string, sometimes URL-encoded.
+func parseLoggedPolicy(doc string) (*iampolicy.Policy, error) {
 	if strings.HasPrefix(doc, "%7B") || strings.HasPrefix(doc, "%7b") {
 		if d, err := url.PathUnescape(doc); err == nil {
 			doc = d
 		}
 	}
-	p, err := iampolicy.Parse("requestParameters.policyDocument", []byte(doc))
+	return iampolicy.Parse("policy", []byte(doc))
+}
+
+// grantsAdmin reports whether a policy document (as CloudTrail logs it: a
+// JSON string, sometimes URL-encoded) allows every action on every
+// resource.
+func grantsAdmin(doc string) bool {
+	p, err := parseLoggedPolicy(doc)
 	if err != nil {
 		return false
 	}

@@ -34,6 +34,16 @@ const (
 	// KindInstanceCredentials: credentials delivered to an EC2 instance
 	// used from an address where a long-term user key was also used.
 	KindInstanceCredentials = "instance-credentials-reuse"
+	// KindLogBucket: a field match on an S3 bucket call that counts only
+	// when the bucket (requestParameters.bucketName) receives CloudTrail
+	// logs, as the run learns from CreateTrail, UpdateTrail, DescribeTrails,
+	// GetTrail and bucket policies that let cloudtrail.amazonaws.com write.
+	KindLogBucket = "log-bucket"
+	// KindDormant: a long-term key used again after Window without use.
+	KindDormant = "dormant"
+	// KindAgentSwitch: a long-term key taking up Threshold tools (user
+	// agent families) within Window.
+	KindAgentSwitch = "agent-switch"
 )
 
 // Dimensions a first-seen rule can watch.
@@ -65,6 +75,15 @@ type Rule struct {
 	// Evidence names fields whose values the finding shows (e.g. the
 	// policy ARN attached).
 	Evidence []string `yaml:"evidence" json:"evidence,omitempty"`
+	// Created names what the event created, as "what=field" (e.g.
+	// "access key=responseElements.accessKey.accessKeyId"): the finding
+	// names the new key, user, role or policy version.
+	Created []string `yaml:"created" json:"created,omitempty"`
+	// Undo lists commands that reverse the event, with {field}
+	// placeholders filled from the event (e.g. "aws cloudtrail
+	// start-logging --name {requestParameters.name}"); a command whose
+	// fields the event lacks is left out.
+	Undo []string `yaml:"undo" json:"undo,omitempty"`
 
 	// first-seen
 	Dimension  string   `yaml:"dimension" json:"dimension,omitempty"`
@@ -169,9 +188,9 @@ func (r *Rule) validate() error {
 		}
 	}
 	switch r.Kind {
-	case KindMatch:
+	case KindMatch, KindLogBucket:
 		if len(r.Match) == 0 {
-			return fmt.Errorf("a match rule needs match")
+			return fmt.Errorf("a %s rule needs match", r.Kind)
 		}
 	case KindFirstSeen:
 		if dimIndex(r.Dimension) < 0 {
@@ -182,12 +201,34 @@ func (r *Rule) validate() error {
 			return fmt.Errorf("a burst rule needs match, threshold >= 2 and window")
 		}
 	case KindInstanceCredentials:
+	case KindAgentSwitch:
+		if r.Threshold < 2 || r.Window == 0 {
+			return fmt.Errorf("an agent-switch rule needs threshold >= 2 and window")
+		}
+	case KindDormant:
+		if r.Window < 24*time.Hour {
+			return fmt.Errorf("a dormant rule needs a window of at least 24h")
+		}
 	case KindSequence:
 		if len(r.Match) == 0 || len(r.Then) == 0 || r.Threshold < 1 || r.Window == 0 {
 			return fmt.Errorf("a sequence rule needs match, then, threshold and window")
 		}
 	default:
 		return fmt.Errorf("unknown kind %q", r.Kind)
+	}
+	for _, c := range r.Created {
+		what, f, ok := strings.Cut(c, "=")
+		if !ok || what == "" {
+			return fmt.Errorf("created %q: want \"what=field\"", c)
+		}
+		if _, err := getter(f); err != nil {
+			return fmt.Errorf("created %q: %w", c, err)
+		}
+	}
+	for _, u := range r.Undo {
+		if _, err := compileUndo(u); err != nil {
+			return err
+		}
 	}
 	for _, f := range append(append([]string{}, r.Evidence...), strings.Split(r.Distinct, "|")...) {
 		if f == "" {

@@ -1,0 +1,173 @@
+package detect
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keywarden/keywarden/internal/cloudtrail"
+)
+
+// maxDaysPerKey bounds the days remembered per key (eleven years of daily
+// use); a key is judged on the days it has.
+const maxDaysPerKey = 4096
+
+// activeDay is one UTC day a key was used: its earliest event (kept for
+// the finding) and its latest time.
+type activeDay struct {
+	first seenValue
+	last  time.Time
+}
+
+// observeDay records the day of a long-term key's event, for dormancy.
+func (o *actorObs) observeDay(r *cloudtrail.Record) {
+	t := r.EventTime
+	day := int32(t.Unix() / 86400)
+	d, ok := o.days[day]
+	if !ok {
+		if len(o.days) >= maxDaysPerKey {
+			return
+		}
+		if o.days == nil {
+			o.days = map[int32]*activeDay{}
+		}
+		d = &activeDay{first: seenValue{Seen: Seen{First: t, Last: t}}, last: t}
+		d.first.setFirst(r)
+		o.days[day] = d
+	} else if t.Before(d.first.First) {
+		d.first.First = t
+		d.first.setFirst(r)
+	}
+	if t.After(d.last) {
+		d.last = t
+	}
+	d.first.Count++
+}
+
+func (o *actorObs) mergeDays(x *actorObs) {
+	for day, xd := range x.days {
+		d, ok := o.days[day]
+		if !ok {
+			if len(o.days) < maxDaysPerKey {
+				if o.days == nil {
+					o.days = map[int32]*activeDay{}
+				}
+				o.days[day] = xd
+			}
+			continue
+		}
+		if xd.first.First.Before(d.first.First) {
+			count := d.first.Count
+			d.first = xd.first
+			d.first.Count = count
+		}
+		d.first.Count += xd.first.Count
+		if xd.last.After(d.last) {
+			d.last = xd.last
+		}
+	}
+}
+
+// lastSeen is the latest time a stored baseline saw the key, zero when
+// there is none.
+func lastSeen(b *Baseline) time.Time {
+	var last time.Time
+	if b == nil {
+		return last
+	}
+	for _, m := range b.Dims {
+		for _, s := range m {
+			if s.Last.After(last) {
+				last = s.Last
+			}
+		}
+	}
+	return last
+}
+
+// dormant reports long-term keys used again after at least the rule's
+// window without use: measured from the stored baseline's last use to the
+// run's first event, and between the days of this run.
+func (res *Result) dormant(prior map[string]*Baseline) []*Finding {
+	var out []*Finding
+	for _, c := range res.e.dormant {
+		for id, o := range res.obs {
+			if !strings.HasPrefix(id, "AKIA") || len(o.days) == 0 {
+				continue
+			}
+			days := make([]int32, 0, len(o.days))
+			for d := range o.days {
+				days = append(days, d)
+			}
+			sort.Slice(days, func(i, j int) bool { return days[i] < days[j] })
+			prev := lastSeen(prior[id])
+			for _, day := range days {
+				d := o.days[day]
+				if !prev.IsZero() && d.first.First.Sub(prev) >= c.Window {
+					s := d.first
+					f := o.groupOf(&s).finding(c, id, s.First.UTC().Format("2006-01-02"))
+					f.Detail = append(f.Detail, fmt.Sprintf("unused for %d days before (last used %s)", int(d.first.First.Sub(prev).Hours()/24), stamp(prev)))
+					out = append(out, f)
+				}
+				if d.last.After(prev) {
+					prev = d.last
+				}
+			}
+		}
+	}
+	return out
+}
+
+// agentSwitches reports keys that took up at least Threshold tools (user
+// agent families) within Window: read from the first-seen record of each
+// family, so it costs no memory of its own. Families the stored baseline
+// already knows for the key do not count.
+func (res *Result) agentSwitches(prior map[string]*Baseline) []*Finding {
+	var out []*Finding
+	dim := dimIndex(DimUserAgent)
+	for _, c := range res.e.agentSwitch {
+		for id, o := range res.obs {
+			if !strings.HasPrefix(id, "AKIA") || len(o.dims[dim]) < c.Threshold {
+				continue
+			}
+			var known map[string]Seen
+			if b := prior[id]; b != nil {
+				known = b.Dims[dim]
+			}
+			type fam struct {
+				name string
+				s    *seenValue
+			}
+			var fams []fam
+			for v, s := range o.dims[dim] {
+				if _, ok := known[v]; !ok {
+					fams = append(fams, fam{v, s})
+				}
+			}
+			sort.Slice(fams, func(i, j int) bool {
+				if !fams[i].s.First.Equal(fams[j].s.First) {
+					return fams[i].s.First.Before(fams[j].s.First)
+				}
+				return fams[i].name < fams[j].name
+			})
+			for i := 0; i+c.Threshold <= len(fams); i++ {
+				j := i + c.Threshold - 1
+				if fams[j].s.First.Sub(fams[i].s.First) > c.Window {
+					continue
+				}
+				g := &group{keyID: o.keyID, principal: o.principal, account: o.account}
+				names := []string{}
+				for _, f := range fams[i : j+1] {
+					g.merge(o.groupOf(f.s))
+					names = append(names, f.name)
+				}
+				f := g.finding(c, id, "")
+				f.Detail = append(f.Detail, fmt.Sprintf("tools taken up within %s: %s", fams[j].s.First.Sub(fams[i].s.First), strings.Join(names, ", ")))
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
