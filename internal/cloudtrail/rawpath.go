@@ -78,3 +78,22 @@ func eachValue(s *scanner, path []string, fn func(string) bool, depth int) bool 
 }
 
 var errStop = &SyntaxError{Msg: "stop"}
+
+// mintedKeyPaths says, for each call that hands out new credentials,
+// where its responseElements name the new access key ID. detect follows
+// these to tie a key to the keys and sessions it made (--key), and respond
+// to trace a session back to its key: one table, so both see the same
+// calls.
+var mintedKeyPaths = map[string][]string{
+	"CreateAccessKey":           {"accessKey", "accessKeyId"},
+	"GetSessionToken":           {"credentials", "accessKeyId"},
+	"GetFederationToken":        {"credentials", "accessKeyId"},
+	"AssumeRole":                {"credentials", "accessKeyId"},
+	"AssumeRoleWithSAML":        {"credentials", "accessKeyId"},
+	"AssumeRoleWithWebIdentity": {"credentials", "accessKeyId"},
+	"GetRoleCredentials":        {"roleCredentials", "accessKeyId"},
+}
+
+// MintedKeyPath returns where the response of the call eventName names the
+// access key it minted, or nil when the call mints none.
+func MintedKeyPath(eventName string) []string { return mintedKeyPaths[eventName] }

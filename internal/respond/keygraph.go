@@ -41,23 +41,11 @@ func NewGraph() *Graph {
 	return &Graph{children: map[string][]Edge{}, parent: map[string]Edge{}}
 }
 
-// derivations maps an event name to the path of the new key ID in its
-// responseElements.
-var derivations = map[string][]string{
-	"GetSessionToken":           {"credentials", "accessKeyId"},
-	"AssumeRole":                {"credentials", "accessKeyId"},
-	"AssumeRoleWithSAML":        {"credentials", "accessKeyId"},
-	"AssumeRoleWithWebIdentity": {"credentials", "accessKeyId"},
-	"GetFederationToken":        {"credentials", "accessKeyId"},
-	"CreateAccessKey":           {"accessKey", "accessKeyId"},
-	"GetRoleCredentials":        {"roleCredentials", "accessKeyId"},
-}
-
 // Observe adds the edge an event records, if it mints a credential. The
 // record is not kept.
 func (g *Graph) Observe(r *cloudtrail.Record) {
-	path, ok := derivations[r.EventName]
-	if !ok || r.Failed() || r.UserIdentity.AccessKeyID == "" {
+	path := cloudtrail.MintedKeyPath(r.EventName)
+	if path == nil || r.Failed() || r.UserIdentity.AccessKeyID == "" {
 		return
 	}
 	child := firstValue(r.ResponseElements, path...)

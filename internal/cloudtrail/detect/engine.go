@@ -220,7 +220,7 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	if len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 || len(e.agentSwitch) > 0 {
 		w.observeFirstSeen(r)
 	}
-	if e.opts.Lineage && derivedPaths[r.EventName] != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
+	if e.opts.Lineage && cloudtrail.MintedKeyPath(r.EventName) != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
 		w.observeDerived(r)
 	}
 	if trailBucketPaths[r.EventName] != nil && r.ErrorCode == "" {
@@ -264,17 +264,6 @@ func (w *Worker) observeTrailBucket(r *cloudtrail.Record) {
 	})
 }
 
-// derivedPaths says where in the response a call that hands out new
-// credentials names the new key.
-var derivedPaths = map[string][]string{
-	"CreateAccessKey":           {"accessKey", "accessKeyId"},
-	"GetSessionToken":           {"credentials", "accessKeyId"},
-	"GetFederationToken":        {"credentials", "accessKeyId"},
-	"AssumeRole":                {"credentials", "accessKeyId"},
-	"AssumeRoleWithSAML":        {"credentials", "accessKeyId"},
-	"AssumeRoleWithWebIdentity": {"credentials", "accessKeyId"},
-}
-
 // maxDerived bounds the credentials remembered as made by another key.
 const maxDerived = 1 << 17
 
@@ -283,7 +272,7 @@ func (w *Worker) observeDerived(r *cloudtrail.Record) {
 		return
 	}
 	parent := r.Actor()
-	cloudtrail.EachValue(r.ResponseElements, derivedPaths[r.EventName], func(child string) bool {
+	cloudtrail.EachValue(r.ResponseElements, cloudtrail.MintedKeyPath(r.EventName), func(child string) bool {
 		if child != "" && child != parent && len(child) <= 128 {
 			if _, ok := w.derived[child]; !ok {
 				w.derived[strings.Clone(child)] = strings.Clone(parent)
