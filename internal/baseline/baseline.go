@@ -142,35 +142,16 @@ func NewPlan(o Options) (*Plan, error) {
 			return nil, invalid("email %q is not a plain address like ops@example.com", e)
 		}
 	}
-	if p.Budget == 0 {
-		p.Budget = DefaultBudget
-	}
-	if p.Budget < 1 || p.Budget > 1e9 {
-		return nil, invalid("budget %v must be between 1 and 1000000000 USD a month", p.Budget)
-	}
-	if p.AnomalyThreshold == 0 {
-		p.AnomalyThreshold = DefaultAnomalyThreshold
-	}
-	if p.AnomalyThreshold < 1 || p.AnomalyThreshold > 1e9 {
-		return nil, invalid("anomaly threshold %v must be between 1 and 1000000000 USD", p.AnomalyThreshold)
-	}
-	if p.MaxKeyAge == 0 {
-		p.MaxKeyAge = DefaultMaxKeyAge
-	}
-	if p.MaxKeyAge < 1 || p.MaxKeyAge > 365 {
-		return nil, invalid("maximum key age %d must be 1 to 365 days (AWS Config's range for ACCESS_KEYS_ROTATED)", p.MaxKeyAge)
-	}
-	if p.MaxUnusedDays == 0 {
-		p.MaxUnusedDays = DefaultMaxUnusedDays
-	}
-	if p.MaxUnusedDays < 1 || p.MaxUnusedDays > 365 {
-		return nil, invalid("unused-credential age %d must be 1 to 365 days", p.MaxUnusedDays)
-	}
-	if p.ObjectLockDays == 0 {
-		p.ObjectLockDays = DefaultObjectLockDays
-	}
-	if p.ObjectLockDays < 1 || p.ObjectLockDays > 36500 {
-		return nil, invalid("object lock retention %d must be 1 to 36500 days", p.ObjectLockDays)
+	for _, err := range []error{
+		defaultIn(&p.Budget, DefaultBudget, 1, 1e9, "budget %v must be between 1 and 1000000000 USD a month"),
+		defaultIn(&p.AnomalyThreshold, DefaultAnomalyThreshold, 1, 1e9, "anomaly threshold %v must be between 1 and 1000000000 USD"),
+		defaultIn(&p.MaxKeyAge, DefaultMaxKeyAge, 1, 365, "maximum key age %v must be 1 to 365 days (AWS Config's range for ACCESS_KEYS_ROTATED)"),
+		defaultIn(&p.MaxUnusedDays, DefaultMaxUnusedDays, 1, 365, "unused-credential age %v must be 1 to 365 days"),
+		defaultIn(&p.ObjectLockDays, DefaultObjectLockDays, 1, 36500, "object lock retention %v must be 1 to 36500 days"),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	if p.Has(PartIdentity) {
 		spec, err := policygen.Build(p.MFA)
@@ -182,12 +163,43 @@ func NewPlan(o Options) (*Plan, error) {
 	return p, nil
 }
 
+// defaultIn sets *v to def when it is zero (not given), then refuses it
+// outside [lo, hi] with msg, which formats the value.
+func defaultIn[T int | float64](v *T, def, lo, hi T, msg string) error {
+	if *v == 0 {
+		*v = def
+	}
+	if *v < lo || *v > hi {
+		return invalid(msg, *v)
+	}
+	return nil
+}
+
 // ConfigRule is an AWS Config managed rule the baseline deploys.
 type ConfigRule struct {
 	Name       string // the rule's name in the account
 	Identifier string // the managed rule's source identifier
 	Params     map[string]string
 	Risk       string
+	// VarParam is the parameter that comes from the module's variable
+	// Var (snake case; CloudFormation's parameter is its camel case).
+	VarParam, Var string
+}
+
+// inputParams are the rule's parameters, with VarParam taken from the
+// variable that ref names in the renderer's own syntax; nil for none.
+func (r ConfigRule) inputParams(ref func(variable string) any) map[string]any {
+	if len(r.Params) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(r.Params))
+	for k, v := range r.Params {
+		out[k] = v
+	}
+	if r.VarParam != "" {
+		out[r.VarParam] = ref(r.Var)
+	}
+	return out
 }
 
 // ConfigRules are the managed rules of the detectors part.
@@ -195,26 +207,26 @@ func (p *Plan) ConfigRules() []ConfigRule {
 	n := p.Name + "-"
 	return []ConfigRule{
 		{n + "access-keys-rotated", "ACCESS_KEYS_ROTATED", map[string]string{"maxAccessKeyAge": fmt.Sprint(p.MaxKeyAge)},
-			"Long-term keys never expire: an old key has had more chances to leak."},
+			"Long-term keys never expire: an old key has had more chances to leak.", "maxAccessKeyAge", "max_access_key_age"},
 		{n + "unused-credentials", "IAM_USER_UNUSED_CREDENTIALS_CHECK", map[string]string{"maxCredentialUsageAge": fmt.Sprint(p.MaxUnusedDays)},
-			"Unused keys and passwords are attack surface nobody watches."},
+			"Unused keys and passwords are attack surface nobody watches.", "maxCredentialUsageAge", "max_unused_credential_age"},
 		{n + "user-mfa-enabled", "IAM_USER_MFA_ENABLED", nil,
-			"Users without MFA cannot pass the MFA guard, so they keep using bare keys."},
+			"Users without MFA cannot pass the MFA guard, so they keep using bare keys.", "", ""},
 		{n + "console-mfa-enabled", "MFA_ENABLED_FOR_IAM_CONSOLE_ACCESS", nil,
-			"A console password without MFA is one phishing page away from the account."},
+			"A console password without MFA is one phishing page away from the account.", "", ""},
 		{n + "root-mfa-enabled", "ROOT_ACCOUNT_MFA_ENABLED", nil,
-			"The root user can do everything and cannot be limited by IAM policies."},
+			"The root user can do everything and cannot be limited by IAM policies.", "", ""},
 		{n + "root-access-key", "IAM_ROOT_ACCESS_KEY_CHECK", nil,
-			"A root access key that leaks is the whole account."},
+			"A root access key that leaks is the whole account.", "", ""},
 		{n + "password-policy", "IAM_PASSWORD_POLICY", map[string]string{
 			"MinimumPasswordLength": "14", "PasswordReusePrevention": "24",
 			"RequireLowercaseCharacters": "true", "RequireUppercaseCharacters": "true",
 			"RequireNumbers": "true", "RequireSymbols": "true"},
-			"Weak passwords undo MFA-less console protections."},
+			"Weak passwords undo MFA-less console protections.", "", ""},
 		{n + "user-no-policies", "IAM_USER_NO_POLICIES_CHECK", nil,
-			"Policies attached to users escape the group-level MFA guard."},
+			"Policies attached to users escape the group-level MFA guard.", "", ""},
 		{n + "multi-region-trail", "MULTI_REGION_CLOUD_TRAIL_ENABLED", nil,
-			"Without a multi-region trail an intruder works unseen in unused regions."},
+			"Without a multi-region trail an intruder works unseen in unused regions.", "", ""},
 	}
 }
 

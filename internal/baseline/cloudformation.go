@@ -304,17 +304,7 @@ func cfnDetectors(p *Plan, t *cfnTemplate) {
 	dependsOn(r, "LogBucketPolicy")
 	for _, rule := range p.ConfigRules() {
 		props := []any{"ConfigRuleName", rule.Name, "Source", yMap("Owner", "AWS", "SourceIdentifier", rule.Identifier)}
-		if len(rule.Params) > 0 {
-			params := map[string]any{}
-			for k, v := range rule.Params {
-				params[k] = v
-			}
-			switch rule.Identifier {
-			case "ACCESS_KEYS_ROTATED":
-				params["maxAccessKeyAge"] = cfnRef("MaxAccessKeyAge")
-			case "IAM_USER_UNUSED_CREDENTIALS_CHECK":
-				params["maxCredentialUsageAge"] = cfnRef("MaxUnusedCredentialAge")
-			}
+		if params := rule.inputParams(func(v string) any { return cfnRef(camel(v)) }); params != nil {
 			props = append(props, "InputParameters", yValue(params, nil))
 		}
 		r := t.add("ConfigRule"+camel(strings.ToLower(rule.Identifier)), "AWS::Config::ConfigRule", condHome, rule.Risk, props...)

@@ -439,17 +439,7 @@ func tfDetectors(p *Plan, b *hclwrite.Body) {
 		r = resource(b, "aws_config_config_rule", id, rule.Risk)
 		r.set("name", rule.Name)
 		r.block("source").set("owner", "AWS").set("source_identifier", rule.Identifier)
-		if len(rule.Params) > 0 {
-			params := map[string]any{}
-			for k, v := range rule.Params {
-				params[k] = v
-			}
-			switch rule.Identifier {
-			case "ACCESS_KEYS_ROTATED":
-				params["maxAccessKeyAge"] = tfRef("tostring(var.max_access_key_age)")
-			case "IAM_USER_UNUSED_CREDENTIALS_CHECK":
-				params["maxCredentialUsageAge"] = tfRef("tostring(var.max_unused_credential_age)")
-			}
+		if params := rule.inputParams(func(v string) any { return tfRef("tostring(var." + v + ")") }); params != nil {
 			r.set("input_parameters", jsonencode(params, nil))
 		}
 		r.set("depends_on", []any{tfRef("aws_config_configuration_recorder_status.main")})
