@@ -113,7 +113,7 @@ func (b tfBody) block(typ string, labels ...string) tfBody {
 }
 
 func tfComment(b *hclwrite.Body, text string) {
-	for _, l := range wrapText(text, 76) {
+	for _, l := range policygen.Wrap(text, 76) {
 		b.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte("# " + l + "\n")}})
 	}
 }
@@ -496,24 +496,4 @@ func tfIdentity(b *hclwrite.Body) {
 	r.set("allow_users_to_change_password", pp.AllowUsersToChangePassword)
 	b.AppendNewline()
 	tfComment(b, "The MFA guard group (as from keywarden policy mfa) is in mfa_guard.tf.")
-}
-
-// wrapText breaks text into lines of at most width characters.
-func wrapText(text string, width int) []string {
-	var lines []string
-	line := ""
-	for _, w := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(w) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += w
-	}
-	if line != "" {
-		lines = append(lines, line)
-	}
-	return lines
 }

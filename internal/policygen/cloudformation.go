@@ -19,7 +19,7 @@ func CloudFormation(s *Spec) []byte {
 	w.line(0, "# set up MFA and get an MFA session.")
 	w.line(0, "# Deploy with --capabilities CAPABILITY_NAMED_IAM.")
 	for _, warn := range s.Warnings {
-		for i, l := range wrap("WARNING: "+warn, 76) {
+		for i, l := range Wrap("WARNING: "+warn, 76) {
 			if i > 0 {
 				l = "  " + l
 			}
@@ -48,7 +48,7 @@ func CloudFormation(s *Spec) []byte {
 	w.line(4, "Statement:")
 	for _, st := range s.Document.Statement {
 		if e := Explain[st.Sid]; e != "" {
-			for _, l := range wrap(e, 70) {
+			for _, l := range Wrap(e, 70) {
 				w.line(5, "# "+l)
 			}
 		}
