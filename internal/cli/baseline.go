@@ -187,14 +187,9 @@ directory or an existing file without --force.`,
 }
 
 func runBaselineGenerate(opts *baselineOptions) error {
-	format := strings.ToLower(opts.Format)
-	switch format {
-	case "terraform", "tf", "hcl":
-		format = "terraform"
-	case "cloudformation", "cfn", "yaml":
-		format = "cloudformation"
-	default:
-		return usageErrorf("unknown format %q (want terraform|cloudformation)", opts.Format)
+	format, err := iacFormat(opts.Format, "terraform", "cloudformation")
+	if err != nil {
+		return err
 	}
 	p, err := opts.plan()
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,16 +119,26 @@ not listed with --member. CloudFormation needs CAPABILITY_NAMED_IAM.`,
 	return cmd
 }
 
+// iacFormat reads a --format that names infrastructure as code, with the
+// short names users type (tf, hcl, cfn, yaml), as one of allowed.
+func iacFormat(s string, allowed ...string) (string, error) {
+	f := strings.ToLower(s)
+	switch f {
+	case "tf", "hcl":
+		f = "terraform"
+	case "cfn", "yaml":
+		f = "cloudformation"
+	}
+	if !slices.Contains(allowed, f) {
+		return "", usageErrorf("unknown format %q (want %s)", s, strings.Join(allowed, "|"))
+	}
+	return f, nil
+}
+
 func runPolicyMFA(opts *policyMFAOptions) error {
-	format := strings.ToLower(opts.Format)
-	switch format {
-	case "json":
-	case "terraform", "tf", "hcl":
-		format = "terraform"
-	case "cloudformation", "cfn", "yaml":
-		format = "cloudformation"
-	default:
-		return usageErrorf("unknown format %q (want json|terraform|cloudformation)", opts.Format)
+	format, err := iacFormat(opts.Format, "json", "terraform", "cloudformation")
+	if err != nil {
+		return err
 	}
 	if len(opts.CalledVia) > 0 && opts.Exception != string(policygen.CalledVia) {
 		return usageErrorf("--called-via needs --service-exception called-via")
