@@ -70,8 +70,9 @@ func (p *printer) f(format string, args ...any) {
 }
 
 // P makes a string from AWS or a log safe to print: report.Printable
-// replaces control characters, and invalid UTF-8 goes first (a lone 0x9b
-// byte is CSI to an 8-bit terminal, and Printable passes stray bytes).
+// replaces control characters (a lone 0x9b byte included), and invalid
+// UTF-8 becomes '?' like them rather than Printable's U+FFFD, so an
+// incident report shows one mark for everything that was replaced.
 func P(s string) string { return report.Printable(strings.ToValidUTF8(s, "?")) }
 
 // WriteText writes the report for the terminal.
