@@ -206,18 +206,19 @@ func (c *scanCollector) skip(path string, r secretscan.SkipReason) {
 
 // scanSkipTexts says why an input was skipped, and how to include it.
 var scanSkipTexts = [secretscan.NumSkipReasons]struct{ what, how string }{
-	secretscan.SkipBinary:      {"binary", "--archives reads their printable strings"},
-	secretscan.SkipTooLarge:    {"larger than --max-file-size", "raise --max-file-size to scan it"},
-	secretscan.SkipArchive:     {"an archive or compressed file", "add --archives to look inside"},
-	secretscan.SkipExtension:   {"a binary file type", ""},
-	secretscan.SkipExcluded:    {"excluded by --exclude", ""},
-	secretscan.SkipIgnored:     {"ignored by .gitignore", "drop --gitignore to scan it"},
-	secretscan.SkipGitDir:      {".git directory", "--git scans history"},
-	secretscan.SkipSpecial:     {"not a regular file (FIFO, socket, device)", "name it to read it as a stream"},
-	secretscan.SkipSymlink:     {"symbolic link", "name it to follow it"},
-	secretscan.SkipNested:      {"archive nested too deep", ""},
-	secretscan.SkipUnsupported: {"archive entry that cannot be opened", ""},
-	secretscan.SkipTruncated:   {"longer than --max-file-size", "raise --max-file-size to read it all"},
+	secretscan.SkipBinary:        {"binary", "--archives reads their printable strings"},
+	secretscan.SkipTooLarge:      {"larger than --max-file-size", "raise --max-file-size to scan it"},
+	secretscan.SkipArchive:       {"an archive or compressed file", "add --archives to look inside"},
+	secretscan.SkipExtension:     {"a binary file type", ""},
+	secretscan.SkipExcluded:      {"excluded by --exclude", ""},
+	secretscan.SkipIgnored:       {"ignored by .gitignore", "drop --gitignore to scan it"},
+	secretscan.SkipGitDir:        {".git directory", "--git scans history"},
+	secretscan.SkipSpecial:       {"not a regular file (FIFO, socket, device)", "name it to read it as a stream"},
+	secretscan.SkipSymlink:       {"symbolic link", "name it to follow it"},
+	secretscan.SkipNested:        {"archive nested too deep", ""},
+	secretscan.SkipUnsupported:   {"archive entry that cannot be opened", ""},
+	secretscan.SkipTruncated:     {"longer than --max-file-size", "raise --max-file-size to read it all"},
+	secretscan.SkipMissingObject: {"git blob missing from the repository", "listed on stderr; git fsck says more"},
 }
 
 // scanSkips returns the skip counts by reason (those not zero, in order),

@@ -18,6 +18,7 @@ import (
 	"github.com/keywarden/keywarden/internal/mototest"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/report/sariftest"
+	"github.com/keywarden/keywarden/internal/secretscan"
 	"github.com/keywarden/keywarden/internal/vault"
 )
 
@@ -524,5 +525,15 @@ func TestScanSkipNotices(t *testing.T) {
 				t.Errorf("stderr %q, want %q", errOut, tc.want)
 			}
 		})
+	}
+}
+
+// TestScanSkipTextsComplete: every skip reason has words for the summary,
+// so a reason added to secretscan is never printed as a bare count.
+func TestScanSkipTextsComplete(t *testing.T) {
+	for r := secretscan.SkipReason(0); r < secretscan.NumSkipReasons; r++ {
+		if scanSkipTexts[r].what == "" {
+			t.Errorf("skip reason %s has no text in scanSkipTexts", r)
+		}
 	}
 }
