@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -375,7 +376,7 @@ func compileTest(g *fieldGetter, v any) (matcher, error) {
 				}
 				return false
 			})
-		case "field", "not_field", "other_account", "grants_outside":
+		case "field", "not_field", "other_account", "grants_outside", "differs_from":
 			name, ok := arg.(string)
 			if !ok {
 				return nil, fmt.Errorf("%s: want a field name", op)
@@ -413,7 +414,25 @@ func compileTest(g *fieldGetter, v any) (matcher, error) {
 // compareFields tests g's values against another field's: equal to one
 // (field), to none (not_field), naming another account than its first
 // value (other_account), or a policy granting outside it (grants_outside).
+// differs_from holds when some value of g is none of the other field's
+// values, which must have at least one (an ACL grantee who is not the
+// owner).
 func compareFields(op string, g, other *fieldGetter) matcher {
+	if op == "differs_from" {
+		return func(r *cloudtrail.Record) bool {
+			var others []string
+			other.each(r, func(v string) bool { others = append(others, v); return len(others) < 64 })
+			if len(others) == 0 {
+				return false
+			}
+			hit := false
+			g.each(r, func(v string) bool {
+				hit = v != "" && !slices.Contains(others, v)
+				return !hit
+			})
+			return hit
+		}
+	}
 	pair := func(v, w string) bool { return v == w }
 	switch op {
 	case "other_account":
