@@ -104,6 +104,8 @@ var scalarFields = map[string]func(r *cloudtrail.Record) string{
 		}
 		return "other"
 	},
+	// userAgent.tool: the tool of tools.yaml the user agent names.
+	"userAgent.tool": func(r *cloudtrail.Record) string { return toolNamed(r.UserAgent) },
 	// identity.session: whether the call carried a sessionContext.
 	"identity.session": func(r *cloudtrail.Record) string {
 		if r.UserIdentity.HasSession {
@@ -386,6 +388,16 @@ func compileTest(g *fieldGetter, v any) (matcher, error) {
 				return nil, fmt.Errorf("%s: %w", op, err)
 			}
 			m = compareFields(op, g, other)
+		case "in_list":
+			name, ok := arg.(string)
+			if !ok {
+				return nil, fmt.Errorf("in_list: want a list name")
+			}
+			pred, err := listContains(name)
+			if err != nil {
+				return nil, fmt.Errorf("in_list: %w", err)
+			}
+			m = anyValue(g, pred)
 		case "admin_policy":
 			want, ok := arg.(bool)
 			if !ok {
