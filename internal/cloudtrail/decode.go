@@ -66,6 +66,8 @@ func decodeRecord(s *scanner, r *Record) error {
 			r.ResponseElements, err = s.raw()
 		case "additionalEventData":
 			r.AdditionalData, err = s.raw()
+		case "resources":
+			r.Resources, err = s.raw()
 		case "userIdentity":
 			err = decodeIdentity(s, &r.UserIdentity)
 		default:

@@ -4,7 +4,7 @@
 // logs on a laptop.
 //
 // Only the fields detection needs are decoded. requestParameters,
-// responseElements and additionalEventData are kept as raw JSON and read
+// responseElements, additionalEventData and resources are kept as raw JSON and read
 // lazily (Record.Lookup) by the few rules that look inside them: most
 // events match no such rule and never pay for it.
 package cloudtrail
@@ -44,6 +44,9 @@ type Record struct {
 	RequestParameters []byte
 	ResponseElements  []byte
 	AdditionalData    []byte
+	// Resources is the raw resources array (ARNs the call touched: the
+	// KMS key of a Decrypt, which its requestParameters do not name).
+	Resources []byte
 }
 
 // UserIdentity is the caller. A call signed with a long-term key has no

@@ -30,6 +30,7 @@ func benchRecords(b *testing.B) []cloudtrail.Record {
 			c.RequestParameters = bytes.Clone(r.RequestParameters)
 			c.ResponseElements = bytes.Clone(r.ResponseElements)
 			c.AdditionalData = bytes.Clone(r.AdditionalData)
+			c.Resources = bytes.Clone(r.Resources)
 			out = append(out, c)
 		}, func(e *cloudtrail.InputError) { b.Fatal(e) })
 	}

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -29,6 +28,7 @@ type compiled struct {
 	distinct []*fieldGetter
 	created  []createdField
 	undo     []*undoTemplate
+	subject  []*fieldGetter // fact kinds: what the event names
 	dim      int
 }
 
@@ -137,6 +137,12 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 				c.distinct = append(c.distinct, g)
 			}
 		}
+		for _, f := range strings.Split(r.subjectFields(), "|") {
+			if f != "" {
+				g, _ := getter(f)
+				c.subject = append(c.subject, g)
+			}
+		}
 		e.rules = append(e.rules, c)
 	}
 	return e, nil
@@ -173,11 +179,10 @@ type Worker struct {
 	intern   map[string]string
 	scratch  []byte
 	derived  map[string]string // key or session -> the actor that made it
-	// trailBuckets: S3 buckets that receive CloudTrail logs -> the event
-	// that said so.
-	trailBuckets map[string]string
-	Seen         int64 // records observed
-	Skipped      int64 // records outside Since/Until
+	// facts: what the run learnt about buckets, roles and keys (facts.go).
+	facts   facts
+	Seen    int64 // records observed
+	Skipped int64 // records outside Since/Until
 	// Duplicates counts records whose event ID had already been counted.
 	Duplicates int64
 }
@@ -187,7 +192,7 @@ func (e *Engine) NewWorker() *Worker {
 	return &Worker{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
 		seqFirst: map[groupKey]*seqStarts{}, seqThen: map[groupKey]*burstBucket{},
 		windows: map[groupKey]*burstBucket{}, intern: map[string]string{}, derived: map[string]string{},
-		trailBuckets: map[string]string{}}
+		facts: facts{}}
 }
 
 // Observe evaluates one record. It copies whatever it keeps, so the
@@ -223,21 +228,9 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	if e.opts.Lineage && cloudtrail.MintedKeyPath(r.EventName) != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
 		w.observeDerived(r)
 	}
-	if trailBucketPaths[r.EventName] != nil && r.ErrorCode == "" {
-		w.observeTrailBucket(r)
+	if learners[r.EventName] != nil && r.ErrorCode == "" {
+		w.facts.learn(r)
 	}
-}
-
-var bucketName, _ = getter("requestParameters.bucketName")
-
-// trailBucketPaths says where calls that configure or describe trails name
-// the bucket the logs go to.
-var trailBucketPaths = map[string]*fieldGetter{
-	"CreateTrail":     mustGetter("requestParameters.s3BucketName"),
-	"UpdateTrail":     mustGetter("requestParameters.s3BucketName"),
-	"GetTrail":        mustGetter("responseElements.trail.s3BucketName"),
-	"DescribeTrails":  mustGetter("responseElements.trailList.s3BucketName"),
-	"PutBucketPolicy": bucketName,
 }
 
 func mustGetter(name string) *fieldGetter {
@@ -246,22 +239,6 @@ func mustGetter(name string) *fieldGetter {
 		panic(err)
 	}
 	return g
-}
-
-// maxTrailBuckets bounds the log buckets remembered.
-const maxTrailBuckets = 4096
-
-func (w *Worker) observeTrailBucket(r *cloudtrail.Record) {
-	// A bucket policy makes a log bucket when it lets CloudTrail write.
-	if r.EventName == "PutBucketPolicy" && !bytes.Contains(r.RequestParameters, []byte("cloudtrail.amazonaws.com")) {
-		return
-	}
-	trailBucketPaths[r.EventName].each(r, func(b string) bool {
-		if b != "" && len(b) <= 255 && len(w.trailBuckets) < maxTrailBuckets && w.trailBuckets[b] == "" {
-			w.trailBuckets[strings.Clone(b)] = strings.Clone(r.EventName)
-		}
-		return true
-	})
 }
 
 // maxDerived bounds the credentials remembered as made by another key.
@@ -290,13 +267,17 @@ func (w *Worker) apply(c *compiled, r *cloudtrail.Record) {
 	switch c.Kind {
 	case KindMatch:
 		w.add(groupKey{rule: c.idx, actor: actor}, c, r)
-	case KindLogBucket:
-		bucketName.each(r, func(b string) bool {
-			if len(b) <= 255 {
-				w.add(groupKey{rule: c.idx, actor: actor, value: b}, c, r)
-			}
-			return false
-		})
+	case KindLogBucket, KindAdminRole, KindKeyInUse:
+		// One group per subject the event names, judged once the facts
+		// of every worker are merged.
+		for _, g := range c.subject {
+			g.each(r, func(v string) bool {
+				if v != "" && len(v) <= 2048 {
+					w.add(groupKey{rule: c.idx, actor: actor, value: subjectRef(c.Kind, g.name, v)}, c, r)
+				}
+				return true
+			})
+		}
 	case KindBurst:
 		w.addBurst(c, r, actor)
 	case KindSequence:
@@ -351,7 +332,7 @@ type Result struct {
 	seqThen    map[groupKey]*burstBucket
 	windows    map[groupKey]*burstBucket
 	derived    map[string]string
-	trailBkts  map[string]string
+	facts      facts
 	Seen       int64
 	Skipped    int64
 	Duplicates int64
@@ -368,13 +349,9 @@ const MaxDedupEvents = maxEvents
 func (e *Engine) Merge(ws ...*Worker) *Result {
 	res := &Result{e: e, groups: map[groupKey]*group{}, obs: map[string]*actorObs{},
 		seqFirst: map[groupKey][]time.Time{}, seqThen: map[groupKey]*burstBucket{}, windows: map[groupKey]*burstBucket{},
-		derived: map[string]string{}, trailBkts: map[string]string{}}
+		derived: map[string]string{}, facts: facts{}}
 	for _, w := range ws {
-		for k, v := range w.trailBuckets {
-			if _, ok := res.trailBkts[k]; !ok {
-				res.trailBkts[k] = v
-			}
-		}
+		res.facts.merge(w.facts)
 		for k, v := range w.derived {
 			if _, ok := res.derived[k]; !ok {
 				res.derived[k] = v
@@ -432,10 +409,10 @@ func (res *Result) Findings(prior map[string]*Baseline) []*Finding {
 		switch c.Kind {
 		case KindMatch:
 			out = append(out, g.finding(c, k.actor, ""))
-		case KindLogBucket:
-			if how, ok := res.trailBkts[k.value]; ok {
+		case KindLogBucket, KindAdminRole, KindKeyInUse:
+			if why, ok := res.facts.judge(c.Kind, k.value); ok {
 				f := g.finding(c, k.actor, "")
-				f.Detail = append(f.Detail, fmt.Sprintf("bucket %s receives CloudTrail logs (from %s)", k.value, how))
+				f.Detail = append(f.Detail, why)
 				out = append(out, f)
 			}
 		}

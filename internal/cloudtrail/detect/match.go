@@ -119,6 +119,7 @@ var rawFields = map[string]func(r *cloudtrail.Record) []byte{
 	"requestParameters":   func(r *cloudtrail.Record) []byte { return r.RequestParameters },
 	"responseElements":    func(r *cloudtrail.Record) []byte { return r.ResponseElements },
 	"additionalEventData": func(r *cloudtrail.Record) []byte { return r.AdditionalData },
+	"resources":           func(r *cloudtrail.Record) []byte { return r.Resources },
 }
 
 // FieldNames lists the fields rules may test, for documentation.

@@ -39,6 +39,17 @@ const (
 	// logs, as the run learns from CreateTrail, UpdateTrail, DescribeTrails,
 	// GetTrail and bucket policies that let cloudtrail.amazonaws.com write.
 	KindLogBucket = "log-bucket"
+	// KindAdminRole: a field match on a call that hands a role to
+	// compute (the logged face of iam:PassRole) that counts only when the
+	// role (Subject) is an administrator's: granted AdministratorAccess,
+	// IAMFullAccess or * on * in the same logs, held by an instance profile
+	// that was, or named like one.
+	KindAdminRole = "admin-role"
+	// KindKeyInUse: a field match on a KMS key (Subject, by default
+	// requestParameters.keyId) that counts only when the same logs show
+	// the key in use: cryptographic calls with it, or resources configured
+	// with it.
+	KindKeyInUse = "key-in-use"
 	// KindDormant: a long-term key used again after Window without use.
 	KindDormant = "dormant"
 	// KindAgentSwitch: a long-term key taking up Threshold tools (user
@@ -96,6 +107,9 @@ type Rule struct {
 	// by "|") instead of events.
 	Distinct string         `yaml:"distinct" json:"distinct,omitempty"`
 	Then     map[string]any `yaml:"then" json:"then,omitempty"`
+	// Subject names the field (alternatives separated by "|") holding
+	// the resource a fact-kind rule judges.
+	Subject string `yaml:"subject" json:"subject,omitempty"`
 
 	Window time.Duration `yaml:"-" json:"-"`
 	Warmup time.Duration `yaml:"-" json:"-"`
@@ -188,9 +202,13 @@ func (r *Rule) validate() error {
 		}
 	}
 	switch r.Kind {
-	case KindMatch, KindLogBucket:
+	case KindMatch, KindLogBucket, KindKeyInUse:
 		if len(r.Match) == 0 {
 			return fmt.Errorf("a %s rule needs match", r.Kind)
+		}
+	case KindAdminRole:
+		if len(r.Match) == 0 || r.Subject == "" {
+			return fmt.Errorf("an admin-role rule needs match and subject")
 		}
 	case KindFirstSeen:
 		if dimIndex(r.Dimension) < 0 {
@@ -230,7 +248,11 @@ func (r *Rule) validate() error {
 			return err
 		}
 	}
-	for _, f := range append(append([]string{}, r.Evidence...), strings.Split(r.Distinct, "|")...) {
+	if r.Subject != "" && r.Kind != KindLogBucket && r.Kind != KindAdminRole && r.Kind != KindKeyInUse {
+		return fmt.Errorf("subject is for the log-bucket, admin-role and key-in-use kinds")
+	}
+	fields := append(append([]string{}, r.Evidence...), strings.Split(r.Distinct, "|")...)
+	for _, f := range append(fields, strings.Split(r.Subject, "|")...) {
 		if f == "" {
 			continue
 		}
@@ -239,6 +261,19 @@ func (r *Rule) validate() error {
 		}
 	}
 	return nil
+}
+
+// subjectFields is the subject of a fact-kind rule, with its default.
+func (r *Rule) subjectFields() string {
+	switch {
+	case r.Subject != "":
+		return r.Subject
+	case r.Kind == KindLogBucket:
+		return "requestParameters.bucketName"
+	case r.Kind == KindKeyInUse:
+		return "requestParameters.keyId"
+	}
+	return ""
 }
 
 func dimIndex(d string) int {
