@@ -22,7 +22,7 @@ import (
 // Fact kinds: what is known about a value.
 const (
 	factLogBucket   = "log-bucket"   // bucket -> the event that said it receives logs
-	factAdminRole   = "admin-role"   // role name -> how it was made an administrator
+	factAdminRole   = "admin-role"   // "role:NAME" or "group:NAME" -> how it was made an administrator
 	factProfileRole = "profile-role" // instance profile name -> the role it holds
 	factKeyUsed     = "key-used"     // KMS key id or alias -> the call that used it
 	factKeyAlias    = "key-alias"    // alias/NAME -> the key id it points to
@@ -106,17 +106,21 @@ var learners = func() map[string][]learner {
 		func(r *cloudtrail.Record) (string, bool) {
 			return r.EventName, bytes.Contains(r.RequestParameters, []byte("cloudtrail.amazonaws.com"))
 		}, nil)
-	// Administrator roles: AdministratorAccess or IAMFullAccess attached,
-	// or an inline policy allowing * on *.
-	add(factAdminRole, []string{"AttachRolePolicy"}, []string{"requestParameters.roleName"}, nil,
-		func(r *cloudtrail.Record) (string, bool) {
-			arn := firstValue(policyArn, r)
-			return "AttachRolePolicy " + arn[strings.LastIndexByte(arn, '/')+1:], adminPolicyARN.MatchString(arn)
-		}, nil)
-	add(factAdminRole, []string{"PutRolePolicy"}, []string{"requestParameters.roleName"}, nil,
-		func(r *cloudtrail.Record) (string, bool) {
-			return "PutRolePolicy allowing * on *", grantsAdmin(firstValue(policyDocument, r))
-		}, nil)
+	// Administrator roles and groups: AdministratorAccess or IAMFullAccess
+	// attached, or an inline policy allowing * on *.
+	for _, who := range []string{"Role", "Group"} {
+		field := "requestParameters." + strings.ToLower(who) + "Name"
+		norm := func(v string) string { return strings.ToLower(who) + ":" + v }
+		add(factAdminRole, []string{"Attach" + who + "Policy"}, []string{field}, norm,
+			func(r *cloudtrail.Record) (string, bool) {
+				arn := firstValue(policyArn, r)
+				return r.EventName + " " + arn[strings.LastIndexByte(arn, '/')+1:], adminPolicyARN.MatchString(arn)
+			}, nil)
+		add(factAdminRole, []string{"Put" + who + "Policy"}, []string{field}, norm,
+			func(r *cloudtrail.Record) (string, bool) {
+				return r.EventName + " allowing * on *", grantsAdmin(firstValue(policyDocument, r))
+			}, nil)
+	}
 	add(factProfileRole, []string{"AddRoleToInstanceProfile"}, []string{"requestParameters.instanceProfileName"}, nil, nil,
 		func(r *cloudtrail.Record) string { return firstValue(roleNameField, r) })
 	// KMS keys in use: cryptographic calls (the key is in resources when
@@ -177,11 +181,14 @@ func keyRef(v string) string {
 	return v
 }
 
-// roleRef reduces what an event passes as a role to "role:NAME" or
-// "profile:NAME" (an instance profile): ARNs lose their account and path.
+// roleRef reduces what an event names as a role to "role:NAME",
+// "profile:NAME" (an instance profile) or "group:NAME": ARNs lose their
+// account and path.
 func roleRef(field, v string) string {
 	kind := "role:"
-	if strings.Contains(field, "nstanceProfile") || strings.HasSuffix(field, "jobFlowRole") || strings.Contains(v, ":instance-profile/") {
+	if strings.HasSuffix(field, "groupName") {
+		kind = "group:"
+	} else if strings.Contains(field, "nstanceProfile") || strings.HasSuffix(field, "jobFlowRole") || strings.Contains(v, ":instance-profile/") {
 		kind = "profile:"
 	}
 	if strings.HasPrefix(v, "arn:") {
@@ -236,6 +243,15 @@ func (f facts) judge(kind, subject string) (string, bool) {
 }
 
 func (f facts) judgeRole(subject string) (string, bool) {
+	if group, ok := strings.CutPrefix(subject, "group:"); ok {
+		if how, ok := f[factKey{factAdminRole, subject}]; ok {
+			return fmt.Sprintf("group %s was made an administrators group in these logs (%s)", group, how), true
+		}
+		if adminName.MatchString(group) {
+			return fmt.Sprintf("group %s is named like an administrators group (its policies are not in these logs: the name decides)", group), true
+		}
+		return "", false
+	}
 	name, isProfile := strings.CutPrefix(subject, "profile:")
 	role := strings.TrimPrefix(subject, "role:")
 	via := ""
@@ -249,7 +265,7 @@ func (f facts) judgeRole(subject string) (string, bool) {
 		}
 		role, via = r, fmt.Sprintf("instance profile %s holds role %s; ", name, r)
 	}
-	if how, ok := f[factKey{factAdminRole, role}]; ok {
+	if how, ok := f[factKey{factAdminRole, "role:" + role}]; ok {
 		return fmt.Sprintf("%srole %s was made an administrator in these logs (%s)", via, role, how), true
 	}
 	if adminName.MatchString(role) {
