@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/cloudtrail"
 )
 
 // FuzzParseIgnore: a suppression file is user input; it must never panic,
@@ -38,5 +40,29 @@ func FuzzGrantsOutside(f *testing.F) {
 		}
 		otherAccount(doc, own)
 		accountOf(doc)
+	})
+}
+
+// FuzzFacts: the facts a run learns come from requestParameters and
+// resources written by whoever made the calls; learning and judging them
+// must never panic, whatever the JSON.
+func FuzzFacts(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"roleName":"ops","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}`), []byte(`[{"ARN":"arn:aws:kms:eu-west-1:1:key/k"}]`))
+	f.Add(uint8(3), []byte(`{"keyId":"alias/x","aliasName":"alias/x","targetKeyId":"k"}`), []byte(`[]`))
+	f.Add(uint8(5), []byte(`{"iamInstanceProfile":{"arn":"arn:aws:iam::1:instance-profile/p"},"\u0072ole":"arn:aws:iam::1:role/"}`), []byte(`{`))
+	names := []string{"AttachRolePolicy", "PutGroupPolicy", "AddRoleToInstanceProfile", "Decrypt", "CreateAlias",
+		"RunInstances", "CreateFunction20150331", "ScheduleKeyDeletion", "AddUserToGroup", "PutBucketLifecycle", "CreateTrail"}
+	rules := Builtin()
+	f.Fuzz(func(t *testing.T, n uint8, params, resources []byte) {
+		e, err := New(rules, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := e.NewWorker()
+		for _, name := range names[int(n)%len(names):] {
+			w.Observe(&cloudtrail.Record{EventName: name, EventSource: "kms.amazonaws.com", RequestParameters: params, Resources: resources,
+				UserIdentity: cloudtrail.UserIdentity{AccessKeyID: "AKIARTX3GSDS2RWAIZGX"}})
+		}
+		e.Merge(w).Findings(nil)
 	})
 }

@@ -26,6 +26,7 @@ func TestMatchOperators(t *testing.T) {
 	}
 	differs := map[string]any{"requestParameters.AccessControlPolicy.AccessControlList.Grant.Grantee.ID": map[string]any{
 		"differs_from": "requestParameters.AccessControlPolicy.Owner.ID"}}
+	role := map[string]any{"requestParameters.role": "ops"}
 	for _, tc := range []struct {
 		name  string
 		block map[string]any
@@ -37,6 +38,11 @@ func TestMatchOperators(t *testing.T) {
 		{"owner twice", differs, cloudtrail.Record{RequestParameters: acl("own", "own", "own")}, false},
 		{"no owner to compare with", differs, cloudtrail.Record{RequestParameters: acl("", "stranger")}, false},
 		{"no grantee", differs, cloudtrail.Record{RequestParameters: acl("own")}, false},
+		// The byte search that skips JSON without the key must not skip a
+		// key spelt with escapes.
+		{"key present", role, cloudtrail.Record{RequestParameters: []byte(`{"role":"ops"}`)}, true},
+		{"key spelt with escapes", role, cloudtrail.Record{RequestParameters: []byte(`{"\u0072ole":"ops"}`)}, true},
+		{"key absent", role, cloudtrail.Record{RequestParameters: []byte(`{"roleName":"ops"}`)}, false},
 	} {
 		m, _, err := compileMatch(tc.block)
 		if err != nil {
