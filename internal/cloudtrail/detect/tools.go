@@ -71,6 +71,17 @@ var builtinToolLists = sync.OnceValues(func() (map[string]*ToolList, error) {
 	return parseTools(builtinTools)
 })
 
+// toolListNames are the embedded lists' names, sorted: the order
+// toolNamed looks in.
+var toolListNames = sync.OnceValue(func() []string {
+	names := make([]string, 0, len(ToolLists()))
+	for n := range ToolLists() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+})
+
 // ToolLists returns the embedded tool lists. It panics if the embedded
 // file is broken: that is a build defect the tests catch.
 func ToolLists() map[string]*ToolList {
@@ -86,12 +97,7 @@ func ToolLists() map[string]*ToolList {
 func listContains(name string) (func(string) bool, error) {
 	l, ok := ToolLists()[name]
 	if !ok {
-		names := make([]string, 0, len(ToolLists()))
-		for n := range ToolLists() {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("no tool list %q (there are %s)", name, strings.Join(names, ", "))
+		return nil, fmt.Errorf("no tool list %q (there are %s)", name, strings.Join(toolListNames(), ", "))
 	}
 	return l.contains, nil
 }
@@ -104,16 +110,11 @@ func toolNamed(ua string) string {
 		return ""
 	}
 	ls := ToolLists()
-	names := make([]string, 0, len(ls))
-	for n := range ls {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	lower := strings.ToLower(ua)
-	for _, n := range names {
+	for _, n := range toolListNames() {
 		if !ls[n].contains(ua) {
 			continue
 		}
+		lower := strings.ToLower(ua)
 		for _, t := range ls[n].Tools {
 			for _, m := range t.Match {
 				if strings.Contains(lower, strings.ToLower(m)) {
