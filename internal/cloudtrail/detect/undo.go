@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
@@ -12,14 +13,29 @@ import (
 type undoTemplate struct {
 	lits   []string // len(fields)+1 pieces around the placeholders
 	fields []*fieldGetter
+	only   []string // event names the command undoes (none: every event)
 }
 
+// compileUndo reads "[EventName,...] command with {field} placeholders";
+// the bracketed names, when given, limit the command to those events (a
+// bucket ACL is reset with put-bucket-acl, an object's with put-object-acl).
 func compileUndo(s string) (*undoTemplate, error) {
-	if s == "" {
-		return nil, fmt.Errorf("undo: empty command")
-	}
 	t := &undoTemplate{}
 	rest := s
+	if names, cmd, ok := strings.Cut(strings.TrimPrefix(s, "["), "] "); ok && strings.HasPrefix(s, "[") {
+		for _, n := range strings.Split(names, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				t.only = append(t.only, n)
+			}
+		}
+		if len(t.only) == 0 {
+			return nil, fmt.Errorf("undo %q: no event name in []", s)
+		}
+		rest = cmd
+	}
+	if strings.TrimSpace(rest) == "" {
+		return nil, fmt.Errorf("undo: empty command")
+	}
 	for {
 		i := strings.IndexByte(rest, '{')
 		if i < 0 {
@@ -41,8 +57,12 @@ func compileUndo(s string) (*undoTemplate, error) {
 }
 
 // fill returns the command for one event, or "" when a field it needs is
-// absent: a command with a hole in it would mislead.
+// absent (a command with a hole in it would mislead) or the command is for
+// other events.
 func (t *undoTemplate) fill(r *cloudtrail.Record) string {
+	if len(t.only) > 0 && !slices.Contains(t.only, r.EventName) {
+		return ""
+	}
 	var b strings.Builder
 	for i, g := range t.fields {
 		b.WriteString(t.lits[i])
