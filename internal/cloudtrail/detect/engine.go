@@ -272,7 +272,7 @@ func (w *Worker) apply(c *compiled, r *cloudtrail.Record) {
 		// of every worker are merged.
 		for _, g := range c.subject {
 			g.each(r, func(v string) bool {
-				if v != "" && len(v) <= 2048 {
+				if v != "" && len(v) <= maxFactLen {
 					w.add(groupKey{rule: c.idx, actor: actor, value: subjectRef(c.Kind, g.name, v)}, c, r)
 				}
 				return true

@@ -28,8 +28,13 @@ const (
 	factKeyAlias    = "key-alias"    // alias/NAME -> the key id it points to
 )
 
-// maxFacts bounds the facts a worker remembers (a few MB at most).
-const maxFacts = 1 << 15
+// maxFacts bounds the facts a worker remembers, and maxFactLen each
+// value and what it records (ARNs, bucket, role and alias names are far
+// shorter): at most some 40 MB per worker when every fact is hostile.
+const (
+	maxFacts   = 1 << 15
+	maxFactLen = 512
+)
 
 type factKey struct{ kind, value string }
 
@@ -38,7 +43,7 @@ type factKey struct{ kind, value string }
 type facts map[factKey]string
 
 func (f facts) add(kind, value, how string) {
-	if value == "" || len(value) > 2048 || len(f) >= maxFacts {
+	if value == "" || len(value) > maxFactLen || len(how) > maxFactLen || len(f) >= maxFacts {
 		return
 	}
 	k := factKey{kind, value}

@@ -2,9 +2,11 @@ package detect
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
@@ -65,5 +67,29 @@ func TestFactsAcrossWorkers(t *testing.T) {
 		if got == 0 || got != want {
 			t.Errorf("%s: %d findings from one worker per record, %d from one worker", id, got, want)
 		}
+	}
+}
+
+// A run fed more distinct keys than it remembers stays bounded, and
+// values longer than a real name are not kept.
+func TestFactsBounded(t *testing.T) {
+	e, err := New(Builtin(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.NewWorker()
+	for i := 0; i < maxFacts+100; i++ {
+		w.Observe(&cloudtrail.Record{EventName: "Decrypt", EventSource: "kms.amazonaws.com",
+			RequestParameters: []byte(fmt.Sprintf(`{"keyId":"key-%d"}`, i))})
+	}
+	w.Observe(&cloudtrail.Record{EventName: "Decrypt", EventSource: "kms.amazonaws.com",
+		RequestParameters: []byte(`{"keyId":"` + strings.Repeat("k", maxFactLen+1) + `"}`)})
+	if len(w.facts) != maxFacts {
+		t.Errorf("%d facts, want the cap %d", len(w.facts), maxFacts)
+	}
+	f := facts{}
+	f.add(factKeyUsed, strings.Repeat("k", maxFactLen+1), "Decrypt")
+	if len(f) != 0 {
+		t.Errorf("a %d-byte value was kept", maxFactLen+1)
 	}
 }
