@@ -277,6 +277,9 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if res.DedupFull {
 		summary += fmt.Sprintf("; duplicates checked among the first %d distinct events only", detect.MaxDedupEvents)
 	}
+	if res.FactsFull {
+		summary += fmt.Sprintf("; only the first %d log buckets, admin roles and KMS keys in use were learnt per worker", detect.MaxFacts)
+	}
 	problems := detectProblems{errs: errs, st: &st, state: stateErr}
 	if opts.Learn {
 		if stateErr == nil {

@@ -179,10 +179,12 @@ type Worker struct {
 	intern   map[string]string
 	scratch  []byte
 	derived  map[string]string // key or session -> the actor that made it
-	// facts: what the run learnt about buckets, roles and keys (facts.go).
-	facts   facts
-	Seen    int64 // records observed
-	Skipped int64 // records outside Since/Until
+	// facts: what the run learnt about buckets, roles and keys (facts.go);
+	// factsFull: some were not kept, past maxFacts.
+	facts     facts
+	factsFull bool
+	Seen      int64 // records observed
+	Skipped   int64 // records outside Since/Until
 	// Duplicates counts records whose event ID had already been counted.
 	Duplicates int64
 }
@@ -230,6 +232,7 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	}
 	if learners[r.EventName] != nil && r.ErrorCode == "" {
 		w.facts.learn(r)
+		w.factsFull = w.factsFull || len(w.facts) >= maxFacts
 	}
 }
 
@@ -340,7 +343,14 @@ type Result struct {
 	// duplicate check remembers (MaxDedupEvents): later duplicates were
 	// counted twice.
 	DedupFull bool
+	// FactsFull says a worker learnt more facts about buckets, roles and
+	// keys than it keeps (MaxFacts): later ones were not learnt, and the
+	// rules judged by them may have missed events.
+	FactsFull bool
 }
+
+// MaxFacts is how many facts a worker keeps.
+const MaxFacts = maxFacts
 
 // MaxDedupEvents is how many distinct events a run checks for duplicates.
 const MaxDedupEvents = maxEvents
@@ -352,6 +362,7 @@ func (e *Engine) Merge(ws ...*Worker) *Result {
 		derived: map[string]string{}, facts: facts{}}
 	for _, w := range ws {
 		res.facts.merge(w.facts)
+		res.FactsFull = res.FactsFull || w.factsFull
 		for k, v := range w.derived {
 			if _, ok := res.derived[k]; !ok {
 				res.derived[k] = v

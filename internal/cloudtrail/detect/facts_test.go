@@ -87,6 +87,12 @@ func TestFactsBounded(t *testing.T) {
 	if len(w.facts) != maxFacts {
 		t.Errorf("%d facts, want the cap %d", len(w.facts), maxFacts)
 	}
+	if !e.Merge(w).FactsFull {
+		t.Error("the cap was reached and the result does not say so")
+	}
+	if e.Merge(e.NewWorker()).FactsFull {
+		t.Error("an empty run says its facts are full")
+	}
 	f := facts{}
 	f.add(factKeyUsed, strings.Repeat("k", maxFactLen+1), "Decrypt")
 	if len(f) != 0 {
