@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/iamdata"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/report"
@@ -138,6 +139,7 @@ func Run(acct *inventory.Account, opt Options) *Result {
 	if len(opt.Actions) == 0 {
 		opt.Actions = DefaultActions
 	}
+	opt.Actions = SensitiveActions(opt.Actions)
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -308,6 +310,7 @@ func (a *auditor) exposures() map[*inventory.User]*userExposure {
 	}
 	var key strings.Builder
 	missingOf := map[*inventory.User][]string{}
+	cidrs := policyCIDRs(a.acct)
 	for _, u := range a.acct.Users {
 		if !u.InDetails {
 			continue
@@ -321,7 +324,7 @@ func (a *auditor) exposures() map[*inventory.User]*userExposure {
 			acctID = id
 		}
 		s := Subject{ARN: u.ARN, AccountID: acctID, Username: u.Name, Tags: u.Tags,
-			Identity: identity, Boundary: boundary, SCPs: a.acct.SCPs}
+			Identity: identity, Boundary: boundary, SCPs: a.acct.SCPs, PolicyCIDRs: cidrs}
 		key.Reset()
 		shared := acctID != ""
 		for _, p := range append(identity, boundary) {
@@ -652,6 +655,14 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 	sureNoMFA, maybeNoMFA := certain(exp.WithoutMFA)
 	sureAny, maybeAny := certain(exp.FromAnywhere)
 	keysKnown := a.keysKnown(u)
+	trusted := privilegedRoleTrusts(a.acct, u)
+	asked := len(a.opt.Actions)
+	reachNoMFA := reachOf(sureNoMFA, maybeNoMFA, asked, trusted != "")
+	reachAny := reachOf(sureAny, maybeAny, asked, trusted != "")
+	// Without an allowlist, the two questions differ only where a policy
+	// names the caller's address: when their answers are the same, one
+	// finding says both.
+	merged := len(a.opt.AllowedCIDRs) == 0 && sameGrants(exp.WithoutMFA, exp.FromAnywhere)
 	for i := range rows {
 		row := &rows[i]
 		if keysKnown && row.Status != "active" {
@@ -668,48 +679,138 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 			kres = res
 		}
 		if len(exp.WithoutMFA) > 0 {
-			msg := fmt.Sprintf("Without MFA, %s can call %s.", who, grantsText(sureNoMFA, maybeNoMFA))
+			how := "Without MFA"
+			if merged {
+				how = "Without MFA and from any address (outside every network its account's policies name)"
+			}
+			msg := fmt.Sprintf("%s, %s can call %s.", how, who, grantsText(sureNoMFA, maybeNoMFA))
+			sev, why := reachSeverity(sureNoMFA, maybeNoMFA, reachNoMFA, keysKnown)
+			msg += " " + why
+			if trusted != "" && len(reachNoMFA.pathIDs(false))+len(reachNoMFA.pathIDs(true)) > 0 {
+				msg += " (" + trusted + " trusts it and holds administrator power.)"
+			}
+			if !merged && len(exp.FromAnywhere) == 0 {
+				if len(a.opt.AllowedCIDRs) > 0 {
+					msg += " From a public address outside " + strings.Join(a.res.Settings.AllowedCIDRs, ", ") + " it can call none of them."
+				} else {
+					msg += " From an address outside every network its account's policies name, it can call none of them."
+				}
+			}
 			if len(exp.InertMFAGuards) > 0 {
 				msg += " An MFA guard exists but does not bind a long-term key: " + strings.Join(exp.InertMFAGuards, "; ") + " (a Deny on Bool aws:MultiFactorAuthPresent false never matches a request without the key: use BoolIfExists)."
 			}
 			if len(exp.InertMFAAllows) > 0 {
 				msg += " An Allow that tests MFA does not bind a long-term key: " + strings.Join(exp.InertMFAAllows, "; ") + " (with IfExists, an MFA condition holds when the key is absent, as it is for a long-term key: add a Deny with BoolIfExists aws:MultiFactorAuthPresent false)."
 			}
-			sev := exposureSeverity(RuleKeyWithoutMFA, len(sureNoMFA) > 0, keysKnown)
 			inert := append(append([]string(nil), exp.InertMFAGuards...), exp.InertMFAAllows...)
-			a.addSev(row, RuleKeyWithoutMFA, sev, kres, row.Key, msg, exposureProps(sureNoMFA, maybeNoMFA, inert))
+			if merged {
+				inert = append(inert, exp.InertNetworkGuards...)
+			}
+			props := exposureProps(sureNoMFA, maybeNoMFA, inert, reachNoMFA)
+			if merged {
+				props["from_anywhere"] = true
+			}
+			a.addSev(row, RuleKeyWithoutMFA, sev, kres, row.Key, msg, props)
 		}
-		if len(exp.FromAnywhere) > 0 {
-			where := "from any address"
+		if len(exp.FromAnywhere) > 0 && !merged {
+			where := "from an address outside every network its account's policies name"
 			if len(a.opt.AllowedCIDRs) > 0 {
-				where = "from a public address outside " + strings.Join(a.res.Settings.AllowedCIDRs, ", ")
+				where = "from a public address outside " + strings.Join(a.res.Settings.AllowedCIDRs, ", ") + " and every network its account's policies name"
 			}
 			msg := fmt.Sprintf("Signed with the long-term key %s, %s can call %s.", where, who, grantsText(sureAny, maybeAny))
+			sev, why := reachSeverity(sureAny, maybeAny, reachAny, keysKnown)
+			msg += " " + why
 			if len(exp.InertNetworkGuards) > 0 {
 				msg += " A network guard exists but does not bind: " + strings.Join(exp.InertNetworkGuards, "; ") + "."
 			}
-			sev := exposureSeverity(RuleKeyFromAnywhere, len(sureAny) > 0, keysKnown)
-			a.addSev(row, RuleKeyFromAnywhere, sev, kres, row.Key, msg, exposureProps(sureAny, maybeAny, exp.InertNetworkGuards))
+			a.addSev(row, RuleKeyFromAnywhere, sev, kres, row.Key, msg, exposureProps(sureAny, maybeAny, exp.InertNetworkGuards, reachAny))
 		}
 	}
 }
 
-// exposureSeverity lowers the rule's severity one step when the exposure
-// only may exist (every action depends on something unknown) or when it is
-// not known that the user has a key.
-func exposureSeverity(rule string, sure, keysKnown bool) report.Severity {
-	sev := CheckByID(rule).Severity
-	if !sure {
-		sev--
+// sameGrants reports whether two scenarios allow the same actions with the
+// same certainty.
+func sameGrants(a, b []Grant) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	if !keysKnown {
-		sev--
+	for i := range a {
+		if a[i].Action != b[i].Action || strings.Join(a[i].Depends, ",") != strings.Join(b[i].Depends, ",") {
+			return false
+		}
 	}
-	return max(sev, report.SeverityInfo)
+	return true
 }
 
-func exposureProps(sure, maybe []Grant, inert []string) map[string]any {
+// reachSeverity grades an exposure by what it reaches, and says why:
+// critical for administrator power (every sensitive action, or any
+// privilege-escalation path); high for an action that changes things
+// (access level Write, Tagging or Permissions management in the action
+// catalogue); medium for reads; low for listings. An action that only
+// perhaps is allowed counts one step lower, and so does the whole finding
+// when it is not known that the user has a key.
+func reachSeverity(sure, maybe []Grant, r Reach, keysKnown bool) (report.Severity, string) {
+	sev, why := report.SeverityInfo, ""
+	consider := func(s report.Severity, w string) {
+		if s > sev {
+			sev, why = s, w
+		}
+	}
+	if r.sure() {
+		consider(report.SeverityCritical, "Critical: "+r.text()+".")
+	} else if len(r.Paths) > 0 {
+		consider(report.SeverityHigh, "High: "+r.text()+".")
+	}
+	for _, g := range sure {
+		s, level := actionSeverity(g.Action)
+		consider(s, fmt.Sprintf("%s: the strongest action, %s, is of access level %s.", capitalize(s.String()), g.Action, level))
+	}
+	for _, g := range maybe {
+		s, level := actionSeverity(g.Action)
+		consider(max(s-1, report.SeverityLow), fmt.Sprintf("%s: the strongest action, %s (access level %s), is allowed only perhaps.", capitalize(max(s-1, report.SeverityLow).String()), g.Action, level))
+	}
+	if !keysKnown && sev > report.SeverityInfo {
+		sev--
+		why += " One step lower: whether the user has a key is unknown."
+	}
+	return max(sev, report.SeverityInfo), why
+}
+
+// actionSeverity grades one action by its access level in the catalogue.
+// An action the catalogue does not know (a pattern, a new service) counts
+// as a write.
+func actionSeverity(action string) (report.Severity, string) {
+	a, ok := iamdata.Lookup(action)
+	if !ok {
+		return report.SeverityHigh, "unknown (not in the action catalogue)"
+	}
+	switch a.AccessLevel {
+	case iamdata.Read:
+		return report.SeverityMedium, string(a.AccessLevel)
+	case iamdata.List:
+		return report.SeverityLow, string(a.AccessLevel)
+	}
+	return report.SeverityHigh, string(a.AccessLevel)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func exposureProps(sure, maybe []Grant, inert []string, r Reach) map[string]any {
 	p := map[string]any{"allowed_actions": grantActions(sure)}
+	if r.Admin {
+		p["admin_equivalent"] = true
+	}
+	if ids := r.pathIDs(false); len(ids) > 0 {
+		p["escalation_paths"] = ids
+	}
+	if ids := r.pathIDs(true); len(ids) > 0 {
+		p["escalation_paths_perhaps"] = ids
+	}
 	if len(maybe) > 0 {
 		p["depends_actions"] = grantActions(maybe)
 	}

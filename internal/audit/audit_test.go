@@ -36,14 +36,20 @@ func read(t testing.TB, path string) []byte {
 // fixture loads testdata's account from the exports chosen.
 func fixture(t testing.TB, withReport, withDetails bool) *inventory.Account {
 	t.Helper()
+	return exports(t, "testdata", withReport, withDetails)
+}
+
+// exports loads the account whose exports are in dir.
+func exports(t testing.TB, dir string, withReport, withDetails bool) *inventory.Account {
+	t.Helper()
 	a := inventory.New()
 	if withDetails {
-		if err := a.ParseAuthorizationDetails("authorization-details.json", read(t, "testdata/authorization-details.json")); err != nil {
+		if err := a.ParseAuthorizationDetails("authorization-details.json", read(t, filepath.Join(dir, "authorization-details.json"))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if withReport {
-		rep, err := inventory.ParseCredentialReport("credential-report.csv", read(t, "testdata/credential-report.csv"))
+		rep, err := inventory.ParseCredentialReport("credential-report.csv", read(t, filepath.Join(dir, "credential-report.csv")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +91,15 @@ const acct = "arn:aws:iam::111122223333:"
 
 func TestEveryCheckFires(t *testing.T) {
 	r := run(t, fixture(t, true, true), nil)
+	// Without an allowlist, "from anywhere" merges into "without MFA"
+	// where the answers agree: the allowlisted run shows it on its own.
+	cidr := run(t, fixture(t, true, true), func(o *audit.Options) {
+		o.AllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+	})
 	seen := map[string]bool{}
+	for _, f := range cidr.Findings {
+		seen[f.RuleID] = true
+	}
 	for _, f := range r.Findings {
 		seen[f.RuleID] = true
 		if f.Severity < report.SeverityInfo || f.Title == "" || f.Message == "" || f.Remediation == "" || f.Fingerprint == "" {
@@ -126,7 +140,6 @@ func TestVerdicts(t *testing.T) {
 		audit.RuleIncompletePolicy + " " + acct + "user/dave",
 		audit.RuleKeyWithoutMFA + " " + acct + "user/bob key 1",
 		audit.RuleKeyWithoutMFA + " " + acct + "user/apps/carol key 1",
-		audit.RuleKeyFromAnywhere + " " + acct + "user/bob key 1",
 	}
 	for _, w := range want {
 		if _, ok := fs[w]; !ok {
@@ -145,6 +158,11 @@ func TestVerdicts(t *testing.T) {
 		audit.RuleKeyUserNoMFA + " " + acct + "user/erin", // has MFA
 		audit.RuleRoleWouldDo + " " + acct + "user/erin",  // key 2's use unknown
 		audit.RuleInitialSetupKey + " " + acct + "user/alice key 1",
+		// Without an allowlist the same answers make one finding.
+		audit.RuleKeyFromAnywhere + " " + acct + "user/bob key 1",
+		audit.RuleKeyFromAnywhere + " " + acct + "user/apps/carol key 1",
+		// erin's network guard binds an attacker's address.
+		audit.RuleKeyFromAnywhere + " " + acct + "user/erin key 1",
 	} {
 		if _, ok := fs[nw]; ok {
 			t.Errorf("unexpected finding %s", nw)
@@ -164,19 +182,26 @@ func TestVerdicts(t *testing.T) {
 	// The Bool mistake: the admin group's deny does not bind; DevAccess's
 	// grants go through, and the inert guard is named.
 	bob := row(t, r, "bob", "key 1")
-	if bob.WithoutMFA == nil || *bob.WithoutMFA != 15 || bob.WithoutMFADepends != 0 {
+	if bob.WithoutMFA == nil || *bob.WithoutMFA != 18 || bob.WithoutMFADepends != 0 {
 		t.Errorf("bob without MFA = %v (+%d)", bob.WithoutMFA, bob.WithoutMFADepends)
 	}
 	if bob.Exposure == nil || len(bob.Exposure.InertMFAGuards) != 1 || !strings.HasPrefix(bob.Exposure.InertMFAGuards[0], "group/devs-bool/inline/RequireMFA Statement[0]") {
 		t.Errorf("bob inert guards = %+v", bob.Exposure)
 	}
 	f := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/bob key 1"]
-	if f.Severity != report.SeverityHigh || !strings.Contains(f.Message, "allowed by arn:aws:iam::111122223333:policy/DevAccess Statement[0] (Sid Dev)") ||
-		!strings.Contains(f.Message, "does not bind") || !strings.Contains(f.Remediation, "--member bob") {
+	// DevAccess passes roles and creates functions and instances:
+	// privilege escalation, so critical, and the finding says which paths.
+	if f.Severity != report.SeverityCritical || !strings.Contains(f.Message, "allowed by arn:aws:iam::111122223333:policy/DevAccess Statement[0] (Sid Dev)") ||
+		!strings.Contains(f.Message, "does not bind") || !strings.Contains(f.Remediation, "--member bob") ||
+		!strings.Contains(f.Message, "Critical: it reaches 6 privilege-escalation path(s): ec2-run-instances-pass-role (iam:PassRole + ec2:RunInstances") ||
+		!strings.HasPrefix(f.Message, "Without MFA and from any address") || f.Properties["from_anywhere"] != true {
 		t.Errorf("bob finding = %+v", f)
 	}
+	if paths, _ := f.Properties["escalation_paths"].([]string); strings.Join(paths, ",") != "ec2-run-instances-pass-role,lambda-create-invoke-pass-role,lambda-create-event-source-pass-role,lambda-update-function-code,ssm-send-command,ssm-start-session" {
+		t.Errorf("bob escalation paths = %v", paths)
+	}
 	actions, _ := f.Properties["allowed_actions"].([]string)
-	if len(actions) != 15 || actions[0] != "iam:PassRole" {
+	if len(actions) != 18 || actions[0] != "iam:PassRole" {
 		t.Errorf("bob allowed actions = %v", actions)
 	}
 	for _, a := range actions {
@@ -190,12 +215,16 @@ func TestVerdicts(t *testing.T) {
 		t.Errorf("carol = %d / %d", *carol.WithoutMFA, *carol.FromAnywhere)
 	}
 	// erin's network deny leaves the answer depending on the address when
-	// no allowlist is given.
+	// no allowlist is given: the legitimate caller's address is unknown.
+	// An attacker's address is outside every network the account's
+	// policies name, so from there the deny binds: nothing, not "perhaps".
 	erin := row(t, r, "erin", "key 1")
-	if *erin.WithoutMFA != 0 || erin.WithoutMFADepends != 6 {
-		t.Errorf("erin without MFA = %d (+%d)", *erin.WithoutMFA, erin.WithoutMFADepends)
+	if *erin.WithoutMFA != 0 || erin.WithoutMFADepends != 6 || *erin.FromAnywhere != 0 || erin.FromAnywhereDepends != 0 {
+		t.Errorf("erin without MFA = %d (+%d), from anywhere %d (+%d)", *erin.WithoutMFA, erin.WithoutMFADepends, *erin.FromAnywhere, erin.FromAnywhereDepends)
 	}
-	if f := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/erin key 1"]; f.Severity != report.SeverityMedium || !strings.Contains(f.Message, "depending on aws:sourceip") {
+	if f := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/erin key 1"]; f.Severity != report.SeverityHigh || !strings.Contains(f.Message, "depending on aws:sourceip") ||
+		!strings.Contains(f.Message, "perhaps reaches 1 privilege-escalation path(s): ssm-send-command") ||
+		!strings.Contains(f.Message, "From an address outside every network its account's policies name, it can call none of them.") {
 		t.Errorf("erin finding = %+v", f)
 	}
 	// Inactive keys are not evaluated.
@@ -297,13 +326,13 @@ func TestDetailsOnly(t *testing.T) {
 	}
 	fs := findings(r)
 	f, ok := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/bob"]
-	if !ok || f.Severity != report.SeverityMedium || !strings.Contains(f.Message, "unknown without the credential report") {
+	if !ok || f.Severity != report.SeverityHigh || !strings.Contains(f.Message, "unknown without the credential report") || !strings.Contains(f.Message, "One step lower") {
 		t.Errorf("bob per-user exposure = %+v", f)
 	}
 	if _, ok := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/alice"]; ok {
 		t.Error("alice's guard binds, yet a finding")
 	}
-	if bob := row(t, r, "bob", ""); bob.Status != "unknown" || *bob.WithoutMFA != 15 {
+	if bob := row(t, r, "bob", ""); bob.Status != "unknown" || *bob.WithoutMFA != 18 {
 		t.Errorf("bob row = %+v", bob)
 	}
 	if !strings.Contains(strings.Join(r.Warnings, "\n"), "per user, not per key") {
@@ -379,9 +408,17 @@ func TestParseActions(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "a.txt:2:") {
 		t.Errorf("error without position: %v", err)
 	}
+	// --actions replaces the built-in list; the Permissions management
+	// actions and the escalation paths' actions are still asked, since
+	// they decide whether a key reaches administrator power.
 	r := run(t, fixture(t, true, true), func(o *audit.Options) { o.Actions = []string{"s3:GetObject"} })
-	if b := row(t, r, "bob", "key 1"); *b.WithoutMFA != 1 {
-		t.Errorf("bob with one action = %d", *b.WithoutMFA)
+	if got := r.Settings.Actions; got[0] != "s3:GetObject" || !strings.Contains(strings.Join(got, ","), "iam:PutGroupPolicy") || strings.Contains(strings.Join(got, ","), "s3:PutObject") {
+		t.Errorf("actions asked = %v", got)
+	}
+	f := findings(r)[audit.RuleKeyWithoutMFA+" "+acct+"user/bob key 1"]
+	allowed := strings.Join(f.Properties["allowed_actions"].([]string), ",")
+	if !strings.HasPrefix(allowed, "s3:GetObject,iam:PassRole,") || strings.Contains(allowed, "s3:PutObject") {
+		t.Errorf("bob with one action = %s", allowed)
 	}
 }
 
@@ -471,7 +508,7 @@ func TestTextNoColorAndColor(t *testing.T) {
 	if strings.Contains(out, "\x1b[") {
 		t.Error("colour without Color")
 	}
-	for _, want := range []string{"Summary: 2 critical, 4 high,", "USER ", "WITHOUT MFA", "FROM ANYWHERE", "bob             key 1  active    60d    never", "15 actions", "0 actions (+6?)"} {
+	for _, want := range []string{"Summary: 3 critical, 5 high,", "USER ", "WITHOUT MFA", "FROM ANYWHERE", "bob             key 1  active    60d    never", "18 actions", "0 actions (+6?)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text lacks %q", want)
 		}
