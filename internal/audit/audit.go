@@ -503,11 +503,15 @@ func (a *auditor) user(u *inventory.User, ue *userExposure) {
 			Console: u.Password.Enabled.String(), Findings: []string{}})
 	}
 	if ue != nil {
-		a.exposureFindings(u, ue, rows, res)
+		if f := a.exposureFindings(u, ue, rows, res); f != nil {
+			userFindings = append(userFindings, f)
+		}
 	}
+	// A user's findings belong to each of its keys that may be used (and,
+	// without the credential report, to the row standing for its keys).
 	for _, f := range userFindings {
 		for i := range rows {
-			if rows[i].Status == "active" {
+			if rows[i].Status != "inactive" {
 				rows[i].note(f.RuleID, f.Severity)
 			}
 		}
@@ -622,10 +626,12 @@ func grantedServices(acct *inventory.Account, u *inventory.User) []string {
 	return out
 }
 
-func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []KeyRow, res string) {
+// exposureFindings reports what the user's keys can do, per key row; it
+// returns the user-level finding about incomplete policy data, if any.
+func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []KeyRow, res string) (incomplete *report.Finding) {
 	if ue.err != nil {
 		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("%s: the policies could not be evaluated: %v", u.Name, ue.err))
-		return
+		return nil
 	}
 	if len(ue.missing) > 0 {
 		// Inline policies are listed when they did not parse; everything
@@ -645,12 +651,12 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 		if len(unreadable) > 0 {
 			parts = append(parts, strings.Join(limit(unreadable, 6), ", ")+" could not be read and was left out of the evaluation (the notes say why)")
 		}
-		a.add(nil, RuleIncompletePolicy, res, "", fmt.Sprintf("%s's policy data is incomplete: %s.", u.Name, strings.Join(parts, "; ")),
+		incomplete = a.add(nil, RuleIncompletePolicy, res, "", fmt.Sprintf("%s's policy data is incomplete: %s.", u.Name, strings.Join(parts, "; ")),
 			forUser(u.Name, map[string]any{"missing": ue.missing}))
 	}
 	exp := ue.exp
 	if exp == nil {
-		return
+		return incomplete
 	}
 	sureNoMFA, maybeNoMFA := certain(exp.WithoutMFA)
 	sureAny, maybeAny := certain(exp.FromAnywhere)
@@ -726,6 +732,7 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 			a.addSev(row, RuleKeyFromAnywhere, sev, kres, row.Key, msg, exposureProps(sureAny, maybeAny, exp.InertNetworkGuards, reachAny))
 		}
 	}
+	return incomplete
 }
 
 // sameGrants reports whether two scenarios allow the same actions with the

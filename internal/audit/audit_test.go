@@ -841,3 +841,52 @@ func TestFutureCreationDateNoted(t *testing.T) {
 		t.Errorf("no note about the future creation date: %q", r.Warnings)
 	}
 }
+
+// TestHTMLKeyRowsShowUserFindings (account.html is the golden of the first
+// case): a key row that lists actions usable
+// without MFA must show the findings about them, and a user's findings
+// (no MFA device, incomplete policy data) appear on each of its key rows.
+func TestHTMLKeyRowsShowUserFindings(t *testing.T) {
+	tests := []struct {
+		name                string
+		withReport, details bool
+		// user: rule ids whose findings its first row must show
+		want map[string][]string
+	}{
+		{"both exports", true, true, map[string][]string{
+			"bob":  {audit.RuleKeyWithoutMFA, audit.RuleConsoleNoMFA, audit.RuleKeyUserNoMFA, audit.RuleKeyUnused},
+			"dave": {audit.RuleIncompletePolicy, audit.RuleInitialSetupKey},
+		}},
+		{"authorization details alone", false, true, map[string][]string{
+			"bob":  {audit.RuleKeyWithoutMFA},
+			"dave": {audit.RuleIncompletePolicy},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := audit.WriteHTML(&b, "test", run(t, fixture(t, tt.withReport, tt.details), nil)); err != nil {
+				t.Fatal(err)
+			}
+			rows := strings.Split(b.String(), `<tbody class="key"`)[1:]
+			first := map[string]string{}
+			for _, r := range rows {
+				if strings.Contains(r, "the key can call") && strings.Contains(r, "No findings for this key.") {
+					t.Errorf("a row lists exposed actions and says it has no findings:\n%s", r)
+				}
+				user := r[strings.Index(r, `<td data-sort="`)+len(`<td data-sort="`):]
+				user = user[:strings.IndexByte(user, '"')]
+				if _, ok := first[user]; !ok {
+					first[user] = r
+				}
+			}
+			for user, rules := range tt.want {
+				for _, id := range rules {
+					if !strings.Contains(first[user], `<code class="muted">`+id+`</code>`) {
+						t.Errorf("%s's row lacks %s", user, id)
+					}
+				}
+			}
+		})
+	}
+}
