@@ -42,6 +42,9 @@ type Options struct {
 	Exposer Exposer
 	// Workers bounds the parallel exposure evaluations (default GOMAXPROCS).
 	Workers int
+	// RootRecentUse is how recent a use of the root user counts as recent
+	// (DefaultRootRecentUse when zero).
+	RootRecentUse time.Duration
 }
 
 // Result is one audit.
@@ -143,6 +146,9 @@ func Run(acct *inventory.Account, opt Options) *Result {
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
+	if opt.RootRecentUse <= 0 {
+		opt.RootRecentUse = DefaultRootRecentUse
+	}
 	r := &Result{AccountID: acct.ID, Now: opt.Now.UTC(), Sources: acct.Sources, Users: len(acct.Users),
 		Warnings: append([]string(nil), acct.Warnings...)}
 	if !acct.ReportGenerated.IsZero() {
@@ -158,6 +164,10 @@ func Run(acct *inventory.Account, opt Options) *Result {
 	exposures := a.exposures()
 	if a.haveReport {
 		a.root()
+	}
+	a.passwordPolicy()
+	if acct.Sources.AuthorizationDetails {
+		a.adminPolicies()
 	}
 	for _, u := range acct.Users {
 		a.user(u, exposures[u])
@@ -219,6 +229,12 @@ func (a *auditor) skipped() {
 		}
 		if (c.ID == RuleKeyUnused || c.ID == RuleRoleWouldDo) && s.CredentialReport && a.acct.ReportLacksLastUse && !s.KeyIDs {
 			why = append(why, "the credential report is an old one without the keys' last-used columns")
+		}
+		if c.Needs&NeedPasswordPolicy != 0 && !s.PasswordPolicy {
+			why = append(why, "needs the account's password policy (--password-policy FILE, or a live audit)")
+		}
+		if c.Needs&NeedMFADevices != 0 && !s.MFADevices {
+			why = append(why, "needs the MFA devices (a live audit: the exports do not say whether a device is virtual)")
 		}
 		if c.Needs&NeedEngine != 0 && a.opt.Exposer == nil {
 			why = append(why, "the policy evaluation engine is not available in this build")
@@ -432,6 +448,7 @@ func (a *auditor) root() {
 	if root.MFAActive == inventory.No {
 		a.add(nil, RuleRootNoMFA, res, "", "The root user has no MFA device.", forUser(inventory.RootUserName, nil))
 	}
+	a.rootChecks(root, res)
 }
 
 func (a *auditor) keyRow(user, arn string, k *inventory.AccessKey, mfa, console inventory.Tri) KeyRow {
@@ -498,9 +515,15 @@ func (a *auditor) user(u *inventory.User, ue *userExposure) {
 		if f := a.roleWouldDo(u, active, res); f != nil {
 			userFindings = append(userFindings, f)
 		}
+		if f := a.passwordUnused(u, res); f != nil {
+			userFindings = append(userFindings, f)
+		}
 	} else if ue != nil {
 		rows = append(rows, KeyRow{User: name, UserARN: u.ARN, Status: "unknown", LastUsed: "unknown", MFA: u.MFAActive.String(),
 			Console: u.Password.Enabled.String(), Findings: []string{}})
+	}
+	if f := a.directPolicies(u, res); f != nil {
+		userFindings = append(userFindings, f)
 	}
 	if ue != nil {
 		if f := a.exposureFindings(u, ue, rows, res); f != nil {
@@ -521,6 +544,13 @@ func (a *auditor) user(u *inventory.User, ue *userExposure) {
 
 func (a *auditor) keyChecks(u *inventory.User, k *inventory.AccessKey, row *KeyRow, kres string) {
 	label := k.Label()
+	if k.Created.Sub(a.opt.Now) > 24*time.Hour {
+		// A creation date in the future is a data error: the key's age and
+		// idleness cannot be judged, so it is neither old nor unused.
+		a.add(row, RuleKeyDateInvalid, kres, label, fmt.Sprintf("%s's %s is dated %s, after the audit (%s): a data error in the export, so its age and use are not judged.",
+			u.Name, keyPhrase(label), k.Created.Format("2006-01-02"), a.opt.Now.Format("2006-01-02")), nil)
+		return
+	}
 	if !k.Created.IsZero() {
 		age := a.opt.Now.Sub(k.Created)
 		if age > a.opt.MaxKeyAge {

@@ -84,6 +84,11 @@ func TestLiveMoto(t *testing.T) {
 	cfg := srv.Config()
 	client := inventory.NewIAMClient(cfg)
 	seedMoto(t, ctx, client)
+	// A password policy short of CIS: read live, judged per item.
+	if _, err := client.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{MinimumPasswordLength: aws.Int32(10),
+		PasswordReusePrevention: aws.Int32(24), RequireSymbols: true, RequireNumbers: true, RequireUppercaseCharacters: true, RequireLowercaseCharacters: true}); err != nil {
+		t.Fatal(err)
+	}
 
 	var stages []string
 	acct, err := inventory.Load(ctx, client, sts.NewFromConfig(cfg), inventory.LiveOptions{PollInterval: 50 * time.Millisecond,
@@ -115,6 +120,9 @@ func TestLiveMoto(t *testing.T) {
 	}
 	if acct.Summary["Users"] != 4 {
 		t.Errorf("summary = %v", acct.Summary)
+	}
+	if pp := acct.PasswordPolicy; !acct.Sources.PasswordPolicy || pp == nil || !pp.Exists || pp.MinimumPasswordLength != 10 || pp.PasswordReusePrevention != 24 {
+		t.Errorf("password policy = %+v (source %v)", pp, acct.Sources.PasswordPolicy)
 	}
 
 	r := audit.Run(acct, audit.Options{Now: time.Now(), Exposer: audit.NewEngineExposer()})
@@ -151,7 +159,11 @@ func TestLiveMoto(t *testing.T) {
 	}
 	fs := map[string]bool{}
 	for _, f := range r.Findings {
-		fs[f.RuleID+" "+f.Properties["user"].(string)] = true
+		u, _ := f.Properties["user"].(string)
+		fs[f.RuleID+" "+u] = true
+	}
+	if !fs[audit.RulePasswordLength+" "] || fs[audit.RulePasswordReuse+" "] || fs[audit.RulePasswordComplexity+" "] {
+		t.Errorf("password-policy findings = %v", fs)
 	}
 	for _, w := range []string{
 		audit.RuleKeyWithoutMFA + " bob", audit.RuleKeyWithoutMFA + " carol",

@@ -30,7 +30,7 @@ const auditFixtures = "../audit/testdata/"
 func TestAuditOfflineExitCodes(t *testing.T) {
 	io_, out, errOut := Test("")
 	code := auditRun(t, io_, "--credential-report", auditFixtures+"credential-report.csv", "--authorization-details", auditFixtures+"authorization-details.json")
-	if code != ExitFindings || !strings.Contains(out.String(), "Summary: 3 critical, 5 high") || errOut.Len() != 0 {
+	if code != ExitFindings || !strings.Contains(out.String(), "Summary: 3 critical, 6 high") || errOut.Len() != 0 {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	io_, out, _ = Test("")
