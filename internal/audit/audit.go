@@ -159,7 +159,7 @@ func Run(acct *inventory.Account, opt Options) *Result {
 	for _, p := range opt.AllowedCIDRs {
 		r.Settings.AllowedCIDRs = append(r.Settings.AllowedCIDRs, p.String())
 	}
-	a := &auditor{acct: acct, opt: opt, res: r, haveReport: acct.Sources.CredentialReport}
+	a := &auditor{acct: acct, opt: opt, res: r, haveReport: acct.Sources.CredentialReport, reaches: map[reachKey][2]Reach{}}
 	a.skipped()
 	exposures := a.exposures()
 	if a.haveReport {
@@ -213,6 +213,13 @@ type auditor struct {
 	unknownUse int
 	// future lists keys created after the audit's time: corrupt dates.
 	future []string
+	// reaches caches each exposure's reach (without MFA, from anywhere).
+	reaches map[reachKey][2]Reach
+}
+
+type reachKey struct {
+	exp     *Exposure
+	trusted bool
 }
 
 func days(d time.Duration) int { return int(d / (24 * time.Hour)) }
@@ -692,9 +699,15 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 	sureAny, maybeAny := certain(exp.FromAnywhere)
 	keysKnown := a.keysKnown(u)
 	trusted := privilegedRoleTrusts(a.acct, u)
-	asked := len(a.opt.Actions)
-	reachNoMFA := reachOf(sureNoMFA, maybeNoMFA, asked, trusted != "")
-	reachAny := reachOf(sureAny, maybeAny, asked, trusted != "")
+	// Users who share an exposure share its reach: computed once.
+	rk := reachKey{exp, trusted != ""}
+	reaches, ok := a.reaches[rk]
+	if !ok {
+		asked := len(a.opt.Actions)
+		reaches = [2]Reach{reachOf(sureNoMFA, maybeNoMFA, asked, rk.trusted), reachOf(sureAny, maybeAny, asked, rk.trusted)}
+		a.reaches[rk] = reaches
+	}
+	reachNoMFA, reachAny := reaches[0], reaches[1]
 	// Without an allowlist, the two questions differ only where a policy
 	// names the caller's address: when their answers are the same, one
 	// finding says both.
