@@ -96,7 +96,7 @@ func (a *auditor) rootChecks(root *inventory.Root, res string) {
 		a.add(nil, RuleRootUsed, res, "", fmt.Sprintf("The root user was used within the last %d days: %s (CIS 1.7).", days(a.opt.RootRecentUse), strings.Join(uses, "; ")),
 			forUser(inventory.RootUserName, nil))
 	}
-	if root.MFAActive == inventory.Yes && root.MFAVirtual == inventory.Yes {
+	if root.MFAVirtual == inventory.Yes {
 		a.add(nil, RuleRootVirtualMFA, res, "", "The root user's MFA device is a virtual one (ListVirtualMFADevices lists it for the root user), not a hardware device (CIS 1.6, Security Hub IAM.6).",
 			forUser(inventory.RootUserName, nil))
 	}

@@ -225,8 +225,9 @@ type Root struct {
 	// KeysPresent is GetAccountSummary's AccountAccessKeysPresent, for when
 	// the report's slots are not available.
 	KeysPresent Tri
-	// MFAVirtual says whether the root user's MFA is a virtual device
-	// (ListVirtualMFADevices lists it); Unknown when no source shows it.
+	// MFAVirtual says whether a virtual MFA device is assigned to the root
+	// user (ListVirtualMFADevices lists it with the root ARN); Unknown when
+	// no source shows it.
 	MFAVirtual Tri
 }
 

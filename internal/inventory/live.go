@@ -260,9 +260,8 @@ func Load(ctx context.Context, client IAMAPI, stsClient STSAPI, opt LiveOptions)
 	if v, ok := a.Summary["AccountAccessKeysPresent"]; ok && a.Root.KeysPresent == Unknown {
 		a.Root.KeysPresent = TriOf(v > 0)
 	}
-	if a.Root.MFAActive == Yes {
-		a.Root.MFAVirtual = TriOf(rootVirtual)
-	}
+	// A virtual device assigned to the root user is the root's MFA.
+	a.Root.MFAVirtual = TriOf(rootVirtual)
 
 	progress("password policy", 0, 0)
 	pp, err := client.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
