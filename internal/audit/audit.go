@@ -215,6 +215,8 @@ type auditor struct {
 	future []string
 	// reaches caches each exposure's reach (without MFA, from anywhere).
 	reaches map[reachKey][2]Reach
+	// admins are the roles with administrator power (found once).
+	admins *[]*inventory.Role
 }
 
 type reachKey struct {
@@ -698,7 +700,11 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 	sureNoMFA, maybeNoMFA := certain(exp.WithoutMFA)
 	sureAny, maybeAny := certain(exp.FromAnywhere)
 	keysKnown := a.keysKnown(u)
-	trusted := privilegedRoleTrusts(a.acct, u)
+	if a.admins == nil {
+		admins := adminRoles(a.acct)
+		a.admins = &admins
+	}
+	trusted := privilegedRoleTrusts(a.acct, *a.admins, u)
 	// Users who share an exposure share its reach: computed once.
 	rk := reachKey{exp, trusted != ""}
 	reaches, ok := a.reaches[rk]

@@ -209,20 +209,12 @@ func (r Reach) pathIDs(perhaps bool) []string {
 	return out
 }
 
-// privilegedRoleTrusts reports whether the account holds a role with
-// administrator power (an Allow of every action on every resource) whose
-// trust policy lets u assume it without MFA: it names u, its account (root
-// or ID) or everyone, with no MFA condition. This is what the
-// sts-assume-privileged-role path needs besides sts:AssumeRole.
-func privilegedRoleTrusts(acct *inventory.Account, u *inventory.User) string {
-	acctID := inventory.AccountFromARN(u.ARN)
-	if acctID == "" {
-		acctID = acct.ID
-	}
+// adminRoles lists the account's roles with administrator power: an
+// unconditional Allow of every action on every resource in one of their
+// policies.
+func adminRoles(acct *inventory.Account) []*inventory.Role {
+	var out []*inventory.Role
 	for _, r := range acct.Roles {
-		if r.Trust == nil || !trusts(r.Trust, u.ARN, acctID) {
-			continue
-		}
 		docs := append([]*iampolicy.Policy(nil), r.Inline...)
 		for _, arn := range r.Managed {
 			if mp := acct.Policies[arn]; mp != nil && mp.Document != nil {
@@ -231,8 +223,26 @@ func privilegedRoleTrusts(acct *inventory.Account, u *inventory.User) string {
 		}
 		for _, d := range docs {
 			if grantsAdmin(d) {
-				return r.ARN
+				out = append(out, r)
+				break
 			}
+		}
+	}
+	return out
+}
+
+// privilegedRoleTrusts returns the first of the admin roles whose trust
+// policy lets u assume it without MFA: it names u, its account (root or
+// ID) or everyone, with no MFA condition. This is what the
+// sts-assume-privileged-role path needs besides sts:AssumeRole.
+func privilegedRoleTrusts(acct *inventory.Account, admins []*inventory.Role, u *inventory.User) string {
+	acctID := inventory.AccountFromARN(u.ARN)
+	if acctID == "" {
+		acctID = acct.ID
+	}
+	for _, r := range admins {
+		if r.Trust != nil && trusts(r.Trust, u.ARN, acctID) {
+			return r.ARN
 		}
 	}
 	return ""
