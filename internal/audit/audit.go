@@ -159,7 +159,7 @@ func Run(acct *inventory.Account, opt Options) *Result {
 	for _, p := range opt.AllowedCIDRs {
 		r.Settings.AllowedCIDRs = append(r.Settings.AllowedCIDRs, p.String())
 	}
-	a := &auditor{acct: acct, opt: opt, res: r, haveReport: acct.Sources.CredentialReport, reaches: map[reachKey][2]Reach{}}
+	a := &auditor{acct: acct, opt: opt, res: r, haveReport: acct.Sources.CredentialReport, reaches: map[reachKey]graded{}}
 	a.skipped()
 	exposures := a.exposures()
 	if a.haveReport {
@@ -213,8 +213,9 @@ type auditor struct {
 	unknownUse int
 	// future lists keys created after the audit's time: corrupt dates.
 	future []string
-	// reaches caches each exposure's reach (without MFA, from anywhere).
-	reaches map[reachKey][2]Reach
+	// reaches caches each exposure's reach and grade (without MFA, from
+	// anywhere).
+	reaches map[reachKey]graded
 	// admins are the roles with administrator power (found once).
 	admins *[]*inventory.Role
 }
@@ -222,6 +223,12 @@ type auditor struct {
 type reachKey struct {
 	exp     *Exposure
 	trusted bool
+}
+
+type graded struct {
+	reach [2]Reach
+	sev   [2]report.Severity
+	why   [2]string
 }
 
 func days(d time.Duration) int { return int(d / (24 * time.Hour)) }
@@ -707,13 +714,25 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 	trusted := privilegedRoleTrusts(a.acct, *a.admins, u)
 	// Users who share an exposure share its reach: computed once.
 	rk := reachKey{exp, trusted != ""}
-	reaches, ok := a.reaches[rk]
+	cached, ok := a.reaches[rk]
 	if !ok {
 		asked := len(a.opt.Actions)
-		reaches = [2]Reach{reachOf(sureNoMFA, maybeNoMFA, asked, rk.trusted), reachOf(sureAny, maybeAny, asked, rk.trusted)}
-		a.reaches[rk] = reaches
+		cached.reach = [2]Reach{reachOf(sureNoMFA, maybeNoMFA, asked, rk.trusted), reachOf(sureAny, maybeAny, asked, rk.trusted)}
+		cached.sev[0], cached.why[0] = reachSeverity(sureNoMFA, maybeNoMFA, cached.reach[0])
+		cached.sev[1], cached.why[1] = reachSeverity(sureAny, maybeAny, cached.reach[1])
+		a.reaches[rk] = cached
 	}
-	reachNoMFA, reachAny := reaches[0], reaches[1]
+	reachNoMFA, reachAny := cached.reach[0], cached.reach[1]
+	// The grade, one step lower when it is not known that the user has a
+	// key.
+	grade := func(i int) (report.Severity, string) {
+		sev, why := cached.sev[i], cached.why[i]
+		if !keysKnown && sev > report.SeverityInfo {
+			sev--
+			why += " One step lower: whether the user has a key is unknown."
+		}
+		return sev, why
+	}
 	// Without an allowlist, the two questions differ only where a policy
 	// names the caller's address: when their answers are the same, one
 	// finding says both.
@@ -739,7 +758,7 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 				how = "Without MFA and from any address (outside every network its account's policies name)"
 			}
 			msg := fmt.Sprintf("%s, %s can call %s.", how, who, grantsText(sureNoMFA, maybeNoMFA))
-			sev, why := reachSeverity(sureNoMFA, maybeNoMFA, reachNoMFA, keysKnown)
+			sev, why := grade(0)
 			msg += " " + why
 			if trusted != "" && len(reachNoMFA.pathIDs(false))+len(reachNoMFA.pathIDs(true)) > 0 {
 				msg += " (" + trusted + " trusts it and holds administrator power.)"
@@ -773,7 +792,7 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 				where = "from a public address outside " + strings.Join(a.res.Settings.AllowedCIDRs, ", ") + " and every network its account's policies name"
 			}
 			msg := fmt.Sprintf("Signed with the long-term key %s, %s can call %s.", where, who, grantsText(sureAny, maybeAny))
-			sev, why := reachSeverity(sureAny, maybeAny, reachAny, keysKnown)
+			sev, why := grade(1)
 			msg += " " + why
 			if len(exp.InertNetworkGuards) > 0 {
 				msg += " A network guard exists but does not bind: " + strings.Join(exp.InertNetworkGuards, "; ") + "."
@@ -803,9 +822,9 @@ func sameGrants(a, b []Grant) bool {
 // privilege-escalation path); high for an action that changes things
 // (access level Write, Tagging or Permissions management in the action
 // catalogue); medium for reads; low for listings. An action that only
-// perhaps is allowed counts one step lower, and so does the whole finding
-// when it is not known that the user has a key.
-func reachSeverity(sure, maybe []Grant, r Reach, keysKnown bool) (report.Severity, string) {
+// perhaps is allowed counts one step lower (and the caller lowers the whole
+// finding when it is not known that the user has a key).
+func reachSeverity(sure, maybe []Grant, r Reach) (report.Severity, string) {
 	sev, why := report.SeverityInfo, ""
 	consider := func(s report.Severity, w string) {
 		if s > sev {
@@ -824,10 +843,6 @@ func reachSeverity(sure, maybe []Grant, r Reach, keysKnown bool) (report.Severit
 	for _, g := range maybe {
 		s, level := actionSeverity(g.Action)
 		consider(max(s-1, report.SeverityLow), fmt.Sprintf("%s: the strongest action, %s (access level %s), is allowed only perhaps.", capitalize(max(s-1, report.SeverityLow).String()), g.Action, level))
-	}
-	if !keysKnown && sev > report.SeverityInfo {
-		sev--
-		why += " One step lower: whether the user has a key is unknown."
 	}
 	return max(sev, report.SeverityInfo), why
 }
