@@ -94,7 +94,7 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or input err
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|sarif|csv|html")
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the report to `FILE` (mode 0600) instead of stdout")
 	fl.StringVar(&opts.FailOn, "fail-on", "low", "exit 1 when a finding is at least this severity: "+report.SeverityNames+"|none")
-	fl.StringVar(&opts.ActionsFile, "actions", "", "the sensitive actions to evaluate, one per line, from `FILE` (default: a built-in list)")
+	fl.StringVar(&opts.ActionsFile, "actions", "", "the sensitive actions to evaluate, one per line, from `FILE` (default: a built-in list; IAM permissions-management and privilege-escalation actions are always added)")
 	fl.StringArrayVar(&opts.AllowedCIDRs, "allowed-cidr", nil, "a network keys are meant to be used from (repeatable); keys usable from outside are reported")
 	fl.StringArrayVar(&opts.allowCIDRs, "allow-cidr", nil, "same as --allowed-cidr (the spelling of keywarden policy mfa)")
 	_ = fl.MarkHidden("allow-cidr")
