@@ -159,7 +159,8 @@ func Run(acct *inventory.Account, opt Options) *Result {
 	for _, p := range opt.AllowedCIDRs {
 		r.Settings.AllowedCIDRs = append(r.Settings.AllowedCIDRs, p.String())
 	}
-	a := &auditor{acct: acct, opt: opt, res: r, haveReport: acct.Sources.CredentialReport, reaches: map[reachKey]graded{}}
+	a := &auditor{acct: acct, opt: opt, res: r, haveReport: acct.Sources.CredentialReport, reaches: map[reachKey]graded{},
+		policyNets: policyCIDRs(acct)}
 	a.skipped()
 	exposures := a.exposures()
 	if a.haveReport {
@@ -218,6 +219,9 @@ type auditor struct {
 	reaches map[reachKey]graded
 	// admins are the roles with administrator power (found once).
 	admins *[]*inventory.Role
+	// policyNets are the networks the account's policies name in
+	// aws:SourceIp: the attacker's address is outside them.
+	policyNets []netip.Prefix
 }
 
 type reachKey struct {
@@ -342,7 +346,7 @@ func (a *auditor) exposures() map[*inventory.User]*userExposure {
 	}
 	var key strings.Builder
 	missingOf := map[*inventory.User][]string{}
-	cidrs := policyCIDRs(a.acct)
+	cidrs := a.policyNets
 	for _, u := range a.acct.Users {
 		if !u.InDetails {
 			continue
@@ -755,7 +759,10 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 		if len(exp.WithoutMFA) > 0 {
 			how := "Without MFA"
 			if merged {
-				how = "Without MFA and from any address (outside every network its account's policies name)"
+				how = "Without MFA and from any address"
+				if len(a.policyNets) > 0 {
+					how += " (outside every network its account's policies name)"
+				}
 			}
 			msg := fmt.Sprintf("%s, %s can call %s.", how, who, grantsText(sureNoMFA, maybeNoMFA))
 			sev, why := grade(0)
@@ -787,7 +794,10 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 			a.addSev(row, RuleKeyWithoutMFA, sev, kres, row.Key, msg, props)
 		}
 		if len(exp.FromAnywhere) > 0 && !merged {
-			where := "from an address outside every network its account's policies name"
+			where := "from any address"
+			if len(a.policyNets) > 0 {
+				where = "from an address outside every network its account's policies name"
+			}
 			if len(a.opt.AllowedCIDRs) > 0 {
 				where = "from a public address outside " + strings.Join(a.res.Settings.AllowedCIDRs, ", ") + " and every network its account's policies name"
 			}
