@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/iamdata"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/report"
@@ -41,6 +42,9 @@ type Options struct {
 	Exposer Exposer
 	// Workers bounds the parallel exposure evaluations (default GOMAXPROCS).
 	Workers int
+	// RootRecentUse is how recent a use of the root user counts as recent
+	// (DefaultRootRecentUse when zero).
+	RootRecentUse time.Duration
 }
 
 // Result is one audit.
@@ -138,8 +142,12 @@ func Run(acct *inventory.Account, opt Options) *Result {
 	if len(opt.Actions) == 0 {
 		opt.Actions = DefaultActions
 	}
+	opt.Actions = SensitiveActions(opt.Actions)
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.RootRecentUse <= 0 {
+		opt.RootRecentUse = DefaultRootRecentUse
 	}
 	r := &Result{AccountID: acct.ID, Now: opt.Now.UTC(), Sources: acct.Sources, Users: len(acct.Users),
 		Warnings: append([]string(nil), acct.Warnings...)}
@@ -151,11 +159,16 @@ func Run(acct *inventory.Account, opt Options) *Result {
 	for _, p := range opt.AllowedCIDRs {
 		r.Settings.AllowedCIDRs = append(r.Settings.AllowedCIDRs, p.String())
 	}
-	a := &auditor{acct: acct, opt: opt, res: r, haveReport: acct.Sources.CredentialReport}
+	a := &auditor{acct: acct, opt: opt, res: r, haveReport: acct.Sources.CredentialReport, reaches: map[reachKey]graded{},
+		policyNets: policyCIDRs(acct)}
 	a.skipped()
 	exposures := a.exposures()
 	if a.haveReport {
 		a.root()
+	}
+	a.passwordPolicy()
+	if acct.Sources.AuthorizationDetails {
+		a.adminPolicies()
 	}
 	for _, u := range acct.Users {
 		a.user(u, exposures[u])
@@ -201,6 +214,25 @@ type auditor struct {
 	unknownUse int
 	// future lists keys created after the audit's time: corrupt dates.
 	future []string
+	// reaches caches each exposure's reach and grade (without MFA, from
+	// anywhere).
+	reaches map[reachKey]graded
+	// admins are the roles with administrator power (found once).
+	admins *[]*inventory.Role
+	// policyNets are the networks the account's policies name in
+	// aws:SourceIp: the attacker's address is outside them.
+	policyNets []netip.Prefix
+}
+
+type reachKey struct {
+	exp     *Exposure
+	trusted bool
+}
+
+type graded struct {
+	reach [2]Reach
+	sev   [2]report.Severity
+	why   [2]string
 }
 
 func days(d time.Duration) int { return int(d / (24 * time.Hour)) }
@@ -217,6 +249,12 @@ func (a *auditor) skipped() {
 		}
 		if (c.ID == RuleKeyUnused || c.ID == RuleRoleWouldDo) && s.CredentialReport && a.acct.ReportLacksLastUse && !s.KeyIDs {
 			why = append(why, "the credential report is an old one without the keys' last-used columns")
+		}
+		if c.Needs&NeedPasswordPolicy != 0 && !s.PasswordPolicy {
+			why = append(why, "needs the account's password policy (--password-policy FILE, or a live audit)")
+		}
+		if c.Needs&NeedMFADevices != 0 && !s.MFADevices {
+			why = append(why, "needs the MFA devices (a live audit: the exports do not say whether a device is virtual)")
 		}
 		if c.Needs&NeedEngine != 0 && a.opt.Exposer == nil {
 			why = append(why, "the policy evaluation engine is not available in this build")
@@ -308,6 +346,7 @@ func (a *auditor) exposures() map[*inventory.User]*userExposure {
 	}
 	var key strings.Builder
 	missingOf := map[*inventory.User][]string{}
+	cidrs := a.policyNets
 	for _, u := range a.acct.Users {
 		if !u.InDetails {
 			continue
@@ -321,7 +360,7 @@ func (a *auditor) exposures() map[*inventory.User]*userExposure {
 			acctID = id
 		}
 		s := Subject{ARN: u.ARN, AccountID: acctID, Username: u.Name, Tags: u.Tags,
-			Identity: identity, Boundary: boundary, SCPs: a.acct.SCPs}
+			Identity: identity, Boundary: boundary, SCPs: a.acct.SCPs, PolicyCIDRs: cidrs}
 		key.Reset()
 		shared := acctID != ""
 		for _, p := range append(identity, boundary) {
@@ -429,6 +468,7 @@ func (a *auditor) root() {
 	if root.MFAActive == inventory.No {
 		a.add(nil, RuleRootNoMFA, res, "", "The root user has no MFA device.", forUser(inventory.RootUserName, nil))
 	}
+	a.rootChecks(root, res)
 }
 
 func (a *auditor) keyRow(user, arn string, k *inventory.AccessKey, mfa, console inventory.Tri) KeyRow {
@@ -495,16 +535,26 @@ func (a *auditor) user(u *inventory.User, ue *userExposure) {
 		if f := a.roleWouldDo(u, active, res); f != nil {
 			userFindings = append(userFindings, f)
 		}
+		if f := a.passwordUnused(u, res); f != nil {
+			userFindings = append(userFindings, f)
+		}
 	} else if ue != nil {
 		rows = append(rows, KeyRow{User: name, UserARN: u.ARN, Status: "unknown", LastUsed: "unknown", MFA: u.MFAActive.String(),
 			Console: u.Password.Enabled.String(), Findings: []string{}})
 	}
-	if ue != nil {
-		a.exposureFindings(u, ue, rows, res)
+	if f := a.directPolicies(u, res); f != nil {
+		userFindings = append(userFindings, f)
 	}
+	if ue != nil {
+		if f := a.exposureFindings(u, ue, rows, res); f != nil {
+			userFindings = append(userFindings, f)
+		}
+	}
+	// A user's findings belong to each of its keys that may be used (and,
+	// without the credential report, to the row standing for its keys).
 	for _, f := range userFindings {
 		for i := range rows {
-			if rows[i].Status == "active" {
+			if rows[i].Status != "inactive" {
 				rows[i].note(f.RuleID, f.Severity)
 			}
 		}
@@ -514,6 +564,13 @@ func (a *auditor) user(u *inventory.User, ue *userExposure) {
 
 func (a *auditor) keyChecks(u *inventory.User, k *inventory.AccessKey, row *KeyRow, kres string) {
 	label := k.Label()
+	if k.Created.Sub(a.opt.Now) > 24*time.Hour {
+		// A creation date in the future is a data error: the key's age and
+		// idleness cannot be judged, so it is neither old nor unused.
+		a.add(row, RuleKeyDateInvalid, kres, label, fmt.Sprintf("%s's %s is dated %s, after the audit (%s): a data error in the export, so its age and use are not judged.",
+			u.Name, keyPhrase(label), k.Created.Format("2006-01-02"), a.opt.Now.Format("2006-01-02")), nil)
+		return
+	}
 	if !k.Created.IsZero() {
 		age := a.opt.Now.Sub(k.Created)
 		if age > a.opt.MaxKeyAge {
@@ -619,10 +676,12 @@ func grantedServices(acct *inventory.Account, u *inventory.User) []string {
 	return out
 }
 
-func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []KeyRow, res string) {
+// exposureFindings reports what the user's keys can do, per key row; it
+// returns the user-level finding about incomplete policy data, if any.
+func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []KeyRow, res string) (incomplete *report.Finding) {
 	if ue.err != nil {
 		a.res.Warnings = append(a.res.Warnings, fmt.Sprintf("%s: the policies could not be evaluated: %v", u.Name, ue.err))
-		return
+		return nil
 	}
 	if len(ue.missing) > 0 {
 		// Inline policies are listed when they did not parse; everything
@@ -642,16 +701,46 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 		if len(unreadable) > 0 {
 			parts = append(parts, strings.Join(limit(unreadable, 6), ", ")+" could not be read and was left out of the evaluation (the notes say why)")
 		}
-		a.add(nil, RuleIncompletePolicy, res, "", fmt.Sprintf("%s's policy data is incomplete: %s.", u.Name, strings.Join(parts, "; ")),
+		incomplete = a.add(nil, RuleIncompletePolicy, res, "", fmt.Sprintf("%s's policy data is incomplete: %s.", u.Name, strings.Join(parts, "; ")),
 			forUser(u.Name, map[string]any{"missing": ue.missing}))
 	}
 	exp := ue.exp
 	if exp == nil {
-		return
+		return incomplete
 	}
 	sureNoMFA, maybeNoMFA := certain(exp.WithoutMFA)
 	sureAny, maybeAny := certain(exp.FromAnywhere)
 	keysKnown := a.keysKnown(u)
+	if a.admins == nil {
+		admins := adminRoles(a.acct)
+		a.admins = &admins
+	}
+	trusted := privilegedRoleTrusts(a.acct, *a.admins, u)
+	// Users who share an exposure share its reach: computed once.
+	rk := reachKey{exp, trusted != ""}
+	cached, ok := a.reaches[rk]
+	if !ok {
+		asked := len(a.opt.Actions)
+		cached.reach = [2]Reach{reachOf(sureNoMFA, maybeNoMFA, asked, rk.trusted), reachOf(sureAny, maybeAny, asked, rk.trusted)}
+		cached.sev[0], cached.why[0] = reachSeverity(sureNoMFA, maybeNoMFA, cached.reach[0])
+		cached.sev[1], cached.why[1] = reachSeverity(sureAny, maybeAny, cached.reach[1])
+		a.reaches[rk] = cached
+	}
+	reachNoMFA, reachAny := cached.reach[0], cached.reach[1]
+	// The grade, one step lower when it is not known that the user has a
+	// key.
+	grade := func(i int) (report.Severity, string) {
+		sev, why := cached.sev[i], cached.why[i]
+		if !keysKnown && sev > report.SeverityInfo {
+			sev--
+			why += " One step lower: whether the user has a key is unknown."
+		}
+		return sev, why
+	}
+	// Without an allowlist, the two questions differ only where a policy
+	// names the caller's address: when their answers are the same, one
+	// finding says both.
+	merged := len(a.opt.AllowedCIDRs) == 0 && sameGrants(exp.WithoutMFA, exp.FromAnywhere)
 	for i := range rows {
 		row := &rows[i]
 		if keysKnown && row.Status != "active" {
@@ -668,48 +757,141 @@ func (a *auditor) exposureFindings(u *inventory.User, ue *userExposure, rows []K
 			kres = res
 		}
 		if len(exp.WithoutMFA) > 0 {
-			msg := fmt.Sprintf("Without MFA, %s can call %s.", who, grantsText(sureNoMFA, maybeNoMFA))
+			how := "Without MFA"
+			if merged {
+				how = "Without MFA and from any address"
+				if len(a.policyNets) > 0 {
+					how += " (outside every network its account's policies name)"
+				}
+			}
+			msg := fmt.Sprintf("%s, %s can call %s.", how, who, grantsText(sureNoMFA, maybeNoMFA))
+			sev, why := grade(0)
+			msg += " " + why
+			if trusted != "" && len(reachNoMFA.pathIDs(false))+len(reachNoMFA.pathIDs(true)) > 0 {
+				msg += " (" + trusted + " trusts it and holds administrator power.)"
+			}
+			if !merged && len(exp.FromAnywhere) == 0 {
+				if len(a.opt.AllowedCIDRs) > 0 {
+					msg += " From a public address outside " + strings.Join(a.res.Settings.AllowedCIDRs, ", ") + " it can call none of them."
+				} else {
+					msg += " From an address outside every network its account's policies name, it can call none of them."
+				}
+			}
 			if len(exp.InertMFAGuards) > 0 {
 				msg += " An MFA guard exists but does not bind a long-term key: " + strings.Join(exp.InertMFAGuards, "; ") + " (a Deny on Bool aws:MultiFactorAuthPresent false never matches a request without the key: use BoolIfExists)."
 			}
 			if len(exp.InertMFAAllows) > 0 {
 				msg += " An Allow that tests MFA does not bind a long-term key: " + strings.Join(exp.InertMFAAllows, "; ") + " (with IfExists, an MFA condition holds when the key is absent, as it is for a long-term key: add a Deny with BoolIfExists aws:MultiFactorAuthPresent false)."
 			}
-			sev := exposureSeverity(RuleKeyWithoutMFA, len(sureNoMFA) > 0, keysKnown)
 			inert := append(append([]string(nil), exp.InertMFAGuards...), exp.InertMFAAllows...)
-			a.addSev(row, RuleKeyWithoutMFA, sev, kres, row.Key, msg, exposureProps(sureNoMFA, maybeNoMFA, inert))
+			if merged {
+				inert = append(inert, exp.InertNetworkGuards...)
+			}
+			props := exposureProps(sureNoMFA, maybeNoMFA, inert, reachNoMFA)
+			if merged {
+				props["from_anywhere"] = true
+			}
+			a.addSev(row, RuleKeyWithoutMFA, sev, kres, row.Key, msg, props)
 		}
-		if len(exp.FromAnywhere) > 0 {
+		if len(exp.FromAnywhere) > 0 && !merged {
 			where := "from any address"
+			if len(a.policyNets) > 0 {
+				where = "from an address outside every network its account's policies name"
+			}
 			if len(a.opt.AllowedCIDRs) > 0 {
-				where = "from a public address outside " + strings.Join(a.res.Settings.AllowedCIDRs, ", ")
+				where = "from a public address outside " + strings.Join(a.res.Settings.AllowedCIDRs, ", ") + " and every network its account's policies name"
 			}
 			msg := fmt.Sprintf("Signed with the long-term key %s, %s can call %s.", where, who, grantsText(sureAny, maybeAny))
+			sev, why := grade(1)
+			msg += " " + why
 			if len(exp.InertNetworkGuards) > 0 {
 				msg += " A network guard exists but does not bind: " + strings.Join(exp.InertNetworkGuards, "; ") + "."
 			}
-			sev := exposureSeverity(RuleKeyFromAnywhere, len(sureAny) > 0, keysKnown)
-			a.addSev(row, RuleKeyFromAnywhere, sev, kres, row.Key, msg, exposureProps(sureAny, maybeAny, exp.InertNetworkGuards))
+			a.addSev(row, RuleKeyFromAnywhere, sev, kres, row.Key, msg, exposureProps(sureAny, maybeAny, exp.InertNetworkGuards, reachAny))
 		}
 	}
+	return incomplete
 }
 
-// exposureSeverity lowers the rule's severity one step when the exposure
-// only may exist (every action depends on something unknown) or when it is
-// not known that the user has a key.
-func exposureSeverity(rule string, sure, keysKnown bool) report.Severity {
-	sev := CheckByID(rule).Severity
-	if !sure {
-		sev--
+// sameGrants reports whether two scenarios allow the same actions with the
+// same certainty.
+func sameGrants(a, b []Grant) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	if !keysKnown {
-		sev--
+	for i := range a {
+		if a[i].Action != b[i].Action || strings.Join(a[i].Depends, ",") != strings.Join(b[i].Depends, ",") {
+			return false
+		}
 	}
-	return max(sev, report.SeverityInfo)
+	return true
 }
 
-func exposureProps(sure, maybe []Grant, inert []string) map[string]any {
+// reachSeverity grades an exposure by what it reaches, and says why:
+// critical for administrator power (every sensitive action, or any
+// privilege-escalation path); high for an action that changes things
+// (access level Write, Tagging or Permissions management in the action
+// catalogue); medium for reads; low for listings. An action that only
+// perhaps is allowed counts one step lower (and the caller lowers the whole
+// finding when it is not known that the user has a key).
+func reachSeverity(sure, maybe []Grant, r Reach) (report.Severity, string) {
+	sev, why := report.SeverityInfo, ""
+	consider := func(s report.Severity, w string) {
+		if s > sev {
+			sev, why = s, w
+		}
+	}
+	if r.sure() {
+		consider(report.SeverityCritical, "Critical: "+r.text()+".")
+	} else if len(r.Paths) > 0 {
+		consider(report.SeverityHigh, "High: "+r.text()+".")
+	}
+	for _, g := range sure {
+		s, level := actionSeverity(g.Action)
+		consider(s, fmt.Sprintf("%s: the strongest action, %s, is of access level %s.", capitalize(s.String()), g.Action, level))
+	}
+	for _, g := range maybe {
+		s, level := actionSeverity(g.Action)
+		consider(max(s-1, report.SeverityLow), fmt.Sprintf("%s: the strongest action, %s (access level %s), is allowed only perhaps.", capitalize(max(s-1, report.SeverityLow).String()), g.Action, level))
+	}
+	return max(sev, report.SeverityInfo), why
+}
+
+// actionSeverity grades one action by its access level in the catalogue.
+// An action the catalogue does not know (a pattern, a new service) counts
+// as a write.
+func actionSeverity(action string) (report.Severity, string) {
+	a, ok := iamdata.Lookup(action)
+	if !ok {
+		return report.SeverityHigh, "unknown (not in the action catalogue)"
+	}
+	switch a.AccessLevel {
+	case iamdata.Read:
+		return report.SeverityMedium, string(a.AccessLevel)
+	case iamdata.List:
+		return report.SeverityLow, string(a.AccessLevel)
+	}
+	return report.SeverityHigh, string(a.AccessLevel)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func exposureProps(sure, maybe []Grant, inert []string, r Reach) map[string]any {
 	p := map[string]any{"allowed_actions": grantActions(sure)}
+	if r.Admin {
+		p["admin_equivalent"] = true
+	}
+	if ids := r.pathIDs(false); len(ids) > 0 {
+		p["escalation_paths"] = ids
+	}
+	if ids := r.pathIDs(true); len(ids) > 0 {
+		p["escalation_paths_perhaps"] = ids
+	}
 	if len(maybe) > 0 {
 		p["depends_actions"] = grantActions(maybe)
 	}

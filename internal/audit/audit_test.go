@@ -36,21 +36,43 @@ func read(t testing.TB, path string) []byte {
 // fixture loads testdata's account from the exports chosen.
 func fixture(t testing.TB, withReport, withDetails bool) *inventory.Account {
 	t.Helper()
+	return exports(t, "testdata", withReport, withDetails)
+}
+
+// exports loads the account whose exports are in dir.
+func exports(t testing.TB, dir string, withReport, withDetails bool) *inventory.Account {
+	t.Helper()
 	a := inventory.New()
 	if withDetails {
-		if err := a.ParseAuthorizationDetails("authorization-details.json", read(t, "testdata/authorization-details.json")); err != nil {
+		if err := a.ParseAuthorizationDetails("authorization-details.json", read(t, filepath.Join(dir, "authorization-details.json"))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if withReport {
-		rep, err := inventory.ParseCredentialReport("credential-report.csv", read(t, "testdata/credential-report.csv"))
+		rep, err := inventory.ParseCredentialReport("credential-report.csv", read(t, filepath.Join(dir, "credential-report.csv")))
 		if err != nil {
 			t.Fatal(err)
 		}
 		a.ApplyCredentialReport("credential-report.csv", rep)
 	}
+	// The full set of exports includes the password policy.
+	if pp := filepath.Join(dir, "password-policy.json"); withReport && withDetails && exists(pp) {
+		p, err := inventory.ParsePasswordPolicy("password-policy.json", read(t, pp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.SetPasswordPolicy(p)
+	}
 	return a
 }
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// liveOnly reports whether a check needs data only a live audit reads.
+func liveOnly(id string) bool { return audit.CheckByID(id).Needs&audit.NeedMFADevices != 0 }
 
 func run(t testing.TB, a *inventory.Account, mod func(*audit.Options)) *audit.Result {
 	t.Helper()
@@ -85,23 +107,40 @@ const acct = "arn:aws:iam::111122223333:"
 
 func TestEveryCheckFires(t *testing.T) {
 	r := run(t, fixture(t, true, true), nil)
+	// Without an allowlist, "from anywhere" merges into "without MFA"
+	// where the answers agree: the allowlisted run shows it on its own.
+	cidr := run(t, fixture(t, true, true), func(o *audit.Options) {
+		o.AllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+	})
 	seen := map[string]bool{}
+	for _, f := range cidr.Findings {
+		seen[f.RuleID] = true
+	}
 	for _, f := range r.Findings {
 		seen[f.RuleID] = true
 		if f.Severity < report.SeverityInfo || f.Title == "" || f.Message == "" || f.Remediation == "" || f.Fingerprint == "" {
 			t.Errorf("incomplete finding %+v", f)
 		}
 	}
+	// The account checks' cases trigger what the fixture cannot (a live
+	// root MFA device, a future key date).
+	for _, tt := range accountCases {
+		for _, f := range run(t, tt.account(t), nil).Findings {
+			seen[f.RuleID] = true
+		}
+	}
 	for _, c := range audit.Checks {
 		if !seen[c.ID] {
-			t.Errorf("the fixture does not trigger %s", c.ID)
+			t.Errorf("neither the fixture nor the account cases trigger %s", c.ID)
 		}
 		if !strings.HasPrefix(c.ID, "kw-audit-") || !strings.Contains(c.Remediation, "keywarden ") && c.ID != audit.RuleRootNoMFA {
 			t.Errorf("%s: id or remediation lacks keywarden: %q", c.ID, c.Remediation)
 		}
 	}
-	if len(r.Skipped) != 0 {
-		t.Errorf("skipped with both exports: %+v", r.Skipped)
+	for _, s := range r.Skipped {
+		if !liveOnly(s.Check) {
+			t.Errorf("skipped with both exports: %+v", s)
+		}
 	}
 }
 
@@ -126,7 +165,6 @@ func TestVerdicts(t *testing.T) {
 		audit.RuleIncompletePolicy + " " + acct + "user/dave",
 		audit.RuleKeyWithoutMFA + " " + acct + "user/bob key 1",
 		audit.RuleKeyWithoutMFA + " " + acct + "user/apps/carol key 1",
-		audit.RuleKeyFromAnywhere + " " + acct + "user/bob key 1",
 	}
 	for _, w := range want {
 		if _, ok := fs[w]; !ok {
@@ -145,6 +183,11 @@ func TestVerdicts(t *testing.T) {
 		audit.RuleKeyUserNoMFA + " " + acct + "user/erin", // has MFA
 		audit.RuleRoleWouldDo + " " + acct + "user/erin",  // key 2's use unknown
 		audit.RuleInitialSetupKey + " " + acct + "user/alice key 1",
+		// Without an allowlist the same answers make one finding.
+		audit.RuleKeyFromAnywhere + " " + acct + "user/bob key 1",
+		audit.RuleKeyFromAnywhere + " " + acct + "user/apps/carol key 1",
+		// erin's network guard binds an attacker's address.
+		audit.RuleKeyFromAnywhere + " " + acct + "user/erin key 1",
 	} {
 		if _, ok := fs[nw]; ok {
 			t.Errorf("unexpected finding %s", nw)
@@ -164,19 +207,26 @@ func TestVerdicts(t *testing.T) {
 	// The Bool mistake: the admin group's deny does not bind; DevAccess's
 	// grants go through, and the inert guard is named.
 	bob := row(t, r, "bob", "key 1")
-	if bob.WithoutMFA == nil || *bob.WithoutMFA != 15 || bob.WithoutMFADepends != 0 {
+	if bob.WithoutMFA == nil || *bob.WithoutMFA != 18 || bob.WithoutMFADepends != 0 {
 		t.Errorf("bob without MFA = %v (+%d)", bob.WithoutMFA, bob.WithoutMFADepends)
 	}
 	if bob.Exposure == nil || len(bob.Exposure.InertMFAGuards) != 1 || !strings.HasPrefix(bob.Exposure.InertMFAGuards[0], "group/devs-bool/inline/RequireMFA Statement[0]") {
 		t.Errorf("bob inert guards = %+v", bob.Exposure)
 	}
 	f := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/bob key 1"]
-	if f.Severity != report.SeverityHigh || !strings.Contains(f.Message, "allowed by arn:aws:iam::111122223333:policy/DevAccess Statement[0] (Sid Dev)") ||
-		!strings.Contains(f.Message, "does not bind") || !strings.Contains(f.Remediation, "--member bob") {
+	// DevAccess passes roles and creates functions and instances:
+	// privilege escalation, so critical, and the finding says which paths.
+	if f.Severity != report.SeverityCritical || !strings.Contains(f.Message, "allowed by arn:aws:iam::111122223333:policy/DevAccess Statement[0] (Sid Dev)") ||
+		!strings.Contains(f.Message, "does not bind") || !strings.Contains(f.Remediation, "--member bob") ||
+		!strings.Contains(f.Message, "Critical: it reaches 6 privilege-escalation path(s): ec2-run-instances-pass-role (iam:PassRole + ec2:RunInstances") ||
+		!strings.HasPrefix(f.Message, "Without MFA and from any address") || f.Properties["from_anywhere"] != true {
 		t.Errorf("bob finding = %+v", f)
 	}
+	if paths, _ := f.Properties["escalation_paths"].([]string); strings.Join(paths, ",") != "ec2-run-instances-pass-role,lambda-create-invoke-pass-role,lambda-create-event-source-pass-role,lambda-update-function-code,ssm-send-command,ssm-start-session" {
+		t.Errorf("bob escalation paths = %v", paths)
+	}
 	actions, _ := f.Properties["allowed_actions"].([]string)
-	if len(actions) != 15 || actions[0] != "iam:PassRole" {
+	if len(actions) != 18 || actions[0] != "iam:PassRole" {
 		t.Errorf("bob allowed actions = %v", actions)
 	}
 	for _, a := range actions {
@@ -190,12 +240,16 @@ func TestVerdicts(t *testing.T) {
 		t.Errorf("carol = %d / %d", *carol.WithoutMFA, *carol.FromAnywhere)
 	}
 	// erin's network deny leaves the answer depending on the address when
-	// no allowlist is given.
+	// no allowlist is given: the legitimate caller's address is unknown.
+	// An attacker's address is outside every network the account's
+	// policies name, so from there the deny binds: nothing, not "perhaps".
 	erin := row(t, r, "erin", "key 1")
-	if *erin.WithoutMFA != 0 || erin.WithoutMFADepends != 6 {
-		t.Errorf("erin without MFA = %d (+%d)", *erin.WithoutMFA, erin.WithoutMFADepends)
+	if *erin.WithoutMFA != 0 || erin.WithoutMFADepends != 6 || *erin.FromAnywhere != 0 || erin.FromAnywhereDepends != 0 {
+		t.Errorf("erin without MFA = %d (+%d), from anywhere %d (+%d)", *erin.WithoutMFA, erin.WithoutMFADepends, *erin.FromAnywhere, erin.FromAnywhereDepends)
 	}
-	if f := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/erin key 1"]; f.Severity != report.SeverityMedium || !strings.Contains(f.Message, "depending on aws:sourceip") {
+	if f := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/erin key 1"]; f.Severity != report.SeverityHigh || !strings.Contains(f.Message, "depending on aws:sourceip") ||
+		!strings.Contains(f.Message, "perhaps reaches 1 privilege-escalation path(s): ssm-send-command") ||
+		!strings.Contains(f.Message, "From an address outside every network its account's policies name, it can call none of them.") {
 		t.Errorf("erin finding = %+v", f)
 	}
 	// Inactive keys are not evaluated.
@@ -297,13 +351,13 @@ func TestDetailsOnly(t *testing.T) {
 	}
 	fs := findings(r)
 	f, ok := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/bob"]
-	if !ok || f.Severity != report.SeverityMedium || !strings.Contains(f.Message, "unknown without the credential report") {
+	if !ok || f.Severity != report.SeverityHigh || !strings.Contains(f.Message, "unknown without the credential report") || !strings.Contains(f.Message, "One step lower") {
 		t.Errorf("bob per-user exposure = %+v", f)
 	}
 	if _, ok := fs[audit.RuleKeyWithoutMFA+" "+acct+"user/alice"]; ok {
 		t.Error("alice's guard binds, yet a finding")
 	}
-	if bob := row(t, r, "bob", ""); bob.Status != "unknown" || *bob.WithoutMFA != 15 {
+	if bob := row(t, r, "bob", ""); bob.Status != "unknown" || *bob.WithoutMFA != 18 {
 		t.Errorf("bob row = %+v", bob)
 	}
 	if !strings.Contains(strings.Join(r.Warnings, "\n"), "per user, not per key") {
@@ -379,9 +433,17 @@ func TestParseActions(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "a.txt:2:") {
 		t.Errorf("error without position: %v", err)
 	}
+	// --actions replaces the built-in list; the Permissions management
+	// actions and the escalation paths' actions are still asked, since
+	// they decide whether a key reaches administrator power.
 	r := run(t, fixture(t, true, true), func(o *audit.Options) { o.Actions = []string{"s3:GetObject"} })
-	if b := row(t, r, "bob", "key 1"); *b.WithoutMFA != 1 {
-		t.Errorf("bob with one action = %d", *b.WithoutMFA)
+	if got := r.Settings.Actions; got[0] != "s3:GetObject" || !strings.Contains(strings.Join(got, ","), "iam:PutGroupPolicy") || strings.Contains(strings.Join(got, ","), "s3:PutObject") {
+		t.Errorf("actions asked = %v", got)
+	}
+	f := findings(r)[audit.RuleKeyWithoutMFA+" "+acct+"user/bob key 1"]
+	allowed := strings.Join(f.Properties["allowed_actions"].([]string), ",")
+	if !strings.HasPrefix(allowed, "s3:GetObject,iam:PassRole,") || strings.Contains(allowed, "s3:PutObject") {
+		t.Errorf("bob with one action = %s", allowed)
 	}
 }
 
@@ -471,7 +533,7 @@ func TestTextNoColorAndColor(t *testing.T) {
 	if strings.Contains(out, "\x1b[") {
 		t.Error("colour without Color")
 	}
-	for _, want := range []string{"Summary: 2 critical, 4 high,", "USER ", "WITHOUT MFA", "FROM ANYWHERE", "bob             key 1  active    60d    never", "15 actions", "0 actions (+6?)"} {
+	for _, want := range []string{"Summary: 3 critical, 6 high,", "USER ", "WITHOUT MFA", "FROM ANYWHERE", "bob             key 1  active    60d    never", "18 actions", "0 actions (+6?)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text lacks %q", want)
 		}
@@ -784,7 +846,9 @@ func TestOldReportListsUnusedCheckAsNotRun(t *testing.T) {
 	}
 	// A current report runs them.
 	for _, s := range run(t, fixture(t, true, true), nil).Skipped {
-		t.Errorf("skipped with a full report: %+v", s)
+		if !liveOnly(s.Check) {
+			t.Errorf("skipped with a full report: %+v", s)
+		}
 	}
 }
 
@@ -802,5 +866,54 @@ func TestFutureCreationDateNoted(t *testing.T) {
 	r := run(t, a, nil)
 	if notes := strings.Join(r.Warnings, "\n"); !strings.Contains(notes, "zed key 1 (2099-08-10)") || !strings.Contains(notes, "in the future") {
 		t.Errorf("no note about the future creation date: %q", r.Warnings)
+	}
+}
+
+// TestHTMLKeyRowsShowUserFindings (account.html is the golden of the first
+// case): a key row that lists actions usable
+// without MFA must show the findings about them, and a user's findings
+// (no MFA device, incomplete policy data) appear on each of its key rows.
+func TestHTMLKeyRowsShowUserFindings(t *testing.T) {
+	tests := []struct {
+		name                string
+		withReport, details bool
+		// user: rule ids whose findings its first row must show
+		want map[string][]string
+	}{
+		{"both exports", true, true, map[string][]string{
+			"bob":  {audit.RuleKeyWithoutMFA, audit.RuleConsoleNoMFA, audit.RuleKeyUserNoMFA, audit.RuleKeyUnused},
+			"dave": {audit.RuleIncompletePolicy, audit.RuleInitialSetupKey},
+		}},
+		{"authorization details alone", false, true, map[string][]string{
+			"bob":  {audit.RuleKeyWithoutMFA},
+			"dave": {audit.RuleIncompletePolicy},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := audit.WriteHTML(&b, "test", run(t, fixture(t, tt.withReport, tt.details), nil)); err != nil {
+				t.Fatal(err)
+			}
+			rows := strings.Split(b.String(), `<tbody class="key"`)[1:]
+			first := map[string]string{}
+			for _, r := range rows {
+				if strings.Contains(r, "the key can call") && strings.Contains(r, "No findings for this key.") {
+					t.Errorf("a row lists exposed actions and says it has no findings:\n%s", r)
+				}
+				user := r[strings.Index(r, `<td data-sort="`)+len(`<td data-sort="`):]
+				user = user[:strings.IndexByte(user, '"')]
+				if _, ok := first[user]; !ok {
+					first[user] = r
+				}
+			}
+			for user, rules := range tt.want {
+				for _, id := range rules {
+					if !strings.Contains(first[user], `<code class="muted">`+id+`</code>`) {
+						t.Errorf("%s's row lacks %s", user, id)
+					}
+				}
+			}
+		})
 	}
 }

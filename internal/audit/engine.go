@@ -23,13 +23,37 @@ func NewEngineExposer() Exposer {
 
 var exposureScenarios = []iameval.Scenario{iameval.LongTermKey, iameval.OutsideNetwork}
 
+// attackerNetworks is what the attacker's address lies outside: the allowed
+// networks and every network the account's policies name, so that an Allow
+// conditioned on aws:SourceIp does not apply to it and a Deny on
+// NotIpAddress does. A network of length 0 (everything) is left out: no
+// address lies outside it.
+func attackerNetworks(allowed, policy []netip.Prefix) []netip.Prefix {
+	out := append([]netip.Prefix(nil), allowed...)
+	for _, p := range policy {
+		if p.Bits() > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func (e *engineExposer) Exposure(s Subject, actions []string, allowed []netip.Prefix) (*Exposure, error) {
 	ev, err := e.c.Compile(iameval.Principal{ARN: s.ARN, AccountID: s.AccountID, Username: s.Username, Tags: s.Tags,
 		Identity: s.Identity, Boundary: s.Boundary, SCPs: s.SCPs})
 	if err != nil {
 		return nil, err
 	}
-	answers := ev.Exposure(iameval.ExposureQuery{Actions: actions, Scenarios: exposureScenarios, AllowedCIDRs: allowed})
+	var answers []iameval.Answer
+	if outside := attackerNetworks(allowed, s.PolicyCIDRs); len(outside) == len(allowed) {
+		answers = ev.Exposure(iameval.ExposureQuery{Actions: actions, Scenarios: exposureScenarios, AllowedCIDRs: allowed})
+	} else {
+		// The legitimate caller's address is inside the allowed networks
+		// (any public address when none are given); the attacker's is
+		// outside every network the policies name.
+		answers = ev.Exposure(iameval.ExposureQuery{Actions: actions, Scenarios: exposureScenarios[:1], AllowedCIDRs: allowed})
+		answers = append(answers, ev.Exposure(iameval.ExposureQuery{Actions: actions, Scenarios: exposureScenarios[1:], AllowedCIDRs: outside})...)
+	}
 	exp := &Exposure{}
 	inertMFA, inertNet, inertAllow := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, a := range answers {

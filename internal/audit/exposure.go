@@ -2,8 +2,11 @@ package audit
 
 import (
 	"net/netip"
+	"sort"
+	"strings"
 
 	"github.com/keywarden/keywarden/internal/iampolicy"
+	"github.com/keywarden/keywarden/internal/inventory"
 )
 
 // Subject is one user's policies, as the exposure engine needs them.
@@ -15,6 +18,11 @@ type Subject struct {
 	Identity  []*iampolicy.Policy
 	Boundary  *iampolicy.Policy
 	SCPs      [][]*iampolicy.Policy
+	// PolicyCIDRs are the networks the account's policies name in
+	// aws:SourceIp conditions. An attacker's address is outside all of
+	// them (and outside the allowed networks): the "from anywhere"
+	// question is asked from such an address.
+	PolicyCIDRs []netip.Prefix
 }
 
 // Grant is one sensitive action a scenario allows, with the statements that
@@ -68,4 +76,69 @@ func certain(gs []Grant) (sure, maybe []Grant) {
 		}
 	}
 	return sure, maybe
+}
+
+// policyCIDRs collects the networks every policy of the account names in
+// an aws:SourceIp condition (any operator), each once, in a stable order:
+// the attacker's address is chosen outside all of them. Values that are
+// not addresses or networks are ignored (AWS refuses them too).
+func policyCIDRs(acct *inventory.Account) []netip.Prefix {
+	seen := map[netip.Prefix]bool{}
+	var out []netip.Prefix
+	scan := func(p *iampolicy.Policy) {
+		if p == nil {
+			return
+		}
+		for _, st := range p.Statements {
+			for _, c := range st.Conditions {
+				if !strings.EqualFold(c.Key, "aws:SourceIp") {
+					continue
+				}
+				for _, v := range c.Strings() {
+					pfx, err := netip.ParsePrefix(v)
+					if err != nil {
+						a, aerr := netip.ParseAddr(v)
+						if aerr != nil {
+							continue
+						}
+						pfx = netip.PrefixFrom(a, a.BitLen())
+					}
+					if pfx = pfx.Masked(); !seen[pfx] {
+						seen[pfx] = true
+						out = append(out, pfx)
+					}
+				}
+			}
+		}
+	}
+	for _, u := range acct.Users {
+		for _, p := range u.Inline {
+			scan(p)
+		}
+	}
+	for _, g := range acct.Groups {
+		for _, p := range g.Inline {
+			scan(p)
+		}
+	}
+	for _, r := range acct.Roles {
+		for _, p := range r.Inline {
+			scan(p)
+		}
+	}
+	for _, mp := range acct.Policies {
+		scan(mp.Document)
+	}
+	for _, level := range acct.SCPs {
+		for _, p := range level {
+			scan(p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if c := out[i].Addr().Compare(out[j].Addr()); c != 0 {
+			return c < 0
+		}
+		return out[i].Bits() < out[j].Bits()
+	})
+	return out
 }

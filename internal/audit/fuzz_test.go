@@ -48,3 +48,23 @@ func FuzzAuditReport(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAuditDetails runs the whole audit, exposure engine included, over
+// hostile authorization details: the escalation paths, the attacker's
+// address from the policies' networks and the per-policy checks must not
+// panic on anything the parser accepts.
+func FuzzAuditDetails(f *testing.F) {
+	f.Add(read(f, "testdata/authorization-details.json"))
+	f.Add(read(f, "testdata/privesc/authorization-details.json"))
+	f.Add([]byte(`{"UserDetailList":[{"UserName":"x","Arn":"arn:aws:iam::1:user/x","UserPolicyList":[{"PolicyName":"p","PolicyDocument":{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":["0.0.0.0/0","::/0","1.2.3.4","bad"]}}}}}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a := inventory.New()
+		if err := a.ParseAuthorizationDetails("fuzz", data); err != nil {
+			return
+		}
+		r := audit.Run(a, audit.Options{Now: now, Exposer: audit.NewEngineExposer()})
+		if err := audit.WriteText(io.Discard, r, audit.TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -142,7 +142,9 @@ func WriteHTML(w io.Writer, version string, r *Result) error {
 			if k.User != user && !(user == "" && strings.HasPrefix(f.Location.Resource, k.UserARN+" ")) {
 				continue
 			}
-			if key != "" && k.Key == key || key == "" && k.Status == "active" && containsRule(k.KeyRow.Findings, f.RuleID) {
+			// A user's finding goes on every row that noted it: its active
+			// keys, or the row standing for keys nobody listed.
+			if key != "" && k.Key == key || key == "" && containsRule(k.KeyRow.Findings, f.RuleID) {
 				k.Findings = append(k.Findings, f)
 				placed = true
 			}

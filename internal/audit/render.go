@@ -100,6 +100,9 @@ func sourcesText(r *Result) string {
 		if r.Sources.AuthorizationDetails {
 			s = append(s, "the authorization details")
 		}
+		if r.Sources.PasswordPolicy {
+			s = append(s, "the password policy")
+		}
 	}
 	if r.Sources.SCPs {
 		s = append(s, "SCPs")

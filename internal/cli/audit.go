@@ -32,6 +32,7 @@ type auditOptions struct {
 
 	CredentialReport     string
 	AuthorizationDetails string
+	PasswordPolicy       string
 	SCPs                 []string
 	ActionsFile          string
 	AllowedCIDRs         []string
@@ -88,11 +89,12 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or input err
 	opts.AWS.bind(cmd)
 	fl.StringVar(&opts.CredentialReport, "credential-report", "", "read the credential report from `FILE` (CSV, or the JSON of aws iam get-credential-report; - for stdin)")
 	fl.StringVar(&opts.AuthorizationDetails, "authorization-details", "", "read the authorization details from `FILE` (the JSON of aws iam get-account-authorization-details)")
+	fl.StringVar(&opts.PasswordPolicy, "password-policy", "", "read the account's password policy from `FILE` (the JSON of aws iam get-account-password-policy)")
 	fl.StringArrayVar(&opts.SCPs, "scp", nil, "read the service control policies attached at one level of the organisation from `FILE[,FILE...]` (repeatable: one flag per level)")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|sarif|csv|html")
 	fl.StringVarP(&opts.Output, "output", "o", "", "write the report to `FILE` (mode 0600) instead of stdout")
 	fl.StringVar(&opts.FailOn, "fail-on", "low", "exit 1 when a finding is at least this severity: "+report.SeverityNames+"|none")
-	fl.StringVar(&opts.ActionsFile, "actions", "", "the sensitive actions to evaluate, one per line, from `FILE` (default: a built-in list)")
+	fl.StringVar(&opts.ActionsFile, "actions", "", "the sensitive actions to evaluate, one per line, from `FILE` (default: a built-in list; IAM permissions-management and privilege-escalation actions are always added)")
 	fl.StringArrayVar(&opts.AllowedCIDRs, "allowed-cidr", nil, "a network keys are meant to be used from (repeatable); keys usable from outside are reported")
 	fl.StringArrayVar(&opts.allowCIDRs, "allow-cidr", nil, "same as --allowed-cidr (the spelling of keywarden policy mfa)")
 	_ = fl.MarkHidden("allow-cidr")
@@ -143,11 +145,17 @@ func runAudit(ctx context.Context, opts *auditOptions) error {
 			return UsageError(err)
 		}
 	}
-	offline := opts.CredentialReport != "" || opts.AuthorizationDetails != ""
+	offline := opts.CredentialReport != "" || opts.AuthorizationDetails != "" || opts.PasswordPolicy != ""
 	if offline && (opts.AWS.Profile != "" || opts.AWS.EndpointURL != "") {
-		return usageErrorf("--profile and --endpoint-url are for a live audit; they cannot be combined with --credential-report or --authorization-details")
+		return usageErrorf("--profile and --endpoint-url are for a live audit; they cannot be combined with --credential-report, --authorization-details or --password-policy")
 	}
-	if opts.CredentialReport == "-" && opts.AuthorizationDetails == "-" {
+	stdin := 0
+	for _, in := range []string{opts.CredentialReport, opts.AuthorizationDetails, opts.PasswordPolicy} {
+		if in == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
 		return usageErrorf("only one input can be read from stdin")
 	}
 
@@ -246,6 +254,17 @@ func auditLoadFiles(opts *auditOptions) (*inventory.Account, error) {
 			return nil, err
 		}
 		acct.ApplyCredentialReport(opts.CredentialReport, rep)
+	}
+	if opts.PasswordPolicy != "" {
+		data, err := readInput(opts.IO, opts.PasswordPolicy, 64<<10)
+		if err != nil {
+			return nil, err
+		}
+		pp, err := inventory.ParsePasswordPolicy(opts.PasswordPolicy, data)
+		if err != nil {
+			return nil, err
+		}
+		acct.SetPasswordPolicy(pp)
 	}
 	return acct, nil
 }

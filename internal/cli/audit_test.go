@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ const auditFixtures = "../audit/testdata/"
 func TestAuditOfflineExitCodes(t *testing.T) {
 	io_, out, errOut := Test("")
 	code := auditRun(t, io_, "--credential-report", auditFixtures+"credential-report.csv", "--authorization-details", auditFixtures+"authorization-details.json")
-	if code != ExitFindings || !strings.Contains(out.String(), "Summary: 2 critical, 4 high") || errOut.Len() != 0 {
+	if code != ExitFindings || !strings.Contains(out.String(), "Summary: 3 critical, 6 high") || errOut.Len() != 0 {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	io_, out, _ = Test("")
@@ -73,7 +74,7 @@ func TestAuditOutputFileAndFormats(t *testing.T) {
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, "audit.json"))
 	var doc report.Document
-	if err := json.Unmarshal(data, &doc); err != nil || doc.Summary.BySeverity["critical"] != 2 {
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Summary.BySeverity["critical"] != 3 {
 		t.Errorf("json: %v %+v", err, doc.Summary)
 	}
 }
@@ -112,7 +113,10 @@ func TestAuditActionsAndCIDR(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := doc.Extra.Audit.Settings
-	if strings.Join(s.Actions, ",") != "s3:GetObject" || strings.Join(s.AllowedCIDRs, ",") != "203.0.113.7/32" {
+	// The file replaces the built-in list; the escalation actions are
+	// always asked after it.
+	if len(s.Actions) < 2 || s.Actions[0] != "s3:GetObject" || !slices.Contains(s.Actions, "iam:PutGroupPolicy") || slices.Contains(s.Actions, "s3:PutObject") ||
+		strings.Join(s.AllowedCIDRs, ",") != "203.0.113.7/32" {
 		t.Errorf("settings = %+v", s)
 	}
 }
@@ -219,7 +223,7 @@ func TestAuditSharedSamples(t *testing.T) {
 	}
 	// cloudsplaining's authorization details alone: exposure per user.
 	out = run("--authorization-details", ad("salesforce__cloudsplaining__test__files__example-authz-details.json"))
-	for _, want := range []string{"keywarden audit: 012345678901, 3 users", "Without MFA, a long-term key of obama", "kw-audit-key-too-old: needs the credential report"} {
+	for _, want := range []string{"keywarden audit: 012345678901, 3 users", "Without MFA and from any address, a long-term key of obama", "kw-audit-key-too-old: needs the credential report"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("cloudsplaining details: no %q", want)
 		}

@@ -40,7 +40,25 @@ type Action struct {
 	// ResourceTypes names the resource types the action acts on, as the
 	// Service Authorization Reference does ("user", "bucket", "object").
 	ResourceTypes []string
+	// AccessLevel is the action's access level in the Service
+	// Authorization Reference: Read, List, Write, Tagging or
+	// PermissionsManagement (the reference lists the last two with Write).
+	AccessLevel AccessLevel
 }
+
+// AccessLevel is an access level of the Service Authorization Reference.
+type AccessLevel string
+
+// The access levels.
+const (
+	Read                  AccessLevel = "Read"
+	List                  AccessLevel = "List"
+	Write                 AccessLevel = "Write"
+	Tagging               AccessLevel = "Tagging"
+	PermissionsManagement AccessLevel = "Permissions management"
+)
+
+var levelByCode = map[string]AccessLevel{"R": Read, "L": List, "W": Write, "T": Tagging, "P": PermissionsManagement}
 
 // String is "service:Name".
 func (a Action) String() string { return a.Service + ":" + a.Name }
@@ -80,7 +98,8 @@ func load() {
 				continue
 			}
 			n, types, hasTypes := strings.Cut(n, "=")
-			a := Action{Service: prefix, Name: n, WildcardOnly: !hasTypes}
+			n, code, _ := strings.Cut(n, "/")
+			a := Action{Service: prefix, Name: n, WildcardOnly: !hasTypes, AccessLevel: levelByCode[code]}
 			if hasTypes {
 				a.ResourceTypes = strings.Split(types, "|")
 			}
@@ -117,6 +136,22 @@ func Actions(prefix string) []string {
 	once.Do(load)
 	out := append([]string(nil), svcs[strings.ToLower(prefix)]...)
 	sort.Strings(out)
+	return out
+}
+
+// AtLevel returns a service's actions of one access level, sorted by name:
+// AtLevel("iam", PermissionsManagement) is every IAM action that can change
+// who may do what.
+func AtLevel(prefix string, level AccessLevel) []Action {
+	once.Do(load)
+	prefix = strings.ToLower(prefix)
+	var out []Action
+	for _, n := range svcs[prefix] {
+		if a := actions[prefix+":"+strings.ToLower(n)]; a.AccessLevel == level {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 

@@ -93,3 +93,48 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestAccessLevels(t *testing.T) {
+	tests := []struct {
+		action string
+		level  AccessLevel
+	}{
+		{"iam:PutGroupPolicy", PermissionsManagement},
+		{"iam:UpdateAssumeRolePolicy", PermissionsManagement},
+		{"s3:PutBucketPolicy", PermissionsManagement},
+		{"iam:CreateAccessKey", Write},
+		{"iam:TagUser", Tagging},
+		{"iam:GetUser", Read},
+		{"iam:ListUsers", List},
+	}
+	for _, tt := range tests {
+		if a, ok := Lookup(tt.action); !ok || a.AccessLevel != tt.level {
+			t.Errorf("Lookup(%q).AccessLevel = %q (found %v), want %q", tt.action, a.AccessLevel, ok, tt.level)
+		}
+	}
+	// Every action of the catalogue has a level: the generator refuses
+	// a level it does not know.
+	for _, svc := range Services() {
+		for _, n := range Actions(svc) {
+			if a, _ := Lookup(svc + ":" + n); a.AccessLevel == "" {
+				t.Fatalf("%s:%s has no access level", svc, n)
+			}
+		}
+	}
+	pm := AtLevel("IAM", PermissionsManagement)
+	names := map[string]bool{}
+	for _, a := range pm {
+		if a.Service != "iam" || a.AccessLevel != PermissionsManagement {
+			t.Errorf("AtLevel returned %+v", a)
+		}
+		names[a.Name] = true
+	}
+	for _, want := range []string{"AttachGroupPolicy", "AttachRolePolicy", "AttachUserPolicy", "CreatePolicyVersion", "PutGroupPolicy", "PutRolePolicy", "PutUserPolicy", "SetDefaultPolicyVersion", "UpdateAssumeRolePolicy"} {
+		if !names[want] {
+			t.Errorf("AtLevel(iam, PermissionsManagement) lacks %s (got %d actions)", want, len(pm))
+		}
+	}
+	if names["CreateAccessKey"] || names["GetUser"] {
+		t.Error("AtLevel(iam, PermissionsManagement) holds actions of other levels")
+	}
+}

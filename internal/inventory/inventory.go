@@ -38,6 +38,9 @@ type Account struct {
 	Root *Root
 	// Summary is GetAccountSummary's map (live only).
 	Summary map[string]int32
+	// PasswordPolicy is the account's password policy; nil when unknown
+	// (not read), Exists false when the account has none.
+	PasswordPolicy *PasswordPolicy
 	// Sources says what the model was built from.
 	Sources Sources
 	// ReportGenerated is when the credential report was generated (zero
@@ -67,6 +70,8 @@ type Sources struct {
 	MFADevices bool `json:"mfa_devices"`
 	// SCPs: service control policies were given.
 	SCPs bool `json:"scps"`
+	// PasswordPolicy: the account's password policy was read.
+	PasswordPolicy bool `json:"password_policy"`
 	// Live: read from the AWS API.
 	Live bool `json:"live"`
 	// Files names the export files read.
@@ -220,6 +225,10 @@ type Root struct {
 	// KeysPresent is GetAccountSummary's AccountAccessKeysPresent, for when
 	// the report's slots are not available.
 	KeysPresent Tri
+	// MFAVirtual says whether a virtual MFA device is assigned to the root
+	// user (ListVirtualMFADevices lists it with the root ARN); Unknown when
+	// no source shows it.
+	MFAVirtual Tri
 }
 
 // Group is one IAM group.

@@ -34,6 +34,7 @@ type IAMAPI interface {
 	ListMFADevices(context.Context, *iam.ListMFADevicesInput, ...func(*iam.Options)) (*iam.ListMFADevicesOutput, error)
 	ListVirtualMFADevices(context.Context, *iam.ListVirtualMFADevicesInput, ...func(*iam.Options)) (*iam.ListVirtualMFADevicesOutput, error)
 	GetAccountSummary(context.Context, *iam.GetAccountSummaryInput, ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error)
+	GetAccountPasswordPolicy(context.Context, *iam.GetAccountPasswordPolicyInput, ...func(*iam.Options)) (*iam.GetAccountPasswordPolicyOutput, error)
 }
 
 // STSAPI is the part of the STS client the loader calls.
@@ -52,6 +53,7 @@ var RequiredActions = []string{
 	"iam:ListMFADevices",
 	"iam:ListVirtualMFADevices",
 	"iam:GetAccountSummary",
+	"iam:GetAccountPasswordPolicy",
 }
 
 // RequiredPolicy is the minimal identity policy that lets a principal run
@@ -218,6 +220,7 @@ func Load(ctx context.Context, client IAMAPI, stsClient STSAPI, opt LiveOptions)
 	// Keys and MFA devices per user, by ID; the report then adds last use
 	// where GetAccessKeyLastUsed had none.
 	virtual := map[string]bool{}
+	rootVirtual := false
 	vp := iam.NewListVirtualMFADevicesPaginator(client, &iam.ListVirtualMFADevicesInput{})
 	for vp.HasMorePages() {
 		page, err := vp.NextPage(ctx)
@@ -226,6 +229,11 @@ func Load(ctx context.Context, client IAMAPI, stsClient STSAPI, opt LiveOptions)
 		}
 		for _, d := range page.VirtualMFADevices {
 			virtual[aws.ToString(d.SerialNumber)] = true
+			// The root user's device is listed with the root ARN as its
+			// user: the root's MFA is then virtual, not hardware.
+			if d.User != nil && strings.HasSuffix(aws.ToString(d.User.Arn), ":root") {
+				rootVirtual = true
+			}
 		}
 	}
 	if err := loadKeysAndMFA(ctx, client, a, virtual, opt.Concurrency, progress); err != nil {
@@ -251,6 +259,21 @@ func Load(ctx context.Context, client IAMAPI, stsClient STSAPI, opt LiveOptions)
 	}
 	if v, ok := a.Summary["AccountAccessKeysPresent"]; ok && a.Root.KeysPresent == Unknown {
 		a.Root.KeysPresent = TriOf(v > 0)
+	}
+	// A virtual device assigned to the root user is the root's MFA.
+	a.Root.MFAVirtual = TriOf(rootVirtual)
+
+	progress("password policy", 0, 0)
+	pp, err := client.GetAccountPasswordPolicy(ctx, &iam.GetAccountPasswordPolicyInput{})
+	var ae smithy.APIError
+	switch {
+	case errors.As(err, &ae) && ae.ErrorCode() == "NoSuchEntity":
+		// The account has no password policy: AWS's default applies.
+		a.SetPasswordPolicy(&PasswordPolicy{})
+	case err != nil:
+		return nil, wrapAWSError(err)
+	default:
+		a.SetPasswordPolicy(passwordPolicyOf(pp.PasswordPolicy))
 	}
 	progress("done", 0, 0)
 	return a, nil
@@ -487,4 +510,15 @@ func loadUserCreds(ctx context.Context, client IAMAPI, u *User, virtual map[stri
 	u.MFADevices = devs
 	u.MFAActive = TriOf(len(devs) > 0)
 	return nil
+}
+
+func passwordPolicyOf(p *iamtypes.PasswordPolicy) *PasswordPolicy {
+	if p == nil {
+		return &PasswordPolicy{}
+	}
+	return &PasswordPolicy{Exists: true, MinimumPasswordLength: int(aws.ToInt32(p.MinimumPasswordLength)),
+		RequireSymbols: p.RequireSymbols, RequireNumbers: p.RequireNumbers,
+		RequireUppercaseCharacters: p.RequireUppercaseCharacters, RequireLowercaseCharacters: p.RequireLowercaseCharacters,
+		MaxPasswordAge: int(aws.ToInt32(p.MaxPasswordAge)), PasswordReusePrevention: int(aws.ToInt32(p.PasswordReusePrevention)),
+		ExpirePasswords: p.ExpirePasswords, HardExpiry: aws.ToBool(p.HardExpiry)}
 }

