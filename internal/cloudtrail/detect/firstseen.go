@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -19,8 +20,16 @@ type Seen struct {
 // Baseline is what is known of one key: for each dimension (in the order
 // of Dimensions) its values and when they were seen.
 type Baseline struct {
-	Dims [4]map[string]Seen
+	Dims [NumDims]map[string]Seen
 }
+
+// accountPrefix marks the baselines of whole accounts among those of keys
+// (AccountKey): what any key of the account was used from.
+const accountPrefix = "account:"
+
+// AccountKey is the name under which an account's baseline is kept
+// beside its keys' ("account:111122223333").
+func AccountKey(account string) string { return accountPrefix + account }
 
 // maxValuesPerDim bounds the values remembered per key and dimension; a
 // key sprayed from thousands of addresses is flagged long before.
@@ -38,11 +47,13 @@ type seenValue struct {
 
 type actorObs struct {
 	// instance: the key is a role session delivered to an EC2 instance.
-	instance  bool
+	instance bool
+	// task: the key is a role session delivered to an ECS task.
+	task      bool
 	keyID     string
 	principal string
 	account   string
-	dims      [4]map[string]*seenValue
+	dims      [NumDims]map[string]*seenValue
 	// days: for long-term keys when a dormant rule is loaded, the UTC days
 	// (Unix days) the key was used.
 	days map[int32]*activeDay
@@ -120,7 +131,7 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 	if !strings.HasPrefix(id, "AKIA") && !strings.HasPrefix(id, "ASIA") {
 		return
 	}
-	var vals [4]string
+	var vals [NumDims]string
 	if a, ok := r.SourceAddr(); ok {
 		// Format into a reused buffer: map lookups need no allocation and
 		// inserts clone.
@@ -135,14 +146,17 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		vals[2] = r.AWSRegion
 	}
 	vals[3] = AgentFamily(r.UserAgent)
+	if r.EventName == "RunInstances" && r.ErrorCode == "" && r.EventSource == "ec2.amazonaws.com" {
+		vals[4] = r.AWSRegion
+	}
 	dormancy := len(w.e.dormant) > 0 && id[0] == 'A' && id[1] == 'K'
-	if vals == [4]string{} && !dormancy {
+	if vals == [NumDims]string{} && !dormancy {
 		return
 	}
 	o, ok := w.obs[id]
 	if !ok {
 		o = &actorObs{keyID: strings.Clone(id), principal: strings.Clone(r.Principal()), account: strings.Clone(account(r)),
-			instance: isInstanceSession(r.UserIdentity.PrincipalID)}
+			instance: isInstanceSession(r.UserIdentity.PrincipalID), task: isTaskSession(r.UserIdentity.PrincipalID)}
 		w.obs[o.keyID] = o
 	}
 	if dormancy {
@@ -188,69 +202,117 @@ func (s *seenValue) setFirst(r *cloudtrail.Record) {
 // Observations returns what this run saw of each key, to store as the new
 // baseline. Only long-term keys (AKIA) are returned when longTermOnly:
 // temporary keys live hours and their baselines would only grow the store.
+// Each account the keys belong to has a baseline too (under AccountKey),
+// with what every key of it, temporary ones included, was used from.
 func (res *Result) Observations(longTermOnly bool) map[string]*Baseline {
 	out := map[string]*Baseline{}
 	for id, o := range res.obs {
+		if isAccountID(o.account) {
+			ak := AccountKey(o.account)
+			b := out[ak]
+			if b == nil {
+				b = &Baseline{}
+				out[ak] = b
+			}
+			b.add(o)
+		}
 		if longTermOnly && !strings.HasPrefix(id, "AKIA") {
 			continue
 		}
 		b := &Baseline{}
-		for d, m := range o.dims {
-			if len(m) == 0 {
-				continue
-			}
-			b.Dims[d] = make(map[string]Seen, len(m))
-			for v, s := range m {
-				b.Dims[d][v] = s.Seen
-			}
-		}
+		b.add(o)
 		out[id] = b
 	}
 	return out
 }
 
-// Keys lists the access keys observed, for loading their baselines.
+// add merges a key's observations into b (bounded like a key's).
+func (b *Baseline) add(o *actorObs) {
+	for d, m := range o.dims {
+		if len(m) == 0 {
+			continue
+		}
+		if b.Dims[d] == nil {
+			b.Dims[d] = make(map[string]Seen, len(m))
+		}
+		for v, s := range m {
+			cur, ok := b.Dims[d][v]
+			if !ok {
+				if len(b.Dims[d]) < maxValuesPerDim {
+					b.Dims[d][v] = s.Seen
+				}
+				continue
+			}
+			if s.First.Before(cur.First) {
+				cur.First = s.First
+			}
+			if s.Last.After(cur.Last) {
+				cur.Last = s.Last
+			}
+			cur.Count += s.Count
+			b.Dims[d][v] = cur
+		}
+	}
+}
+
+// Keys lists the access keys observed, and their accounts (as
+// AccountKey), for loading their baselines.
 func (res *Result) Keys() []string {
 	out := make([]string, 0, len(res.obs))
-	for id := range res.obs {
+	accounts := map[string]bool{}
+	for id, o := range res.obs {
 		out = append(out, id)
+		if isAccountID(o.account) && !accounts[o.account] {
+			accounts[o.account] = true
+			out = append(out, AccountKey(o.account))
+		}
 	}
 	return out
 }
 
-// firstSeen reports values a key used for the first time. A value is new
-// when the key was already established before it appeared: the stored
-// baseline knows other values for the key, or the key was seen in this
-// run more than the rule's warm-up before the value first appeared. So the
-// first hour of a key nobody has seen before is its baseline, not an alert.
+// firstSeen reports values a key (or, for account-scope rules, any key of
+// the account) used for the first time. A value is new when the key was
+// already established before it appeared: the stored baseline knows
+// other values for the key, or the key was seen in this run more than the
+// rule's warm-up before the value first appeared. So the first hour of a
+// key nobody has seen before is its baseline, not an alert, unless the
+// store already holds a baseline for its account: then a long-term key
+// new to the store is judged at once against what the account is known
+// to use.
 func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
 	var out []*Finding
 	for _, c := range res.e.firstSeen {
+		if c.Scope == ScopeAccount {
+			out = append(out, res.accountFirstSeen(c, prior)...)
+			continue
+		}
 		for id, o := range res.obs {
 			m := o.dims[c.dim]
 			if len(m) == 0 {
 				continue
 			}
 			var known map[string]Seen
-			if b := prior[id]; b != nil {
+			judge := "key in use since "
+			b := prior[id]
+			if b == nil && strings.HasPrefix(id, "AKIA") && isAccountID(o.account) {
+				if ab := prior[AccountKey(o.account)]; ab != nil {
+					b, judge = ab, "key new to the baseline; account "+o.account+" known since "
+				}
+			}
+			if b != nil {
 				known = b.Dims[c.dim]
 			}
-			var start time.Time
-			for _, s := range known {
-				if start.IsZero() || s.First.Before(start) {
-					start = s.First
-				}
-			}
-			for _, s := range m {
-				if start.IsZero() || s.First.Before(start) {
-					start = s.First
-				}
+			start := earliest(known, m)
+			// Judged against the account: no warm-up of the key's own.
+			warm := start.Add(c.Warmup)
+			if strings.HasPrefix(judge, "key new") {
+				warm = time.Time{}
 			}
 			for v, s := range m {
 				if _, ok := known[v]; ok {
 					continue
 				}
-				if !s.First.After(start.Add(c.Warmup)) {
+				if !s.First.After(warm) {
 					continue
 				}
 				if len(c.FirstEvent) > 0 && !contains(c.FirstEvent, s.firstName) {
@@ -258,9 +320,94 @@ func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
 				}
 				g := o.groupOf(s)
 				f := g.finding(c, id, v)
-				f.Detail = append(f.Detail, "key in use since "+stamp(start))
+				f.Detail = append(f.Detail, judge+stamp(start))
 				out = append(out, f)
 			}
+		}
+	}
+	return out
+}
+
+// earliest is the earliest first sighting among known and seen values.
+func earliest(known map[string]Seen, seen map[string]*seenValue) time.Time {
+	var start time.Time
+	for _, s := range known {
+		if start.IsZero() || s.First.Before(start) {
+			start = s.First
+		}
+	}
+	for _, s := range seen {
+		if start.IsZero() || s.First.Before(start) {
+			start = s.First
+		}
+	}
+	return start
+}
+
+// accountFirstSeen reports values no key of an account had used: each
+// value once, on the key that used it first. With a stored baseline for
+// the account there is no warm-up (everything the account is not known to
+// use is new, whichever key brings it); without one, the account's first
+// warm-up in the run is its baseline. Sessions delivered to instances and
+// tasks add to what the account knows but are not reported (their
+// addresses change with every instance; instance-credentials rules watch
+// them).
+func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline) []*Finding {
+	type first struct {
+		id string
+		o  *actorObs
+		s  *seenValue
+	}
+	byAccount := map[string]map[string]first{}
+	for id, o := range res.obs {
+		if !isAccountID(o.account) {
+			continue
+		}
+		vals := byAccount[o.account]
+		if vals == nil {
+			vals = map[string]first{}
+			byAccount[o.account] = vals
+		}
+		for v, s := range o.dims[c.dim] {
+			cur, ok := vals[v]
+			if !ok || s.First.Before(cur.s.First) || (s.First.Equal(cur.s.First) && id < cur.id) {
+				vals[v] = first{id, o, s}
+			}
+		}
+	}
+	var out []*Finding
+	for acct, vals := range byAccount {
+		var known map[string]Seen
+		if b := prior[AccountKey(acct)]; b != nil {
+			known = b.Dims[c.dim]
+		}
+		var start time.Time
+		for _, s := range known {
+			if start.IsZero() || s.First.Before(start) {
+				start = s.First
+			}
+		}
+		warm := time.Time{}
+		judge := fmt.Sprintf("never seen for account %s, whose stored baseline starts %s", acct, stamp(start))
+		if len(known) == 0 {
+			for _, f := range vals {
+				if start.IsZero() || f.s.First.Before(start) {
+					start = f.s.First
+				}
+			}
+			warm = start.Add(c.Warmup)
+			judge = fmt.Sprintf("not seen for account %s since %s (no stored baseline for it)", acct, stamp(start))
+		}
+		for v, f := range vals {
+			if _, ok := known[v]; ok || f.o.instance || f.o.task || !f.s.First.After(warm) {
+				continue
+			}
+			if len(c.FirstEvent) > 0 && !contains(c.FirstEvent, f.s.firstName) {
+				continue
+			}
+			fd := f.o.groupOf(f.s).finding(c, f.id, v)
+			fd.Detail = append(fd.Detail, judge)
+			out = append(out, fd)
 		}
 	}
 	return out

@@ -1,0 +1,93 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/keywarden/keywarden/internal/awsipranges"
+)
+
+// isTaskSession reports whether a principal ID names a role session
+// delivered to an ECS task: "AROA...:" and the task ID, 32 hex digits.
+func isTaskSession(principalID string) bool {
+	_, sess, ok := strings.Cut(principalID, ":")
+	if !ok || len(sess) != 32 {
+		return false
+	}
+	for i := 0; i < len(sess); i++ {
+		c := sess[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// outsideAWS reports whether a is a public address outside AWS's
+// published ranges. Private, shared (100.64/10), loopback and link-local
+// addresses are the caller's own network (VPC endpoints log those).
+func outsideAWS(ranges *awsipranges.Set, a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsGlobalUnicast() || a.IsPrivate() || cgnat.Contains(a) {
+		return false
+	}
+	return !ranges.Contains(a)
+}
+
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// instanceOutside reports sessions delivered to EC2 instances or ECS
+// tasks used from a public address outside AWS that is not the session's
+// own: the address of its first call in the logs read (where the instance
+// or task calls from: its public address, its NAT gateway or proxy). Each
+// such address is one finding.
+func (res *Result) instanceOutside() []*Finding {
+	if len(res.e.instOutside) == 0 {
+		return nil
+	}
+	ranges := res.e.opts.AWSRanges
+	if ranges == nil {
+		ranges = awsipranges.Builtin()
+	}
+	var out []*Finding
+	for _, c := range res.e.instOutside {
+		for id, o := range res.obs {
+			if (!o.instance && !o.task) || len(o.dims[0]) < 2 {
+				continue
+			}
+			type addrSeen struct {
+				addr string
+				s    *seenValue
+			}
+			addrs := make([]addrSeen, 0, len(o.dims[0]))
+			for a, s := range o.dims[0] {
+				addrs = append(addrs, addrSeen{a, s})
+			}
+			sort.Slice(addrs, func(i, j int) bool {
+				if !addrs[i].s.First.Equal(addrs[j].s.First) {
+					return addrs[i].s.First.Before(addrs[j].s.First)
+				}
+				return addrs[i].addr < addrs[j].addr
+			})
+			own := addrs[0]
+			what := "instance"
+			if o.task {
+				what = "ECS task"
+			}
+			sess := o.principal[strings.LastIndexByte(o.principal, '/')+1:]
+			for _, x := range addrs[1:] {
+				a, err := netip.ParseAddr(x.addr)
+				if err != nil || !outsideAWS(ranges, a) {
+					continue
+				}
+				f := o.groupOf(x.s).finding(c, id, x.addr)
+				f.Detail = append(f.Detail,
+					fmt.Sprintf("credentials of %s %s, first used from %s at %s; %s is outside AWS's published ranges", what, sess, own.addr, stamp(own.s.First), x.addr))
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
