@@ -388,7 +388,7 @@ func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline) []*
 			}
 		}
 		warm := time.Time{}
-		judge := fmt.Sprintf("never seen for account %s, whose stored baseline starts %s", acct, stamp(start))
+		judge := fmt.Sprintf("new to account %s (stored baseline since %s)", acct, stamp(start))
 		if len(known) == 0 {
 			for _, f := range vals {
 				if start.IsZero() || f.s.First.Before(start) {
@@ -396,7 +396,7 @@ func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline) []*
 				}
 			}
 			warm = start.Add(c.Warmup)
-			judge = fmt.Sprintf("not seen for account %s since %s (no stored baseline for it)", acct, stamp(start))
+			judge = fmt.Sprintf("new to account %s (no stored baseline: judged against its use since %s)", acct, stamp(start))
 		}
 		for v, f := range vals {
 			if _, ok := known[v]; ok || f.o.instance || f.o.task || !f.s.First.After(warm) {
