@@ -280,7 +280,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	problems := detectProblems{errs: errs, st: &st, state: stateErr}
 	if opts.Learn {
 		if stateErr == nil {
-			summary += fmt.Sprintf("; baseline of %d long-term keys updated in %s", len(res.Observations(true)), report.Printable(statePath))
+			summary += fmt.Sprintf("; baseline of %d long-term keys updated in %s", res.LongTermKeys(), report.Printable(statePath))
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", summary)
 		return problems.report(opts.IO)

@@ -49,7 +49,10 @@ type actorObs struct {
 	// instance: the key is a role session delivered to an EC2 instance.
 	instance bool
 	// task: the key is a role session delivered to an ECS task.
-	task      bool
+	task bool
+	// console: for a human's console session, its actor (who, and from
+	// where: cloudtrail.ConsoleActor), so its findings join its group.
+	console   string
 	keyID     string
 	principal string
 	account   string
@@ -157,6 +160,9 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 	if !ok {
 		o = &actorObs{keyID: strings.Clone(id), principal: strings.Clone(r.Principal()), account: strings.Clone(account(r)),
 			instance: isInstanceSession(r.UserIdentity.PrincipalID), task: isTaskSession(r.UserIdentity.PrincipalID)}
+		if r.ConsoleSession() {
+			o.console = strings.Clone(r.Actor())
+		}
 		w.obs[o.keyID] = o
 	}
 	if dormancy {
@@ -255,6 +261,18 @@ func (b *Baseline) add(o *actorObs) {
 	}
 }
 
+// LongTermKeys counts the long-term (AKIA) keys observed: those whose
+// baselines are stored.
+func (res *Result) LongTermKeys() int {
+	n := 0
+	for id := range res.obs {
+		if strings.HasPrefix(id, "AKIA") {
+			n++
+		}
+	}
+	return n
+}
+
 // Keys lists the access keys observed, and their accounts (as
 // AccountKey), for loading their baselines.
 func (res *Result) Keys() []string {
@@ -279,11 +297,20 @@ func (res *Result) Keys() []string {
 // store already holds a baseline for its account: then a long-term key
 // new to the store is judged at once against what the account is known
 // to use.
+//
+// A value new to the account is reported by the account-scope rule only:
+// the key-scope rules watching the same thing (an account's new network is
+// also the key's new address and network) stay quiet about that event.
 func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
 	var out []*Finding
+	covered := map[coveredBy]bool{}
 	for _, c := range res.e.firstSeen {
 		if c.Scope == ScopeAccount {
-			out = append(out, res.accountFirstSeen(c, prior)...)
+			out = append(out, res.accountFirstSeen(c, prior, covered)...)
+		}
+	}
+	for _, c := range res.e.firstSeen {
+		if c.Scope == ScopeAccount {
 			continue
 		}
 		for id, o := range res.obs {
@@ -318,6 +345,9 @@ func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
 				if len(c.FirstEvent) > 0 && !contains(c.FirstEvent, s.firstName) {
 					continue
 				}
+				if covered[coveredBy{id, s.firstID, c.dim, strings.Join(c.FirstEvent, ",")}] {
+					continue
+				}
 				g := o.groupOf(s)
 				f := g.finding(c, id, v)
 				f.Detail = append(f.Detail, judge+stamp(start))
@@ -344,6 +374,20 @@ func earliest(known map[string]Seen, seen map[string]*seenValue) time.Time {
 	return start
 }
 
+// coveredBy names a key-scope first-seen finding an account-scope one
+// already makes: the key, the first event, the dimension and the rule's
+// first_event filter.
+type coveredBy struct {
+	key, event string
+	dim        int
+	filter     string
+}
+
+// subsumes: the key dimensions a value new to the account is also new in
+// (a network no key of the account used is new to the key too, and so is
+// the address in it).
+var subsumes = [NumDims][]int{0: {0}, 1: {0, 1}, 2: {2}, 3: {3}, 4: {4}}
+
 // accountFirstSeen reports values no key of an account had used: each
 // value once, on the key that used it first. With a stored baseline for
 // the account there is no warm-up (everything the account is not known to
@@ -351,8 +395,9 @@ func earliest(known map[string]Seen, seen map[string]*seenValue) time.Time {
 // warm-up in the run is its baseline. Sessions delivered to instances and
 // tasks add to what the account knows but are not reported (their
 // addresses change with every instance; instance-credentials rules watch
-// them).
-func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline) []*Finding {
+// them); a console session's findings belong to the session's group, and
+// its browser is not a new tool.
+func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, covered map[coveredBy]bool) []*Finding {
 	type first struct {
 		id string
 		o  *actorObs
@@ -402,10 +447,23 @@ func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline) []*
 			if _, ok := known[v]; ok || f.o.instance || f.o.task || !f.s.First.After(warm) {
 				continue
 			}
+			// A browser new to the account is a person at the console,
+			// not a tool: console sessions are judged on their networks.
+			if f.o.console != "" && c.dim == dimIndex(DimUserAgent) {
+				continue
+			}
 			if len(c.FirstEvent) > 0 && !contains(c.FirstEvent, f.s.firstName) {
 				continue
 			}
-			fd := f.o.groupOf(f.s).finding(c, f.id, v)
+			filter := strings.Join(c.FirstEvent, ",")
+			for _, d := range subsumes[c.dim] {
+				covered[coveredBy{f.id, f.s.firstID, d, filter}] = true
+			}
+			actor := f.id
+			if f.o.console != "" {
+				actor = f.o.console
+			}
+			fd := f.o.groupOf(f.s).finding(c, actor, v)
 			fd.Detail = append(fd.Detail, judge)
 			out = append(out, fd)
 		}
