@@ -36,7 +36,7 @@ func (o *actorObs) observeDay(r *cloudtrail.Record) {
 		d = &activeDay{first: seenValue{Seen: Seen{First: t, Last: t}}, last: t}
 		d.first.setFirst(r)
 		o.days[day] = d
-	} else if t.Before(d.first.First) {
+	} else if t.Before(d.first.First) || (t.Equal(d.first.First) && r.EventID < d.first.firstID) {
 		d.first.First = t
 		d.first.setFirst(r)
 	}
@@ -58,7 +58,7 @@ func (o *actorObs) mergeDays(x *actorObs) {
 			}
 			continue
 		}
-		if xd.first.First.Before(d.first.First) {
+		if xd.first.earlier(&d.first.Seen, d.first.firstID) {
 			count := d.first.Count
 			d.first = xd.first
 			d.first.Count = count

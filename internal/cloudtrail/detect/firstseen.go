@@ -92,7 +92,7 @@ func (o *actorObs) merge(x *actorObs) {
 			if s.Last.After(cur.Last) {
 				cur.Last = s.Last
 			}
-			if s.First.Before(cur.First) {
+			if s.earlier(&cur.Seen, cur.firstID) {
 				cur.First, cur.firstID, cur.firstName, cur.firstSource, cur.firstRegion, cur.firstAgent =
 					s.First, s.firstID, s.firstName, s.firstSource, s.firstRegion, s.firstAgent
 			}
@@ -186,7 +186,7 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 			s = &seenValue{Seen: Seen{First: t, Last: t}}
 			s.setFirst(r)
 			m[strings.Clone(v)] = s
-		} else if t.Before(s.First) {
+		} else if t.Before(s.First) || (t.Equal(s.First) && r.EventID < s.firstID) {
 			s.First = t
 			s.setFirst(r)
 		}
@@ -195,6 +195,13 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		}
 		s.Count++
 	}
+}
+
+// earlier reports whether s was first seen before a value first seen at
+// o.First by event id: ties go to the smaller event id, so that the
+// first event named does not depend on which worker read what.
+func (s *seenValue) earlier(o *Seen, id string) bool {
+	return s.First.Before(o.First) || (s.First.Equal(o.First) && s.firstID < id)
 }
 
 func (s *seenValue) setFirst(r *cloudtrail.Record) {
@@ -415,7 +422,7 @@ func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, cov
 		}
 		for v, s := range o.dims[c.dim] {
 			cur, ok := vals[v]
-			if !ok || s.First.Before(cur.s.First) || (s.First.Equal(cur.s.First) && id < cur.id) {
+			if !ok || s.earlier(&cur.s.Seen, cur.s.firstID) || (s.First.Equal(cur.s.First) && s.firstID == cur.s.firstID && id < cur.id) {
 				vals[v] = first{id, o, s}
 			}
 		}
