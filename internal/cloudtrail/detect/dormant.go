@@ -200,15 +200,20 @@ type KeyUse struct {
 // ReportedUse reads the keys' last use from a parsed credential report,
 // by user ARN. The report names no key IDs, only the user's slots: with
 // two keys, the user's latest use counts for both (a dormant key beside a
-// busy one is missed rather than a busy key called dormant). Users whose
-// keys' use is unknown (no_information, old reports) are left out.
-func ReportedUse(rep *inventory.CredentialReport) map[string]KeyUse {
+// busy one is missed rather than a busy key called dormant). Users with
+// keys whose use is unknown (no_information, a report from before 2015
+// without the column) are left out and counted in skipped.
+func ReportedUse(rep *inventory.CredentialReport) (use map[string]KeyUse, skipped int) {
 	out := map[string]KeyUse{}
-	if rep == nil || !rep.HasLastUsed {
-		return out
+	if rep == nil {
+		return out, 0
 	}
 	for _, row := range rep.Rows {
 		if row.ARN == "" || len(row.Keys) == 0 {
+			continue
+		}
+		if !rep.HasLastUsed {
+			skipped++
 			continue
 		}
 		u := KeyUse{Never: true}
@@ -229,9 +234,10 @@ func ReportedUse(rep *inventory.CredentialReport) map[string]KeyUse {
 			}
 		}
 		if !known || (u.Never && u.Created.IsZero()) {
+			skipped++
 			continue
 		}
 		out[row.ARN] = u
 	}
-	return out
+	return out, skipped
 }

@@ -100,9 +100,9 @@ func TestDormantFromCredentialReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	use := ReportedUse(rep)
-	if len(use) != 3 || !use["arn:aws:iam::111122223333:user/carol"].Never {
-		t.Fatalf("reported use: %+v", use)
+	use, skipped := ReportedUse(rep)
+	if len(use) != 3 || skipped != 0 || !use["arn:aws:iam::111122223333:user/carol"].Never {
+		t.Fatalf("reported use: %+v (%d skipped)", use, skipped)
 	}
 	for _, tc := range []struct {
 		name     string
