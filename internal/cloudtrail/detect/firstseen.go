@@ -35,6 +35,10 @@ func AccountKey(account string) string { return accountPrefix + account }
 // key sprayed from thousands of addresses is flagged long before.
 const maxValuesPerDim = 4096
 
+// maxRegionLen bounds a launch region kept (AWS's longest names are about
+// 20 bytes): a hostile record's awsRegion does not fill the store.
+const maxRegionLen = 64
+
 // seenValue is a value observed in this run, with its first event.
 type seenValue struct {
 	Seen
@@ -149,7 +153,7 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		vals[2] = r.AWSRegion
 	}
 	vals[3] = AgentFamily(r.UserAgent)
-	if r.EventName == "RunInstances" && r.ErrorCode == "" && r.EventSource == "ec2.amazonaws.com" {
+	if r.EventName == "RunInstances" && r.ErrorCode == "" && r.EventSource == "ec2.amazonaws.com" && len(r.AWSRegion) <= maxRegionLen {
 		vals[4] = r.AWSRegion
 	}
 	dormancy := len(w.e.dormant) > 0 && id[0] == 'A' && id[1] == 'K'

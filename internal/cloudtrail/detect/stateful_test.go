@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -234,5 +235,23 @@ func TestFirstEventTieBreak(t *testing.T) {
 	w.Observe(rec("e-3"))
 	if id := e.Merge(w).obs["AKIARTX3GSDS2RWAIZGX"].dims[0]["203.0.113.50"].firstID; id != "e-3" {
 		t.Errorf("one worker: first event %s", id)
+	}
+}
+
+// A hostile awsRegion is not kept as a launch region (it would be stored).
+func TestLaunchRegionBounded(t *testing.T) {
+	e, err := New(Builtin(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.NewWorker()
+	for i, region := range []string{"ap-south-1", strings.Repeat("x", maxRegionLen+1)} {
+		w.Observe(&cloudtrail.Record{EventID: fmt.Sprint("e-", i), EventName: "RunInstances", EventSource: "ec2.amazonaws.com", AWSRegion: region,
+			EventTime:    time.Date(2024, 6, 3, 9, i, 0, 0, time.UTC),
+			UserIdentity: cloudtrail.UserIdentity{AccessKeyID: "AKIARTX3GSDS2RWAIZGX", AccountID: "111122223333"}})
+	}
+	got := e.Merge(w).Observations(true)["AKIARTX3GSDS2RWAIZGX"].Dims[dimIndex(DimLaunchRegion)]
+	if len(got) != 1 || got["ap-south-1"].Count != 1 {
+		t.Errorf("launch regions: %v", got)
 	}
 }
