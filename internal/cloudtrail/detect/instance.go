@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/awsipranges"
 )
@@ -85,9 +86,27 @@ func (res *Result) instanceOutside() []*Finding {
 				f := o.groupOf(x.s).finding(c, id, x.addr)
 				f.Detail = append(f.Detail,
 					fmt.Sprintf("credentials of %s %s, first used from %s at %s; %s is outside AWS's published ranges", what, sess, own.addr, stamp(own.s.First), x.addr))
+				if u := revokeSessions(o.principal, x.s.Last); u != "" {
+					f.Undo = append(f.Undo, u)
+				}
 				out = append(out, f)
 			}
 		}
 	}
 	return out
+}
+
+// revokeSessions is the command that revokes a role's sessions issued
+// before t (what the console's "Revoke active sessions" does), for an
+// assumed-role ARN: the stolen credentials stop working, the instance's
+// next credentials are issued after t and keep working.
+func revokeSessions(principal string, t time.Time) string {
+	_, rest, ok := strings.Cut(principal, ":assumed-role/")
+	i := strings.LastIndexByte(rest, '/')
+	if !ok || i <= 0 {
+		return ""
+	}
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"` +
+		t.Add(time.Second).UTC().Format(time.RFC3339) + `"}}}]}`
+	return "aws iam put-role-policy --role-name " + shellQuote(rest[:i]) + " --policy-name AWSRevokeOlderSessions --policy-document " + shellQuote(doc)
 }
