@@ -54,6 +54,9 @@ type actorObs struct {
 	instance bool
 	// task: the key is a role session delivered to an ECS task.
 	task bool
+	// lambda: the session called from a Lambda function (the SDK's
+	// exec-env/AWS_Lambda_ mark in its user agent).
+	lambda bool
 	// console: for a human's console session, its actor (who, and from
 	// where: cloudtrail.ConsoleActor), so its findings join its group.
 	console   string
@@ -80,6 +83,7 @@ func (o *actorObs) groupOf(s *seenValue) *group {
 
 func (o *actorObs) merge(x *actorObs) {
 	o.mergeDays(x)
+	o.lambda = o.lambda || x.lambda
 	for d := range o.dims {
 		for v, s := range x.dims[d] {
 			if o.dims[d] == nil {
@@ -171,6 +175,9 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 	}
 	if dormancy {
 		o.observeDay(r)
+	}
+	if !o.lambda && id[1] == 'S' && strings.Contains(r.UserAgent, lambdaMark) {
+		o.lambda = true
 	}
 	t := r.EventTime
 	for d, v := range vals {
@@ -403,10 +410,10 @@ var subsumes = [NumDims][]int{0: {0}, 1: {0, 1}, 2: {2}, 3: {3}, 4: {4}}
 // value once, on the key that used it first. With a stored baseline for
 // the account there is no warm-up (everything the account is not known to
 // use is new, whichever key brings it); without one, the account's first
-// warm-up in the run is its baseline. Sessions delivered to instances and
-// tasks add to what the account knows but are not reported (their
-// addresses change with every instance; instance-credentials rules watch
-// them); a console session's findings belong to the session's group, and
+// warm-up in the run is its baseline. Sessions delivered to instances,
+// tasks and Lambda functions add to what the account knows but are not
+// reported (their addresses change with every instance;
+// instance-credentials rules watch them); a console session's findings belong to the session's group, and
 // its browser is not a new tool.
 func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, covered map[coveredBy]bool) []*Finding {
 	type first struct {
@@ -455,7 +462,7 @@ func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, cov
 			judge = fmt.Sprintf("new to account %s (no stored baseline: judged against its use since %s)", acct, stamp(start))
 		}
 		for v, f := range vals {
-			if _, ok := known[v]; ok || f.o.instance || f.o.task || !f.s.First.After(warm) {
+			if _, ok := known[v]; ok || f.o.compute() || !f.s.First.After(warm) {
 				continue
 			}
 			// A browser new to the account is a person at the console,

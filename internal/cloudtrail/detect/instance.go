@@ -26,6 +26,14 @@ func isTaskSession(principalID string) bool {
 	return true
 }
 
+// lambdaMark is what AWS SDKs add to the user agent inside Lambda
+// (AWS_EXECUTION_ENV): "exec-env/AWS_Lambda_python3.12".
+const lambdaMark = "exec-env/AWS_Lambda_"
+
+// compute reports whether the key is a session delivered to an EC2
+// instance, an ECS task or a Lambda function.
+func (o *actorObs) compute() bool { return o.instance || o.task || o.lambda }
+
 // outsideAWS reports whether a is a public address outside AWS's
 // published ranges. Private, shared (100.64/10), loopback and link-local
 // addresses are the caller's own network (VPC endpoints log those).
@@ -39,8 +47,8 @@ func outsideAWS(ranges *awsipranges.Set, a netip.Addr) bool {
 
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
-// instanceOutside reports sessions delivered to EC2 instances or ECS
-// tasks used from a public address outside AWS that is not the session's
+// instanceOutside reports sessions delivered to EC2 instances, ECS tasks
+// or Lambda functions used from a public address outside AWS that is not the session's
 // own: the address of its first call in the logs read (where the instance
 // or task calls from: its public address, its NAT gateway or proxy). Each
 // such address is one finding.
@@ -55,7 +63,7 @@ func (res *Result) instanceOutside() []*Finding {
 	var out []*Finding
 	for _, c := range res.e.instOutside {
 		for id, o := range res.obs {
-			if (!o.instance && !o.task) || len(o.dims[0]) < 2 {
+			if !o.compute() || len(o.dims[0]) < 2 {
 				continue
 			}
 			type addrSeen struct {
@@ -74,8 +82,11 @@ func (res *Result) instanceOutside() []*Finding {
 			})
 			own := addrs[0]
 			what := "instance"
-			if o.task {
+			switch {
+			case o.task:
 				what = "ECS task"
+			case o.lambda && !o.instance:
+				what = "Lambda function session"
 			}
 			sess := o.principal[strings.LastIndexByte(o.principal, '/')+1:]
 			for _, x := range addrs[1:] {

@@ -158,9 +158,13 @@ func TestInstanceOutsideUsesRanges(t *testing.T) {
 		{"shipped", nil, []string{
 			"ct-instance-credentials-outside-aws ASIARTX3GSDSECSTASK1 198.51.100.99",
 			"ct-instance-credentials-outside-aws ASIARTX3GSDSINSTANCE 203.0.113.50",
+			"ct-instance-credentials-outside-aws ASIARTX3GSDSLAMBDA01 198.51.100.77",
 		}},
 		{"every address AWS's", all, nil},
-		{"the task's address outside", some, []string{"ct-instance-credentials-outside-aws ASIARTX3GSDSECSTASK1 198.51.100.99"}},
+		{"the task's and function's addresses outside", some, []string{
+			"ct-instance-credentials-outside-aws ASIARTX3GSDSECSTASK1 198.51.100.99",
+			"ct-instance-credentials-outside-aws ASIARTX3GSDSLAMBDA01 198.51.100.77",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := findingsOf(observeWith(t, Options{AWSRanges: tc.ranges}, fire).Findings(nil), "ct-instance-credentials-outside-aws")
