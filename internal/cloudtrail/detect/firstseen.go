@@ -337,21 +337,22 @@ func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
 				continue
 			}
 			var known map[string]Seen
-			judge := "key in use since "
 			b := prior[id]
-			if b == nil && strings.HasPrefix(id, "AKIA") && isAccountID(o.account) {
-				if ab := prior[AccountKey(o.account)]; ab != nil {
-					b, judge = ab, "key new to the baseline; account "+o.account+" known since "
-				}
+			start := earliest(nil, m)
+			if b != nil {
+				start = earliest(b.Dims[c.dim], m)
+			}
+			judge := "key in use since " + stamp(start)
+			warm := start.Add(c.Warmup)
+			if b == nil && strings.HasPrefix(id, "AKIA") && isAccountID(o.account) && prior[AccountKey(o.account)] != nil {
+				// A key new to the store, in an account the store knows:
+				// judged against the account, with no warm-up of its own.
+				b = prior[AccountKey(o.account)]
+				judge = fmt.Sprintf("key new to the baseline; account %s known since %s", o.account, stamp(b.since()))
+				warm = time.Time{}
 			}
 			if b != nil {
 				known = b.Dims[c.dim]
-			}
-			start := earliest(known, m)
-			// Judged against the account: no warm-up of the key's own.
-			warm := start.Add(c.Warmup)
-			if strings.HasPrefix(judge, "key new") {
-				warm = time.Time{}
 			}
 			for v, s := range m {
 				if _, ok := known[v]; ok {
@@ -368,12 +369,25 @@ func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
 				}
 				g := o.groupOf(s)
 				f := g.finding(c, id, v)
-				f.Detail = append(f.Detail, judge+stamp(start))
+				f.Detail = append(f.Detail, judge)
 				out = append(out, f)
 			}
 		}
 	}
 	return out
+}
+
+// since is when the baseline starts: its earliest first sighting.
+func (b *Baseline) since() time.Time {
+	var t time.Time
+	for _, m := range b.Dims {
+		for _, s := range m {
+			if t.IsZero() || s.First.Before(t) {
+				t = s.First
+			}
+		}
+	}
+	return t
 }
 
 // earliest is the earliest first sighting among known and seen values.
@@ -440,19 +454,17 @@ func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, cov
 	}
 	var out []*Finding
 	for acct, vals := range byAccount {
+		// With a stored baseline for the account, whatever it lacks is
+		// new at once (an account that never launched an instance has no
+		// launch regions: its first launch is new).
 		var known map[string]Seen
-		if b := prior[AccountKey(acct)]; b != nil {
-			known = b.Dims[c.dim]
+		var start, warm time.Time
+		b := prior[AccountKey(acct)]
+		if b != nil {
+			known, start = b.Dims[c.dim], b.since()
 		}
-		var start time.Time
-		for _, s := range known {
-			if start.IsZero() || s.First.Before(start) {
-				start = s.First
-			}
-		}
-		warm := time.Time{}
 		judge := fmt.Sprintf("new to account %s (stored baseline since %s)", acct, stamp(start))
-		if len(known) == 0 {
+		if b == nil {
 			for _, f := range vals {
 				if start.IsZero() || f.s.First.Before(start) {
 					start = f.s.First

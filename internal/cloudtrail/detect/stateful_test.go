@@ -77,6 +77,14 @@ func TestAccountBaselineJudgesNewKey(t *testing.T) {
 	if got := findingsOf(newKey.Findings(prior), "ct-first-seen-region"); len(got) != 1 || !strings.HasSuffix(got[0], " ap-south-1") {
 		t.Errorf("key-scope region: %v", got)
 	}
+	// An account the store knows, which never launched an instance: its
+	// first launches are new, whatever the region, with no warm-up.
+	noLaunch := *prior[AccountKey("111122223333")]
+	noLaunch.Dims[dimIndex(DimLaunchRegion)] = nil
+	got := findingsOf(newKey.Findings(map[string]*Baseline{AccountKey("111122223333"): &noLaunch}), "ct-ec2-first-launch-region")
+	if strings.Join(got, ",") != "ct-ec2-first-launch-region AKIAWO645SY5PUC3QERU ap-south-1,ct-ec2-first-launch-region AKIAWO645SY5PUC3QERU us-east-1" {
+		t.Errorf("first launches of an account that never launched: %v", got)
+	}
 	// Stored: each key, and the account under its own name.
 	obs := newKey.Observations(true)
 	if obs[AccountKey("111122223333")] == nil || obs["AKIAWO645SY5PUC3QERU"] == nil || len(obs) != 2 {
