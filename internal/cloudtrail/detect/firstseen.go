@@ -238,22 +238,27 @@ func (res *Result) Observations(longTermOnly bool) map[string]*Baseline {
 				b = &Baseline{}
 				out[ak] = b
 			}
-			b.add(o)
+			b.add(o, o.compute())
 		}
 		if longTermOnly && !strings.HasPrefix(id, "AKIA") {
 			continue
 		}
 		b := &Baseline{}
-		b.add(o)
+		b.add(o, false)
 		out[id] = b
 	}
 	return out
 }
 
 // add merges a key's observations into b (bounded like a key's).
-func (b *Baseline) add(o *actorObs) {
+//
+// Without addresses, the addresses and networks are left out: an
+// account's instances, tasks and functions call from a new address with
+// every instance (the store would only grow), and they are not judged on
+// them either.
+func (b *Baseline) add(o *actorObs, withoutAddresses bool) {
 	for d, m := range o.dims {
-		if len(m) == 0 {
+		if len(m) == 0 || (withoutAddresses && d <= 1) {
 			continue
 		}
 		if b.Dims[d] == nil {
@@ -424,10 +429,11 @@ var subsumes = [NumDims][]int{0: {0}, 1: {0, 1}, 2: {2}, 3: {3}, 4: {4}}
 // value once, on the key that used it first. With a stored baseline for
 // the account there is no warm-up (everything the account is not known to
 // use is new, whichever key brings it); without one, the account's first
-// warm-up in the run is its baseline. Sessions delivered to instances,
-// tasks and Lambda functions add to what the account knows but are not
-// reported (their addresses change with every instance;
-// instance-credentials rules watch them); a console session's findings belong to the session's group, and
+// warm-up in the run is its baseline. The addresses and networks of
+// sessions delivered to instances, tasks and Lambda functions are neither
+// learnt nor judged (they change with every instance;
+// instance-credentials rules watch them), their tools and launch regions
+// are; a console session's findings belong to the session's group, and
 // its browser is not a new tool.
 func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, covered map[coveredBy]bool) []*Finding {
 	type first struct {
@@ -444,6 +450,9 @@ func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, cov
 		if vals == nil {
 			vals = map[string]first{}
 			byAccount[o.account] = vals
+		}
+		if o.compute() && c.dim <= 1 {
+			continue // see Baseline.add
 		}
 		for v, s := range o.dims[c.dim] {
 			cur, ok := vals[v]
@@ -474,7 +483,7 @@ func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, cov
 			judge = fmt.Sprintf("new to account %s (no stored baseline: judged against its use since %s)", acct, stamp(start))
 		}
 		for v, f := range vals {
-			if _, ok := known[v]; ok || f.o.compute() || !f.s.First.After(warm) {
+			if _, ok := known[v]; ok || !f.s.First.After(warm) {
 				continue
 			}
 			// A browser new to the account is a person at the console,

@@ -267,3 +267,36 @@ func TestLaunchRegionBounded(t *testing.T) {
 		t.Errorf("launch regions: %v", got)
 	}
 }
+
+// Instance sessions: their networks are neither learnt for the account nor
+// judged, but what they launch is (stolen instance credentials launching
+// in a new region are reported).
+func TestComputeSessionsInAccountBaseline(t *testing.T) {
+	e, err := New(Builtin(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := cloudtrail.UserIdentity{AccessKeyID: "ASIARTX3GSDSINSTANCE", AccountID: "111122223333", PrincipalID: "AROARTX3GSDSEXAMPLE02:i-0123456789abcdef0",
+		ARN: "arn:aws:sts::111122223333:assumed-role/web/i-0123456789abcdef0"}
+	w := e.NewWorker()
+	for i, r := range []struct{ name, region, ip string }{
+		{"DescribeInstances", "us-east-1", "52.20.10.5"},
+		{"RunInstances", "ap-south-1", "52.20.10.5"},
+	} {
+		w.Observe(&cloudtrail.Record{EventID: fmt.Sprint("e-", i), EventName: r.name, EventSource: "ec2.amazonaws.com", AWSRegion: r.region,
+			EventTime: time.Date(2024, 6, 3, 9, i, 0, 0, time.UTC), SourceIPAddress: r.ip, UserAgent: "aws-cli/2.15.30", UserIdentity: inst})
+	}
+	res := e.Merge(w)
+	acct := res.Observations(true)[AccountKey("111122223333")]
+	if acct == nil || len(acct.Dims[0]) != 0 || len(acct.Dims[1]) != 0 || len(acct.Dims[dimIndex(DimLaunchRegion)]) != 1 {
+		t.Fatalf("account baseline from an instance session: %+v", acct)
+	}
+	// Against a stored baseline of the account (launches in us-east-1).
+	prior := &Baseline{}
+	prior.Dims[dimIndex(DimLaunchRegion)] = map[string]Seen{"us-east-1": {First: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), Last: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), Count: 1}}
+	prior.Dims[1] = map[string]Seen{"198.51.100.0/24": {First: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), Last: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), Count: 1}}
+	got := findingsOf(res.Findings(map[string]*Baseline{AccountKey("111122223333"): prior}), "ct-ec2-first-launch-region", "ct-account-new-network")
+	if strings.Join(got, ",") != "ct-ec2-first-launch-region ASIARTX3GSDSINSTANCE ap-south-1" {
+		t.Errorf("findings: %v", got)
+	}
+}
