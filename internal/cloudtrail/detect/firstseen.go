@@ -84,6 +84,9 @@ func (o *actorObs) groupOf(s *seenValue) *group {
 func (o *actorObs) merge(x *actorObs) {
 	o.mergeDays(x)
 	o.lambda = o.lambda || x.lambda
+	if o.console == "" || (x.console != "" && x.console < o.console) {
+		o.console = x.console
+	}
 	for d := range o.dims {
 		for v, s := range x.dims[d] {
 			if o.dims[d] == nil {
@@ -168,9 +171,7 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 	if !ok {
 		o = &actorObs{keyID: strings.Clone(id), principal: strings.Clone(r.Principal()), account: strings.Clone(account(r)),
 			instance: isInstanceSession(r.UserIdentity.PrincipalID), task: isTaskSession(r.UserIdentity.PrincipalID)}
-		if r.ConsoleSession() {
-			o.console = strings.Clone(r.Actor())
-		}
+
 		w.obs[o.keyID] = o
 	}
 	if dormancy {
@@ -178,6 +179,13 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 	}
 	if !o.lambda && id[1] == 'S' && strings.Contains(r.UserAgent, lambdaMark) {
 		o.lambda = true
+	}
+	// Any record of a console session names its group (the first one in
+	// sort order, whichever worker read it).
+	if id[1] == 'S' && r.ConsoleSession() {
+		if a := r.Actor(); o.console == "" || a < o.console {
+			o.console = strings.Clone(a)
+		}
 	}
 	t := r.EventTime
 	for d, v := range vals {
