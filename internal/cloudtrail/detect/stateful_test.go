@@ -300,3 +300,30 @@ func TestComputeSessionsInAccountBaseline(t *testing.T) {
 		t.Errorf("findings: %v", got)
 	}
 }
+
+// A console session's key is named by its group whichever worker read
+// its console records, and in whichever order the workers are merged.
+func TestConsoleGroupAcrossWorkers(t *testing.T) {
+	e, err := New(Builtin(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := cloudtrail.UserIdentity{AccessKeyID: "ASIARTX3GSDSCONS0001", AccountID: "111122223333", ARN: "arn:aws:iam::111122223333:root"}
+	rec := func(i int, console cloudtrail.Bool) *cloudtrail.Record {
+		return &cloudtrail.Record{EventID: fmt.Sprint("e-", i), EventName: "DescribeInstances", EventSource: "ec2.amazonaws.com", AWSRegion: "eu-west-1",
+			EventTime: time.Date(2024, 6, 3, 9, i, 0, 0, time.UTC), SourceIPAddress: "198.51.100.7", UserAgent: "Mozilla/5.0", FromConsole: console, UserIdentity: id}
+	}
+	for _, swap := range []bool{false, true} {
+		e.seen = newEventSet() // the same events again
+		a, b := e.NewWorker(), e.NewWorker()
+		a.Observe(rec(0, cloudtrail.Unset))
+		b.Observe(rec(1, cloudtrail.True))
+		ws := []*Worker{a, b}
+		if swap {
+			ws = []*Worker{b, a}
+		}
+		if got := e.Merge(ws...).obs["ASIARTX3GSDSCONS0001"].console; got != "arn:aws:iam::111122223333:root (console from 198.51.100.7)" {
+			t.Errorf("swap %v: console group %q", swap, got)
+		}
+	}
+}
