@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 	"github.com/keywarden/keywarden/internal/cloudtrail/baseline"
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
+	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/spf13/cobra"
 )
@@ -45,7 +47,10 @@ type detectOptions struct {
 	Workers        int
 	ShowSuppressed bool
 	Key            string
-	AWS            awsFlags
+	// CredentialReport: an IAM credential report, whose keys' last-used
+	// dates dormant rules read.
+	CredentialReport string
+	AWS              awsFlags
 
 	// Clients for tests; nil means build them from the AWS flags.
 	S3Client     cloudtrail.S3API
@@ -103,6 +108,7 @@ errors (unreadable or malformed input: findings are still printed).`,
 	fl.IntVar(&opts.Workers, "workers", 0, "files read in parallel (default: CPUs; 16 for s3://)")
 	fl.BoolVar(&opts.ShowSuppressed, "show-suppressed", false, "list suppressed findings too")
 	fl.StringVar(&opts.Key, "key", "", "only findings about this access key ID and the keys and sessions derived from it (keys it created, sessions it obtained)")
+	fl.StringVar(&opts.CredentialReport, "credential-report", "", "IAM credential report (CSV, or the JSON of aws iam get-credential-report): its keys' last-used dates tell dormant keys without a stored baseline")
 	opts.AWS.bind(cmd)
 	return cmd
 }
@@ -203,7 +209,11 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		}
 		sources = []string{"-"}
 	}
-	engine, err := detect.New(rules, detect.Options{Since: since, Until: until, Lineage: opts.Key != ""})
+	reported, err := detectReadCredentialReport(opts)
+	if err != nil {
+		return err
+	}
+	engine, err := detect.New(rules, detect.Options{Since: since, Until: until, Lineage: opts.Key != "", Reported: reported})
 	if err != nil {
 		return err
 	}
@@ -283,7 +293,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	problems := detectProblems{errs: errs, st: &st, state: stateErr}
 	if opts.Learn {
 		if stateErr == nil {
-			summary += fmt.Sprintf("; baseline of %d long-term keys updated in %s", len(res.Observations(true)), report.Printable(statePath))
+			summary += fmt.Sprintf("; baseline of %d long-term keys updated in %s", res.LongTermKeys(), report.Printable(statePath))
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", summary)
 		return problems.report(opts.IO)
@@ -321,6 +331,34 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		}
 	}
 	return nil
+}
+
+// detectReadCredentialReport reads --credential-report with the audit's
+// parser and says how many users it could not use.
+func detectReadCredentialReport(opts *detectOptions) (map[string]detect.KeyUse, error) {
+	if opts.CredentialReport == "" {
+		return nil, nil
+	}
+	if opts.CredentialReport == "-" && (slices.Contains(opts.Sources, "-") || (len(opts.Sources) == 0 && !opts.Lookup)) {
+		return nil, usageErrorf("--credential-report - and CloudTrail records from stdin cannot share it: name a file for one of them")
+	}
+	data, err := readInput(opts.IO, opts.CredentialReport, inventory.MaxCredentialReportSize)
+	if err != nil {
+		return nil, detectInputErr(err)
+	}
+	rep, err := inventory.ParseCredentialReport(opts.CredentialReport, data)
+	if err != nil {
+		return nil, detectInputErr(err)
+	}
+	use, skipped := detect.ReportedUse(rep)
+	if skipped > 0 {
+		why := "their keys' last use is not recorded (no_information)"
+		if !rep.HasLastUsed {
+			why = "the report has no last-used columns (a report from before 2015)"
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s: %s not used: %s\n", report.Printable(opts.CredentialReport), detectPlural(skipped, "user with keys", "users with keys"), why)
+	}
+	return use, nil
 }
 
 // detectSources are a run's inputs: local paths (and stdin), S3 prefixes

@@ -155,3 +155,32 @@ func TestHelperHold(t *testing.T) {
 	}
 	holdForTest(path, 3*time.Second)
 }
+
+// An account's baseline is stored beside its keys', under its own name,
+// with every dimension (launch regions included), and read back only when
+// asked for.
+func TestExchangeAccount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "detect.db")
+	t0 := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	acct := detect.AccountKey("111122223333")
+	b := &detect.Baseline{}
+	for d := range detect.Dimensions {
+		b.Dims[d] = map[string]detect.Seen{fmt.Sprintf("v%d", d): {First: t0, Last: t0, Count: 1}}
+	}
+	if _, err := Exchange(path, []string{acct}, map[string]*detect.Baseline{acct: b}, false); err != nil {
+		t.Fatal(err)
+	}
+	prior, err := Exchange(path, []string{"AKIARTX3GSDS2RWAIZGX"}, nil, true)
+	if err != nil || len(prior) != 0 {
+		t.Fatalf("keys only: %v %v", prior, err)
+	}
+	prior, err = Exchange(path, []string{acct}, nil, true)
+	if err != nil || prior[acct] == nil {
+		t.Fatalf("account: %v %v", prior, err)
+	}
+	for d, name := range detect.Dimensions {
+		if s := prior[acct].Dims[d][fmt.Sprintf("v%d", d)]; s.Count != 1 || !s.First.Equal(t0) {
+			t.Errorf("%s: %+v", name, s)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
+	"github.com/keywarden/keywarden/internal/inventory"
 )
 
 // maxDaysPerKey bounds the days remembered per key (eleven years of daily
@@ -35,7 +36,7 @@ func (o *actorObs) observeDay(r *cloudtrail.Record) {
 		d = &activeDay{first: seenValue{Seen: Seen{First: t, Last: t}}, last: t}
 		d.first.setFirst(r)
 		o.days[day] = d
-	} else if t.Before(d.first.First) {
+	} else if t.Before(d.first.First) || (t.Equal(d.first.First) && r.EventID < d.first.firstID) {
 		d.first.First = t
 		d.first.setFirst(r)
 	}
@@ -57,7 +58,7 @@ func (o *actorObs) mergeDays(x *actorObs) {
 			}
 			continue
 		}
-		if xd.first.First.Before(d.first.First) {
+		if xd.first.earlier(&d.first.Seen, d.first.firstID) {
 			count := d.first.Count
 			d.first = xd.first
 			d.first.Count = count
@@ -102,16 +103,29 @@ func (res *Result) dormant(prior map[string]*Baseline) []*Finding {
 			}
 			sort.Slice(days, func(i, j int) bool { return days[i] < days[j] })
 			prev := lastSeen(prior[id])
+			how := "last used %s"
+			// The credential report's date counts when it is from before
+			// the run's first event (a report taken later shows this
+			// run's own use) and later than the stored last use.
+			if u, ok := res.e.opts.Reported[o.principal]; ok {
+				runStart := o.days[days[0]].first.First
+				switch {
+				case !u.Never && u.LastUsed.Before(runStart) && u.LastUsed.After(prev):
+					prev, how = u.LastUsed, "last used %s, per the credential report"
+				case u.Never && prev.IsZero() && u.Created.Before(runStart):
+					prev, how = u.Created, "never used since created %s, per the credential report"
+				}
+			}
 			for _, day := range days {
 				d := o.days[day]
 				if !prev.IsZero() && d.first.First.Sub(prev) >= c.Window {
 					s := d.first
 					f := o.groupOf(&s).finding(c, id, s.First.UTC().Format("2006-01-02"))
-					f.Detail = append(f.Detail, fmt.Sprintf("unused for %d days before (last used %s)", int(d.first.First.Sub(prev).Hours()/24), stamp(prev)))
+					f.Detail = append(f.Detail, fmt.Sprintf("unused for %d days before ("+how+")", int(d.first.First.Sub(prev).Hours()/24), stamp(prev)))
 					out = append(out, f)
 				}
 				if d.last.After(prev) {
-					prev = d.last
+					prev, how = d.last, "last used %s"
 				}
 			}
 		}
@@ -170,4 +184,60 @@ func (res *Result) agentSwitches(prior map[string]*Baseline) []*Finding {
 		}
 	}
 	return out
+}
+
+// KeyUse is what an IAM credential report says of one user's access keys:
+// when the user's most recently used key was last used, or, when none of
+// them was ever used, when the newest was created.
+type KeyUse struct {
+	LastUsed time.Time
+	// Never: no key of the user was ever used; Created is then the
+	// newest key's creation.
+	Never   bool
+	Created time.Time
+}
+
+// ReportedUse reads the keys' last use from a parsed credential report,
+// by user ARN. The report names no key IDs, only the user's slots: with
+// two keys, the user's latest use counts for both (a dormant key beside a
+// busy one is missed rather than a busy key called dormant). Users with
+// keys whose use is unknown (no_information, a report from before 2015
+// without the column) are left out and counted in skipped.
+func ReportedUse(rep *inventory.CredentialReport) (use map[string]KeyUse, skipped int) {
+	out := map[string]KeyUse{}
+	if rep == nil {
+		return out, 0
+	}
+	for _, row := range rep.Rows {
+		if row.ARN == "" || len(row.Keys) == 0 {
+			continue
+		}
+		if !rep.HasLastUsed {
+			skipped++
+			continue
+		}
+		u := KeyUse{Never: true}
+		known := true
+		for _, k := range row.Keys {
+			switch k.LastUsedState {
+			case inventory.UsageUsed:
+				u.Never = false
+				if k.LastUsed.After(u.LastUsed) {
+					u.LastUsed = k.LastUsed
+				}
+			case inventory.UsageNever:
+				if k.Created.After(u.Created) {
+					u.Created = k.Created
+				}
+			default:
+				known = false
+			}
+		}
+		if !known || (u.Never && u.Created.IsZero()) {
+			skipped++
+			continue
+		}
+		out[row.ARN] = u
+	}
+	return out, skipped
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/awsipranges"
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 )
 
@@ -17,6 +18,13 @@ type Options struct {
 	// Lineage remembers which keys and sessions each key made, for
 	// Result.Lineage (--key); off, it costs nothing.
 	Lineage bool
+	// Reported is what the IAM credential report says of each user's keys
+	// (ReportedUse), by user ARN: dormant rules read the last use from it
+	// when the stored baseline has none. Nil: no report.
+	Reported map[string]KeyUse
+	// AWSRanges are AWS's published address ranges, for
+	// instance-credentials-outside rules; nil means the shipped ones.
+	AWSRanges *awsipranges.Set
 }
 
 type compiled struct {
@@ -50,6 +58,7 @@ type Engine struct {
 	instance    []*compiled
 	dormant     []*compiled
 	agentSwitch []*compiled
+	instOutside []*compiled
 	opts        Options
 	// seen holds the event IDs of the run, shared by its workers, so a
 	// record delivered twice (real trails repeat records, in the same file
@@ -65,6 +74,11 @@ func New(rules []*Rule, opts Options) (*Engine, error) {
 		c := &compiled{Rule: r, idx: i, dim: -1}
 		if r.Kind == KindInstanceCredentials {
 			e.instance = append(e.instance, c)
+			e.rules = append(e.rules, c)
+			continue
+		}
+		if r.Kind == KindInstanceOutside {
+			e.instOutside = append(e.instOutside, c)
 			e.rules = append(e.rules, c)
 			continue
 		}
@@ -224,7 +238,7 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 			w.applyThen(c, r)
 		}
 	}
-	if len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 || len(e.agentSwitch) > 0 {
+	if len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 || len(e.agentSwitch) > 0 || len(e.instOutside) > 0 {
 		w.observeFirstSeen(r)
 	}
 	if e.opts.Lineage && cloudtrail.MintedKeyPath(r.EventName) != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
@@ -432,6 +446,7 @@ func (res *Result) Findings(prior map[string]*Baseline) []*Finding {
 	out = append(out, res.sequences()...)
 	out = append(out, res.firstSeen(prior)...)
 	out = append(out, res.instanceReuse()...)
+	out = append(out, res.instanceOutside()...)
 	out = append(out, res.dormant(prior)...)
 	out = append(out, res.agentSwitches(prior)...)
 	sort.Slice(out, func(i, j int) bool {

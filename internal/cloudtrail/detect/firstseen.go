@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -19,12 +20,24 @@ type Seen struct {
 // Baseline is what is known of one key: for each dimension (in the order
 // of Dimensions) its values and when they were seen.
 type Baseline struct {
-	Dims [4]map[string]Seen
+	Dims [NumDims]map[string]Seen
 }
+
+// accountPrefix marks the baselines of whole accounts among those of keys
+// (AccountKey): what any key of the account was used from.
+const accountPrefix = "account:"
+
+// AccountKey is the name under which an account's baseline is kept
+// beside its keys' ("account:111122223333").
+func AccountKey(account string) string { return accountPrefix + account }
 
 // maxValuesPerDim bounds the values remembered per key and dimension; a
 // key sprayed from thousands of addresses is flagged long before.
 const maxValuesPerDim = 4096
+
+// maxRegionLen bounds a launch region kept (AWS's longest names are about
+// 20 bytes): a hostile record's awsRegion does not fill the store.
+const maxRegionLen = 64
 
 // seenValue is a value observed in this run, with its first event.
 type seenValue struct {
@@ -38,11 +51,19 @@ type seenValue struct {
 
 type actorObs struct {
 	// instance: the key is a role session delivered to an EC2 instance.
-	instance  bool
+	instance bool
+	// task: the key is a role session delivered to an ECS task.
+	task bool
+	// lambda: the session called from a Lambda function (the SDK's
+	// exec-env/AWS_Lambda_ mark in its user agent).
+	lambda bool
+	// console: for a human's console session, its actor (who, and from
+	// where: cloudtrail.ConsoleActor), so its findings join its group.
+	console   string
 	keyID     string
 	principal string
 	account   string
-	dims      [4]map[string]*seenValue
+	dims      [NumDims]map[string]*seenValue
 	// days: for long-term keys when a dormant rule is loaded, the UTC days
 	// (Unix days) the key was used.
 	days map[int32]*activeDay
@@ -62,6 +83,10 @@ func (o *actorObs) groupOf(s *seenValue) *group {
 
 func (o *actorObs) merge(x *actorObs) {
 	o.mergeDays(x)
+	o.lambda = o.lambda || x.lambda
+	if o.console == "" || (x.console != "" && x.console < o.console) {
+		o.console = x.console
+	}
 	for d := range o.dims {
 		for v, s := range x.dims[d] {
 			if o.dims[d] == nil {
@@ -78,7 +103,7 @@ func (o *actorObs) merge(x *actorObs) {
 			if s.Last.After(cur.Last) {
 				cur.Last = s.Last
 			}
-			if s.First.Before(cur.First) {
+			if s.earlier(&cur.Seen, cur.firstID) {
 				cur.First, cur.firstID, cur.firstName, cur.firstSource, cur.firstRegion, cur.firstAgent =
 					s.First, s.firstID, s.firstName, s.firstSource, s.firstRegion, s.firstAgent
 			}
@@ -120,7 +145,7 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 	if !strings.HasPrefix(id, "AKIA") && !strings.HasPrefix(id, "ASIA") {
 		return
 	}
-	var vals [4]string
+	var vals [NumDims]string
 	if a, ok := r.SourceAddr(); ok {
 		// Format into a reused buffer: map lookups need no allocation and
 		// inserts clone.
@@ -135,18 +160,32 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		vals[2] = r.AWSRegion
 	}
 	vals[3] = AgentFamily(r.UserAgent)
+	if r.EventName == "RunInstances" && r.ErrorCode == "" && r.EventSource == "ec2.amazonaws.com" && len(r.AWSRegion) <= maxRegionLen {
+		vals[4] = r.AWSRegion
+	}
 	dormancy := len(w.e.dormant) > 0 && id[0] == 'A' && id[1] == 'K'
-	if vals == [4]string{} && !dormancy {
+	if vals == [NumDims]string{} && !dormancy {
 		return
 	}
 	o, ok := w.obs[id]
 	if !ok {
 		o = &actorObs{keyID: strings.Clone(id), principal: strings.Clone(r.Principal()), account: strings.Clone(account(r)),
-			instance: isInstanceSession(r.UserIdentity.PrincipalID)}
+			instance: isInstanceSession(r.UserIdentity.PrincipalID), task: isTaskSession(r.UserIdentity.PrincipalID)}
+
 		w.obs[o.keyID] = o
 	}
 	if dormancy {
 		o.observeDay(r)
+	}
+	if !o.lambda && id[1] == 'S' && strings.Contains(r.UserAgent, lambdaMark) {
+		o.lambda = true
+	}
+	// Any record of a console session names its group (the first one in
+	// sort order, whichever worker read it).
+	if id[1] == 'S' && r.ConsoleSession() {
+		if a := r.Actor(); o.console == "" || a < o.console {
+			o.console = strings.Clone(a)
+		}
 	}
 	t := r.EventTime
 	for d, v := range vals {
@@ -166,7 +205,7 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 			s = &seenValue{Seen: Seen{First: t, Last: t}}
 			s.setFirst(r)
 			m[strings.Clone(v)] = s
-		} else if t.Before(s.First) {
+		} else if t.Before(s.First) || (t.Equal(s.First) && r.EventID < s.firstID) {
 			s.First = t
 			s.setFirst(r)
 		}
@@ -175,6 +214,13 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		}
 		s.Count++
 	}
+}
+
+// earlier reports whether s was first seen before a value first seen at
+// o.First by event id: ties go to the smaller event id, so that the
+// first event named does not depend on which worker read what.
+func (s *seenValue) earlier(o *Seen, id string) bool {
+	return s.First.Before(o.First) || (s.First.Equal(o.First) && s.firstID < id)
 }
 
 func (s *seenValue) setFirst(r *cloudtrail.Record) {
@@ -188,79 +234,285 @@ func (s *seenValue) setFirst(r *cloudtrail.Record) {
 // Observations returns what this run saw of each key, to store as the new
 // baseline. Only long-term keys (AKIA) are returned when longTermOnly:
 // temporary keys live hours and their baselines would only grow the store.
+// Each account the keys belong to has a baseline too (under AccountKey),
+// with what every key of it, temporary ones included, was used from.
 func (res *Result) Observations(longTermOnly bool) map[string]*Baseline {
 	out := map[string]*Baseline{}
 	for id, o := range res.obs {
+		if isAccountID(o.account) {
+			ak := AccountKey(o.account)
+			b := out[ak]
+			if b == nil {
+				b = &Baseline{}
+				out[ak] = b
+			}
+			b.add(o, o.compute())
+		}
 		if longTermOnly && !strings.HasPrefix(id, "AKIA") {
 			continue
 		}
 		b := &Baseline{}
-		for d, m := range o.dims {
-			if len(m) == 0 {
-				continue
-			}
-			b.Dims[d] = make(map[string]Seen, len(m))
-			for v, s := range m {
-				b.Dims[d][v] = s.Seen
-			}
-		}
+		b.add(o, false)
 		out[id] = b
 	}
 	return out
 }
 
-// Keys lists the access keys observed, for loading their baselines.
+// add merges a key's observations into b (bounded like a key's).
+//
+// Without addresses, the addresses and networks are left out: an
+// account's instances, tasks and functions call from a new address with
+// every instance (the store would only grow), and they are not judged on
+// them either.
+func (b *Baseline) add(o *actorObs, withoutAddresses bool) {
+	for d, m := range o.dims {
+		if len(m) == 0 || (withoutAddresses && d <= 1) {
+			continue
+		}
+		if b.Dims[d] == nil {
+			b.Dims[d] = make(map[string]Seen, len(m))
+		}
+		for v, s := range m {
+			cur, ok := b.Dims[d][v]
+			if !ok {
+				if len(b.Dims[d]) < maxValuesPerDim {
+					b.Dims[d][v] = s.Seen
+				}
+				continue
+			}
+			if s.First.Before(cur.First) {
+				cur.First = s.First
+			}
+			if s.Last.After(cur.Last) {
+				cur.Last = s.Last
+			}
+			cur.Count += s.Count
+			b.Dims[d][v] = cur
+		}
+	}
+}
+
+// LongTermKeys counts the long-term (AKIA) keys observed: those whose
+// baselines are stored.
+func (res *Result) LongTermKeys() int {
+	n := 0
+	for id := range res.obs {
+		if strings.HasPrefix(id, "AKIA") {
+			n++
+		}
+	}
+	return n
+}
+
+// Keys lists the access keys observed, and their accounts (as
+// AccountKey), for loading their baselines.
 func (res *Result) Keys() []string {
 	out := make([]string, 0, len(res.obs))
-	for id := range res.obs {
+	accounts := map[string]bool{}
+	for id, o := range res.obs {
 		out = append(out, id)
+		if isAccountID(o.account) && !accounts[o.account] {
+			accounts[o.account] = true
+			out = append(out, AccountKey(o.account))
+		}
 	}
 	return out
 }
 
-// firstSeen reports values a key used for the first time. A value is new
-// when the key was already established before it appeared: the stored
-// baseline knows other values for the key, or the key was seen in this
-// run more than the rule's warm-up before the value first appeared. So the
-// first hour of a key nobody has seen before is its baseline, not an alert.
+// firstSeen reports values a key (or, for account-scope rules, any key of
+// the account) used for the first time. A value is new when the key was
+// already established before it appeared: the stored baseline knows
+// other values for the key, or the key was seen in this run more than the
+// rule's warm-up before the value first appeared. So the first hour of a
+// key nobody has seen before is its baseline, not an alert, unless the
+// store already holds a baseline for its account: then a long-term key
+// new to the store is judged at once against what the account is known
+// to use.
+//
+// A value new to the account is reported by the account-scope rule only:
+// the key-scope rules watching the same thing (an account's new network is
+// also the key's new address and network) stay quiet about that event.
 func (res *Result) firstSeen(prior map[string]*Baseline) []*Finding {
 	var out []*Finding
+	covered := map[coveredBy]bool{}
 	for _, c := range res.e.firstSeen {
+		if c.Scope == ScopeAccount {
+			out = append(out, res.accountFirstSeen(c, prior, covered)...)
+		}
+	}
+	for _, c := range res.e.firstSeen {
+		if c.Scope == ScopeAccount {
+			continue
+		}
 		for id, o := range res.obs {
 			m := o.dims[c.dim]
 			if len(m) == 0 {
 				continue
 			}
 			var known map[string]Seen
-			if b := prior[id]; b != nil {
+			b := prior[id]
+			start := earliest(nil, m)
+			if b != nil {
+				start = earliest(b.Dims[c.dim], m)
+			}
+			judge := "key in use since " + stamp(start)
+			warm := start.Add(c.Warmup)
+			if b == nil && strings.HasPrefix(id, "AKIA") && isAccountID(o.account) && prior[AccountKey(o.account)] != nil {
+				// A key new to the store, in an account the store knows:
+				// judged against the account, with no warm-up of its own.
+				b = prior[AccountKey(o.account)]
+				judge = fmt.Sprintf("key new to the baseline; account %s known since %s", o.account, stamp(b.since()))
+				warm = time.Time{}
+			}
+			if b != nil {
 				known = b.Dims[c.dim]
-			}
-			var start time.Time
-			for _, s := range known {
-				if start.IsZero() || s.First.Before(start) {
-					start = s.First
-				}
-			}
-			for _, s := range m {
-				if start.IsZero() || s.First.Before(start) {
-					start = s.First
-				}
 			}
 			for v, s := range m {
 				if _, ok := known[v]; ok {
 					continue
 				}
-				if !s.First.After(start.Add(c.Warmup)) {
+				if !s.First.After(warm) {
 					continue
 				}
 				if len(c.FirstEvent) > 0 && !contains(c.FirstEvent, s.firstName) {
 					continue
 				}
+				if covered[coveredBy{id, s.firstID, c.dim, strings.Join(c.FirstEvent, ",")}] {
+					continue
+				}
 				g := o.groupOf(s)
 				f := g.finding(c, id, v)
-				f.Detail = append(f.Detail, "key in use since "+stamp(start))
+				f.Detail = append(f.Detail, judge)
 				out = append(out, f)
 			}
+		}
+	}
+	return out
+}
+
+// since is when the baseline starts: its earliest first sighting.
+func (b *Baseline) since() time.Time {
+	var t time.Time
+	for _, m := range b.Dims {
+		for _, s := range m {
+			if t.IsZero() || s.First.Before(t) {
+				t = s.First
+			}
+		}
+	}
+	return t
+}
+
+// earliest is the earliest first sighting among known and seen values.
+func earliest(known map[string]Seen, seen map[string]*seenValue) time.Time {
+	var start time.Time
+	for _, s := range known {
+		if start.IsZero() || s.First.Before(start) {
+			start = s.First
+		}
+	}
+	for _, s := range seen {
+		if start.IsZero() || s.First.Before(start) {
+			start = s.First
+		}
+	}
+	return start
+}
+
+// coveredBy names a key-scope first-seen finding an account-scope one
+// already makes: the key, the first event, the dimension and the rule's
+// first_event filter.
+type coveredBy struct {
+	key, event string
+	dim        int
+	filter     string
+}
+
+// subsumes: the key dimensions a value new to the account is also new in
+// (a network no key of the account used is new to the key too, and so is
+// the address in it).
+var subsumes = [NumDims][]int{0: {0}, 1: {0, 1}, 2: {2}, 3: {3}, 4: {4}}
+
+// accountFirstSeen reports values no key of an account had used: each
+// value once, on the key that used it first. With a stored baseline for
+// the account there is no warm-up (everything the account is not known to
+// use is new, whichever key brings it); without one, the account's first
+// warm-up in the run is its baseline. The addresses and networks of
+// sessions delivered to instances, tasks and Lambda functions are neither
+// learnt nor judged (they change with every instance;
+// instance-credentials rules watch them), their tools and launch regions
+// are; a console session's findings belong to the session's group, and
+// its browser is not a new tool.
+func (res *Result) accountFirstSeen(c *compiled, prior map[string]*Baseline, covered map[coveredBy]bool) []*Finding {
+	type first struct {
+		id string
+		o  *actorObs
+		s  *seenValue
+	}
+	byAccount := map[string]map[string]first{}
+	for id, o := range res.obs {
+		if !isAccountID(o.account) {
+			continue
+		}
+		vals := byAccount[o.account]
+		if vals == nil {
+			vals = map[string]first{}
+			byAccount[o.account] = vals
+		}
+		if o.compute() && c.dim <= 1 {
+			continue // see Baseline.add
+		}
+		for v, s := range o.dims[c.dim] {
+			cur, ok := vals[v]
+			if !ok || s.earlier(&cur.s.Seen, cur.s.firstID) || (s.First.Equal(cur.s.First) && s.firstID == cur.s.firstID && id < cur.id) {
+				vals[v] = first{id, o, s}
+			}
+		}
+	}
+	var out []*Finding
+	for acct, vals := range byAccount {
+		// With a stored baseline for the account, whatever it lacks is
+		// new at once (an account that never launched an instance has no
+		// launch regions: its first launch is new).
+		var known map[string]Seen
+		var start, warm time.Time
+		b := prior[AccountKey(acct)]
+		if b != nil {
+			known, start = b.Dims[c.dim], b.since()
+		}
+		judge := fmt.Sprintf("new to account %s (stored baseline since %s)", acct, stamp(start))
+		if b == nil {
+			for _, f := range vals {
+				if start.IsZero() || f.s.First.Before(start) {
+					start = f.s.First
+				}
+			}
+			warm = start.Add(c.Warmup)
+			judge = fmt.Sprintf("new to account %s (no stored baseline: judged against its use since %s)", acct, stamp(start))
+		}
+		for v, f := range vals {
+			if _, ok := known[v]; ok || !f.s.First.After(warm) {
+				continue
+			}
+			// A browser new to the account is a person at the console,
+			// not a tool: console sessions are judged on their networks.
+			if f.o.console != "" && c.dim == dimIndex(DimUserAgent) {
+				continue
+			}
+			if len(c.FirstEvent) > 0 && !contains(c.FirstEvent, f.s.firstName) {
+				continue
+			}
+			filter := strings.Join(c.FirstEvent, ",")
+			for _, d := range subsumes[c.dim] {
+				covered[coveredBy{f.id, f.s.firstID, d, filter}] = true
+			}
+			actor := f.id
+			if f.o.console != "" {
+				actor = f.o.console
+			}
+			fd := f.o.groupOf(f.s).finding(c, actor, v)
+			fd.Detail = append(fd.Detail, judge)
+			out = append(out, fd)
 		}
 	}
 	return out

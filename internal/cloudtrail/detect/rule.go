@@ -55,6 +55,16 @@ const (
 	// KindAgentSwitch: a long-term key taking up Threshold tools (user
 	// agent families) within Window.
 	KindAgentSwitch = "agent-switch"
+	// KindInstanceOutside: credentials delivered to an EC2 instance or an
+	// ECS task used from a public address outside AWS's published ranges
+	// that is not the session's own (the address of its first call).
+	KindInstanceOutside = "instance-credentials-outside"
+)
+
+// Scopes of a first-seen rule: what a value must be new to.
+const (
+	ScopeKey     = "key"     // new for the access key (the default)
+	ScopeAccount = "account" // new for the whole account: no key of it used it
 )
 
 // Dimensions a first-seen rule can watch.
@@ -63,10 +73,16 @@ const (
 	DimNetwork   = "network"
 	DimRegion    = "region"
 	DimUserAgent = "user-agent"
+	// DimLaunchRegion: the regions instances were launched in
+	// (successful ec2:RunInstances).
+	DimLaunchRegion = "launch-region"
 )
 
-// Dimensions lists them in a fixed order (the order of Observation.Dims).
-var Dimensions = []string{DimAddress, DimNetwork, DimRegion, DimUserAgent}
+// Dimensions lists them in a fixed order (the order of Baseline.Dims).
+var Dimensions = []string{DimAddress, DimNetwork, DimRegion, DimUserAgent, DimLaunchRegion}
+
+// NumDims is the number of dimensions.
+const NumDims = 5
 
 // Rule is one detection rule as written in rules.yaml.
 type Rule struct {
@@ -100,6 +116,8 @@ type Rule struct {
 	Dimension  string   `yaml:"dimension" json:"dimension,omitempty"`
 	FirstEvent []string `yaml:"first_event" json:"first_event,omitempty"`
 	WarmupText string   `yaml:"warmup" json:"warmup,omitempty"`
+	// Scope: key (default) or account.
+	Scope string `yaml:"scope" json:"scope,omitempty"`
 	// burst and sequence
 	Threshold  int    `yaml:"threshold" json:"threshold,omitempty"`
 	WindowText string `yaml:"window" json:"window,omitempty"`
@@ -214,11 +232,18 @@ func (r *Rule) validate() error {
 		if dimIndex(r.Dimension) < 0 {
 			return fmt.Errorf("dimension %q (want %s)", r.Dimension, strings.Join(Dimensions, ", "))
 		}
+		switch r.Scope {
+		case "":
+			r.Scope = ScopeKey
+		case ScopeKey, ScopeAccount:
+		default:
+			return fmt.Errorf("scope %q (want %s or %s)", r.Scope, ScopeKey, ScopeAccount)
+		}
 	case KindBurst:
 		if len(r.Match) == 0 || r.Threshold < 2 || r.Window == 0 {
 			return fmt.Errorf("a burst rule needs match, threshold >= 2 and window")
 		}
-	case KindInstanceCredentials:
+	case KindInstanceCredentials, KindInstanceOutside:
 	case KindAgentSwitch:
 		if r.Threshold < 2 || r.Window == 0 {
 			return fmt.Errorf("an agent-switch rule needs threshold >= 2 and window")

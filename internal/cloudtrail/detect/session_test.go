@@ -92,7 +92,7 @@ func TestDormantAgainstBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := func(lastUse time.Time) map[string]*Baseline {
-		return map[string]*Baseline{"AKIARTX3GSDS2RWAIZGX": {Dims: [4]map[string]Seen{
+		return map[string]*Baseline{"AKIARTX3GSDS2RWAIZGX": {Dims: [NumDims]map[string]Seen{
 			{"198.51.100.7": {First: lastUse.Add(-24 * time.Hour), Last: lastUse, Count: 9}}}}}
 	}
 	for _, tc := range []struct {
