@@ -127,7 +127,9 @@ func Run(ctx context.Context, t *Tree, accounts []Account, load Loader, opt Opti
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-ctx.Done():
-				res.Accounts[i] = AccountResult{ID: a.ID, Name: a.Name, Path: t.PathNames(a), Error: ctx.Err().Error()}
+			}
+			if err := ctx.Err(); err != nil {
+				res.Accounts[i] = AccountResult{ID: a.ID, Name: a.Name, Path: t.PathNames(a), Error: err.Error()}
 				return
 			}
 			res.Accounts[i] = auditAccount(ctx, t, a, load, opt)
