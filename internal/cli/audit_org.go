@@ -88,7 +88,7 @@ func runAuditOrg(ctx context.Context, opts *auditOptions, o *auditOrgOptions) er
 			return UsageError(err)
 		}
 		for _, n := range unlisted {
-			skipped = append(skipped, fmt.Sprintf("%s: not an account of the organization (nor %s), not read", strings.TrimSuffix(o.Exports, "/")+"/"+n, orgaudit.OrganizationFile))
+			skipped = append(skipped, fmt.Sprintf("%s: not the directory of an account of the organization, not read", strings.TrimSuffix(o.Exports, "/")+"/"+n))
 		}
 		load = orgaudit.ExportsLoader(fsys, strings.TrimSuffix(o.Exports, "/"))
 	} else {

@@ -22,7 +22,7 @@ type Summary struct {
 	Keys     int
 	Findings int
 	Worst    string // "" for none
-	SCPs     string // "exempt (management account)", "3 levels", "none"
+	SCPText  string // "exempt (management account)", "3 levels", "none"
 }
 
 // Summarize returns the account's line.
@@ -30,13 +30,13 @@ func (ar *AccountResult) Summarize(scpsEnabled bool) Summary {
 	var s Summary
 	switch {
 	case !scpsEnabled:
-		s.SCPs = "not enabled"
+		s.SCPText = "not enabled"
 	case ar.Management:
-		s.SCPs = "exempt (management account)"
+		s.SCPText = "exempt (management account)"
 	case len(ar.SCPs) == 1:
-		s.SCPs = "1 level"
+		s.SCPText = "1 level"
 	default:
-		s.SCPs = fmt.Sprintf("%d levels", len(ar.SCPs))
+		s.SCPText = fmt.Sprintf("%d levels", len(ar.SCPs))
 	}
 	if ar.Result == nil {
 		return s
@@ -143,7 +143,7 @@ func WriteText(w io.Writer, r *Result, opt audit.TextOptions) error {
 			status = "FAILED"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", report.Printable(ar.ID), report.Printable(orDash(ar.Name)), report.Printable(ar.Path),
-			s.SCPs, s.Users, s.Keys, s.Findings, orDash(s.Worst), status)
+			s.SCPText, s.Users, s.Keys, s.Findings, orDash(s.Worst), status)
 	}
 	_ = tw.Flush() // writes to a bytes.Buffer cannot fail
 	if r.Failed > 0 {
