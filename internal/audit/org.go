@@ -2,7 +2,9 @@ package audit
 
 import (
 	"fmt"
+	"html/template"
 	"io"
+	"strings"
 
 	"github.com/keywarden/keywarden/internal/report"
 )
@@ -38,4 +40,12 @@ func WriteDocument(w io.Writer, version string, findings []report.Finding, extra
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
+}
+
+// HTMLStyle is the account report's style sheet, so that the organization
+// report looks the same without a copy of it.
+func HTMLStyle() template.CSS {
+	_, rest, _ := strings.Cut(htmlTemplate, "<style>")
+	css, _, _ := strings.Cut(rest, "</style>")
+	return template.CSS(css) //nolint:gosec // our own embedded style sheet, not input
 }

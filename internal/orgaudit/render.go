@@ -305,6 +305,7 @@ type htmlKey struct {
 }
 
 type htmlData struct {
+	Style     template.CSS
 	R         *Result
 	Version   string
 	Sev       []htmlSev
@@ -326,7 +327,7 @@ type htmlSev struct {
 // cross-account key table and every finding, filtered by account (and by
 // text and severity) in the page itself.
 func WriteHTML(w io.Writer, version string, r *Result) error {
-	d := htmlData{R: r, Version: version, Findings: r.Findings, Notes: notes(r), NotRun: notChecked(r)}
+	d := htmlData{Style: audit.HTMLStyle(), R: r, Version: version, Findings: r.Findings, Notes: notes(r), NotRun: notChecked(r)}
 	sum := report.Summarize(r.Findings)
 	d.Total = sum.Total
 	for sev := report.SeverityCritical; sev >= report.SeverityInfo; sev-- {

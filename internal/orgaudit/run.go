@@ -130,9 +130,10 @@ func Run(ctx context.Context, t *Tree, accounts []Account, load Loader, opt Opti
 			}
 			if err := ctx.Err(); err != nil {
 				res.Accounts[i] = AccountResult{ID: a.ID, Name: a.Name, Path: t.PathNames(a), Error: err.Error()}
-				return
+			} else {
+				res.Accounts[i] = auditAccount(ctx, t, a, load, opt)
 			}
-			res.Accounts[i] = auditAccount(ctx, t, a, load, opt)
+			res.Accounts[i].printable()
 		}()
 	}
 	wg.Wait()
@@ -161,6 +162,20 @@ func Run(ctx context.Context, t *Tree, accounts []Account, load Loader, opt Opti
 	}
 	sort.SliceStable(res.Findings, func(i, j int) bool { return res.Findings[i].Severity > res.Findings[j].Severity })
 	return res
+}
+
+// printable makes the names and messages that came from the organization's
+// data safe for every output: no terminal escapes or control characters.
+func (ar *AccountResult) printable() {
+	ar.Name, ar.Path, ar.Error = report.Printable(ar.Name), report.Printable(ar.Path), report.Printable(ar.Error)
+	for _, levels := range [][]Level{ar.SCPs, ar.RCPs} {
+		for i := range levels {
+			levels[i].Name = report.Printable(levels[i].Name)
+			for j, p := range levels[i].Policies {
+				levels[i].Policies[j] = report.Printable(p)
+			}
+		}
+	}
 }
 
 func restrictiveRCP(levels []Level) bool {
