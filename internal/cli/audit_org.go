@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -26,10 +25,6 @@ type auditOrgOptions struct {
 	Exclude  []string
 	Parallel int
 	Retries  int
-
-	// Replaced in tests; nil means AWS itself.
-	loadLive func(ctx context.Context, opts *auditOptions, o *auditOrgOptions) (*orgaudit.Tree, orgaudit.Loader, error)
-	backoff  func(failures int) time.Duration
 }
 
 const auditOrgExamples = `  keywarden audit --org --profile management --format html -o org.html
@@ -92,11 +87,7 @@ func runAuditOrg(ctx context.Context, opts *auditOptions, o *auditOrgOptions) er
 		}
 		load = orgaudit.ExportsLoader(fsys, strings.TrimSuffix(o.Exports, "/"))
 	} else {
-		live := o.loadLive
-		if live == nil {
-			live = auditOrgLive
-		}
-		if tree, load, err = live(ctx, opts, o); err != nil {
+		if tree, load, err = auditOrgLive(ctx, opts, o); err != nil {
 			return &ExitErr{Code: ExitError, Err: err}
 		}
 	}
@@ -106,7 +97,7 @@ func runAuditOrg(ctx context.Context, opts *auditOptions, o *auditOrgOptions) er
 	}
 	skipped = append(skipped, inactive...)
 	aopt.Exposer = audit.NewEngineExposer()
-	res := orgaudit.Run(ctx, tree, accounts, load, orgaudit.Options{Audit: aopt, Parallel: o.Parallel, Attempts: o.Retries + 1, Backoff: o.backoff})
+	res := orgaudit.Run(ctx, tree, accounts, load, orgaudit.Options{Audit: aopt, Parallel: o.Parallel, Attempts: o.Retries + 1})
 	res.Skipped = append(res.Skipped, skipped...)
 
 	err = auditWrite(opts, format, res.Findings, auditRenderers{
