@@ -306,6 +306,7 @@ type htmlKey struct {
 
 type htmlData struct {
 	Style     template.CSS
+	MinSev    []string
 	R         *Result
 	Version   string
 	Sev       []htmlSev
@@ -327,7 +328,7 @@ type htmlSev struct {
 // cross-account key table and every finding, filtered by account (and by
 // text and severity) in the page itself.
 func WriteHTML(w io.Writer, version string, r *Result) error {
-	d := htmlData{Style: audit.HTMLStyle(), R: r, Version: version, Findings: r.Findings, Notes: notes(r), NotRun: notChecked(r)}
+	d := htmlData{Style: audit.HTMLStyle(), MinSev: []string{"low", "medium", "high", "critical"}, R: r, Version: version, Findings: r.Findings, Notes: notes(r), NotRun: notChecked(r)}
 	sum := report.Summarize(r.Findings)
 	d.Total = sum.Total
 	for sev := report.SeverityCritical; sev >= report.SeverityInfo; sev-- {

@@ -3,6 +3,7 @@ package orgaudit_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/keywarden/keywarden/internal/audit"
 	"github.com/keywarden/keywarden/internal/goldentest"
 	"github.com/keywarden/keywarden/internal/orgaudit"
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/report/sariftest"
 )
 
@@ -93,6 +95,13 @@ func TestHTMLAccountFilter(t *testing.T) {
 	}
 	if want := len(res.Accounts) + keys + len(res.Findings); rows != want {
 		t.Errorf("%d filterable rows, want %d (accounts, keys, findings)", rows, want)
+	}
+	// The severity filter compares with the rows' data-sev, report.Severity
+	// values: its options must carry the same numbers.
+	for _, sev := range []report.Severity{report.SeverityLow, report.SeverityMedium, report.SeverityHigh, report.SeverityCritical} {
+		if opt := fmt.Sprintf(`<option value="%d">%s</option>`, int(sev), sev); !strings.Contains(html, opt) {
+			t.Errorf("no %s in the severity filter", opt)
+		}
 	}
 	if strings.Contains(html, "<script src") || strings.Contains(html, "<link") {
 		t.Error("the report loads something external")
