@@ -97,7 +97,13 @@ func runAuditOrg(ctx context.Context, opts *auditOptions, o *auditOrgOptions) er
 	}
 	skipped = append(skipped, inactive...)
 	aopt.Exposer = audit.NewEngineExposer()
-	res := orgaudit.Run(ctx, tree, accounts, load, orgaudit.Options{Audit: aopt, Parallel: o.Parallel, Attempts: o.Retries + 1})
+	progress, done := auditProgress(opts.IO)
+	oopt := orgaudit.Options{Audit: aopt, Parallel: o.Parallel, Attempts: o.Retries + 1}
+	if progress != nil {
+		oopt.Progress = func(n, total int) { progress("accounts", n, total) }
+	}
+	res := orgaudit.Run(ctx, tree, accounts, load, oopt)
+	done()
 	res.Skipped = append(res.Skipped, skipped...)
 
 	err = auditWrite(opts, format, res.Findings, auditRenderers{

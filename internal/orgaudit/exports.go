@@ -94,6 +94,17 @@ func loadExports(fsys fs.FS, dir, id string) (*inventory.Account, error) {
 	if !found {
 		return nil, fmt.Errorf("no exports: %s has neither %s nor %s (or %s)", path.Join(dir, id), AuthorizationDetailsFile, CredentialReportCSV, CredentialReportJSON)
 	}
+	entries, err := fs.ReadDir(fsys, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path.Join(dir, id), err)
+	}
+	for _, e := range entries {
+		switch e.Name() {
+		case AuthorizationDetailsFile, CredentialReportCSV, CredentialReportJSON:
+		default:
+			acct.Warnings = append(acct.Warnings, fmt.Sprintf("%s is not an export keywarden reads: not read", path.Join(dir, id, e.Name())))
+		}
+	}
 	return acct, nil
 }
 

@@ -118,6 +118,7 @@ func TestExportsLoader(t *testing.T) {
 		"333333333333/other.txt":                    {Data: []byte("x")},
 		"444444444444/authorization-details.json":   {Data: []byte("{\n\"UserDetailList\": [}")},
 		"555555555555/authorization-details.json":   {Data: []byte(`{"UserDetailList":[]}`)},
+		"555555555555/README":                       {Data: []byte("exported by hand")},
 		"666666666666":                              {Mode: 0o755 | os.ModeDir},
 		"777777777777/authorization-details.json/x": {Data: []byte("x")},
 		"888888888888/credential-report.csv":        {Data: bytes.Repeat([]byte("x"), 64<<20+1)},
@@ -144,6 +145,9 @@ func TestExportsLoader(t *testing.T) {
 			if tc.err == "" {
 				if err != nil || acct == nil {
 					t.Fatalf("error %v", err)
+				}
+				if got, want := strings.Join(acct.Warnings, "\n"), map[string]string{"555555555555": "dir/555555555555/README is not an export keywarden reads: not read"}[tc.id]; got != want {
+					t.Errorf("warnings %q, want %q", got, want)
 				}
 				return
 			}

@@ -42,6 +42,9 @@ type Options struct {
 	Backoff func(failures int) time.Duration
 	// Sleep waits (default: a timer that ctx cancels). Tests inject one.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Progress, if set, is told how many accounts are done, from one
+	// goroutine at a time.
+	Progress func(done, total int)
 }
 
 // Permanent marks an error that another attempt cannot fix (an export that
@@ -119,6 +122,8 @@ func Run(ctx context.Context, t *Tree, accounts []Account, load Loader, opt Opti
 	res.Accounts = make([]AccountResult, len(accounts))
 	sem := make(chan struct{}, opt.Parallel)
 	var wg sync.WaitGroup
+	var progressMu sync.Mutex
+	finished := 0
 	for i, a := range accounts {
 		wg.Add(1)
 		go func() {
@@ -134,6 +139,12 @@ func Run(ctx context.Context, t *Tree, accounts []Account, load Loader, opt Opti
 				res.Accounts[i] = auditAccount(ctx, t, a, load, opt)
 			}
 			res.Accounts[i].printable()
+			if opt.Progress != nil {
+				progressMu.Lock()
+				finished++
+				opt.Progress(finished, len(accounts))
+				progressMu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()

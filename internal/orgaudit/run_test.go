@@ -107,6 +107,7 @@ func TestRunFailures(t *testing.T) {
 		return inv, nil
 	}
 	var slept []time.Duration
+	var progress []string
 	res := orgaudit.Run(context.Background(), tree, accounts, load, orgaudit.Options{
 		Audit: audit.Options{Now: now}, Parallel: 1, Attempts: 3,
 		Backoff: func(n int) time.Duration { return time.Duration(n) * time.Minute },
@@ -114,7 +115,11 @@ func TestRunFailures(t *testing.T) {
 			slept = append(slept, d)
 			return nil
 		},
+		Progress: func(done, total int) { progress = append(progress, fmt.Sprintf("%d/%d", done, total)) },
 	})
+	if got := strings.Join(progress, " "); got != "1/5 2/5 3/5 4/5 5/5" {
+		t.Errorf("progress %s", got)
+	}
 	tests := []struct {
 		account  string
 		attempts int
