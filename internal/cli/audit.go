@@ -104,6 +104,7 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or input err
 	// flags that tune them; runAuditOrg takes over when either is given.
 	org := &auditOrgOptions{}
 	org.bind(fl)
+	cmd.Long += "\n\n" + auditOrgLong
 	cmd.Example += "\n" + auditOrgExamples
 	runAccount := cmd.RunE
 	cmd.RunE = func(c *cobra.Command, args []string) error {

@@ -27,6 +27,15 @@ type auditOrgOptions struct {
 	Retries  int
 }
 
+const auditOrgLong = `Whole organizations: --org reads the organization from its management
+account (or a delegated administrator), assumes --role-name in each member
+account and audits them, --parallel at a time, each with the SCPs of its
+OU path (the management account is exempt), into one report.
+--org-exports DIR does the same offline from DIR/organization.json and one
+directory of exports per account (docs/audit.md, "Whole organizations").
+With --org, exit 2 also means that an account could not be audited and
+nothing reached --fail-on.`
+
 const auditOrgExamples = `  keywarden audit --org --profile management --format html -o org.html
   keywarden audit --org --profile management --exclude-accounts 111122223333 --parallel 8
   keywarden audit --org-exports exports/ --format json

@@ -142,6 +142,9 @@ func TestLiveMotoOrganization(t *testing.T) {
 			if !ok || ar.Result == nil {
 				t.Fatalf("account %s not audited", tc.id)
 			}
+			if wantRCPs := !tc.management; (len(ar.RCPs) > 0) != wantRCPs {
+				t.Errorf("RCP levels %+v, want some: %v", ar.RCPs, wantRCPs)
+			}
 			if ar.Path != tc.path || len(ar.SCPs) != tc.scpLevels || ar.Management != tc.management {
 				t.Errorf("path %q, %d SCP levels, management %v; want %q, %d, %v", ar.Path, len(ar.SCPs), ar.Management, tc.path, tc.scpLevels, tc.management)
 			}
