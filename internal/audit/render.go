@@ -21,16 +21,7 @@ func Tool(version string) report.Tool {
 // per-key table, the sources, the settings and the skipped checks under
 // "extra.audit".
 func WriteJSON(w io.Writer, version string, r *Result) error {
-	fs := r.Findings
-	if fs == nil {
-		fs = []report.Finding{}
-	}
-	doc := report.Document{Tool: "keywarden audit", Version: version, Findings: fs, Summary: report.Summarize(fs),
-		Extra: map[string]any{"audit": r}}
-	enc := report.NewJSONEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(doc)
+	return WriteDocument(w, version, r.Findings, map[string]any{"audit": r})
 }
 
 // WriteSARIF writes a SARIF 2.1.0 log with the whole check catalogue as

@@ -102,6 +102,19 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or input err
 	fl.StringVar(&opts.MaxUnused, "max-unused", "45d", "report active keys unused (or never used) for longer than this")
 	fl.DurationVar(&opts.ReportTimeout, "report-timeout", 2*time.Minute, "live: how long to wait for AWS to generate the credential report")
 	fl.BoolVar(&opts.PrintPolicy, "print-required-policy", false, "print the read-only IAM policy a live audit needs, and exit")
+	// A whole organization (audit_org.go): --org, --org-exports and the
+	// flags that tune them; runAuditOrg takes over when either is given.
+	org := &auditOrgOptions{}
+	org.bind(fl)
+	cmd.Long += "\n\n" + auditOrgLong
+	cmd.Example += "\n" + auditOrgExamples
+	runAccount := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if org.enabled() {
+			return runAuditOrg(c.Context(), opts, org)
+		}
+		return runAccount(c, args)
+	}
 	return cmd
 }
 
@@ -114,36 +127,9 @@ func runAudit(ctx context.Context, opts *auditOptions) error {
 		_, err = opts.IO.Out.Write(b)
 		return err
 	}
-	format, err := report.ParseFormat(opts.Format, auditFormats...)
+	format, failOn, aopt, err := auditSettings(opts)
 	if err != nil {
-		return UsageError(err)
-	}
-	failOn, err := report.ParseSeverity(opts.FailOn)
-	if err != nil {
-		return UsageError(fmt.Errorf("--fail-on: %w", err))
-	}
-	aopt := audit.Options{Now: opts.Now()}
-	if aopt.MaxKeyAge, err = auditParseDays(opts.MaxKeyAge); err != nil {
-		return usageErrorf("--max-key-age: %v", err)
-	}
-	if aopt.MaxUnused, err = auditParseDays(opts.MaxUnused); err != nil {
-		return usageErrorf("--max-unused: %v", err)
-	}
-	for _, c := range append(append([]string(nil), opts.AllowedCIDRs...), opts.allowCIDRs...) {
-		p, err := auditParseCIDR(c)
-		if err != nil {
-			return usageErrorf("--allowed-cidr: %v", err)
-		}
-		aopt.AllowedCIDRs = append(aopt.AllowedCIDRs, p)
-	}
-	if opts.ActionsFile != "" {
-		data, err := readInput(opts.IO, opts.ActionsFile, 1<<20)
-		if err != nil {
-			return UsageError(err)
-		}
-		if aopt.Actions, err = audit.ParseActions(opts.ActionsFile, data); err != nil {
-			return UsageError(err)
-		}
+		return err
 	}
 	offline := opts.CredentialReport != "" || opts.AuthorizationDetails != "" || opts.PasswordPolicy != ""
 	if offline && (opts.AWS.Profile != "" || opts.AWS.EndpointURL != "") {
@@ -200,22 +186,84 @@ func runAudit(ctx context.Context, opts *auditOptions) error {
 	aopt.Exposer = audit.NewEngineExposer()
 	res := audit.Run(acct, aopt)
 
+	err = auditWrite(opts, format, res.Findings, auditRenderers{
+		JSON:  func(w io.Writer) error { return audit.WriteJSON(w, Version, res) },
+		SARIF: func(w io.Writer) error { return audit.WriteSARIF(w, Version, res) },
+		CSV:   func(w io.Writer) error { return audit.WriteCSV(w, res) },
+		HTML:  func(w io.Writer) error { return audit.WriteHTML(w, Version, res) },
+		Text:  func(w io.Writer, color bool) error { return audit.WriteText(w, res, audit.TextOptions{Color: color}) },
+	})
+	if err != nil {
+		return err
+	}
+	if report.AtOrAbove(res.Findings, failOn) {
+		return ErrFindings()
+	}
+	return nil
+}
+
+// auditSettings reads the flags an account audit and an organization audit
+// share: the format, --fail-on and the audit's thresholds.
+func auditSettings(opts *auditOptions) (format report.Format, failOn report.Severity, aopt audit.Options, err error) {
+	if format, err = report.ParseFormat(opts.Format, auditFormats...); err != nil {
+		return "", 0, aopt, UsageError(err)
+	}
+	failOn, err = report.ParseSeverity(opts.FailOn)
+	if err != nil {
+		return "", 0, aopt, UsageError(fmt.Errorf("--fail-on: %w", err))
+	}
+	aopt = audit.Options{Now: opts.Now()}
+	if aopt.MaxKeyAge, err = auditParseDays(opts.MaxKeyAge); err != nil {
+		return "", 0, aopt, usageErrorf("--max-key-age: %v", err)
+	}
+	if aopt.MaxUnused, err = auditParseDays(opts.MaxUnused); err != nil {
+		return "", 0, aopt, usageErrorf("--max-unused: %v", err)
+	}
+	for _, c := range append(append([]string(nil), opts.AllowedCIDRs...), opts.allowCIDRs...) {
+		p, err := auditParseCIDR(c)
+		if err != nil {
+			return "", 0, aopt, usageErrorf("--allowed-cidr: %v", err)
+		}
+		aopt.AllowedCIDRs = append(aopt.AllowedCIDRs, p)
+	}
+	if opts.ActionsFile != "" {
+		data, err := readInput(opts.IO, opts.ActionsFile, 1<<20)
+		if err != nil {
+			return "", 0, aopt, UsageError(err)
+		}
+		if aopt.Actions, err = audit.ParseActions(opts.ActionsFile, data); err != nil {
+			return "", 0, aopt, UsageError(err)
+		}
+	}
+	return format, failOn, aopt, nil
+}
+
+// auditRenderers write one report in each format audit supports.
+type auditRenderers struct {
+	JSON, SARIF, CSV, HTML func(io.Writer) error
+	Text                   func(w io.Writer, color bool) error
+}
+
+// auditWrite renders the report in format to stdout or, with --output, to
+// a file of mode 0600, and then says on stderr where it went.
+func auditWrite(opts *auditOptions, format report.Format, findings []report.Finding, r auditRenderers) error {
 	var buf bytes.Buffer
 	w := io.Writer(&buf)
 	if opts.Output == "" {
 		w = opts.IO.Out
 	}
+	var err error
 	switch format {
 	case report.FormatJSON:
-		err = audit.WriteJSON(w, Version, res)
+		err = r.JSON(w)
 	case report.FormatSARIF:
-		err = audit.WriteSARIF(w, Version, res)
+		err = r.SARIF(w)
 	case "csv":
-		err = audit.WriteCSV(w, res)
+		err = r.CSV(w)
 	case "html":
-		err = audit.WriteHTML(w, Version, res)
+		err = r.HTML(w)
 	default:
-		err = audit.WriteText(w, res, audit.TextOptions{Color: opts.IO.ColorEnabled() && opts.Output == ""})
+		err = r.Text(w, opts.IO.ColorEnabled() && opts.Output == "")
 	}
 	if err != nil {
 		return err
@@ -224,10 +272,7 @@ func runAudit(ctx context.Context, opts *auditOptions) error {
 		if err := atomicfile.Write(opts.Output, buf.Bytes(), 0o600); err != nil {
 			return UsageError(err)
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote the %s report to %s (%s)\n", format, opts.Output, report.SummaryLine(res.Findings, report.NewPalette(false)))
-	}
-	if report.AtOrAbove(res.Findings, failOn) {
-		return ErrFindings()
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote the %s report to %s (%s)\n", format, opts.Output, report.SummaryLine(findings, report.NewPalette(false)))
 	}
 	return nil
 }

@@ -77,12 +77,17 @@ func RequiredPolicy() iampolicy.Document {
 // The client-side retry quota is off so a burst of throttling cannot turn
 // into "retry quota exceeded".
 func NewIAMClient(cfg aws.Config) *iam.Client {
-	return iam.NewFromConfig(cfg, func(o *iam.Options) {
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = 12
-			so.MaxBackoff = 20 * time.Second
-			so.RateLimiter = ratelimit.None
-		})
+	return iam.NewFromConfig(cfg, func(o *iam.Options) { o.Retryer = PatientRetryer() })
+}
+
+// PatientRetryer retries throttled calls up to 12 times with backoff up to
+// 20s, without a client-side retry quota: for services that throttle at a
+// few calls per second (IAM, AWS Organizations).
+func PatientRetryer() aws.Retryer {
+	return retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = 12
+		so.MaxBackoff = 20 * time.Second
+		so.RateLimiter = ratelimit.None
 	})
 }
 
