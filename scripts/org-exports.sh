@@ -5,6 +5,7 @@
 #   DIR/organization.json                      the OU tree, SCPs and RCPs
 #   DIR/ACCOUNT-ID/credential-report.json      aws iam get-credential-report
 #   DIR/ACCOUNT-ID/authorization-details.json  aws iam get-account-authorization-details
+#   DIR/ACCOUNT-ID/password-policy.json        aws iam get-account-password-policy ({} when none)
 #
 # Usage: scripts/org-exports.sh DIR [ROLE-NAME]
 #   ROLE-NAME is assumed in each member account (default
@@ -87,6 +88,9 @@ for acct in $(jq -r '.[] | select((.State // .Status) == "ACTIVE") | .Id' "$tmp/
       sleep 2
     done
     aws iam get-credential-report --output json >"$tmp/$acct/credential-report.json"
+    # NoSuchEntity means the account has no password policy: keywarden reads {} as that.
+    aws iam get-account-password-policy --output json >"$tmp/$acct/password-policy.json" 2>/dev/null ||
+      echo '{}' >"$tmp/$acct/password-policy.json"
     rm -rf "${dir:?}/$acct" && mv "$tmp/$acct" "$dir/$acct"
   ) || echo "org-exports: account $acct could not be exported" >&2
 done

@@ -62,8 +62,8 @@ func runAuditOrg(ctx context.Context, opts *auditOptions, o *auditOrgOptions) er
 		_, err = opts.IO.Out.Write(b)
 		return err
 	}
-	if opts.CredentialReport != "" || opts.AuthorizationDetails != "" || len(opts.SCPs) > 0 {
-		return usageErrorf("--credential-report, --authorization-details and --scp audit one account; an organization's exports go in --org-exports DIR (see keywarden audit --help)")
+	if opts.CredentialReport != "" || opts.AuthorizationDetails != "" || opts.PasswordPolicy != "" || len(opts.SCPs) > 0 {
+		return usageErrorf("--credential-report, --authorization-details, --password-policy and --scp audit one account; an organization's exports go in --org-exports DIR (see keywarden audit --help)")
 	}
 	if o.Exports != "" && (opts.AWS.Profile != "" || opts.AWS.EndpointURL != "") {
 		return usageErrorf("--profile and --endpoint-url are for a live --org audit; they cannot be combined with --org-exports")

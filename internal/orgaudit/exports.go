@@ -17,16 +17,23 @@ import (
 //	DIR/organization.json                  the tree and its policies (Organization)
 //	DIR/ACCOUNT-ID/credential-report.csv   or credential-report.json
 //	DIR/ACCOUNT-ID/authorization-details.json
+//	DIR/ACCOUNT-ID/password-policy.json    optional: aws iam get-account-password-policy
 //
 // An account's directory holds the exports `keywarden audit` reads for one
-// account; either may be missing (the checks it supports are then listed
-// as not run), not both.
+// account; either of the first two may be missing (the checks it supports
+// are then listed as not run), not both. Without password-policy.json the
+// password-policy checks are listed as not run.
 const (
 	OrganizationFile         = "organization.json"
 	CredentialReportCSV      = "credential-report.csv"
 	CredentialReportJSON     = "credential-report.json"
 	AuthorizationDetailsFile = "authorization-details.json"
+	PasswordPolicyFile       = "password-policy.json"
 )
+
+// maxPasswordPolicySize bounds password-policy.json; the real document is
+// a few hundred bytes, and the parser refuses more than this too.
+const maxPasswordPolicySize = 64 << 10
 
 // ReadOrganization reads organization.json from an exports directory.
 func ReadOrganization(fsys fs.FS, dir string) (*Tree, error) {
@@ -94,13 +101,25 @@ func loadExports(fsys fs.FS, dir, id string) (*inventory.Account, error) {
 	if !found {
 		return nil, fmt.Errorf("no exports: %s has neither %s nor %s (or %s)", path.Join(dir, id), AuthorizationDetailsFile, CredentialReportCSV, CredentialReportJSON)
 	}
+	policy := path.Join(id, PasswordPolicyFile)
+	data, err = readLimited(fsys, policy, path.Join(dir, policy), maxPasswordPolicySize)
+	switch {
+	case err == nil:
+		pp, err := inventory.ParsePasswordPolicy(path.Join(dir, policy), data)
+		if err != nil {
+			return nil, err
+		}
+		acct.SetPasswordPolicy(pp)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
 	entries, err := fs.ReadDir(fsys, id)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path.Join(dir, id), err)
 	}
 	for _, e := range entries {
 		switch e.Name() {
-		case AuthorizationDetailsFile, CredentialReportCSV, CredentialReportJSON:
+		case AuthorizationDetailsFile, CredentialReportCSV, CredentialReportJSON, PasswordPolicyFile:
 		default:
 			acct.Warnings = append(acct.Warnings, fmt.Sprintf("%s is not an export keywarden reads: not read", path.Join(dir, id, e.Name())))
 		}

@@ -123,6 +123,10 @@ func TestExportsLoader(t *testing.T) {
 		"777777777777/authorization-details.json/x": {Data: []byte("x")},
 		"888888888888/credential-report.csv":        {Data: bytes.Repeat([]byte("x"), 64<<20+1)},
 		"999999999999":                              {Data: []byte("a file, not a directory")},
+		"121212121212/credential-report.csv":        {Data: []byte(rep)},
+		"121212121212/password-policy.json":         {Data: []byte(`{"PasswordPolicy":{"MinimumPasswordLength":14}}`)},
+		"131313131313/credential-report.csv":        {Data: []byte(rep)},
+		"131313131313/password-policy.json":         {Data: []byte(`{"PasswordPolicy": [`)},
 	}
 	tests := []struct {
 		id, err string
@@ -137,6 +141,8 @@ func TestExportsLoader(t *testing.T) {
 		{"888888888888", "dir/888888888888/credential-report.csv: larger than the"},
 		{"999999999999", "no exports: dir/999999999999 is not a directory"},
 		{"000000000000", "no exports: dir/000000000000 is not a directory"},
+		{"121212121212", ""},
+		{"131313131313", "dir/131313131313/password-policy.json"},
 	}
 	load := orgaudit.ExportsLoader(fsys, "dir")
 	for _, tc := range tests {
@@ -148,6 +154,11 @@ func TestExportsLoader(t *testing.T) {
 				}
 				if got, want := strings.Join(acct.Warnings, "\n"), map[string]string{"555555555555": "dir/555555555555/README is not an export keywarden reads: not read"}[tc.id]; got != want {
 					t.Errorf("warnings %q, want %q", got, want)
+				}
+				// Only the account with password-policy.json has its policy read.
+				hasPolicy := acct.PasswordPolicy != nil && acct.PasswordPolicy.MinimumPasswordLength == 14
+				if want := tc.id == "121212121212"; hasPolicy != want || acct.Sources.PasswordPolicy != want {
+					t.Errorf("password policy read %v (sources %v), want %v", hasPolicy, acct.Sources.PasswordPolicy, want)
 				}
 				return
 			}
