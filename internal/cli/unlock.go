@@ -175,6 +175,8 @@ func newLockCmd(f *Factory) *cobra.Command {
 		Long: `Forget the encrypted file store's derived key that keywarden unlock kept in the
 kernel keyring, and stop the keywarden agent (which forgets every key it
 holds). The next command on the file store asks for the passphrase again.`,
+		Example: `  keywarden unlock --for 8h   # in the morning
+  keywarden lock              # when you leave`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLock(opts)

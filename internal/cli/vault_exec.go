@@ -16,7 +16,10 @@ type vaultExecOptions struct {
 	Profile string
 	Command []string
 	Server  bool
-	Nested  bool
+	// EC2Server serves the credentials as EC2's instance metadata
+	// service (IMDSv2) does.
+	EC2Server bool
+	Nested    bool
 }
 
 func newVaultExecCmd(f *Factory) *cobra.Command {
@@ -40,6 +43,12 @@ random loopback port through the container-credentials protocol
 (AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN), and
 renews the session when it runs out, so a long job outlives one session.
 
+--ec2-server does the same through an EC2 instance metadata endpoint
+(IMDSv2 only: a token from PUT /latest/api/token on every request; requests
+with X-Forwarded-For refused) on a random loopback port, for tools that
+read nothing else: AWS_EC2_METADATA_SERVICE_ENDPOINT points the command at
+it, and AWS_EC2_METADATA_DISABLED is removed.
+
 --no-session gives the command the stored long-term key itself (for a role
 profile: the role assumed straight from it, without the MFA session). It is
 never the default and keywarden warns on stderr each time.
@@ -48,6 +57,7 @@ The command's stdin, stdout and stderr are its own, signals are passed on,
 and keywarden exits with its status.`,
 		Example: `  keywarden exec work -- aws s3 ls
   keywarden exec admin --server -- terraform apply
+  keywarden exec admin --ec2-server -- legacy-tool-that-reads-imds
   keywarden exec work            # a shell with the credentials
   keywarden exec work --no-session -- legacy-tool   # the long-term key: warns`,
 		Args:              cobra.ArbitraryArgs,
@@ -74,6 +84,8 @@ and keywarden exits with its status.`,
 	opts.bindSession(cmd)
 	opts.bindNoSession(cmd)
 	cmd.Flags().BoolVar(&opts.Server, "server", false, "serve refreshing credentials on a loopback port instead of putting keys in the environment")
+	cmd.Flags().BoolVar(&opts.EC2Server, "ec2-server", false, "serve refreshing credentials as an EC2 instance metadata endpoint (IMDSv2) on a loopback port")
+	cmd.MarkFlagsMutuallyExclusive("server", "ec2-server")
 	cmd.Flags().BoolVar(&opts.Nested, "nested", false, "allow running inside another keywarden exec")
 	return cmd
 }
@@ -101,18 +113,33 @@ func runVaultExec(ctx context.Context, opts *vaultExecOptions) error {
 	}
 	opts.warnNoSession(opts.Profile, res, opts.Command[0])
 	env := vault.CleanEnv(os.Environ())
+	renewErr := func(err error) {
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: renewing credentials for %s: %v\n", opts.Profile, err)
+	}
+	get := func(ctx context.Context) (*vault.Result, error) { return opts.credentials(ctx, s, opts.Profile) }
 	if opts.Server {
 		srv := &vault.CredentialServer{
-			Get: func(ctx context.Context) (*vault.Result, error) { return opts.credentials(ctx, s, opts.Profile) },
-			Errors: func(err error) {
-				fmt.Fprintf(opts.IO.ErrOut, "keywarden: renewing credentials for %s: %v\n", opts.Profile, err)
-			},
+			Get:    get,
+			Errors: renewErr,
 		}
 		if err := srv.Start(); err != nil {
 			return err
 		}
 		defer srv.Close()
 		env = append(env, srv.Env()...)
+		env = append(env, vault.RegionEnv(opts.Profile, res.Region)...)
+	} else if opts.EC2Server {
+		srv := &vault.IMDSServer{
+			Get:    get,
+			Role:   opts.Profile,
+			Now:    opts.Now,
+			Errors: renewErr,
+		}
+		if err := srv.Start(); err != nil {
+			return err
+		}
+		defer srv.Close()
+		env = append(vault.IMDSEnv(env), srv.Env()...)
 		env = append(env, vault.RegionEnv(opts.Profile, res.Region)...)
 	} else {
 		env = append(env, vault.CredentialEnv(opts.Profile, res)...)
