@@ -31,8 +31,10 @@ import (
 type motoFederation struct {
 	mu     sync.Mutex
 	issued map[string]motoIssued // access key ID -> what moto issued
-	arns   map[string]string     // sign-in token -> the session's ARN
+	arns   map[string]motoSignin // sign-in token -> what it signs in
 }
+
+type motoSignin struct{ arn, duration string }
 
 type motoIssued struct{ secret, token, arn string }
 
@@ -41,7 +43,7 @@ func newMotoFederation(t *testing.T, moto string) (*motoFederation, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &motoFederation{issued: map[string]motoIssued{}, arns: map[string]string{}}
+	f := &motoFederation{issued: map[string]motoIssued{}, arns: map[string]motoSignin{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.ModifyResponse = func(resp *http.Response) error {
 		body, err := io.ReadAll(resp.Body)
@@ -91,7 +93,7 @@ func (f *motoFederation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := fmt.Sprintf("moto-signin-%d", len(f.arns)+1)
-	f.arns[tok] = is.arn
+	f.arns[tok] = motoSignin{is.arn, q.Get("SessionDuration")}
 	_ = json.NewEncoder(w).Encode(map[string]string{"SigninToken": tok})
 }
 
@@ -134,19 +136,13 @@ func TestLoginMoto(t *testing.T) {
 		{args: []string{"login", "alice", "--stdout", "--mfa-token", "123456"}, arn: ":federated-user/", stderr: "WITHOUT MFA"},
 		{args: []string{"login", "ops", "--stdout", "--duration", "1h"}, arn: ":assumed-role/Ops/", duration: "3600"},
 	} {
-		out, errOut, code := h.run("", tc.args...)
-		if code != 0 || !strings.Contains(errOut, tc.stderr) {
-			t.Fatalf("%v: %d %s%s", tc.args, code, out, errOut)
-		}
-		u, err := url.Parse(strings.TrimSpace(out))
-		if err != nil {
-			t.Fatal(err)
-		}
+		u, out := loginStdout(t, h, tc.args, tc.stderr)
 		fed.mu.Lock()
-		arn, ok := fed.arns[u.Query().Get("SigninToken")]
+		got, ok := fed.arns[u.Query().Get("SigninToken")]
 		fed.mu.Unlock()
-		if !ok || !strings.Contains(arn, "arn:aws:sts::"+mototest.Account+tc.arn) || !strings.HasPrefix(out, front+"/federation?") || u.Query().Get("Action") != "login" {
-			t.Errorf("%v: URL %s stands for %q (%v)", tc.args, out, arn, ok)
+		if !ok || !strings.Contains(got.arn, "arn:aws:sts::"+mototest.Account+tc.arn) || got.duration != tc.duration ||
+			!strings.HasPrefix(out, front+"/federation?") || u.Query().Get("Action") != "login" {
+			t.Errorf("%v: URL %s stands for %+v (%v)", tc.args, out, got, ok)
 		}
 	}
 	if strings.Contains(h.outAll.String(), secret) {
