@@ -16,8 +16,9 @@ import (
 	"github.com/keywarden/keywarden/internal/atomicfile"
 )
 
-// FileWorkFactor is the scrypt work factor (log2 of N) of the encrypted
-// file. age's default, 18, takes about a second to unlock, which every
+// FileWorkFactor is the scrypt work factor (log2 of N) that stretches the
+// passphrase of the encrypted file (the header's, see filekey.go). age's
+// default, 18, takes about a second to unlock, which every
 // `aws` call through credential_process would pay. 16 costs a quarter of
 // that (about 0.15 s on a shared 2-core CI machine: see BenchmarkFileUnlock
 // and docs/vault.md) while each passphrase guess still costs an attacker

@@ -184,3 +184,26 @@ func TestFileStoreUnlockCache(t *testing.T) {
 		t.Fatalf("UnlockKey without a store: %v", err)
 	}
 }
+
+// BenchmarkFileUnlockCached measures opening the store with the derived
+// key from an unlock cache: no passphrase stretching.
+func BenchmarkFileUnlockCached(b *testing.B) {
+	dir := b.TempDir()
+	s := NewFileStore(dir, fixedPass("pw"))
+	if err := s.Set("key:a", []byte("x")); err != nil {
+		b.Fatal(err)
+	}
+	id, key, err := s.UnlockKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache := &memCache{keys: map[string][]byte{id: key}}
+	b.ResetTimer()
+	for b.Loop() {
+		c := NewFileStore(dir, func(bool) (string, error) { return "", errors.New("asked") })
+		c.Cache = cache
+		if _, err := c.Get("key:a"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
