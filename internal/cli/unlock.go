@@ -31,13 +31,17 @@ var unlockCacheNames = []string{"auto", "keyctl", "agent"}
 // point it at a built binary.
 var unlockAgentExe = os.Executable
 
+// unlockKeyctl is the kernel keyring; tests replace it with one the
+// kernel refuses, to drive the fall-back to the agent.
+var unlockKeyctl keycache.Cache = keycache.Keyctl{}
+
 // unlockAgentWait bounds the wait for a new agent's socket.
 const unlockAgentWait = 5 * time.Second
 
 // unlockCaches is what the encrypted file asks before the passphrase: the
 // kernel keyring, then the agent.
 func unlockCaches(getenv func(string) string) vault.KeyCache {
-	return keycache.Chain{keycache.Keyctl{}, keycache.AgentClient{Socket: keycache.SocketPath(getenv)}}
+	return keycache.Chain{unlockKeyctl, keycache.AgentClient{Socket: keycache.SocketPath(getenv)}}
 }
 
 type unlockOptions struct {
@@ -103,10 +107,10 @@ func runUnlock(ctx context.Context, opts *unlockOptions) error {
 	defer clear(key)
 	var where string
 	if choice == "auto" || choice == "keyctl" {
-		kerr := keycache.Keyctl{}.Put(id, key, opts.For)
+		kerr := unlockKeyctl.Put(id, key, opts.For)
 		switch {
 		case kerr == nil:
-			where = keycache.Keyctl{}.Name()
+			where = unlockKeyctl.Name()
 		case choice == "keyctl":
 			return fmt.Errorf("the kernel keyring refused the key: %w", kerr)
 		default:
@@ -192,7 +196,7 @@ func runLock(opts *vaultOptions) error {
 		return UsageError(err)
 	}
 	if ok {
-		switch err := (keycache.Keyctl{}).Forget(id); {
+		switch err := unlockKeyctl.Forget(id); {
 		case err == nil:
 			said = append(said, "forgot the key in the kernel keyring")
 		case !errors.Is(err, keycache.ErrNotCached):

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/vault/keycache"
 )
 
 // unlockRun runs the keywarden binary in its own session (no controlling
@@ -156,5 +159,51 @@ func TestUnlockUsageErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: %d %s, want %q", tc.args, code, errOut, tc.want)
 		}
+	}
+}
+
+// refusingKeyctl is a kernel keyring that refuses every key, as a
+// container's seccomp profile or a kernel without keys does.
+type refusingKeyctl struct{}
+
+func (refusingKeyctl) Name() string { return "the kernel keyring" }
+func (refusingKeyctl) Put(string, []byte, time.Duration) error {
+	return errors.New("add_key: operation not permitted")
+}
+func (refusingKeyctl) Get(string) ([]byte, error) { return nil, keycache.ErrNotCached }
+func (refusingKeyctl) Forget(string) error        { return keycache.ErrNotCached }
+
+// TestUnlockFallsBackToAgent: where the kernel refuses the key, unlock
+// (auto) says what the kernel answered and keeps the key in the agent;
+// --cache keyctl fails instead.
+func TestUnlockFallsBackToAgent(t *testing.T) {
+	bin := vaultBuildBinary(t)
+	oldK, oldExe := unlockKeyctl, unlockAgentExe
+	unlockKeyctl, unlockAgentExe = refusingKeyctl{}, func() (string, error) { return bin, nil }
+	t.Cleanup(func() { unlockKeyctl, unlockAgentExe = oldK, oldExe })
+	vaultNoTerminal(t)
+	dir := t.TempDir()
+	h := &vaultHarness{t: t, now: time.Now(), env: map[string]string{"HOME": dir, "KEYWARDEN_FILE_DIR": filepath.Join(dir, "store"),
+		"KEYWARDEN_FILE_PASSPHRASE": "pw", "KEYWARDEN_BACKEND": "file", "XDG_RUNTIME_DIR": dir}}
+	if _, errOut, code := h.run(vaultTestKeyID+"\n"+vaultTestSecret+"\n", "add", "work", "--stdin", "--no-verify"); code != 0 {
+		t.Fatalf("add: %s", errOut)
+	}
+	if _, errOut, code := h.run("", "unlock", "--cache", "keyctl"); code != 2 || !strings.Contains(errOut, "the kernel keyring refused the key: add_key: operation not permitted") {
+		t.Fatalf("unlock --cache keyctl: %d %s", code, errOut)
+	}
+	out, errOut, code := h.run("", "unlock", "--for", "1h")
+	if code != 0 || !strings.Contains(errOut, "the kernel keyring refused the key (add_key: operation not permitted); using the agent") ||
+		!strings.Contains(out, "the key is kept in the keywarden agent") {
+		t.Fatalf("unlock: %d %s%s", code, out, errOut)
+	}
+	delete(h.env, "KEYWARDEN_FILE_PASSPHRASE")
+	if out, errOut, code := h.run("", "list"); code != 0 || !strings.Contains(out, "work") {
+		t.Fatalf("list through the agent: %d %s%s", code, out, errOut)
+	}
+	if out, _, code := h.run("", "lock"); code != 0 || !strings.Contains(out, "Stopped the keywarden agent") {
+		t.Fatalf("lock: %d %s", code, out)
+	}
+	if _, errOut, code := h.run("", "list"); code != 2 || !strings.Contains(errOut, "needs its passphrase") {
+		t.Fatalf("list after lock: %d %s", code, errOut)
 	}
 }
