@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/vault"
 	"github.com/spf13/cobra"
 )
@@ -139,7 +140,7 @@ func runVaultExec(ctx context.Context, opts *vaultExecOptions) error {
 	}
 	env := vault.CleanEnv(os.Environ())
 	renewErr := func(err error) {
-		fmt.Fprintf(opts.IO.ErrOut, "keywarden: renewing credentials for %s: %v\n", opts.Profile, err)
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: renewing credentials for %s: %s\n", report.Printable(opts.Profile), report.Printable(err.Error()))
 	}
 	get := func(ctx context.Context) (*vault.Result, error) { return opts.credentials(ctx, s, opts.Profile) }
 	if opts.Server {
