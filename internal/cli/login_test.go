@@ -31,14 +31,7 @@ func TestLoginStdout(t *testing.T) {
 		{args: []string{"login", "work", "--stdout"}, dest: "https://console.aws.amazon.com/console/home", federated: true,
 			stderr: "has the user's permissions WITHOUT MFA"},
 	} {
-		out, errOut, code := h.run("", tc.args...)
-		if code != 0 || !strings.Contains(errOut, tc.stderr) {
-			t.Fatalf("%v: %d %s%s", tc.args, code, out, errOut)
-		}
-		u, err := url.Parse(strings.TrimSpace(out))
-		if err != nil {
-			t.Fatal(err)
-		}
+		u, out := loginStdout(t, h, tc.args, tc.stderr)
 		q := u.Query()
 		ss, ok := stsSrv.SigninToken(q.Get("SigninToken"))
 		if !ok || ss.Federated != tc.federated || ss.Duration != tc.duration || q.Get("Destination") != tc.dest || q.Get("Action") != "login" ||
@@ -58,4 +51,19 @@ func TestLoginStdout(t *testing.T) {
 			t.Errorf("%v: %d %s, want %q", tc.args, code, errOut, tc.want)
 		}
 	}
+}
+
+// loginStdout runs login --stdout, which must succeed and say stderr, and
+// returns the URL it printed.
+func loginStdout(t *testing.T, h *vaultHarness, args []string, stderr string) (*url.URL, string) {
+	t.Helper()
+	out, errOut, code := h.run("", args...)
+	if code != 0 || !strings.Contains(errOut, stderr) {
+		t.Fatalf("%v: %d %s%s", args, code, out, errOut)
+	}
+	u, err := url.Parse(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, out
 }

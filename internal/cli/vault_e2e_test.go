@@ -220,6 +220,21 @@ credential_process = %s credential-process alice
 		if code != 0 {
 			t.Fatalf("exec --server environment: %d %s", code, errOut)
 		}
+		// exec --ec2-server: the AWS CLI reads the instance metadata
+		// endpoint (IMDSv2), though the environment said
+		// AWS_EC2_METADATA_DISABLED=true.
+		out, errOut, code = e.run("", bin, "exec", "alice", "--ec2-server", "--", awsCLI, "sts", "get-caller-identity", "--endpoint-url", m.URL, "--output", "json")
+		if code != 0 || json.Unmarshal([]byte(out), &id) != nil || id.Account != mototest.Account {
+			t.Fatalf("%s via exec --ec2-server: %d\n%s%s", awsCLI, code, out, errOut)
+		}
+		_, errOut, code = e.run("", bin, "exec", "alice", "--ec2-server", "--", "sh", "-c",
+			`test -z "$AWS_ACCESS_KEY_ID" && test -z "$AWS_EC2_METADATA_DISABLED" && test -z "$AWS_CONTAINER_CREDENTIALS_FULL_URI" && case "$AWS_EC2_METADATA_SERVICE_ENDPOINT" in http://127.0.0.1:*/) exit 0;; esac; exit 1`)
+		if code != 0 {
+			t.Fatalf("exec --ec2-server environment: %d %s", code, errOut)
+		}
+	}
+	if _, errOut, code = e.run("", bin, "exec", "alice", "--server", "--ec2-server", "--", "true"); code != 2 || !strings.Contains(errOut, "none of the others can be") {
+		t.Fatalf("--server with --ec2-server: %d %s", code, errOut)
 	}
 
 	// rotate: dry run, then for real; the AWS CLI keeps working after.

@@ -69,7 +69,7 @@ func (o *vaultOptions) passphrase(create bool) (string, error) {
 	}
 	tty, err := vaultOpenTerminal()
 	if err != nil {
-		return "", errors.New("the encrypted file store needs its passphrase and there is no terminal to ask on: set KEYWARDEN_FILE_PASSPHRASE")
+		return "", errors.New("the encrypted file store needs its passphrase and there is no terminal to ask on: set KEYWARDEN_FILE_PASSPHRASE, or run keywarden unlock --for 8h from a terminal first")
 	}
 	defer tty.Close()
 	p, err := tty.ReadSecret("Passphrase for the keywarden store: ")
@@ -111,6 +111,7 @@ func (o *vaultOptions) openWith(pass vault.PassphraseFunc) (*vault.Vault, error)
 		FileDir:                 vault.DefaultFileDir(o.Getenv),
 		Passphrase:              pass,
 		SecretServiceCollection: o.Getenv("KEYWARDEN_SECRET_SERVICE_COLLECTION"),
+		KeyCache:                unlockCaches(o.Getenv),
 	})
 	if err != nil {
 		return nil, err

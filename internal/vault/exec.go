@@ -161,14 +161,23 @@ func (s *CredentialServer) Start() error {
 		return err
 	}
 	s.token = hex.EncodeToString(b[:])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, srv, err := serveLoopback(s)
 	if err != nil {
 		return err
 	}
-	s.ln = ln
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
+	s.ln, s.srv = ln, srv
 	return nil
+}
+
+// serveLoopback serves h on a random port of 127.0.0.1.
+func serveLoopback(h http.Handler) (net.Listener, *http.Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return ln, srv, nil
 }
 
 // CredentialPath is the one path the server hands credentials out on;
@@ -235,14 +244,8 @@ func (s *CredentialServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	s.mu.Lock() // one refresh at a time: an MFA prompt is not asked twice
-	res, err := s.Get(r.Context())
-	s.mu.Unlock()
-	if err != nil {
-		if s.Errors != nil {
-			s.Errors(err)
-		}
-		http.Error(w, "keywarden could not get credentials: see the terminal running keywarden exec", http.StatusInternalServerError)
+	res, ok := serveGet(w, r, &s.mu, s.Get, s.Errors)
+	if !ok {
 		return
 	}
 	c := containerCreds{AccessKeyID: res.AccessKeyID, SecretAccessKey: res.SecretAccessKey, Token: res.SessionToken}
@@ -252,6 +255,23 @@ func (s *CredentialServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(c)
+}
+
+// serveGet gets the credentials for a server's request, one refresh at a
+// time (an MFA prompt is not asked twice); on failure it tells errs and
+// answers 500 (the details are for the user's terminal, not the child).
+func serveGet(w http.ResponseWriter, r *http.Request, mu *sync.Mutex, get func(context.Context) (*Result, error), errs func(error)) (*Result, bool) {
+	mu.Lock()
+	res, err := get(r.Context())
+	mu.Unlock()
+	if err != nil {
+		if errs != nil {
+			errs(err)
+		}
+		http.Error(w, "keywarden could not get credentials: see the terminal running keywarden exec", http.StatusInternalServerError)
+		return nil, false
+	}
+	return res, true
 }
 
 // ProcessCredentials is the credential_process output, version 1.

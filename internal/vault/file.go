@@ -16,8 +16,9 @@ import (
 	"github.com/keywarden/keywarden/internal/atomicfile"
 )
 
-// FileWorkFactor is the scrypt work factor (log2 of N) of the encrypted
-// file. age's default, 18, takes about a second to unlock, which every
+// FileWorkFactor is the scrypt work factor (log2 of N) that stretches the
+// passphrase of the encrypted file (the header's, see filekey.go). age's
+// default, 18, takes about a second to unlock, which every
 // `aws` call through credential_process would pay. 16 costs a quarter of
 // that (about 0.15 s on a shared 2-core CI machine: see BenchmarkFileUnlock
 // and docs/vault.md) while each passphrase guess still costs an attacker
@@ -53,10 +54,26 @@ type FileStore struct {
 	// FileWorkFactor. (Tests lower it to stay fast.)
 	WorkFactor int
 
+	// Cache, when set, is asked for the derived key before the
+	// passphrase is (see `keywarden unlock`).
+	Cache KeyCache
+
 	mu     sync.Mutex
 	pass   string
-	items  map[string][]byte
-	loaded fileStamp
+	kdf    *fileKDF // the header the file had when last read or written
+	key    []byte   // the key derived from pass (or got from Cache) for kdf
+	cached bool     // key came from Cache
+	// noCache makes the next read ask for the passphrase (UnlockKey).
+	noCache bool
+	items   map[string][]byte
+	loaded  fileStamp
+}
+
+// KeyCache holds derived keys for a while: the kernel keyring or the
+// unlock agent. Get returns an error when it holds nothing for id.
+type KeyCache interface {
+	Get(id string) ([]byte, error)
+	Forget(id string) error
 }
 
 type fileStamp struct {
@@ -104,20 +121,126 @@ func (f *FileStore) load() error {
 	if err != nil {
 		return err
 	}
-	if f.pass == "" {
+	kdf, body, err := splitFileHeader(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Path(), err)
+	}
+	if kdf == nil || f.kdf == nil || f.kdf.LogN != kdf.LogN || !bytes.Equal(f.kdf.Salt, kdf.Salt) {
+		f.key, f.cached = nil, false // derived for another header
+	}
+	f.kdf = kdf
+	for {
+		if err := f.ensureSecret(); err != nil {
+			return err
+		}
+		secret := f.pass
+		if kdf != nil {
+			secret = keyPassphrase(f.key)
+		}
+		items, err := decryptItems(body, secret)
+		if err == nil {
+			f.items, f.loaded = items, st
+			return nil
+		}
+		if f.cached && f.pass == "" && errors.Is(err, ErrWrongPassphrase) {
+			// A stale key in the cache: forget it and ask.
+			if id, ierr := f.cacheID(); ierr == nil {
+				_ = f.Cache.Forget(id)
+			}
+			f.key, f.cached = nil, false
+			continue
+		}
+		f.pass, f.key, f.cached = "", nil, false
+		return fmt.Errorf("%s: %w", f.Path(), err)
+	}
+}
+
+// ensureSecret gets what opens the file f.kdf describes: the derived key
+// from the cache, else the passphrase (and the key derived from it).
+func (f *FileStore) ensureSecret() error {
+	if f.kdf != nil && f.key == nil && f.pass == "" && f.Cache != nil && !f.noCache {
+		if id, err := f.cacheID(); err == nil {
+			if k, err := f.Cache.Get(id); err == nil && len(k) == derivedKeyLen {
+				f.key, f.cached = k, true
+				return nil
+			}
+		}
+	}
+	if f.pass == "" && (f.kdf == nil || f.key == nil) {
 		p, err := f.Passphrase(false)
 		if err != nil {
 			return err
 		}
 		f.pass = p
 	}
-	items, err := decryptItems(data, f.pass)
-	if err != nil {
-		f.pass = ""
-		return fmt.Errorf("%s: %w", f.Path(), err)
+	if f.kdf != nil && f.key == nil {
+		k, err := f.kdf.derive(f.pass)
+		if err != nil {
+			return err
+		}
+		f.key = k
 	}
-	f.items, f.loaded = items, st
 	return nil
+}
+
+// cacheID names the store's derived key in an unlock cache.
+func (f *FileStore) cacheID() (string, error) {
+	abs, err := filepath.Abs(f.Path())
+	if err != nil {
+		return "", err
+	}
+	return f.kdf.cacheID(abs), nil
+}
+
+// CacheID reads the file's header (no passphrase needed) and names its
+// derived key in an unlock cache. ok is false when the file does not
+// exist or is a version 1 file, which no cache can hold a key for.
+func (f *FileStore) CacheID() (id string, ok bool, err error) {
+	fh, err := os.Open(f.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	defer fh.Close()
+	head := make([]byte, maxFileHeader)
+	n, _ := io.ReadFull(fh, head)
+	kdf, _, err := splitFileHeader(head[:n])
+	if err != nil {
+		return "", false, fmt.Errorf("%s: %w", f.Path(), err)
+	}
+	if kdf == nil {
+		return "", false, nil
+	}
+	abs, err := filepath.Abs(f.Path())
+	if err != nil {
+		return "", false, err
+	}
+	return kdf.cacheID(abs), true, nil
+}
+
+// UnlockKey asks for the passphrase (never the cache), checks it against
+// the file, and returns the derived key with its cache id, for `keywarden
+// unlock`. A version 1 file is rewritten as version 2 first.
+func (f *FileStore) UnlockKey() (id string, key []byte, err error) {
+	if _, err := os.Stat(f.Path()); errors.Is(err, fs.ErrNotExist) {
+		return "", nil, fmt.Errorf("%s: no encrypted store here yet (keywarden add creates it)", f.Path())
+	}
+	f.mu.Lock()
+	f.pass, f.key, f.cached, f.items, f.noCache = "", nil, false, nil, true
+	f.mu.Unlock()
+	err = f.update(func(map[string][]byte) (bool, error) { return false, nil })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.noCache = false
+	if err != nil {
+		return "", nil, err
+	}
+	if id, err = f.cacheID(); err != nil {
+		return "", nil, err
+	}
+	return id, bytes.Clone(f.key), nil
 }
 
 // ErrWrongPassphrase is returned when the file does not open with the
@@ -247,32 +370,46 @@ func (f *FileStore) update(change func(map[string][]byte) (bool, error)) error {
 	if err := f.load(); err != nil {
 		return err
 	}
-	if f.pass == "" { // a new file
-		p, err := f.Passphrase(true)
+	upgrade := false
+	if f.kdf == nil || f.key == nil { // a new file, or a version 1 file: a new header
+		if f.pass == "" {
+			p, err := f.Passphrase(true)
+			if err != nil {
+				return err
+			}
+			if p == "" {
+				return errors.New("refusing an empty passphrase for the encrypted file")
+			}
+			f.pass = p
+		}
+		wf := f.WorkFactor
+		if wf == 0 {
+			wf = FileWorkFactor
+		}
+		kdf, err := newFileKDF(wf)
 		if err != nil {
 			return err
 		}
-		if p == "" {
-			return errors.New("refusing an empty passphrase for the encrypted file")
+		key, err := kdf.derive(f.pass)
+		if err != nil {
+			return err
 		}
-		f.pass = p
+		upgrade = f.loaded.ok
+		f.kdf, f.key, f.cached = kdf, key, false
 	}
 	items := make(map[string][]byte, len(f.items)+1)
 	for k, v := range f.items {
 		items[k] = v
 	}
 	changed, err := change(items)
-	if err != nil || !changed {
+	if err != nil || (!changed && !upgrade) {
 		return err
 	}
-	wf := f.WorkFactor
-	if wf == 0 {
-		wf = FileWorkFactor
-	}
-	data, err := encryptItems(items, f.pass, wf)
+	body, err := encryptItems(items, keyPassphrase(f.key), innerWorkFactor)
 	if err != nil {
 		return err
 	}
+	data := append(f.kdf.line(), body...)
 	if err := atomicfile.Write(f.Path(), data, 0o600); err != nil {
 		return err
 	}

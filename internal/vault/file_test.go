@@ -53,16 +53,19 @@ func TestFileStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(raw, []byte("age-encryption.org/v1\n-> scrypt ")) {
-		t.Errorf("not an age scrypt file: %q", raw[:40])
+	// Version 2: the key-derivation header (work factor 16), then an age
+	// scrypt file.
+	head, body, ok := bytes.Cut(raw, []byte("\n"))
+	if !ok || !bytes.HasPrefix(head, []byte("keywarden-vault/v2 scrypt 16 ")) {
+		t.Errorf("no version 2 header with work factor 16: %q", raw[:40])
+	}
+	if !bytes.HasPrefix(body, []byte("age-encryption.org/v1\n-> scrypt ")) {
+		t.Errorf("not an age scrypt file after the header: %q", body[:40])
 	}
 	for _, leak := range []string{secret, "work", "key:"} {
 		if bytes.Contains(raw, []byte(leak)) {
 			t.Errorf("the encrypted file contains %q in plain text", leak)
 		}
-	}
-	if !bytes.Contains(raw, []byte("scrypt ")) || !strings.Contains(string(raw), " 16\n") {
-		t.Errorf("work factor 16 not in the header: %q", raw[:80])
 	}
 
 	// A second process (a new FileStore) reads it back.

@@ -111,6 +111,9 @@ type OpenOptions struct {
 	SecretServiceCollection string
 	// PassDir is pass's store directory ("" for pass's own default).
 	PassDir string
+	// KeyCache, for the encrypted file, is asked for the derived key
+	// before the passphrase is (see `keywarden unlock`).
+	KeyCache KeyCache
 }
 
 // DefaultFileDir is where the encrypted file lives unless
@@ -162,7 +165,7 @@ func Open(opts OpenOptions) (Store, error) {
 		if opts.FileDir == "" {
 			return nil, errors.New("no directory for the encrypted file")
 		}
-		return NewFileStore(opts.FileDir, opts.Passphrase), nil
+		return opts.fileStore(), nil
 	}
 	coll := opts.SecretServiceCollection
 	if coll == "" {
@@ -180,9 +183,15 @@ func Open(opts OpenOptions) (Store, error) {
 	})
 	if err != nil {
 		if auto && opts.FileDir != "" {
-			return NewFileStore(opts.FileDir, opts.Passphrase), nil
+			return opts.fileStore(), nil
 		}
 		return nil, fmt.Errorf("the %s backend is not available here (%v); use --backend file for the encrypted file", name, err)
 	}
 	return &KeyringStore{ring: ring, backend: name}, nil
+}
+
+func (opts OpenOptions) fileStore() *FileStore {
+	f := NewFileStore(opts.FileDir, opts.Passphrase)
+	f.Cache = opts.KeyCache
+	return f
 }

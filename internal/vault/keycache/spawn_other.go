@@ -1,0 +1,8 @@
+//go:build !unix
+
+package keycache
+
+import "os/exec"
+
+// Detach does nothing here.
+func Detach(*exec.Cmd) {}
