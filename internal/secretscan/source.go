@@ -515,8 +515,9 @@ func (s *Sources) scanFileStream(ctx context.Context, j fileJob, f io.Reader, em
 }
 
 // textReader is textOf for a stream: it returns r decoded to UTF-8 when it
-// starts with a UTF-16 byte order mark, and says whether it is binary
-// otherwise (git's test, on its first 8000 bytes).
+// starts with a UTF-16 byte order mark or its first 8000 bytes look like
+// UTF-16 without one, and says whether it is binary otherwise (git's test,
+// on its first 8000 bytes).
 func textReader(r io.Reader) (text io.Reader, binary bool, err error) {
 	br := bufio.NewReaderSize(r, 8192)
 	head, err := br.Peek(8000)
@@ -527,5 +528,15 @@ func textReader(r io.Reader) (text io.Reader, binary bool, err error) {
 		// The decoder drops the byte order mark, as textOf does.
 		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), false, nil
 	}
-	return br, isBinary(head), nil
+	if !isBinary(head) {
+		return br, false, nil
+	}
+	if le, ok := utf16NoBOM(head); ok {
+		order := unicode.BigEndian
+		if le {
+			order = unicode.LittleEndian
+		}
+		return transform.NewReader(br, unicode.UTF16(order, unicode.IgnoreBOM).NewDecoder()), false, nil
+	}
+	return br, true, nil
 }
