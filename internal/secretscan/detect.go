@@ -447,7 +447,7 @@ func (s *scan) findValues() {
 			s.contextToken(a, b)
 		}
 		if dec >= minBase64Run && dec == b-a {
-			s.base64Run(a, b)
+			b = s.base64Run(a, b)
 		}
 		j = b + S
 	}
