@@ -598,7 +598,9 @@ say "machine: $(nproc) cores, $(git --version), $(rg --version 2>/dev/null | hea
 say "tree: $WORK/tree"
 measure rg rg --no-ignore --hidden -o -N "$KEY_RE" "$WORK/tree"
 measure keywarden-tree keywarden scan --format json --show-secrets "$WORK/tree"
-measure keywarden-tree-archives keywarden scan --archives --format json --show-secrets "$WORK/tree"
+# The Go tree's testdata holds deliberately broken archives: with
+# --archives they are input errors (exit 2), which is no failure here.
+measure keywarden-tree-archives sh -c 'keywarden scan --archives --format json --show-secrets "$1"; [ $? -le 2 ]' sh "$WORK/tree"
 if [ -n "$gitleaks" ]; then
 	MRUNS=$PEER_RUNS measure gitleaks-tree "$gitleaks" dir --no-banner --log-level error --report-format json \
 		--report-path "$WORK/out/gitleaks-tree.json" --exit-code 0 "$WORK/tree"

@@ -80,7 +80,8 @@ func newScanCmd(f *Factory) *cobra.Command {
 		Use:   "scan [PATH...|-]",
 		Short: "Find AWS credentials in files, stdin, staged changes or git history",
 		Long: `Scan for AWS credentials: access key IDs (AKIA, ASIA, ABIA, ACCA), secret
-access keys, session tokens, and the pairs they form, in any common syntax
+access keys, session tokens, and the pairs they form, Amazon Bedrock API keys
+(ABSK…, bedrock-api-key-…), in any common syntax
 (credentials files, .env, shell, JSON, YAML, HCL/Terraform, properties, code,
 URLs, Docker and Kubernetes env). A pair is one finding; a lone key ID is
 reported (it names an account and a user); a lone secret only where its name

@@ -222,9 +222,7 @@ func (s *scan) wrappedBase64(a, b int) [][2]int {
 		}
 		segs = append(segs, [2]int{q, pe})
 		s.work += pe - p
-		if total += pe - q; total > maxBase64Run {
-			return nil
-		}
+		total += pe - q
 		if e-q < w || pe > e {
 			break // the last line
 		}
@@ -237,8 +235,14 @@ func (s *scan) wrappedBase64(a, b int) [][2]int {
 }
 
 // wrappedRun decodes a block of wrapped base64 (the spans of its lines)
-// and scans the text it holds.
+// and scans the text it holds. A block longer than maxBase64Run is a blob
+// (a binary encoded in a test file): it is passed over whole, and the
+// scan goes on after it, so that it is read once, not again from each of
+// its lines.
 func (s *scan) wrappedRun(segs [][2]int) {
+	if segs[len(segs)-1][1]-segs[0][0] > maxBase64Run+maxBase64Run/8 {
+		return
+	}
 	var joined []byte
 	for _, sg := range segs {
 		joined = append(joined, s.data[sg[0]:sg[1]]...)

@@ -183,3 +183,20 @@ func TestWrappedBase64Linear(t *testing.T) {
 		t.Errorf("work per byte %.1f at %d, %.1f at %d: it grows with the block", perByte[sizes[1]], sizes[1], perByte[sizes[0]], sizes[0])
 	}
 }
+
+// A wrapped block longer than maxBase64Run (Go's debug/buildinfo testdata
+// holds a 1.5 MB executable in base64 at 76 columns) is passed over whole:
+// it was walked again from each of its lines, 24 s for that one file.
+func TestWrappedBase64Blob(t *testing.T) {
+	r := rand.NewChaCha8([32]byte{35})
+	blob := make([]byte, 3*maxBase64Run/2)
+	_, _ = r.Read(blob)
+	in := []byte(wrap(base64.StdEncoding.EncodeToString(blob), 76, ""))
+	ms, work := New(Options{}).find(in)
+	if len(ms) != 0 {
+		t.Errorf("%d matches in random bytes", len(ms))
+	}
+	if perByte := float64(work) / float64(len(in)); perByte > 4 {
+		t.Errorf("%.1f bytes examined per byte of the block: it is read again from its lines", perByte)
+	}
+}
