@@ -132,7 +132,7 @@ func parseBedrockShort(dec []byte) (Bedrock, string, bool) {
 	}
 	// ASIA…/20260101/us-east-1/bedrock/aws4_request
 	parts := strings.Split(q.Get("X-Amz-Credential"), "/")
-	if len(parts) != 5 || !awskey.ValidCredentialID(parts[0]) || !digits(parts[1], 8) || parts[3] != "bedrock" || parts[4] != "aws4_request" {
+	if len(parts) != 5 || !awskey.ValidCredentialID(parts[0]) || !digits(parts[1], 8) || !regionName(parts[2]) || parts[3] != "bedrock" || parts[4] != "aws4_request" {
 		return Bedrock{}, "", false
 	}
 	br := Bedrock{KeyID: parts[0], Region: parts[2]}
@@ -143,6 +143,20 @@ func parseBedrockShort(dec []byte) (Bedrock, string, bool) {
 	}
 	account, _ := awskey.AccountID(parts[0])
 	return br, account, true
+}
+
+// regionName reports whether s is shaped like a region name
+// (us-east-1, us-gov-west-1): lower-case letters, digits and dashes.
+func regionName(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // iamName reports whether s uses only the characters of IAM user names.

@@ -74,6 +74,10 @@ func TestDetectBedrock(t *testing.T) {
 	// A base64 body that is not a Bedrock key's, behind the prefixes.
 	other := base64.StdEncoding.EncodeToString([]byte("SomethingElse-q7x2-at-210987654321:" + strings.Repeat("abcdEFGH0123", 5)))
 	notURL := base64.StdEncoding.EncodeToString([]byte("example.com/?Action=CallWithBearerToken&X-Amz-Credential=" + k.ShortID + "%2F20261203%2Feu-west-1%2Fbedrock%2Faws4_request&X-Amz-Signature=00"))
+	// A token whose credential scope names a "region" with a terminal
+	// escape in it.
+	dec, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(k.Short, "bedrock-api-key-"))
+	badRegion := base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(dec), "%2Feu-west-1%2F", "%2Feu%1B%5B31m%2F", 1)))
 	long := "long:210987654321:BedrockAPIKey-q7x2"
 	short := "short:210987654321:eu-west-1:2026-12-03T22:15"
 	tests := []struct{ name, in, want string }{
@@ -90,6 +94,7 @@ func TestDetectBedrock(t *testing.T) {
 		{"long-term with a bad account", "key=ABSK" + base64.StdEncoding.EncodeToString([]byte("BedrockAPIKey-q7x2-at-2109876543:abcdEFGH0123ijklMNOP4567qrst")) + "\n", ""},
 		{"short-term prefix, other host", "t=bedrock-api-key-" + notURL + "\n", ""},
 		{"short-term prefix, other base64", "t=bedrock-api-key-" + other + "\n", ""},
+		{"short-term, a region that is not one", "t=bedrock-api-key-" + badRegion + "\n", ""},
 		{"documentation placeholder", "AWS_BEARER_TOKEN_BEDROCK=ABSKQmVkcm9ja0FQSUtleS0...\n", ""},
 	}
 	for _, tt := range tests {
