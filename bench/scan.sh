@@ -684,8 +684,9 @@ if command -v trufflehog >/dev/null; then
 	peers+=(trufflehog)
 fi
 # Per form: "yes" when the tool's output holds the planted ID in clear
-# (keywarden and gitleaks report decoded values); for a near-miss, the
-# number of findings in its file (want 0).
+# (keywarden and gitleaks report decoded values), and for keywarden paired
+# with its secret ("ID only" when it lists the ID alone); for a near-miss,
+# the number of findings in its file (want 0).
 printf '  %-40s' form; printf ' %-10s' "${peers[@]}"; echo
 forms_missed=0
 while IFS=$'\t' read -r id form file; do
@@ -695,6 +696,10 @@ while IFS=$'\t' read -r id form file; do
 			n=$(grep -c "$file" "$WORK/out/$p-forms.out" || true)
 			printf ' %-10s' "$n alarms"
 			if [ "$p" = keywarden ] && [ "$n" -gt 0 ]; then forms_missed=1; fi
+		elif [ "$p" = keywarden ] && [[ $id =~ ^$KEY_RE$ ]] && ! grep -qE "\"evidence\": \"$id [A-Za-z0-9/+]{40}\"" "$WORK/out/$p-forms.out"; then
+			# keywarden must pair the ID with its secret, not list it alone.
+			if grep -q "$id" "$WORK/out/$p-forms.out"; then printf ' %-10s' "ID only"; else printf ' %-10s' no; fi
+			forms_missed=1
 		elif grep -q "$id" "$WORK/out/$p-forms.out"; then
 			printf ' %-10s' yes
 		else
