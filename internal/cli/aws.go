@@ -12,6 +12,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -59,6 +60,13 @@ func (a *awsFlags) load(ctx context.Context) (aws.Config, error) {
 		cfg.Region = "us-east-1"
 	}
 	return cfg, nil
+}
+
+// s3Client builds the S3 client of a command's AWS flags: path-style
+// addressing when requests go to another endpoint (an emulator does not
+// serve bucket.host names).
+func (a *awsFlags) s3Client(cfg aws.Config, getenv func(string) string) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = a.EndpointURL != "" || getenv("AWS_ENDPOINT_URL") != "" })
 }
 
 // awsError is an error from the AWS SDK said in terms of what to do, with

@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ctapi "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 	"github.com/keywarden/keywarden/internal/cloudtrail/baseline"
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
@@ -401,7 +400,7 @@ func detectBuildSources(ctx context.Context, opts *detectOptions, sources []stri
 			if err != nil {
 				return nil, UsageError(fmt.Errorf("AWS configuration: %w", err))
 			}
-			client = s3.NewFromConfig(c, func(o *s3.Options) { o.UsePathStyle = opts.AWS.EndpointURL != "" || getenv("AWS_ENDPOINT_URL") != "" })
+			client = opts.AWS.s3Client(c, getenv)
 		}
 		srcs.s3 = append(srcs.s3, &cloudtrail.S3Source{Client: client, Bucket: bucket, Prefix: prefix, Since: since, Until: until})
 	}

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/atomicfile"
+	"github.com/keywarden/keywarden/internal/cloudtrail"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/secretscan"
 	"github.com/keywarden/keywarden/internal/secretscan/stsverify"
@@ -57,8 +58,13 @@ type scanOptions struct {
 	VerifyCanaries bool
 	VerifyTimeout  time.Duration
 	VerifyRate     float64
-	EndpointURL    string
-	Region         string
+	// AWS holds --profile, --region and --endpoint-url: for s3://
+	// sources, and the STS endpoint of --verify.
+	AWS awsFlags
+	// S3Client replaces the client built from AWS (tests).
+	S3Client cloudtrail.S3API
+	// Since skips S3 objects last modified before it.
+	Since string
 
 	// Output.
 	Format     string
@@ -74,7 +80,8 @@ func newScanCmd(f *Factory) *cobra.Command {
 		Use:   "scan [PATH...|-]",
 		Short: "Find AWS credentials in files, stdin, staged changes or git history",
 		Long: `Scan for AWS credentials: access key IDs (AKIA, ASIA, ABIA, ACCA), secret
-access keys, session tokens, and the pairs they form, in any common syntax
+access keys, session tokens, and the pairs they form, Amazon Bedrock API keys
+(ABSK…, bedrock-api-key-…), in any common syntax
 (credentials files, .env, shell, JSON, YAML, HCL/Terraform, properties, code,
 URLs, Docker and Kubernetes env). A pair is one finding; a lone key ID is
 reported (it names an account and a user); a lone secret only where its name
@@ -85,7 +92,9 @@ Sources: files and directories (default "."; .git, binary files and files over
 --max-file-size are skipped, and said on stderr), named pipes and /dev/stdin
 (read as streams), stdin ("-"), --staged (what is about to be
 committed: the pre-commit hook), --git [REV-RANGE] (every blob of the history of
-every ref, or of the range, each attributed to the commit that introduced it).
+every ref, or of the range, each attributed to the commit that introduced it),
+s3://BUCKET/PREFIX (the objects under the prefix, streamed; --since skips older
+ones; --profile, --region, --endpoint-url choose the client).
 
 Nothing is sent anywhere unless --verify: then each complete pair is checked
 with a signed sts:GetCallerIdentity (live / revoked / invalid, and the ARN),
@@ -103,6 +112,7 @@ Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`
   keywarden scan --staged
   keywarden scan --git                      # every ref's whole history
   keywarden scan --git main..feature --format sarif --report keys.sarif
+  keywarden scan --archives --since 30d s3://backups/home/
   keywarden scan --write-baseline .keywarden-baseline.json
   keywarden scan --baseline .keywarden-baseline.json --verify`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -131,8 +141,8 @@ Exit codes: 0 clean, 1 findings (not examples, allowed or baselined), 2 errors.`
 	fl.BoolVar(&opts.VerifyCanaries, "verify-canaries", false, "with --verify, also send keys of known canary-token accounts (this sets them off)")
 	fl.DurationVar(&opts.VerifyTimeout, "verify-timeout", 10*time.Second, "time limit for each verification request")
 	fl.Float64Var(&opts.VerifyRate, "verify-rate", 2, "at most this many verification requests per second")
-	fl.StringVar(&opts.EndpointURL, "endpoint-url", "", "STS endpoint for --verify (default: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, or AWS)")
-	fl.StringVar(&opts.Region, "region", "", "STS region for --verify (default: AWS_REGION or us-east-1)")
+	opts.AWS.bind(cmd)
+	fl.StringVar(&opts.Since, "since", "", "s3:// sources: skip objects last modified before this time (2024-06-01, RFC 3339, or 7d/12h ago)")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json|sarif")
 	fl.StringVar(&opts.ReportFile, "report", "", "write the output to this file (0600) instead of stdout")
 	addScanGitFlags(cmd, &opts.GitOptions)
@@ -219,6 +229,7 @@ var scanSkipTexts = [secretscan.NumSkipReasons]struct{ what, how string }{
 	secretscan.SkipUnsupported:   {"archive entry that cannot be opened", ""},
 	secretscan.SkipTruncated:     {"longer than --max-file-size", "raise --max-file-size to read it all"},
 	secretscan.SkipMissingObject: {"git blob missing from the repository", "listed on stderr; git fsck says more"},
+	secretscan.SkipOlder:         {"older than --since", ""},
 }
 
 // scanSkips returns the skip counts by reason (those not zero, in order),
@@ -362,6 +373,9 @@ func runScan(ctx context.Context, opts *scanOptions) error {
 		// govern (an ignored file that was committed anyway is exactly the
 		// leak to find): say so rather than ignore the flag.
 		return usageErrorf("--gitignore applies to files and directories only; with --git, --staged or --pre-push use --exclude")
+	}
+	if opts.Since != "" && (modes > 0 || !slices.ContainsFunc(opts.Paths, func(p string) bool { return strings.HasPrefix(p, "s3://") })) {
+		return usageErrorf("--since applies to s3:// sources only")
 	}
 	if opts.VerifyCanaries && !opts.Verify {
 		return usageErrorf("--verify-canaries needs --verify")
@@ -521,7 +535,16 @@ func scanFiles(ctx context.Context, opts *scanOptions, src *secretscan.Sources, 
 		col.add(o, ms)
 	}
 	var files []string
+	var buckets []secretscan.S3Target
 	for _, p := range paths {
+		if strings.HasPrefix(p, "s3://") {
+			t, err := scanS3Target(ctx, opts, p)
+			if err != nil {
+				return err
+			}
+			buckets = append(buckets, t)
+			continue
+		}
 		if p == "-" {
 			if err := src.ScanReader(ctx, "-", opts.IO.In, col.add); err != nil {
 				return fmt.Errorf("<stdin>: %w", err)
@@ -529,6 +552,12 @@ func scanFiles(ctx context.Context, opts *scanOptions, src *secretscan.Sources, 
 			continue
 		}
 		files = append(files, filepath.Clean(p))
+	}
+	for _, t := range buckets {
+		// An object's URL is its own key: no repository root applies.
+		if err := src.ScanS3(ctx, t, col.add); err != nil {
+			return err
+		}
 	}
 	if len(files) == 0 {
 		return nil
@@ -538,13 +567,13 @@ func scanFiles(ctx context.Context, opts *scanOptions, src *secretscan.Sources, 
 
 // scanVerify asks STS about every complete pair, one at a time.
 func scanVerify(ctx context.Context, opts *scanOptions, col *scanCollector) error {
-	endpoint := opts.EndpointURL
+	endpoint := opts.AWS.EndpointURL
 	for _, k := range []string{"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"} {
 		if endpoint == "" {
 			endpoint = opts.Getenv(k)
 		}
 	}
-	region := opts.Region
+	region := opts.AWS.Region
 	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
 		if region == "" {
 			region = opts.Getenv(k)

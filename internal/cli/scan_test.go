@@ -55,12 +55,19 @@ func scanTestDir(t *testing.T, files map[string]string) string {
 // scanRun runs the command's run function without a process.
 func scanRun(t *testing.T, stdin string, mod func(*scanOptions)) (string, string, int) {
 	t.Helper()
+	out, errOut, err := scanRunErr(t, stdin, mod)
+	return out, errOut, ExitCode(err)
+}
+
+// scanRunErr is scanRun, returning the command's error.
+func scanRunErr(t *testing.T, stdin string, mod func(*scanOptions)) (string, string, error) {
+	t.Helper()
 	ios, out, errOut := Test(stdin)
 	opts := &scanOptions{IO: ios, Getenv: func(string) string { return "" }, Now: time.Now,
 		Repo: ".", MaxFileSize: "10MB", FailOn: "info", Format: "text", VerifyTimeout: 5 * time.Second, VerifyRate: 100}
 	mod(opts)
 	err := runScan(context.Background(), opts)
-	return out.String(), errOut.String(), ExitCode(err)
+	return out.String(), errOut.String(), err
 }
 
 func TestScanFilesExitAndRedaction(t *testing.T) {
@@ -289,7 +296,7 @@ func TestScanVerify(t *testing.T) {
 		out, _, code := scanRun(t, "", func(o *scanOptions) {
 			o.Paths = []string{dir}
 			o.Verify = true
-			o.EndpointURL = srv.URL
+			o.AWS.EndpointURL = srv.URL
 			o.VerifyTimeout = 20 * time.Second
 		})
 		if code != ExitFindings || !strings.Contains(out, "Verified LIVE: arn:aws:") {

@@ -111,8 +111,9 @@ func alignedForms(w string) []string {
 }
 
 // base64Run looks at a run of base64 characters data[a:b] (no escapes)
-// found by findValues.
-func (s *scan) base64Run(a, b int) {
+// found by findValues. It returns where the base64 it read ends: past b
+// when the run is the first line of base64 wrapped over several lines.
+func (s *scan) base64Run(a, b int) int {
 	data := s.data
 	end := b
 	for k := 0; k < 2 && end < len(data) && data[end] == '='; k++ {
@@ -120,8 +121,20 @@ func (s *scan) base64Run(a, b int) {
 	}
 	// A run inside a longer word or a URL-safe blob is not a value.
 	if b-a > maxBase64Run || a > 0 && (data[a-1] == '-' || data[a-1] == '_') || end < len(data) && (data[end] == '-' || data[end] == '_') {
-		return
+		return b
 	}
+	if segs := s.wrappedBase64(a, b); segs != nil {
+		s.wrappedRun(segs)
+		return segs[len(segs)-1][1]
+	}
+	s.oneRun(a, b, end)
+	return b
+}
+
+// oneRun decodes a run of base64 on one line, data[a:end] (b without its
+// padding).
+func (s *scan) oneRun(a, b, end int) {
+	data := s.data
 	run := data[a:b]
 	n := b - a
 	secretLen := n >= 54 && n <= 56
@@ -157,8 +170,105 @@ func (s *scan) base64Run(a, b int) {
 		aws, weak := s.secretIsAWS(a, sv, ev)
 		s.addSecret(secretHit{start: a, end: end, value: sv, context: ctx, aws: aws, weak: weak, encoded: true})
 	case probe && s.depth < maxDecodeDepth && isText(dec):
-		s.decodedText(a, end, dec)
+		s.decodedText(a, end, dec, func(i int) int { return a + i })
 	}
+}
+
+// Base64 wrapped over lines: the base64 tool and MIME (76 columns), PEM
+// (64), a Kubernetes manifest or Helm values holding a long value folded
+// under a block scalar, each line indented alike. The lines are joined
+// before decoding, and what is found is placed at the encoded characters
+// on their own lines.
+
+// minWrapWidth is the shortest line taken as wrapped base64.
+const minWrapWidth = 40
+
+// wrappedBase64 returns the spans of the lines of a block of wrapped
+// base64 whose first line is the run data[a:b], or nil: the run must end
+// its line and be a multiple of four characters long (whole groups, as
+// every encoder wraps), and each following line, after its indentation,
+// be base64 to its end, as long as the first, the last one shorter or
+// padded.
+func (s *scan) wrappedBase64(a, b int) [][2]int {
+	data := s.data
+	w := b - a
+	if w < minWrapWidth || w%4 != 0 || b >= len(data) || data[b] != '\n' && data[b] != '\r' {
+		return nil
+	}
+	segs := [][2]int{{a, b}}
+	total := w
+	for p := b; ; {
+		if p < len(data) && data[p] == '\r' {
+			p++
+		}
+		if p >= len(data) || data[p] != '\n' {
+			break
+		}
+		p++
+		q := p
+		for q < len(data) && (data[q] == ' ' || data[q] == '\t') {
+			q++
+		}
+		e := q
+		for e < len(data) && e-q <= w && secretChar[data[e]] {
+			e++
+		}
+		pe := e
+		for k := 0; k < 2 && pe < len(data) && data[pe] == '='; k++ {
+			pe++
+		}
+		if e == q || e-q > w || pe < len(data) && data[pe] != '\n' && data[pe] != '\r' {
+			break
+		}
+		segs = append(segs, [2]int{q, pe})
+		s.work += pe - p
+		total += pe - q
+		if e-q < w || pe > e {
+			break // the last line
+		}
+		p = pe
+	}
+	if len(segs) < 2 {
+		return nil
+	}
+	return segs
+}
+
+// wrappedRun decodes a block of wrapped base64 (the spans of its lines)
+// and scans the text it holds. A block longer than maxBase64Run is a blob
+// (a binary encoded in a test file): it is passed over whole, and the
+// scan goes on after it, so that it is read once, not again from each of
+// its lines.
+func (s *scan) wrappedRun(segs [][2]int) {
+	if segs[len(segs)-1][1]-segs[0][0] > maxBase64Run+maxBase64Run/8 {
+		return
+	}
+	var joined []byte
+	for _, sg := range segs {
+		joined = append(joined, s.data[sg[0]:sg[1]]...)
+	}
+	if !mixedCase(joined) || !hasProbe(joined) || s.depth >= maxDecodeDepth {
+		return
+	}
+	dec := decodeBase64(joined)
+	if dec == nil || !isText(dec) {
+		return
+	}
+	// Character i of the joined text is in the line holding it: the
+	// last whose first character is at or before i.
+	first := make([]int, len(segs))
+	for j, n := 1, 0; j < len(segs); j++ {
+		n += segs[j-1][1] - segs[j-1][0]
+		first[j] = n
+	}
+	at := func(i int) int {
+		j, found := slices.BinarySearch(first, i)
+		if !found {
+			j--
+		}
+		return min(segs[j][0]+i-first[j], segs[len(segs)-1][1])
+	}
+	s.decodedText(segs[0][0], segs[len(segs)-1][1], dec, at)
 }
 
 // findEncodedIDs finds the base64 values too short for findValues (which
@@ -223,8 +333,9 @@ func isText(b []byte) bool {
 }
 
 // decodedText scans the text a base64 run data[a:end] decodes to, and
-// keeps what it finds with its spans moved to the encoded characters.
-func (s *scan) decodedText(a, end int, dec []byte) {
+// keeps what it finds with its spans moved to the encoded characters: at
+// maps the index of an encoded character to its offset in data.
+func (s *scan) decodedText(a, end int, dec []byte, at func(int) int) {
 	var inner scan
 	inner.d = s.d
 	inner.data = dec
@@ -238,7 +349,7 @@ func (s *scan) decodedText(a, end int, dec []byte) {
 			}
 			// Decoded byte k starts in encoded character 4k/3 and ends
 			// in character ceil(4(k+1)/3) - 1.
-			*sp = Span{Start: a + sp.Start*4/3, End: min(end, a+(sp.End*4+2)/3)}
+			*sp = Span{Start: at(sp.Start * 4 / 3), End: min(end, at((sp.End*4+2)/3-1)+1)}
 		}
 		m.Encoding = "base64"
 		s.decoded = append(s.decoded, m)

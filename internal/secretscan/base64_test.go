@@ -18,11 +18,7 @@ func TestDetectBase64(t *testing.T) {
 	r := rand.NewChaCha8([32]byte{31})
 	blob := make([]byte, 600)
 	_, _ = r.Read(blob)
-	tests := []struct {
-		name, in, want string
-		// lines of the ID and the secret (0: not checked)
-		idLine, secLine int
-	}{
+	checkBase64(t, k, []base64Case{
 		{"Kubernetes Secret data", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: aws\ntype: Opaque\ndata:\n  AWS_ACCESS_KEY_ID: " + b64(k.ID) + "\n  AWS_SECRET_ACCESS_KEY: " + b64(k.Secret) + "\n", "pair:ID+SECRET", 7, 8},
 		{"Kubernetes Secret, values with a newline", "data:\n  id: " + b64(k.ID+"\n") + "\n  secret: " + b64(k.Secret+"\n") + "\n", "pair:ID+SECRET", 2, 3},
 		{"Kubernetes Secret, JSON", `{"kind":"Secret","data":{"AWS_ACCESS_KEY_ID":"` + b64(k.ID) + `","AWS_SECRET_ACCESS_KEY":"` + b64(k.Secret) + `"}}`, "pair:ID+SECRET", 1, 1},
@@ -41,7 +37,21 @@ func TestDetectBase64(t *testing.T) {
 		{"encoded random 40 chars, no name, no ID", "data:\n  value: " + b64(k.Secret) + "\n", "", 0, 0},
 		{"three times encoded: too deep", "blob: " + b64(b64(b64(env))) + "\n", "", 0, 0},
 		{"base64url run is not a value", "x: " + b64(k.ID) + "_tail\n", "", 0, 0},
-	}
+	})
+}
+
+// base64Case is a text, what Find reports in it, and the lines of the ID
+// and the secret (0: not checked).
+type base64Case struct {
+	name, in, want  string
+	idLine, secLine int
+}
+
+// checkBase64 runs Find over each case: every match is base64, at the
+// lines given, and its spans start and end on encoded characters, with no
+// quote or colon between (a value cut by wrapping spans the line break).
+func checkBase64(t *testing.T, k testKeys, tests []base64Case) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := New(Options{}).Find([]byte(tt.in))
@@ -59,10 +69,7 @@ func TestDetectBase64(t *testing.T) {
 					if sp.Line == 0 {
 						continue
 					}
-					// The span covers base64 characters only, and
-					// decodes (with its neighbours) to the value.
-					enc := tt.in[sp.Start:sp.End]
-					if strings.ContainsAny(enc, " \n\":") {
+					if enc := tt.in[sp.Start:sp.End]; !secretChar[enc[0]] || !secretChar[enc[len(enc)-1]] && enc[len(enc)-1] != '=' || strings.ContainsAny(enc, "\":") {
 						t.Errorf("span %+v covers %q", sp, enc)
 					}
 				}
@@ -110,5 +117,86 @@ func TestAlignedForms(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// wrap cuts base64 text into lines of width columns, each after indent.
+func wrap(enc string, width int, indent string) string {
+	var b strings.Builder
+	for len(enc) > 0 {
+		n := min(width, len(enc))
+		b.WriteString(indent + enc[:n] + "\n")
+		enc = enc[n:]
+	}
+	return b.String()
+}
+
+// Base64 wrapped over lines (the base64 tool at 76 columns, PEM at 64, a
+// value folded in a Kubernetes manifest) is joined before decoding; what
+// it holds is placed on the encoded lines.
+func TestDetectWrappedBase64(t *testing.T) {
+	k := newTestKeys(t, 33)
+	creds := k.fill("# backup of ~/.aws\n[default]\nregion = eu-west-1\naws_access_key_id = {ID}\naws_secret_access_key = {SECRET}\n")
+	env := k.fill("APP=1\nAWS_ACCESS_KEY_ID={ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n")
+	r := rand.NewChaCha8([32]byte{33})
+	blob := make([]byte, 400)
+	_, _ = r.Read(blob)
+	// Where the encoded ID lands: the line of character 4k/3 of the
+	// joined text, k its offset in the clear text.
+	lineOf := func(clear string, width, first int) int {
+		return first + (strings.Index(clear, k.ID)*4/3)/width
+	}
+	checkBase64(t, k, []base64Case{
+		{"base64 tool, 76 columns", wrap(b64(creds), 76, ""), "pair:ID+SECRET", lineOf(creds, 76, 1), 0},
+		{"PEM-like, 64 columns, CRLF", "-----BEGIN CREDENTIALS-----\r\n" + strings.ReplaceAll(wrap(b64(creds), 64, ""), "\n", "\r\n") + "-----END CREDENTIALS-----\r\n", "pair:ID+SECRET", lineOf(creds, 64, 2), 0},
+		{"Kubernetes manifest, folded value", "apiVersion: v1\nkind: Secret\ndata:\n  app.env: >-\n" + wrap(b64(env), 60, "    ") + "  other: eA==\n", "pair:ID+SECRET", lineOf(env, 60, 5), 0},
+		{"first line after a key", "blob: " + b64(env)[:72] + "\n      " + b64(env)[72:] + "\n", "pair:ID+SECRET", 0, 0},
+		// Near misses.
+		{"wrapped random bytes", wrap(base64.StdEncoding.EncodeToString(blob), 76, ""), "", 0, 0},
+		{"wrapped text without keys", wrap(b64(strings.Repeat("AWS_REGION=us-east-1\n", 10)), 76, ""), "", 0, 0},
+		{"lines not whole groups", wrap(b64(creds), 75, ""), "", 0, 0},
+		{"a line that goes on with prose", wrap(b64(creds), 76, "")[:77] + "and then some words\n", "", 0, 0},
+	})
+}
+
+// A large block of wrapped base64 full of keys costs the same per byte at
+// 32 KiB as at 512 KiB (the bytes examined are counted, not timed): its
+// lines are read once, not again line by line.
+func TestWrappedBase64Linear(t *testing.T) {
+	k := newTestKeys(t, 34)
+	d := New(Options{})
+	perByte := map[int]float64{}
+	sizes := []int{32 << 10, 512 << 10}
+	for _, size := range sizes {
+		var clear strings.Builder
+		for clear.Len()*4/3 < size {
+			clear.WriteString(k.fill("AWS_ACCESS_KEY_ID={ID}\nAWS_SECRET_ACCESS_KEY={SECRET}\n"))
+		}
+		in := wrap(b64(clear.String()), 76, "  ")
+		ms, work := d.find([]byte(in))
+		if len(ms) < size/200 {
+			t.Fatalf("%d bytes: %d matches", size, len(ms))
+		}
+		perByte[size] = float64(work) / float64(len(in))
+	}
+	if perByte[sizes[1]] > 1.5*perByte[sizes[0]] {
+		t.Errorf("work per byte %.1f at %d, %.1f at %d: it grows with the block", perByte[sizes[1]], sizes[1], perByte[sizes[0]], sizes[0])
+	}
+}
+
+// A wrapped block longer than maxBase64Run (Go's debug/buildinfo testdata
+// holds a 1.5 MB executable in base64 at 76 columns) is passed over whole:
+// it was walked again from each of its lines, 24 s for that one file.
+func TestWrappedBase64Blob(t *testing.T) {
+	r := rand.NewChaCha8([32]byte{35})
+	blob := make([]byte, 3*maxBase64Run/2)
+	_, _ = r.Read(blob)
+	in := []byte(wrap(base64.StdEncoding.EncodeToString(blob), 76, ""))
+	ms, work := New(Options{}).find(in)
+	if len(ms) != 0 {
+		t.Errorf("%d matches in random bytes", len(ms))
+	}
+	if perByte := float64(work) / float64(len(in)); perByte > 4 {
+		t.Errorf("%.1f bytes examined per byte of the block: it is read again from its lines", perByte)
 	}
 }

@@ -34,6 +34,7 @@ const (
 	KindSecret                       // a secret access key with no ID near it, in an AWS context
 	KindKeyID                        // a credential key ID with no secret near it
 	KindSessionToken                 // a session token with no key pair near it
+	KindBedrock                      // an Amazon Bedrock API key (bedrock.go)
 )
 
 func (k Kind) String() string {
@@ -46,6 +47,8 @@ func (k Kind) String() string {
 		return "key-id"
 	case KindSessionToken:
 		return "session-token"
+	case KindBedrock:
+		return "bedrock-api-key"
 	}
 	return "unknown"
 }
@@ -86,6 +89,9 @@ type Match struct {
 	// WeakEvidence marks a lone secret whose only sign of AWS is a
 	// comment nearby: reported at a lower severity.
 	WeakEvidence bool
+	// Bedrock describes an Amazon Bedrock API key (KindBedrock), whose
+	// whole text is in Secret.
+	Bedrock *Bedrock
 
 	// secretAWS says the secret of a pair would count alone (its name or
 	// the text around says AWS), for streams (settle).
@@ -207,7 +213,7 @@ func (s *scan) run() []Match {
 	if s.idsUnsorted {
 		sort.SliceStable(s.ids, func(a, b int) bool { return s.ids[a].start < s.ids[b].start })
 	}
-	if len(s.ids) == 0 && len(s.secrets) == 0 && len(s.tokens) == 0 && len(s.decoded) == 0 {
+	if len(s.ids) == 0 && len(s.secrets) == 0 && len(s.tokens) == 0 && len(s.decoded) == 0 && len(s.bedrock) == 0 {
 		return nil
 	}
 	ms := s.assemble()
@@ -261,6 +267,8 @@ type scan struct {
 	decoded []Match
 	// idsUnsorted says that base64 values added IDs out of order.
 	idsUnsorted bool
+	// bedrock holds the Bedrock API keys found (bedrock.go).
+	bedrock []bedrockHit
 }
 
 type idHit struct {
@@ -428,6 +436,10 @@ func (s *scan) findValues() {
 			j += S
 			continue
 		}
+		if dec >= minBedrockRun && dec == b-a && s.bedrockRun(a, b) {
+			j = b + S
+			continue
+		}
 		switch {
 		case dec == L:
 			s.contextSecret(a, b)
@@ -435,7 +447,7 @@ func (s *scan) findValues() {
 			s.contextToken(a, b)
 		}
 		if dec >= minBase64Run && dec == b-a {
-			s.base64Run(a, b)
+			b = s.base64Run(a, b)
 		}
 		j = b + S
 	}
@@ -615,6 +627,9 @@ func (s *scan) assemble() []Match {
 		offs = append(offs, h.start)
 	}
 	for _, h := range s.tokens {
+		offs = append(offs, h.start)
+	}
+	for _, h := range s.bedrock {
 		offs = append(offs, h.start)
 	}
 	s.lines = s.newLineIndex(offs)
@@ -830,7 +845,7 @@ func (s *scan) assemble() []Match {
 		tokMs = append(tokMs, m)
 	}
 	// Each list is in order of position: merge them.
-	return mergeByStart(mergeByStart(idMs, secMs), tokMs)
+	return mergeByStart(mergeByStart(mergeByStart(idMs, secMs), tokMs), s.bedrockMatches())
 }
 
 func mergeByStart(a, b []Match) []Match {

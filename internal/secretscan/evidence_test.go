@@ -79,6 +79,7 @@ func TestDetectToolingFiles(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"credential_process output", `{"Version": 1, "AccessKeyId": "{ASIA}", "SecretAccessKey": "{SECRET}", "SessionToken": "{TOKEN}", "Expiration": "2026-12-03T12:00:00Z"}`, "pair:ASIA+SECRET+TOKEN"},
 		{"~/.aws/cli/cache", "{\"Credentials\": {\"AccessKeyId\": \"{ASIA}\", \"SecretAccessKey\": \"{SECRET}\", \"SessionToken\": \"{TOKEN}\", \"Expiration\": \"2026-12-03T12:00:00+00:00\"}, \"AssumedRoleUser\": {\"AssumedRoleId\": \"AROAEXAMPLEROLEID123:botocore-session-1\", \"Arn\": \"arn:aws:sts::123456789012:assumed-role/r/botocore-session-1\"}, \"ResponseMetadata\": {\"RequestId\": \"5f3b3b1e-9f0a-4b8e-9d1c-2a3b4c5d6e7f\"}}", "pair:ASIA+SECRET+TOKEN"},
+		{"~/.aws/cli/cache, SSO role credentials", `{"ProviderType": "sso", "Credentials": {"AccessKeyId": "{ASIA}", "SecretAccessKey": "{SECRET}", "SessionToken": "{TOKEN}", "Expiration": "2026-12-03T20:00:00Z"}}`, "pair:ASIA+SECRET+TOKEN"},
 		{"~/.aws/sso/cache (near-miss)", `{"startUrl": "https://example.awsapps.com/start", "region": "us-east-1", "accessToken": "aoaAAAAAGZ0example-token-value-that-is-long-enough-to-look-random-0123456789ABCDEF", "expiresAt": "2026-12-03T12:00:00Z"}`, ""},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/keywarden/keywarden/internal/awskey"
 	"github.com/keywarden/keywarden/internal/report"
@@ -16,6 +17,7 @@ const (
 	RuleSecret       = "aws-secret-access-key"
 	RuleKeyID        = "aws-access-key-id"
 	RuleSessionToken = "aws-session-token"
+	RuleBedrock      = "aws-bedrock-api-key"
 )
 
 // Suppression reasons, as report.Finding.Suppressed carries them.
@@ -47,8 +49,17 @@ func Rules() []report.Rule {
 			Description: "A temporary session token: usable with its key pair until it expires (up to 36 hours).",
 			Remediation: "Remove it; if the temporary key pair leaked with it, revoke the role's active sessions.",
 			References:  references, Tags: []string{"secret", "aws"}},
+		{ID: RuleBedrock, Title: "Amazon Bedrock API key", Severity: report.SeverityCritical,
+			Description: "An Amazon Bedrock API key: a bearer token that calls Bedrock as its owner on its own. Long-term keys (ABSK…) are critical; short-term ones (bedrock-api-key-…, 12 hours at most) high.",
+			Remediation: bedrockLongAdvice, References: bedrockReferences, Tags: []string{"secret", "aws", "bedrock"}},
 	}
 }
+
+var bedrockReferences = []string{"https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html"}
+
+const bedrockLongAdvice = "Deactivate or delete the key now (Bedrock console, API keys; or `aws iam update-service-specific-credential --status Inactive` on its BedrockAPIKey-… user), check CloudTrail for calls made with it (additionalEventData.callWithBearerToken), then remove it from the file and from history."
+
+const bedrockShortAdvice = "The token works until it expires (12 hours at most, or the end of the session that made it): revoke the sessions of the key that signed it (its key ID is shown), check CloudTrail for calls made with it, and remove it."
 
 const temporaryAdvice = "Temporary credentials stay valid until they expire (up to 36 hours): revoke the role's active sessions now (IAM console, role, \"Revoke active sessions\"), check CloudTrail for their use, find how they leaked, and remove them."
 
@@ -145,6 +156,13 @@ func ToFinding(m Match, o Origin, opt FindingOptions) report.Finding {
 		f.Message = fmt.Sprintf("A session token assigned to %q.", m.Context)
 		ev = append(ev, show(m.Token))
 		f.Remediation = "Remove it; if its key pair leaked too, revoke the session."
+	case KindBedrock:
+		bedrockFinding(&f, m, acct)
+		if opt.ShowSecrets {
+			ev = append(ev, m.Secret)
+		} else {
+			ev = append(ev, redactBedrock(m.Secret))
+		}
 	}
 	if m.Context != "" {
 		f.Properties["context"] = m.Context
@@ -180,6 +198,52 @@ func ToFinding(m Match, o Origin, opt FindingOptions) report.Finding {
 		f.Suppressed = SuppressedInline
 	}
 	return f
+}
+
+// bedrockFinding fills in the finding of an Amazon Bedrock API key.
+func bedrockFinding(f *report.Finding, m Match, acct string) {
+	b := m.Bedrock
+	if b == nil {
+		b = &Bedrock{}
+	}
+	f.RuleID = RuleBedrock
+	f.Title = "Amazon Bedrock API key"
+	f.References = bedrockReferences
+	if m.Account != "" {
+		f.Properties["account"] = m.Account
+	}
+	if b.LongTerm {
+		f.Severity = report.SeverityCritical
+		f.Properties["bedrock_key"] = "long-term"
+		f.Properties["user"] = b.User
+		f.Message = fmt.Sprintf("A long-term Amazon Bedrock API key%s (IAM user %s).", acct, b.User)
+		f.Remediation = bedrockLongAdvice
+		return
+	}
+	f.Severity = report.SeverityHigh
+	f.Properties["bedrock_key"] = "short-term"
+	f.Properties["key_id"] = awskey.Redact(b.KeyID)
+	f.Properties["kind"] = string(awskey.KindOf(b.KeyID))
+	f.Properties["region"] = b.Region
+	f.Message = fmt.Sprintf("A short-term Amazon Bedrock API key%s, signed by %s in %s", acct, awskey.Redact(b.KeyID), b.Region)
+	if !b.Expires.IsZero() {
+		f.Properties["expires"] = b.Expires.UTC().Format(time.RFC3339)
+		f.Message += ", valid until " + b.Expires.UTC().Format(time.RFC3339)
+	}
+	f.Message += "."
+	f.Remediation = bedrockShortAdvice
+}
+
+// redactBedrock keeps a Bedrock key's prefix and last four characters.
+func redactBedrock(v string) string {
+	prefix := bedrockLongPrefix
+	if strings.HasPrefix(v, bedrockShortPrefix) {
+		prefix = bedrockShortPrefix
+	}
+	if len(v) < len(prefix)+8 {
+		return strings.Repeat("*", len(v))
+	}
+	return prefix + strings.Repeat("*", 16) + v[len(v)-4:]
 }
 
 // credentialOf is the value a finding is keyed on: the secret when there is

@@ -1,6 +1,8 @@
 package secretscan
 
 import (
+	"bytes"
+	"io"
 	"testing"
 
 	"github.com/keywarden/keywarden/internal/report"
@@ -43,6 +45,19 @@ func FuzzKeyIDsFromCredentials(f *testing.F) {
 			if len(id) != 20 {
 				t.Fatalf("ID %q", id)
 			}
+		}
+	})
+}
+
+// FuzzTextOf: the UTF-16 tests (with and without a byte order mark) on any
+// bytes, whole and as a stream.
+func FuzzTextOf(f *testing.F) {
+	f.Add(encodeUTF16("[default]\naws_region = x\n", true)[2:])
+	f.Add([]byte("\x7fELF\x00\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		textOf(data)
+		if r, _, err := textReader(bytes.NewReader(data)); err == nil {
+			_, _ = io.Copy(io.Discard, r)
 		}
 	})
 }

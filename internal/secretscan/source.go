@@ -52,11 +52,12 @@ const (
 	SkipUnsupported                     // an archive entry that cannot be opened
 	SkipTruncated                       // the rest of a stream over MaxFileSize
 	SkipMissingObject                   // a git blob the repository lacks (--allow-missing-objects)
+	SkipOlder                           // an S3 object last modified before --since
 	NumSkipReasons
 )
 
 var skipReasonNames = [NumSkipReasons]string{"binary", "too-large", "archive", "extension", "excluded",
-	"gitignored", "git-dir", "special", "symlink", "nested-archive", "unsupported-entry", "truncated", "missing-object"}
+	"gitignored", "git-dir", "special", "symlink", "nested-archive", "unsupported-entry", "truncated", "missing-object", "older"}
 
 // String is the reason's name in the JSON summary.
 func (r SkipReason) String() string {
@@ -191,15 +192,9 @@ func isBinary(data []byte) bool {
 // following symbolic links) skipping .git, and, with Gitignore, what
 // .gitignore files exclude. Files are read by Workers goroutines.
 func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) error {
-	s.defaults()
-	if err := s.compileExcludes(); err != nil {
+	emit, err := s.start(sink)
+	if err != nil {
 		return err
-	}
-
-	emit := func(o Origin, ms []Match) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		sink(o, ms)
 	}
 	warn := s.warn
 
@@ -311,6 +306,20 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 		return ctx.Err()
 	}
 	return walkErr
+}
+
+// start prepares a scan of many items by workers: the defaults, the
+// --exclude patterns, and the sink they call one at a time.
+func (s *Sources) start(sink Sink) (Sink, error) {
+	s.defaults()
+	if err := s.compileExcludes(); err != nil {
+		return nil, err
+	}
+	return func(o Origin, ms []Match) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		sink(o, ms)
+	}, nil
 }
 
 // skipInWalk says whether a walk skips a path, and why: .git, --exclude,
@@ -506,8 +515,9 @@ func (s *Sources) scanFileStream(ctx context.Context, j fileJob, f io.Reader, em
 }
 
 // textReader is textOf for a stream: it returns r decoded to UTF-8 when it
-// starts with a UTF-16 byte order mark, and says whether it is binary
-// otherwise (git's test, on its first 8000 bytes).
+// starts with a UTF-16 byte order mark or its first 8000 bytes look like
+// UTF-16 without one, and says whether it is binary otherwise (git's test,
+// on its first 8000 bytes).
 func textReader(r io.Reader) (text io.Reader, binary bool, err error) {
 	br := bufio.NewReaderSize(r, 8192)
 	head, err := br.Peek(8000)
@@ -518,5 +528,15 @@ func textReader(r io.Reader) (text io.Reader, binary bool, err error) {
 		// The decoder drops the byte order mark, as textOf does.
 		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), false, nil
 	}
-	return br, isBinary(head), nil
+	if !isBinary(head) {
+		return br, false, nil
+	}
+	if le, ok := utf16NoBOM(head); ok {
+		order := unicode.BigEndian
+		if le {
+			order = unicode.LittleEndian
+		}
+		return transform.NewReader(br, unicode.UTF16(order, unicode.IgnoreBOM).NewDecoder()), false, nil
+	}
+	return br, true, nil
 }

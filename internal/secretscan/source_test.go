@@ -242,7 +242,8 @@ func TestKeyIDsFromCredentials(t *testing.T) {
 }
 
 // UTF-16 text (PowerShell, .reg exports) has a NUL after every ASCII
-// character: with a byte order mark it is decoded, not skipped as binary.
+// character: with a byte order mark, or without one when its NUL bytes say
+// so, it is decoded, not skipped as binary. Binary data with NULs is not.
 func TestScanUTF16(t *testing.T) {
 	k := newTestKeys(t, 21)
 	text := k.fill("# profile\r\n$Env:AWS_ACCESS_KEY_ID=\"{ID}\"\r\n$Env:AWS_SECRET_ACCESS_KEY=\"{SECRET}\"\r\n")
@@ -261,7 +262,9 @@ func TestScanUTF16(t *testing.T) {
 	writeFiles(t, dir, map[string]string{
 		"le.ps1":     enc([]byte{0xff, 0xfe}, true),
 		"be.txt":     enc([]byte{0xfe, 0xff}, false),
-		"nobom.bin":  enc(nil, true), // no mark: binary, as git says
+		"nobom.txt":  enc(nil, true), // no mark: its NULs say UTF-16
+		"nobom-be":   enc(nil, false),
+		"core":       "\x7fELF\x02\x01\x01\x00" + strings.Repeat("\x00\x10\x00\x00\x00\x00\x00\x00", 8) + enc(nil, true)[:40],
 		"sub/x.json": "{}",
 	})
 	s := &Sources{Detector: New(Options{})}
@@ -269,7 +272,7 @@ func TestScanUTF16(t *testing.T) {
 	for i := range got {
 		got[i] = strings.TrimPrefix(got[i], filepath.ToSlash(dir)+"/")
 	}
-	want := []string{"be.txt:2 pair", "le.ps1:2 pair"}
+	want := []string{"be.txt:2 pair", "le.ps1:2 pair", "nobom-be:2 pair", "nobom.txt:2 pair"}
 	if len(errs) > 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got %q %v, want %q", got, errs, want)
 	}
@@ -291,15 +294,9 @@ func TestScanReaderUTF16(t *testing.T) {
 		if le {
 			b = []byte{0xff, 0xfe}
 		}
-		for _, c := range []byte(text) {
-			if le {
-				b = append(b, c, 0)
-			} else {
-				b = append(b, 0, c)
-			}
-		}
-		return b
+		return append(b, encodeUTF16(text, le)[2:]...)
 	}
+	noBOM := func(text string, le bool) []byte { return encodeUTF16(text, le)[2:] }
 	long := strings.Repeat("Write-Host 'hello, world'\r\n", 20000) + pair
 	tests := []struct {
 		name string
@@ -309,6 +306,9 @@ func TestScanReaderUTF16(t *testing.T) {
 		{"little-endian", enc(pair, true), "-:1 pair"},
 		{"big-endian", enc(pair, false), "-:1 pair"},
 		{"after several windows", enc(long, true), "-:20001 pair"},
+		{"little-endian without BOM", noBOM(pair, true), "-:1 pair"},
+		{"big-endian without BOM", noBOM(pair, false), "-:1 pair"},
+		{"without BOM, after several windows", noBOM(long, true), "-:20001 pair"},
 		{"UTF-8 with NULs is scanned as is", append([]byte("\x00\x00"), pair...), "-:1 pair"},
 	}
 	for _, tt := range tests {
@@ -319,6 +319,47 @@ func TestScanReaderUTF16(t *testing.T) {
 			})
 			if len(errs) > 0 || strings.Join(got, " ") != tt.want {
 				t.Errorf("got %q %v, want %q", got, errs, tt.want)
+			}
+		})
+	}
+}
+
+// encodeUTF16 encodes ASCII text as UTF-16 with a byte order mark.
+func encodeUTF16(text string, le bool) []byte {
+	b := []byte{0xfe, 0xff}
+	if le {
+		b = []byte{0xff, 0xfe}
+	}
+	for _, c := range []byte(text) {
+		if le {
+			b = append(b, c, 0)
+		} else {
+			b = append(b, 0, c)
+		}
+	}
+	return b
+}
+
+func TestUTF16NoBOM(t *testing.T) {
+	text := "[default]\r\naws_region = eu-west-1\r\n"
+	tests := []struct {
+		name   string
+		in     []byte
+		le, ok bool
+	}{
+		{"little-endian", encodeUTF16(text, true)[2:], true, true},
+		{"big-endian", encodeUTF16(text, false)[2:], false, true},
+		{"too short", encodeUTF16("ab", true)[2:], false, false},
+		{"ELF header", []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x3e\x00\x01\x00\x00\x00"), false, false},
+		{"uint16 table", bytes.Repeat([]byte{0x01, 0x00, 0x02, 0x00, 0x9f, 0x00}, 10), false, false},
+		{"NUL-separated strings", []byte("HOME=/root\x00PATH=/bin\x00AWS_REGION=us-east-1\x00"), false, false},
+		{"all NULs", make([]byte, 64), false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			le, ok := utf16NoBOM(tt.in)
+			if ok != tt.ok || ok && le != tt.le {
+				t.Errorf("utf16NoBOM = %v, %v; want %v, %v", le, ok, tt.le, tt.ok)
 			}
 		})
 	}
