@@ -133,10 +133,14 @@ type decoder struct {
 // lineCol turns a byte offset into a 1-based line and column (in bytes).
 func (d *decoder) lineCol(off int) (int, int) {
 	off = max(0, min(off, len(d.data)))
-	if off < d.lineOff || d.line == 0 {
+	if d.line == 0 {
 		d.lineOff, d.line = 0, 1
 	}
-	d.line += bytes.Count(d.data[d.lineOff:off], []byte{'\n'})
+	if off >= d.lineOff {
+		d.line += bytes.Count(d.data[d.lineOff:off], []byte{'\n'})
+	} else {
+		d.line -= bytes.Count(d.data[off:d.lineOff], []byte{'\n'})
+	}
 	d.lineOff = off
 	start := bytes.LastIndexByte(d.data[:off], '\n') + 1
 	return d.line, off - start + 1
@@ -193,6 +197,10 @@ func (d *decoder) run() {
 				// A value cut short runs into the next line and fails
 				// there; read from that line again, but say it once.
 				if off != lastFail {
+					from, _ := d.lineCol(base + at)
+					if to, _ := d.lineCol(base + off); to != from {
+						err = fmt.Errorf("in the value from line %d: %v", from, err)
+					}
 					d.fail(base+off, fmt.Errorf("bad JSON: %v", err))
 				}
 				lastFail = off

@@ -151,6 +151,8 @@ func TestDecodeHostile(t *testing.T) {
 	}{
 		{"bad line then good", []byte("{\"id\":\"x\",\"type\":\n" + "oops\n" + line + "\n"), 1,
 			[]string{"in.json:2:1: bad JSON"}, 1},
+		{"cut line runs into the next", []byte("{\"id\":\n" + line + "\n" + line + "\n"), 1,
+			[]string{"in.json:3:1: bad JSON: in the value from line 1"}, 1},
 		{"truncated last line", []byte(line + "\n" + line[:200]), 1, []string{"in.json:2:"}, 1},
 		{"wrong type", []byte(line + "\n{\"id\":\"x\",\"type\":[1]}\n"), 1,
 			[]string{"in.json:2:1: not a GuardDuty finding: field type: want string"}, 1},

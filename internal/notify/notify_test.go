@@ -5,56 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/notify/notifytest"
 	"github.com/keywarden/keywarden/internal/report"
 )
-
-// recorder is a webhook that answers from a script of statuses (then 200)
-// and keeps the bodies it accepted.
-type recorder struct {
-	mu      sync.Mutex
-	script  []int
-	headers []map[string]string
-	got     []string
-	calls   int
-}
-
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	body, _ := io.ReadAll(req.Body)
-	i := r.calls
-	r.calls++
-	if i < len(r.script) {
-		for k, v := range r.headers[i] {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(r.script[i])
-		fmt.Fprint(w, "nope")
-		return
-	}
-	if req.Header.Get("Content-Type") != "application/json" {
-		w.WriteHeader(http.StatusUnsupportedMediaType)
-		return
-	}
-	r.got = append(r.got, string(body))
-	fmt.Fprint(w, "ok")
-}
-
-// fakeSleep records the waits instead of waiting.
-type fakeSleep struct{ waits []time.Duration }
-
-func (f *fakeSleep) sleep(_ context.Context, d time.Duration) error {
-	f.waits = append(f.waits, d)
-	return nil
-}
 
 func msgs(n int) []Message {
 	var out []Message
@@ -94,22 +53,26 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &recorder{script: tt.script, headers: tt.headers}
+			var after []string
+			for _, h := range tt.headers {
+				after = append(after, h["Retry-After"])
+			}
+			rec := &notifytest.Webhook{Script: tt.script, RetryAfter: after}
 			srv := httptest.NewServer(rec)
 			defer srv.Close()
-			fs := &fakeSleep{}
-			p := Policy{Sleep: fs.sleep, Jitter: func(d time.Duration) time.Duration { return d }, Now: func() time.Time { return now }}
+			fs := &notifytest.Sleeper{}
+			p := Policy{Sleep: fs.Sleep, Jitter: func(d time.Duration) time.Duration { return d }, Now: func() time.Time { return now }}
 			wh := &Webhook{URL: srv.URL + "/services/T0/B0/secret", Client: srv.Client(), Now: func() time.Time { return now }}
 			out := Deliver(context.Background(), p, []Job{{Target: wh, Messages: msgs(tt.n)}})
 			o := out[0]
 			if len(o.Delivered) != tt.delivered || o.Failed != tt.failed || o.Skipped != tt.skipped {
 				t.Errorf("delivered %v failed %d skipped %d, want %d, %d, %d (err %v)", o.Delivered, o.Failed, o.Skipped, tt.delivered, tt.failed, tt.skipped, o.Err)
 			}
-			if len(rec.got) != tt.delivered {
-				t.Errorf("server accepted %d bodies, want %d", len(rec.got), tt.delivered)
+			if len(rec.Bodies()) != tt.delivered {
+				t.Errorf("server accepted %d bodies, want %d", len(rec.Bodies()), tt.delivered)
 			}
-			if fmt.Sprint(fs.waits) != fmt.Sprint(tt.waits) {
-				t.Errorf("waits %v, want %v", fs.waits, tt.waits)
+			if fmt.Sprint(fs.Waits) != fmt.Sprint(tt.waits) {
+				t.Errorf("waits %v, want %v", fs.Waits, tt.waits)
 			}
 			if tt.errHas != "" && (o.Err == nil || !strings.Contains(o.Err.Error(), tt.errHas)) {
 				t.Errorf("err %v, want it to say %q", o.Err, tt.errHas)
@@ -131,8 +94,8 @@ func TestWebhookTimeoutPerAttempt(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(block)
-	fs := &fakeSleep{}
-	p := Policy{Attempts: 2, Timeout: time.Millisecond, Sleep: fs.sleep, Jitter: func(time.Duration) time.Duration { return 0 }}
+	fs := &notifytest.Sleeper{}
+	p := Policy{Attempts: 2, Timeout: time.Millisecond, Sleep: fs.Sleep, Jitter: func(time.Duration) time.Duration { return 0 }}
 	out := Deliver(context.Background(), p, []Job{{Target: &Webhook{URL: srv.URL, Client: srv.Client()}, Messages: msgs(1)}})
 	if out[0].Failed != 1 || out[0].Attempts != 2 || !errors.Is(out[0].Err, context.DeadlineExceeded) {
 		t.Errorf("outcome %+v, want 2 attempts each ended by the timeout", out[0])
