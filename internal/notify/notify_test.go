@@ -84,6 +84,22 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 }
 
+func TestWebhookRedirectNotFollowed(t *testing.T) {
+	followed := false
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hook", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) { followed = true })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	out := Deliver(context.Background(), Policy{Sleep: (&notifytest.Sleeper{}).Sleep},
+		[]Job{{Target: &Webhook{URL: srv.URL + "/hook", Client: srv.Client()}, Messages: msgs(1)}})
+	if followed || out[0].Attempts != 1 || out[0].Err == nil || !strings.Contains(out[0].Err.Error(), "redirects are not followed") {
+		t.Errorf("followed %v, outcome %+v: want one attempt, not followed", followed, out[0])
+	}
+}
+
 func TestWebhookTimeoutPerAttempt(t *testing.T) {
 	block := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -16,7 +16,7 @@ import (
 // Webhook posts each message's Body as JSON to a URL.
 type Webhook struct {
 	URL    string
-	Client *http.Client // default http.DefaultClient
+	Client *http.Client // default: a client with no timeout of its own (Policy sets one per attempt)
 	// Now reads HTTP-date Retry-After values (default time.Now).
 	Now func() time.Time
 }
@@ -25,7 +25,8 @@ type Webhook struct {
 func (w *Webhook) Name() string { return Redact(w.URL) }
 
 // Send makes one POST. 2xx is delivered; 429 and 503 carry their
-// Retry-After; other 4xx (but 408) are permanent; the rest are retried.
+// Retry-After; redirects (not followed) and other 4xx (but 408) are
+// permanent; the rest are retried.
 func (w *Webhook) Send(ctx context.Context, m Message) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(m.Body))
 	if err != nil {
@@ -33,10 +34,13 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "keywarden-detect")
-	c := w.Client
-	if c == nil {
-		c = http.DefaultClient
+	c := http.Client{}
+	if w.Client != nil {
+		c = *w.Client
 	}
+	// A redirect is not followed: it could lead the payload (and the
+	// headers) to plain http or another host.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Do(req)
 	if err != nil {
 		// The error quotes the URL: say the host only.
@@ -64,6 +68,8 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 		return err
 	case resp.StatusCode == http.StatusRequestTimeout:
 		return err
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return Permanent(fmt.Errorf("%s answered %s: redirects are not followed (give the final URL)", w.Name(), resp.Status))
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		return Permanent(err)
 	}
