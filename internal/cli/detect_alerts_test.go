@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	gdapi "github.com/aws/aws-sdk-go-v2/service/guardduty"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/keywarden/keywarden/internal/mototest"
 	"github.com/keywarden/keywarden/internal/notify"
 	"github.com/keywarden/keywarden/internal/notify/notifytest"
@@ -288,5 +291,41 @@ func TestDetectGuardDutyErrors(t *testing.T) {
 				t.Errorf("findings not printed: %s", out)
 			}
 		})
+	}
+}
+
+// --guardduty s3://bucket/prefix: GuardDuty's export layout, gzip, listed
+// and read through the command's own S3 client, against moto.
+func TestDetectGuardDutyS3(t *testing.T) {
+	srv := mototest.Start(t)
+	srv.Setenv(t)
+	ctx := context.Background()
+	client := s3.NewFromConfig(srv.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("gd-export")}); err != nil {
+		t.Fatal(err)
+	}
+	export, err := os.ReadFile(gdExport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(export)
+	zw.Close()
+	key := "AWSLogs/111122223333/GuardDuty/us-east-1/2024/06/03/0f3a7c1e-5b2d-3c4e-9f8a-1b2c3d4e5f6a.jsonl.gz"
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("gd-export"), Key: aws.String(key), Body: bytes.NewReader(z.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+	ios, out, errOut := Test("")
+	err = runDetect(ctx, &detectOptions{IO: ios, Getenv: func(string) string { return "" }, Sources: []string{detectAlertTrail(t)},
+		GuardDuty: []string{"s3://gd-export/AWSLogs/"}, NoState: true, Format: "json", FailOn: "low", AWS: awsFlags{EndpointURL: srv.URL}})
+	if ExitCode(err) != ExitFindings {
+		t.Fatalf("exit %d (%v): %s", ExitCode(err), err, errOut)
+	}
+	if n := strings.Count(out.String(), `"source":"guardduty"`); n != 3 {
+		t.Errorf("%d GuardDuty findings, want 3: %s", n, out)
+	}
+	if !strings.Contains(errOut.String(), "GuardDuty: 3 findings about keys and credentials from 1 input") {
+		t.Errorf("stderr %s", errOut)
 	}
 }
