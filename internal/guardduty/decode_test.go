@@ -183,7 +183,9 @@ func TestDecodeHostile(t *testing.T) {
 }
 
 func TestDecodeSizeLimit(t *testing.T) {
-	big := bytes.Repeat([]byte(" "), MaxInputBytes+1)
+	defer func(n int) { inputLimit = n }(inputLimit)
+	inputLimit = 1 << 20
+	big := bytes.Repeat([]byte(" "), inputLimit+1)
 	for _, tt := range []struct {
 		name string
 		data []byte
