@@ -284,8 +284,8 @@ func detectNotify(ctx context.Context, opts *detectOptions, targets []detectTarg
 		}
 		if n := o.Failed + o.Skipped; n > 0 {
 			failed += n
-			line += fmt.Sprintf("; %d NOT delivered (%d failed after %d attempts in all, %d not tried once the target failed), tried again on the next run: %s",
-				n, o.Failed, o.Attempts-len(o.Delivered), o.Skipped, report.Printable(o.Err.Error()))
+			line += fmt.Sprintf("; %d NOT delivered (%d failed, %d not tried once the target failed; %d attempts in all), tried again on the next run: %s",
+				n, o.Failed, o.Skipped, o.Attempts, report.Printable(o.Err.Error()))
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", line)
 	}
