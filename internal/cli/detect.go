@@ -81,7 +81,8 @@ First-seen rules compare each key with its baseline, kept in
 baseline from a period of logs without reporting anything.
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage or input
-errors (unreadable or malformed input: findings are still printed).`,
+errors (unreadable or malformed input: findings are still printed), or
+--notify deliveries that failed in a run with nothing at or above --fail-on.`,
 		Example: `  keywarden detect ./AWSLogs/
   keywarden detect --since 2024-06-01 --until 2024-07-01 s3://trail-bucket/AWSLogs/
   keywarden detect --lookup --region eu-west-1 --since 7d --format json
