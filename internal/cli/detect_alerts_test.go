@@ -332,3 +332,25 @@ func TestDetectGuardDutyS3(t *testing.T) {
 		t.Errorf("stderr %s", errOut)
 	}
 }
+
+// A store that cannot be used costs the once-only promise, not the
+// alerts: every finding is sent, and stderr says why.
+func TestDetectNotifyDamagedState(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "detect.db")
+	if err := os.WriteFile(state, []byte("not a bbolt file, only text long enough to be read as one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := &notifytest.Webhook{}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	opts := detectAlertOpts(t, srv, &notifytest.Sleeper{}, srv.URL+"/hook")
+	opts.NoState, opts.StatePath = false, state
+	err := runDetect(context.Background(), opts)
+	stderr := opts.IO.ErrOut.(fmt.Stringer).String()
+	if ExitCode(err) != ExitError || !strings.Contains(stderr, "the state store is not usable: every finding counts as new and is sent") {
+		t.Errorf("exit %d; stderr %s", ExitCode(err), stderr)
+	}
+	if n := len(h.Bodies()); n == 0 || !strings.Contains(stderr, fmt.Sprintf("%d new findings delivered", n)) {
+		t.Errorf("%d delivered; stderr %s", n, stderr)
+	}
+}
