@@ -229,3 +229,17 @@ func TestFromFinding(t *testing.T) {
 		t.Errorf("long text is %d runes, want %d", n, maxText)
 	}
 }
+
+// Retry-After comes from the server: whatever it says, the wait is never
+// negative and parsing never panics.
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "120", "-5", "Mon, 03 Jun 2024 12:01:00 GMT", "99999999999999999999", "Sun, 06 Nov 1994 08:49:37 GMT"} {
+		f.Add(s)
+	}
+	now := time.Date(2024, 6, 3, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		if d, ok := parseRetryAfter(v, now); d < 0 || (!ok && d != 0) {
+			t.Fatalf("%q: %s %v", v, d, ok)
+		}
+	})
+}
