@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -54,6 +55,11 @@ type detectOptions struct {
 	// Clients for tests; nil means build them from the AWS flags.
 	S3Client     cloudtrail.S3API
 	LookupClient cloudtrail.LookupAPI
+
+	// --guardduty and --notify (detect_alerts.go).
+	GuardDuty []string
+	Notify    []string
+	Hooks     detectAlertHooks
 }
 
 func newDetectCmd(f *Factory) *cobra.Command {
@@ -79,7 +85,8 @@ First-seen rules compare each key with its baseline, kept in
 baseline from a period of logs without reporting anything.
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage or input
-errors (unreadable or malformed input: findings are still printed).`,
+errors (unreadable or malformed input: findings are still printed), or
+--notify deliveries that failed in a run with nothing at or above --fail-on.`,
 		Example: `  keywarden detect ./AWSLogs/
   keywarden detect --since 2024-06-01 --until 2024-07-01 s3://trail-bucket/AWSLogs/
   keywarden detect --lookup --region eu-west-1 --since 7d --format json
@@ -102,6 +109,8 @@ errors (unreadable or malformed input: findings are still printed).`,
 	fl.StringVar(&opts.StatePath, "state", "", "baseline store (default: $XDG_STATE_HOME/keywarden/detect.db or ~/.local/state/keywarden/detect.db)")
 	fl.BoolVar(&opts.NoState, "no-state", false, "neither read nor update the baseline store")
 	fl.BoolVar(&opts.Learn, "learn", false, "record the sources' activity as the baseline; report nothing")
+	fl.StringArrayVar(&opts.GuardDuty, "guardduty", nil, "also show GuardDuty's findings about keys and credentials: exported JSON (file, directory, s3://bucket/prefix) or api (repeatable)")
+	fl.StringArrayVar(&opts.Notify, "notify", nil, "send each new finding to an https:// webhook (JSON with a Slack-compatible text) or sns:TOPIC-ARN (repeatable)")
 	fl.BoolVar(&opts.ListRules, "list-rules", false, "print the rules and exit")
 	fl.StringVar(&opts.RulesFile, "rules", "", "add the rules of this YAML file (the format of the built-in rules.yaml) to the built-in ones")
 	fl.IntVar(&opts.Workers, "workers", 0, "files read in parallel (default: CPUs; 16 for s3://)")
@@ -185,6 +194,13 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if opts.Learn && opts.NoState {
 		return usageErrorf("--learn needs the state store: drop --no-state")
 	}
+	if err := detectGuardDutySources(opts.GuardDuty); err != nil {
+		return err
+	}
+	targets, err := detectNotifyTargets(ctx, opts)
+	if err != nil {
+		return err
+	}
 	var ignores []*detect.IgnoreEntry
 	if opts.IgnoreFile != "" {
 		data, err := readInput(opts.IO, opts.IgnoreFile, 1<<20)
@@ -238,20 +254,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	inputs := make(chan cloudtrail.Input, workers)
 	go func() {
 		defer close(inputs)
-		if len(srcs.local) > 0 {
-			ch := make(chan cloudtrail.Input)
-			go cloudtrail.FileInputs(ctx, srcs.local, opts.IO.In, ch, onErr, &st)
-			for in := range ch {
-				inputs <- in
-			}
-		}
-		for _, s := range srcs.s3 {
-			ch := make(chan cloudtrail.Input)
-			go s.Inputs(ctx, ch, onErr)
-			for in := range ch {
-				inputs <- in
-			}
-		}
+		srcs.feed(ctx, opts.IO.In, inputs, onErr, &st)
 		for _, l := range srcs.lookups {
 			inputs <- l.Input()
 		}
@@ -298,7 +301,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		return problems.report(opts.IO)
 	}
 
-	findings := res.Findings(prior)
+	findings := detectMergeFindings(res.Findings(prior), detectGuardDuty(ctx, opts, since, until, getenv, errs))
 	if opts.Key != "" {
 		keep := res.Lineage(opts.Key)
 		findings = detect.FilterActors(findings, keep)
@@ -320,6 +323,9 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if err != nil {
 		return err
 	}
+	// Stdout is complete before any alert is sent: a failing webhook
+	// costs the alert, never the report.
+	undelivered := detectNotify(ctx, opts, targets, findings, statePath, stateErr == nil, now())
 	fmt.Fprintf(opts.IO.ErrOut, "keywarden: %s\n", summary)
 	if err := problems.report(opts.IO); err != nil {
 		return err
@@ -328,6 +334,9 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		if f.Suppressed == "" && f.Rule.Severity >= failOn {
 			return ErrFindings()
 		}
+	}
+	if undelivered > 0 {
+		return &ExitErr{Code: ExitError, Err: fmt.Errorf("%s not delivered", detectPlural(undelivered, "finding", "findings"))}
 	}
 	return nil
 }
@@ -366,6 +375,25 @@ type detectSources struct {
 	local   []string
 	s3      []*cloudtrail.S3Source
 	lookups []*cloudtrail.LookupSource
+}
+
+// feed sends the inputs of the local paths, then of the S3 prefixes, to
+// out (which it leaves open). st may be nil.
+func (s *detectSources) feed(ctx context.Context, stdin io.Reader, out chan<- cloudtrail.Input, onErr func(*cloudtrail.InputError), st *cloudtrail.Stats) {
+	if len(s.local) > 0 {
+		ch := make(chan cloudtrail.Input)
+		go cloudtrail.FileInputs(ctx, s.local, stdin, ch, onErr, st)
+		for in := range ch {
+			out <- in
+		}
+	}
+	for _, src := range s.s3 {
+		ch := make(chan cloudtrail.Input)
+		go src.Inputs(ctx, ch, onErr)
+		for in := range ch {
+			out <- in
+		}
+	}
 }
 
 // detectBuildSources sorts the arguments into local paths and s3:// URLs

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
+	"github.com/keywarden/keywarden/internal/guardduty"
 	"github.com/keywarden/keywarden/internal/report"
 )
 
@@ -54,7 +55,10 @@ func detectWriteText(w io.Writer, fs []*detect.Finding, showSuppressed, color bo
 			ew.printf("  %s\n", p.Severity(f.Rule.Severity))
 			lastSev = f.Rule.Severity
 		}
-		ew.printf("    [%s] %s  %s", f.Rule.ID, f.Rule.Title, p.Dim(f.Rule.Attack))
+		ew.printf("    [%s] %s", f.Rule.ID, report.Printable(f.Rule.Title))
+		if f.Rule.Attack != "" { // GuardDuty's findings have none
+			ew.printf("  %s", p.Dim(f.Rule.Attack))
+		}
 		if f.Suppressed != "" {
 			ew.printf("  %s", p.Dim("("+report.Printable(f.Suppressed)+")"))
 		}
@@ -202,7 +206,7 @@ func detectWriteJSON(w io.Writer, fs []*detect.Finding, showSuppressed bool) err
 		if f.Suppressed != "" && !showSuppressed {
 			continue
 		}
-		if err := enc.Encode(f.Report()); err != nil {
+		if err := enc.Encode(detectReport(f)); err != nil {
 			return err
 		}
 	}
@@ -211,7 +215,7 @@ func detectWriteJSON(w io.Writer, fs []*detect.Finding, showSuppressed bool) err
 
 var detectCSVHeader = []string{"rule_id", "severity", "title", "attack", "key", "principal", "account",
 	"first_seen", "last_seen", "event_count", "source_ips", "regions", "event_names", "new_value", "evidence", "event_ids", "suppressed",
-	"created", "next"}
+	"created", "next", "source"}
 
 func detectWriteCSV(w io.Writer, fs []*detect.Finding, showSuppressed bool) error {
 	cw := csv.NewWriter(w)
@@ -222,12 +226,12 @@ func detectWriteCSV(w io.Writer, fs []*detect.Finding, showSuppressed bool) erro
 		if f.Suppressed != "" && !showSuppressed {
 			continue
 		}
-		r := f.Report()
+		r := detectReport(f)
 		row := []string{f.Rule.ID, f.Rule.Severity.String(), f.Rule.Title, f.Rule.Attack, f.Actor, f.Principal, f.Account,
 			r.Properties["first_seen"].(string), r.Properties["last_seen"].(string), strconv.Itoa(f.Count),
 			strings.Join(f.Sources, " "), strings.Join(f.Regions, " "), strings.Join(f.EventNames, " "), f.Value,
 			strings.Join(f.Evidence, "; "), strings.Join(f.EventIDs, " "), f.Suppressed,
-			strings.Join(f.Created, "; "), strings.Join(f.Next(), "; ")}
+			strings.Join(f.Created, "; "), strings.Join(f.Next(), "; "), r.Properties["source"].(string)}
 		for i, c := range row {
 			row[i] = report.CSVCell(c)
 		}
@@ -248,9 +252,27 @@ func detectWriteSARIF(w io.Writer, rules []*detect.Rule, fs []*detect.Finding) e
 	}
 	reps := make([]report.Finding, len(fs))
 	for i, f := range fs {
-		reps[i] = f.Report()
+		reps[i] = detectReport(f)
 	}
 	return report.WriteSARIF(w, report.Tool{Name: "keywarden detect", Version: Version, InfoURI: "https://github.com/keywarden/keywarden/blob/main/docs/detect.md"}, rr, reps)
+}
+
+// detectReport is the finding as JSON, CSV, SARIF and --notify carry it,
+// with "source": "keywarden" for keywarden's own rules, "guardduty" for
+// GuardDuty's findings (which have no ATT&CK technique of their own:
+// their references are GuardDuty's documentation).
+func detectReport(f *detect.Finding) report.Finding {
+	r := f.Report()
+	if f.Rule.Kind != guardduty.Kind {
+		r.Properties["source"] = "keywarden"
+		return r
+	}
+	r.Properties["source"] = "guardduty"
+	for _, k := range []string{"attack", "attack_name", "tactic"} {
+		delete(r.Properties, k)
+	}
+	r.References = f.Rule.References
+	return r
 }
 
 // detectListRules prints the rule catalogue.
