@@ -245,4 +245,3 @@ func TestAppendRecordRefusesHugeRows(t *testing.T) {
 		t.Fatal("no error for a short row")
 	}
 }
-
