@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/keywarden/keywarden/internal/cloudtrail/baseline"
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
-	"github.com/keywarden/keywarden/internal/mototest"
 	"github.com/keywarden/keywarden/internal/report/sariftest"
 )
 
@@ -52,13 +51,7 @@ func TestDetectLookup(t *testing.T) {
 // s3:// through the command's own client, built from the AWS flags and the
 // environment, against moto.
 func TestDetectS3(t *testing.T) {
-	srv := mototest.Start(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	srv := detectMotoEnv(t)
 	ctx := context.Background()
 	client := s3.NewFromConfig(srv.Config(), func(o *s3.Options) { o.UsePathStyle = true })
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
