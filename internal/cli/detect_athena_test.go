@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	athenasdk "github.com/aws/aws-sdk-go-v2/service/athena"
+	"github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/keywarden/keywarden/internal/cloudtrail/athena"
 	"github.com/keywarden/keywarden/internal/mototest"
@@ -230,4 +232,74 @@ func detectMotoEnv(t *testing.T) *mototest.Server {
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	return srv
+}
+
+// athenaFailKey is an Athena API whose key-family query fails and whose
+// match-family query returns rows.
+type athenaFailKey struct {
+	rows []types.Row
+	sql  map[string]string
+}
+
+func (a *athenaFailKey) StartQueryExecution(_ context.Context, in *athenasdk.StartQueryExecutionInput, _ ...func(*athenasdk.Options)) (*athenasdk.StartQueryExecutionOutput, error) {
+	id := "q-match"
+	if strings.Contains(*in.QueryString, "'ASIA'))") && !strings.Contains(*in.QueryString, "OR COALESCE(eventname") {
+		id = "q-key"
+	}
+	return &athenasdk.StartQueryExecutionOutput{QueryExecutionId: aws.String(id)}, nil
+}
+
+func (a *athenaFailKey) GetQueryExecution(_ context.Context, in *athenasdk.GetQueryExecutionInput, _ ...func(*athenasdk.Options)) (*athenasdk.GetQueryExecutionOutput, error) {
+	st := &types.QueryExecutionStatus{State: types.QueryExecutionStateSucceeded}
+	if *in.QueryExecutionId == "q-key" {
+		st = &types.QueryExecutionStatus{State: types.QueryExecutionStateFailed, StateChangeReason: aws.String("HIVE_BAD_DATA: \x1b[31mbad row")}
+	}
+	return &athenasdk.GetQueryExecutionOutput{QueryExecution: &types.QueryExecution{Status: st}}, nil
+}
+
+func (a *athenaFailKey) GetQueryResults(context.Context, *athenasdk.GetQueryResultsInput, ...func(*athenasdk.Options)) (*athenasdk.GetQueryResultsOutput, error) {
+	return &athenasdk.GetQueryResultsOutput{ResultSet: &types.ResultSet{Rows: a.rows}}, nil
+}
+
+func (a *athenaFailKey) StopQueryExecution(context.Context, *athenasdk.StopQueryExecutionInput, ...func(*athenasdk.Options)) (*athenasdk.StopQueryExecutionOutput, error) {
+	return &athenasdk.StopQueryExecutionOutput{}, nil
+}
+
+type emptyLister struct{}
+
+func (emptyLister) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	return &s3.ListObjectsV2Output{}, nil
+}
+
+// TestDetectAthenaFailedQuery: a failed family query is an input error
+// naming the query and Athena's reason (controls made printable); the
+// other family's findings are still printed, and the run exits 2.
+func TestDetectAthenaFailedQuery(t *testing.T) {
+	var rows []types.Row
+	for _, r := range athenaRows(t, athenaFixtureFiles(t)[:1]) {
+		var row types.Row
+		for _, c := range r["Data"].([]map[string]string) {
+			d := types.Datum{}
+			if v, ok := c["VarCharValue"]; ok {
+				d.VarCharValue = aws.String(v)
+			}
+			row.Data = append(row.Data, d)
+		}
+		rows = append(rows, row)
+	}
+	ios, out, errOut := Test("")
+	opts := &detectOptions{IO: ios, NoState: true, Format: "text", FailOn: "low", Since: "2024-06-01", Until: "2024-06-05"}
+	opts.Athena = detectAthenaOptions{Table: "t", Database: "default", Logs: "s3://trail/AWSLogs/", MaxScan: "1G",
+		Accounts: []string{"111122223333"}, Regions: []string{"eu-west-1"},
+		Client: &athenaFailKey{rows: rows}, S3: emptyLister{}, Backoff: func(int) time.Duration { return 0 }}
+	err := runDetect(context.Background(), opts)
+	if ExitCode(err) != ExitError {
+		t.Fatalf("exit %d %v", ExitCode(err), err)
+	}
+	if !strings.Contains(out.String(), "[ct-cloudtrail-stopped]") {
+		t.Errorf("the match family's findings are missing:\n%s", out)
+	}
+	if !strings.Contains(errOut.String(), "athena:key") || !strings.Contains(errOut.String(), "Athena query q-key FAILED: HIVE_BAD_DATA") || strings.Contains(errOut.String(), "\x1b") {
+		t.Errorf("stderr:\n%q", errOut)
+	}
 }
