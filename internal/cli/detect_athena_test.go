@@ -238,7 +238,6 @@ func detectMotoEnv(t *testing.T) *mototest.Server {
 // match-family query returns rows.
 type athenaFailKey struct {
 	rows []types.Row
-	sql  map[string]string
 }
 
 func (a *athenaFailKey) StartQueryExecution(_ context.Context, in *athenasdk.StartQueryExecutionInput, _ ...func(*athenasdk.Options)) (*athenasdk.StartQueryExecutionOutput, error) {
