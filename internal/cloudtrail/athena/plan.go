@@ -32,6 +32,24 @@ type Family struct {
 	Rules []string
 	// Where is the condition on rows, without the partition bounds.
 	Where string
+	// Keep is the part of Where rows are returned for unconditionally;
+	// Bursts are the burst rules whose rows are returned only from time
+	// buckets that may reach their threshold (empty: every row of Where).
+	Keep   string
+	Bursts []burstFilter
+}
+
+// burstFilter reduces a burst rule's rows in SQL: the Go engine counts
+// fixed windows of Window, alone or paired with the window before, so an
+// event can only be part of a finding when the pair of windows before or
+// after it holds at least Threshold of the rule's events (distinct values
+// need as many events, or fewer when each event brings several fields).
+type burstFilter struct {
+	Rule      string
+	Cond      string
+	Window    time.Duration
+	Threshold int
+	PerEvent  int
 }
 
 // Plan is the queries a rule set needs.
@@ -58,7 +76,7 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 	p := &Plan{}
 	var match, key, all Family
 	match.Name, key.Name, all.Name = FamilyMatch, FamilyKey, FamilyAll
-	var alts []string
+	var alts, keep []string
 	logBucket := false
 	for _, r := range rules {
 		switch {
@@ -74,6 +92,11 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 				}
 				alts = append(alts, sql)
 				p.Widened = append(p.Widened, wd...)
+				if bf, ok := reducible(r, sql); ok {
+					match.Bursts = append(match.Bursts, bf)
+				} else {
+					keep = append(keep, sql)
+				}
 			}
 			logBucket = logBucket || r.Kind == detect.KindLogBucket
 		case keyKinds[r.Kind]:
@@ -92,6 +115,7 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 	}
 	if len(extra) > 0 {
 		alts = append(alts, "COALESCE(eventname, '') IN ("+list(extra, str)+")")
+		keep = append(keep, alts[len(alts)-1])
 	}
 	if len(all.Rules) > 0 {
 		// Every row is fetched anyway: one query serves every rule.
@@ -102,6 +126,10 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 	}
 	if len(match.Rules) > 0 || lineage {
 		match.Where = "(" + strings.Join(alts, "\n  OR ") + ")"
+		match.Keep = "FALSE"
+		if len(keep) > 0 {
+			match.Keep = "(" + strings.Join(keep, "\n  OR ") + ")"
+		}
 		p.Families = append(p.Families, match)
 	}
 	if len(key.Rules) > 0 {
@@ -192,8 +220,59 @@ func (w Window) partitions(now time.Time) string {
 // SQL is the family's query over table within the window. now closes an
 // open-ended window.
 func (f Family) SQL(t Table, w Window, now time.Time) string {
-	return "SELECT " + strings.Join(selectList, ", ") + "\nFROM " + t.quoted() +
-		"\nWHERE " + w.partitions(now) + "\n  AND " + f.Where
+	scan := "\nFROM " + t.quoted() + "\nWHERE " + w.partitions(now) + "\n  AND " + f.Where
+	if len(f.Bursts) == 0 {
+		return "SELECT " + strings.Join(selectList, ", ") + scan
+	}
+	// One scan: window functions count each burst rule's events per
+	// actor in the two pairs of windows around each event.
+	inner := append([]string{}, selectList...)
+	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e")
+	outer := []string{"kw_keep"}
+	for i, b := range f.Bursts {
+		w := int64(b.Window / time.Second)
+		n := func(shift string) string {
+			return fmt.Sprintf("count(CASE WHEN %s THEN 1 END) OVER (PARTITION BY %s, floor((%s%s) / %d))", b.Cond, actorSQL, epochSQL, shift, 2*w)
+		}
+		inner = append(inner, fmt.Sprintf("(%s) AS kw_m%d", b.Cond, i), n("")+fmt.Sprintf(" AS kw_a%d", i), n(fmt.Sprintf(" + %d", w))+fmt.Sprintf(" AS kw_b%d", i))
+		outer = append(outer, fmt.Sprintf("(kw_m%[1]d AND (kw_e IS NULL OR kw_e < 0 OR kw_a%[1]d * %[2]d >= %[3]d OR kw_b%[1]d * %[2]d >= %[3]d))", i, b.PerEvent, b.Threshold))
+	}
+	return "SELECT " + strings.Join(Columns, ", ") + "\nFROM (\nSELECT " + strings.Join(inner, ",\n  ") + scan + "\n) kw\nWHERE " + strings.Join(outer, "\n  OR ")
+}
+
+// epochSQL is the event's time in seconds (NULL when unreadable: such
+// rows are always returned).
+const epochSQL = "to_unixtime(try(from_iso8601_timestamp(eventtime)))"
+
+// principalSQL and actorSQL are cloudtrail.Record's Principal and Actor.
+var (
+	principalSQL = "(CASE WHEN " + col("useridentity.arn") + " <> '' THEN useridentity.arn WHEN " + col("useridentity.principalid") +
+		" <> '' THEN useridentity.principalid WHEN " + col("useridentity.invokedby") + " <> '' THEN useridentity.invokedby ELSE " +
+		col("useridentity.type") + " END)"
+	consoleSQL = "(COALESCE(sessioncredentialfromconsole, '') IN ('true', 'True', 'TRUE') OR (" + col("eventname") +
+		" = 'ConsoleLogin' AND " + col("eventsource") + " = 'signin.amazonaws.com' AND " + col("errormessage") + " = '' AND " + col("errorcode") + " = ''))"
+	actorSQL = "(CASE WHEN " + consoleSQL + " THEN " + principalSQL + " || ' (console from ' || " + col("sourceipaddress") + " || ')' WHEN " +
+		col("useridentity.accesskeyid") + " <> '' THEN useridentity.accesskeyid ELSE " + principalSQL + " END)"
+)
+
+// reducible says whether a burst rule's rows can be reduced in SQL: its
+// window is whole seconds and what it counts is events or distinct
+// values of fields with one value per event.
+func reducible(r *detect.Rule, cond string) (burstFilter, bool) {
+	if r.Kind != detect.KindBurst || r.Window < time.Second || r.Window%time.Second != 0 || r.Threshold < 1 {
+		return burstFilter{}, false
+	}
+	per := 1
+	if r.Distinct != "" {
+		fields := strings.Split(r.Distinct, "|")
+		for _, f := range fields {
+			if _, ok := scalarColumns[f]; !ok {
+				return burstFilter{}, false
+			}
+		}
+		per = len(fields)
+	}
+	return burstFilter{Rule: r.ID, Cond: cond, Window: r.Window, Threshold: r.Threshold, PerEvent: per}, true
 }
 
 // Columns are the names of the query's result columns, in order.
