@@ -195,6 +195,17 @@ func athenaRow(raw json.RawMessage) (map[string]any, bool) {
 	return row, true
 }
 
+// skipDuck skips the DuckDB tests in -short runs and under the race
+// detector (see race_test.go).
+func skipDuck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("DuckDB: not in -short")
+	}
+	if raceEnabled {
+		t.Skip("DuckDB: SQL semantics, not concurrency: run without -race")
+	}
+}
+
 type duck struct {
 	db   *sql.DB
 	seen int
@@ -418,9 +429,7 @@ func asMatch(r *detect.Rule, block map[string]any, suffix string) *detect.Rule {
 }
 
 func TestDuckDBEveryRuleAgreesWithGoEngine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("DuckDB equivalence: not in -short")
-	}
+	skipDuck(t)
 	all := detect.Builtin()
 	every := everyFixture(t)
 	d := openDuck(t)
@@ -477,9 +486,7 @@ func TestDuckDBEveryRuleAgreesWithGoEngine(t *testing.T) {
 // separately, so a rule whose findings would be hidden by another
 // rule's events still shows.
 func TestDuckDBPerRuleFixtures(t *testing.T) {
-	if testing.Short() {
-		t.Skip("DuckDB equivalence: not in -short")
-	}
+	skipDuck(t)
 	ruleFiles, _ := fixtureFiles(t)
 	d := openDuck(t)
 	for _, r := range detect.Builtin() {
@@ -511,9 +518,7 @@ func TestDuckDBPerRuleFixtures(t *testing.T) {
 // windows that may reach the threshold (findings unchanged: the test
 // above), and that returns fewer rows than their match blocks alone.
 func TestDuckDBBurstReduction(t *testing.T) {
-	if testing.Short() {
-		t.Skip("DuckDB: not in -short")
-	}
+	skipDuck(t)
 	d := openDuck(t)
 	d.load(t, everyFixture(t))
 	reduced, whole, rules := 0, 0, 0
