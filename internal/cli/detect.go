@@ -266,7 +266,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	cloudtrail.Process(ctx, inputs, workers, func(w int, r *cloudtrail.Record) { ws[w].Observe(r) }, onErr, &st)
 	stop()
 	elapsed := time.Since(start)
-	detectAthenaSummary(opts.IO, srcs.athena)
+	detectAthenaSummary(opts.IO, srcs.athena, onErr)
 	res := engine.Merge(ws...)
 
 	// A store that cannot be used costs the baseline, not the findings:

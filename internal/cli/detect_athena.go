@@ -189,11 +189,16 @@ func detectAthenaSources(ctx context.Context, opts *detectOptions, rules []*dete
 	return out, nil
 }
 
-// detectAthenaSummary says what the queries scanned.
-func detectAthenaSummary(io *IOStreams, srcs []*athena.Source) {
+// detectAthenaSummary says what the queries scanned; rows skipped as no
+// CloudTrail event are input errors.
+func detectAthenaSummary(io *IOStreams, srcs []*athena.Source, onErr func(*cloudtrail.InputError)) {
 	for _, s := range srcs {
 		if s.Stats.ID == "" {
 			continue
+		}
+		if s.Stats.Skipped > 0 {
+			onErr(&cloudtrail.InputError{Source: "athena:" + s.Family.Name, Offset: -1,
+				Err: fmt.Errorf("skipped %d result rows that are no CloudTrail event (first: %s)", s.Stats.Skipped, s.Stats.SkipReason)})
 		}
 		fmt.Fprintf(io.ErrOut, "keywarden: athena: %s query %s scanned %s, returned %d rows in %d pages\n",
 			s.Family.Name, report.Printable(s.Stats.ID), detectBytes(s.Stats.BytesScanned), s.Stats.Rows, s.Stats.Pages)

@@ -63,6 +63,10 @@ type QueryStats struct {
 	Pages        int
 	Polls        int
 	Throttled    int
+	// Skipped counts rows that are no CloudTrail event (too large);
+	// SkipReason says why the first was skipped.
+	Skipped    int64
+	SkipReason string
 }
 
 // QueryError is a query Athena did not complete.
@@ -242,8 +246,11 @@ func (s *Source) Input() cloudtrail.Input {
 func (s *Source) pump(ctx context.Context, w io.Writer) error {
 	var buf []byte
 	var idx []int
+	var n, skipped int64
+	var reason string
 	row := make([]*string, len(Columns))
 	st, err := s.Runner.Run(ctx, s.SQL, func(header []string, vals []*string) error {
+		n++
 		if idx == nil {
 			var err error
 			if idx, err = columnIndex(header); err != nil {
@@ -258,11 +265,16 @@ func (s *Source) pump(ctx context.Context, w io.Writer) error {
 		}
 		var err error
 		if buf, err = AppendRecord(buf[:0], row); err != nil {
-			return err
+			// One bad row costs that row, counted and said, not the query.
+			if skipped++; reason == "" {
+				reason = fmt.Sprintf("row %d: %v", n, err)
+			}
+			return nil
 		}
 		_, err = w.Write(buf)
 		return err
 	})
+	st.Skipped, st.SkipReason = skipped, reason
 	s.Stats = st
 	return err
 }

@@ -115,6 +115,13 @@ func eventRow(id, name, key string) types.Row {
 	return row(vals...)
 }
 
+// hugeRow is larger than any CloudTrail event.
+func hugeRow() types.Row {
+	r := eventRow("e2", "CreateUser", "AKIAEXAMPLE000000001")
+	r.Data[0].VarCharValue = aws.String(strings.Repeat("x", MaxRowBytes))
+	return r
+}
+
 // sleeps records the waits instead of waiting.
 type sleeps struct{ d []time.Duration }
 
@@ -133,6 +140,9 @@ func TestRunnerFlow(t *testing.T) {
 		wantPages int
 		wantSleep []time.Duration
 		wantThr   int
+		// wantSkipped rows are no CloudTrail event: counted, said, and
+		// the others still read.
+		wantSkipped int64
 	}{
 		{name: "pages", api: &fakeAthena{
 			states: append(running, types.QueryExecutionStateSucceeded),
@@ -156,6 +166,9 @@ func TestRunnerFlow(t *testing.T) {
 		{name: "throttled-for-good", api: &fakeAthena{states: []types.QueryExecutionState{types.QueryExecutionStateSucceeded},
 			throttles: map[string]int{"poll": 100}},
 			wantErr: "ThrottlingException", wantThr: 3, wantSleep: []time.Duration{1, 2, 4}},
+		{name: "oversized-row-skipped", api: &fakeAthena{states: []types.QueryExecutionState{types.QueryExecutionStateSucceeded},
+			pages: [][]types.Row{{header(), eventRow("e1", "CreateUser", "AKIAEXAMPLE000000001"), hugeRow(), eventRow("e3", "CreateUser", "AKIAEXAMPLE000000001")}}},
+			wantRows: 3, wantPages: 1, wantSkipped: 1},
 		{name: "not-our-columns", api: &fakeAthena{states: []types.QueryExecutionState{types.QueryExecutionStateSucceeded},
 			pages: [][]types.Row{{row(aws.String("x")), row(aws.String("1"))}}},
 			wantErr: `the result has no column "eventversion"`, wantRows: 1, wantPages: 1},
@@ -187,11 +200,14 @@ func TestRunnerFlow(t *testing.T) {
 			if st.Rows != c.wantRows || st.Pages != c.wantPages || st.Throttled != c.wantThr {
 				t.Errorf("stats %+v, want %d rows in %d pages, %d throttled", st, c.wantRows, c.wantPages, c.wantThr)
 			}
+			if st.Skipped != c.wantSkipped || (c.wantSkipped > 0 && !strings.Contains(st.SkipReason, "row 2: row of")) {
+				t.Errorf("skipped %d (%q), want %d", st.Skipped, st.SkipReason, c.wantSkipped)
+			}
 			if fmt.Sprint(sl.d) != fmt.Sprint(c.wantSleep) {
 				t.Errorf("waits %v, want %v", sl.d, c.wantSleep)
 			}
 			if c.wantErr == "" {
-				if len(recs) != int(c.wantRows) || !strings.HasPrefix(recs[0], "e1/CreateUser/AKIAEXAMPLE000000001/{\"userName\":\"bob\"}") {
+				if len(recs) != int(c.wantRows-c.wantSkipped) || !strings.HasPrefix(recs[0], "e1/CreateUser/AKIAEXAMPLE000000001/{\"userName\":\"bob\"}") {
 					t.Errorf("records %q", recs)
 				}
 				if st.BytesScanned != 4242 {
