@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ctapi "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/keywarden/keywarden/internal/cloudtrail"
+	"github.com/keywarden/keywarden/internal/cloudtrail/athena"
 	"github.com/keywarden/keywarden/internal/cloudtrail/baseline"
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
 	"github.com/keywarden/keywarden/internal/inventory"
@@ -51,6 +52,7 @@ type detectOptions struct {
 	// dates dormant rules read.
 	CredentialReport string
 	AWS              awsFlags
+	Athena           detectAthenaOptions
 
 	// Clients for tests; nil means build them from the AWS flags.
 	S3Client     cloudtrail.S3API
@@ -101,6 +103,7 @@ errors (unreadable or malformed input: findings are still printed), or
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Lookup, "lookup", false, "read management events from the CloudTrail LookupEvents API")
 	fl.StringSliceVar(&opts.LookupRegions, "lookup-region", nil, "regions to query with --lookup (default: --region)")
+	opts.Athena.bind(fl)
 	fl.StringVar(&opts.Since, "since", "", "only events at or after this time (2024-06-01, RFC 3339, or 7d/12h ago)")
 	fl.StringVar(&opts.Until, "until", "", "only events before this time (same forms as --since)")
 	fl.StringVar(&opts.Format, "format", "text", "output format: text|json (one finding per line)|csv|sarif")
@@ -169,6 +172,9 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if opts.ListRules {
 		return detectListRules(opts, rules)
 	}
+	if done, err := detectAthenaEarly(ctx, opts, rules, now()); done {
+		return err
+	}
 	format := strings.ToLower(opts.Format)
 	if format != "text" && format != "json" && format != "csv" && format != "sarif" {
 		return usageErrorf("unknown format %q (want text|json|csv|sarif)", opts.Format)
@@ -218,7 +224,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		}
 	}
 	sources := opts.Sources
-	if len(sources) == 0 && !opts.Lookup {
+	if len(sources) == 0 && !opts.Lookup && opts.Athena.Table == "" {
 		if opts.IO.IsStdinTTY() {
 			return usageErrorf("no sources: name files, directories, s3:// URLs or - (stdin), or use --lookup; for example: keywarden detect ./AWSLogs/")
 		}
@@ -233,7 +239,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		return err
 	}
 
-	srcs, err := detectBuildSources(ctx, opts, sources, since, until, now(), getenv)
+	srcs, err := detectBuildSources(ctx, opts, rules, sources, since, until, now(), getenv)
 	if err != nil {
 		return err
 	}
@@ -258,6 +264,9 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		for _, l := range srcs.lookups {
 			inputs <- l.Input()
 		}
+		for _, a := range srcs.athena {
+			inputs <- a.Input()
+		}
 	}()
 
 	ws := make([]*detect.Worker, workers)
@@ -269,6 +278,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	cloudtrail.Process(ctx, inputs, workers, func(w int, r *cloudtrail.Record) { ws[w].Observe(r) }, onErr, &st)
 	stop()
 	elapsed := time.Since(start)
+	detectAthenaSummary(opts.IO, srcs.athena, onErr)
 	res := engine.Merge(ws...)
 
 	// A store that cannot be used costs the baseline, not the findings:
@@ -375,6 +385,7 @@ type detectSources struct {
 	local   []string
 	s3      []*cloudtrail.S3Source
 	lookups []*cloudtrail.LookupSource
+	athena  []*athena.Source
 }
 
 // feed sends the inputs of the local paths, then of the S3 prefixes, to
@@ -399,7 +410,7 @@ func (s *detectSources) feed(ctx context.Context, stdin io.Reader, out chan<- cl
 // detectBuildSources sorts the arguments into local paths and s3:// URLs
 // and builds the AWS clients the S3 and LookupEvents sources need (loading
 // the AWS configuration only when one does).
-func detectBuildSources(ctx context.Context, opts *detectOptions, sources []string, since, until, now time.Time, getenv func(string) string) (*detectSources, error) {
+func detectBuildSources(ctx context.Context, opts *detectOptions, rules []*detect.Rule, sources []string, since, until, now time.Time, getenv func(string) string) (*detectSources, error) {
 	srcs := &detectSources{}
 	var cfg *aws.Config
 	loadCfg := func() (aws.Config, error) {
@@ -412,6 +423,12 @@ func detectBuildSources(ctx context.Context, opts *detectOptions, sources []stri
 		}
 		cfg = &c
 		return c, nil
+	}
+	if opts.Athena.Table != "" {
+		var err error
+		if srcs.athena, err = detectAthenaSources(ctx, opts, rules, loadCfg, now, getenv); err != nil {
+			return nil, err
+		}
 	}
 	for _, s := range sources {
 		if !strings.HasPrefix(s, "s3://") {

@@ -87,7 +87,8 @@ func detectGuardDuty(ctx context.Context, opts *detectOptions, since, until time
 		// for *.json, *.jsonl, *.gz ...), s3://bucket/prefix.
 		o := *opts
 		o.Lookup = false
-		srcs, err := detectBuildSources(ctx, &o, paths, time.Time{}, time.Time{}, time.Time{}, getenv)
+		o.Athena = detectAthenaOptions{}
+		srcs, err := detectBuildSources(ctx, &o, nil, paths, time.Time{}, time.Time{}, time.Time{}, getenv)
 		if err != nil {
 			onInputErr(&cloudtrail.InputError{Source: strings.Join(paths, " "), Offset: -1, Err: err})
 			srcs = &detectSources{}

@@ -177,7 +177,7 @@ func TestDetectNotifyTargets(t *testing.T) {
 // moto_server, read back from a subscribed SQS queue.
 func TestDetectNotifySNS(t *testing.T) {
 	srv := mototest.Start(t)
-	srv.Setenv(t)
+	srv.SetEnv(t)
 	topic, read := srv.TopicWithQueue(t, "alerts")
 	ios, out, errOut := Test("")
 	err := runDetect(context.Background(), &detectOptions{IO: ios, Getenv: func(string) string { return "" }, Sources: []string{detectAlertTrail(t)},
@@ -301,7 +301,7 @@ func TestDetectGuardDutyErrors(t *testing.T) {
 // and read through the command's own S3 client, against moto.
 func TestDetectGuardDutyS3(t *testing.T) {
 	srv := mototest.Start(t)
-	srv.Setenv(t)
+	srv.SetEnv(t)
 	ctx := context.Background()
 	client := s3.NewFromConfig(srv.Config(), func(o *s3.Options) { o.UsePathStyle = true })
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("gd-export")}); err != nil {

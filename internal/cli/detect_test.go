@@ -53,7 +53,7 @@ func TestDetectLookup(t *testing.T) {
 // environment, against moto.
 func TestDetectS3(t *testing.T) {
 	srv := mototest.Start(t)
-	srv.Setenv(t)
+	srv.SetEnv(t)
 	ctx := context.Background()
 	client := s3.NewFromConfig(srv.Config(), func(o *s3.Options) { o.UsePathStyle = true })
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {

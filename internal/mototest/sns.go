@@ -11,23 +11,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// Setenv points the SDK's default chain (and so a command that builds its
-// own clients) at the server for the rest of the test, with no config or
-// credentials file of the machine in the way.
-func (s *Server) Setenv(t testing.TB) {
-	t.Helper()
-	for _, kv := range s.Env() {
-		for i := 0; i < len(kv); i++ {
-			if kv[i] == '=' {
-				t.Setenv(kv[:i], kv[i+1:])
-				break
-			}
-		}
-	}
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-}
-
 // Published is an SNS message as an SQS subscriber receives it.
 type Published struct {
 	Subject string

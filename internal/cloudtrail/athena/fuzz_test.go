@@ -1,0 +1,57 @@
+package athena
+
+import (
+	"bytes"
+
+	"testing"
+
+	"github.com/keywarden/keywarden/internal/cloudtrail"
+	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
+	"go.yaml.in/yaml/v3"
+)
+
+// FuzzAppendRecord: whatever Athena returns in a row (outside input),
+// the record built from it is JSON the reader decodes, with the event ID
+// intact, or an error; never a panic.
+func FuzzAppendRecord(f *testing.F) {
+	f.Add("e1", "CreateUser", `{"userName":"bob"}`, "2024-06-01T10:00:00Z", "true")
+	f.Add("e\"2\x1b[31m", "", `{"a":[1,{"b":null}]`, "not a time", "")
+	f.Add("", "\xff\xfe", `"just a string"`, "", "false")
+	f.Fuzz(func(t *testing.T, id, name, params, when, session string) {
+		row := make([]*string, len(Columns))
+		set := map[string]*string{"eventid": &id, "eventname": &name, "requestparameters": &params, "eventtime": &when, "ui_session": &session}
+		for i, c := range Columns {
+			row[i] = set[c]
+		}
+		line, err := AppendRecord(nil, row)
+		if err != nil {
+			return
+		}
+		var got []string
+		cloudtrail.Decode("fuzz", bytes.NewReader(line), func(r *cloudtrail.Record) { got = append(got, r.EventID) }, func(*cloudtrail.InputError) {})
+		if len(got) > 1 {
+			t.Fatalf("one row became %d records: %s", len(got), line)
+		}
+		if len(got) == 1 && string([]rune(id)) != got[0] {
+			t.Fatalf("event ID %q came back as %q", id, got[0])
+		}
+	})
+}
+
+// FuzzMatch: a rule file's match block (outside input: --rules) compiles
+// to SQL or to an error; never a panic.
+func FuzzMatch(f *testing.F) {
+	for _, r := range detect.Builtin() {
+		if b, err := yaml.Marshal(r.Match); err == nil && len(r.Match) > 0 {
+			f.Add(string(b))
+		}
+	}
+	f.Add("any: [{not: {eventName: {regex: '(?i)x'}}}]")
+	f.Fuzz(func(t *testing.T, src string) {
+		var block map[string]any
+		if yaml.Unmarshal([]byte(src), &block) != nil {
+			return
+		}
+		_, _, _ = Match("ct-fuzz", block)
+	})
+}

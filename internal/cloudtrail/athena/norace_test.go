@@ -1,0 +1,5 @@
+//go:build !race
+
+package athena
+
+const raceEnabled = false
