@@ -220,7 +220,7 @@ func (opts *respondOptions) respondOne(ctx context.Context, clients respond.Clie
 		Now: opts.Now, DryRun: opts.DryRun, Version: Version,
 		Plan:    respond.PlanOptions{ContainCreated: opts.ContainCreated, RevokeRoleSessions: opts.RevokeRoleSessions, Quarantine: opts.Quarantine, DisableConsole: opts.DisableConsole, Delete: opts.Delete},
 		Confirm: opts.confirm, CallerKeyID: opts.callerKey,
-		Exposer: audit.NewEngineExposer(), Actions: audit.DefaultActions,
+		Exposer: audit.NewEngineExposer(), Actions: audit.SensitiveActions(audit.DefaultActions),
 		Progress: func(stage, msg string) {
 			fmt.Fprintf(opts.IO.ErrOut, "respond: %-11s %s\n", stage, respond.P(msg))
 		},
