@@ -64,10 +64,12 @@ func TestRenderGolden(t *testing.T) {
 			if tc.file == "org.html" && strings.Contains(b.String(), "<script>alert") {
 				t.Error("the HTML report carries markup from the account name")
 			}
+			goldentest.Check(t, tc.file, b.Bytes())
+			// Last: Validate skips the rest of the test where the schema
+			// is not installed, and the golden must be compared anyway.
 			if tc.file == "org.sarif" {
 				sariftest.Validate(t, b.Bytes())
 			}
-			goldentest.Check(t, tc.file, b.Bytes())
 		})
 	}
 }
