@@ -144,8 +144,13 @@ func putInAgent(ctx context.Context, opts *unlockOptions, id string, key []byte)
 	}
 	cmd := exec.Command(exe, "unlock-agent", "--socket", socket)
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "KEYWARDEN_FILE_PASSPHRASE=")
+		return strings.HasPrefix(kv, "KEYWARDEN_FILE_PASSPHRASE=") || strings.HasPrefix(kv, "XDG_RUNTIME_DIR=")
 	})
+	// The agent checks that it listens where unlock looks (SocketPath):
+	// give it the runtime directory this process resolved the socket from.
+	if d := opts.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		cmd.Env = append(cmd.Env, "XDG_RUNTIME_DIR="+d)
+	}
 	keycache.Detach(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start the agent: %w", err)
@@ -229,6 +234,15 @@ func newUnlockAgentCmd(f *Factory) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if socket == "" {
 				return usageErrorf("--socket is required")
+			}
+			// Only where unlock looks for it: the agent is started by
+			// unlock, never pointed at an arbitrary path.
+			getenv := f.Getenv
+			if getenv == nil {
+				getenv = os.Getenv
+			}
+			if want := keycache.SocketPath(getenv); socket != want {
+				return usageErrorf("--socket: the agent listens only on %s", report.Printable(want))
 			}
 			l, err := keycache.Listen(socket)
 			if err != nil {

@@ -154,6 +154,9 @@ func TestUnlockUsageErrors(t *testing.T) {
 		{[]string{"unlock", "--cache", "disk"}, `--cache "disk": want one of auto, keyctl, agent`},
 		{[]string{"unlock"}, "no encrypted store here yet"},
 		{[]string{"unlock", "--backend", "keyctl"}, "unlock is for the encrypted file store; the keyctl backend"},
+		// The hidden agent listens only where unlock looks, never on a
+		// path it is given (which Listen would otherwise replace).
+		{[]string{"unlock-agent", "--socket", filepath.Join(dir, "elsewhere.sock")}, "--socket: the agent listens only on " + filepath.Join(dir, "keywarden", "agent.sock")},
 	} {
 		_, errOut, code := h.run("", tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {

@@ -329,7 +329,14 @@ func Listen(path string) (net.Listener, error) {
 		c.Close()
 		return nil, ErrAgentRunning
 	}
-	_ = os.Remove(path)
+	// A stale socket of an agent that died is replaced; anything else at
+	// the path is not ours to remove.
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket: not replacing it", path)
+		}
+		_ = os.Remove(path)
+	}
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, err

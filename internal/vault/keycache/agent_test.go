@@ -221,3 +221,38 @@ func FuzzAgentRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestListenKeepsOtherFiles: a stale socket is replaced, a file that is
+// not a socket is left alone and refused.
+func TestListenKeepsOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "agent.sock")
+	if err := os.WriteFile(path, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Listen(path); err == nil || !strings.Contains(err.Error(), "is not a socket") {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("Listen over a regular file: %v", err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "keep me" {
+		t.Fatalf("the file was touched: %q %v", b, err)
+	}
+	os.Remove(path)
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A socket left behind by an agent that died is replaced.
+	l.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
+	l.Close()
+	l, err = Listen(path)
+	if err != nil {
+		t.Fatalf("Listen over a stale socket: %v", err)
+	}
+	l.Close()
+}
