@@ -48,6 +48,8 @@ func decodeRecord(s *scanner, r *Record) error {
 			r.RecipientAccount, _, err = s.scalar()
 		case "vpcEndpointId":
 			r.VPCEndpointID, _, err = s.scalar()
+		case "vpcEndpointAccountId":
+			r.VPCEndpointAccount, _, err = s.scalar()
 		case "readOnly":
 			var v string
 			v, _, err = s.scalar()

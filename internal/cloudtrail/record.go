@@ -35,8 +35,11 @@ type Record struct {
 	ErrorMessage     string
 	RecipientAccount string
 	VPCEndpointID    string
-	ReadOnly         Bool
-	ManagementEvent  Bool
+	// VPCEndpointAccount is vpcEndpointAccountId: the account that owns
+	// the VPC endpoint the call came through.
+	VPCEndpointAccount string
+	ReadOnly           Bool
+	ManagementEvent    Bool
 	// FromConsole is sessionCredentialFromConsole: the call was made by
 	// the AWS console with the signed-in user's session credentials.
 	FromConsole       Bool

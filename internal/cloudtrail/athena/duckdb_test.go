@@ -54,7 +54,7 @@ const athenaSchema = `CREATE TABLE cloudtrail (
 	additionaleventdata VARCHAR, requestid VARCHAR, eventid VARCHAR,
 	resources STRUCT(arn VARCHAR, accountid VARCHAR, type VARCHAR)[],
 	eventtype VARCHAR, apiversion VARCHAR, readonly VARCHAR, recipientaccountid VARCHAR, serviceeventdetails VARCHAR,
-	sharedeventid VARCHAR, vpcendpointid VARCHAR, eventcategory VARCHAR, sessioncredentialfromconsole VARCHAR,
+	sharedeventid VARCHAR, vpcendpointid VARCHAR, vpcendpointaccountid VARCHAR, eventcategory VARCHAR, sessioncredentialfromconsole VARCHAR,
 	account VARCHAR, region VARCHAR, "timestamp" VARCHAR)`
 
 // fixtureFiles are the rule fixtures and, when present, ../shared/data.

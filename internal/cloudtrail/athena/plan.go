@@ -315,6 +315,7 @@ var columnList = [][2]string{
 	{"errormessage", ""},
 	{"recipientaccountid", ""},
 	{"vpcendpointid", ""},
+	{"vpcendpointaccountid", ""},
 	{"readonly", ""},
 	{"sessioncredentialfromconsole", ""},
 	{"requestparameters", ""},

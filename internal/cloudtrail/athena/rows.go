@@ -16,7 +16,7 @@ var recordKeys = map[string]string{
 	"eventid": "eventID", "requestid": "requestID", "awsregion": "awsRegion",
 	"sourceipaddress": "sourceIPAddress", "useragent": "userAgent", "errorcode": "errorCode",
 	"errormessage": "errorMessage", "recipientaccountid": "recipientAccountId",
-	"vpcendpointid": "vpcEndpointId", "readonly": "readOnly",
+	"vpcendpointid": "vpcEndpointId", "vpcendpointaccountid": "vpcEndpointAccountId", "readonly": "readOnly",
 	"sessioncredentialfromconsole": "sessionCredentialFromConsole",
 	"requestparameters":            "requestParameters", "responseelements": "responseElements",
 	"additionaleventdata": "additionalEventData",

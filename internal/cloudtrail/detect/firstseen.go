@@ -64,6 +64,10 @@ type actorObs struct {
 	principal string
 	account   string
 	dims      [NumDims]map[string]*seenValue
+	// foreign: for role sessions, the VPC endpoints of other accounts
+	// their calls came through ("ACCOUNT vpce-ID"): credentials used
+	// from another account's network.
+	foreign map[string]*seenValue
 	// days: for long-term keys when a dormant rule is loaded, the UTC days
 	// (Unix days) the key was used.
 	days map[int32]*activeDay
@@ -84,30 +88,23 @@ func (o *actorObs) groupOf(s *seenValue) *group {
 func (o *actorObs) merge(x *actorObs) {
 	o.mergeDays(x)
 	o.lambda = o.lambda || x.lambda
+	if len(x.foreign) > 0 {
+		if o.foreign == nil {
+			o.foreign = map[string]*seenValue{}
+		}
+		mergeSeen(o.foreign, x.foreign)
+	}
 	if o.console == "" || (x.console != "" && x.console < o.console) {
 		o.console = x.console
 	}
 	for d := range o.dims {
-		for v, s := range x.dims[d] {
-			if o.dims[d] == nil {
-				o.dims[d] = map[string]*seenValue{}
-			}
-			cur, ok := o.dims[d][v]
-			if !ok {
-				if len(o.dims[d]) < maxValuesPerDim {
-					o.dims[d][v] = s
-				}
-				continue
-			}
-			cur.Count += s.Count
-			if s.Last.After(cur.Last) {
-				cur.Last = s.Last
-			}
-			if s.earlier(&cur.Seen, cur.firstID) {
-				cur.First, cur.firstID, cur.firstName, cur.firstSource, cur.firstRegion, cur.firstAgent =
-					s.First, s.firstID, s.firstName, s.firstSource, s.firstRegion, s.firstAgent
-			}
+		if len(x.dims[d]) == 0 {
+			continue
 		}
+		if o.dims[d] == nil {
+			o.dims[d] = map[string]*seenValue{}
+		}
+		mergeSeen(o.dims[d], x.dims[d])
 	}
 }
 
@@ -187,7 +184,9 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 			o.console = strings.Clone(a)
 		}
 	}
-	t := r.EventTime
+	if id[1] == 'S' && r.VPCEndpointAccount != "" && r.VPCEndpointAccount != o.account && len(r.VPCEndpointAccount) <= 12 && len(r.VPCEndpointID) <= 64 {
+		o.observeForeign(r, r.VPCEndpointAccount+" "+r.VPCEndpointID)
+	}
 	for d, v := range vals {
 		if v == "" {
 			continue
@@ -197,22 +196,50 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 			m = map[string]*seenValue{}
 			o.dims[d] = m
 		}
-		s, ok := m[v]
+		see(m, v, r)
+	}
+}
+
+// see counts r's use of v in m (bounded by maxValuesPerDim), keeping the
+// earliest event first.
+func see(m map[string]*seenValue, v string, r *cloudtrail.Record) {
+	t := r.EventTime
+	s, ok := m[v]
+	if !ok {
+		if len(m) >= maxValuesPerDim {
+			return
+		}
+		s = &seenValue{Seen: Seen{First: t, Last: t}}
+		s.setFirst(r)
+		m[strings.Clone(v)] = s
+	} else if t.Before(s.First) || (t.Equal(s.First) && r.EventID < s.firstID) {
+		s.First = t
+		s.setFirst(r)
+	}
+	if t.After(s.Last) {
+		s.Last = t
+	}
+	s.Count++
+}
+
+// mergeSeen adds the values of src to dst (bounded by maxValuesPerDim).
+func mergeSeen(dst, src map[string]*seenValue) {
+	for v, s := range src {
+		cur, ok := dst[v]
 		if !ok {
-			if len(m) >= maxValuesPerDim {
-				continue
+			if len(dst) < maxValuesPerDim {
+				dst[v] = s
 			}
-			s = &seenValue{Seen: Seen{First: t, Last: t}}
-			s.setFirst(r)
-			m[strings.Clone(v)] = s
-		} else if t.Before(s.First) || (t.Equal(s.First) && r.EventID < s.firstID) {
-			s.First = t
-			s.setFirst(r)
+			continue
 		}
-		if t.After(s.Last) {
-			s.Last = t
+		cur.Count += s.Count
+		if s.Last.After(cur.Last) {
+			cur.Last = s.Last
 		}
-		s.Count++
+		if s.earlier(&cur.Seen, cur.firstID) {
+			cur.First, cur.firstID, cur.firstName, cur.firstSource, cur.firstRegion, cur.firstAgent =
+				s.First, s.firstID, s.firstName, s.firstSource, s.firstRegion, s.firstAgent
+		}
 	}
 }
 
@@ -588,4 +615,13 @@ func (res *Result) instanceReuse() []*Finding {
 		}
 	}
 	return out
+}
+
+// observeForeign records a call of the session through another account's
+// VPC endpoint (v: "ACCOUNT vpce-ID").
+func (o *actorObs) observeForeign(r *cloudtrail.Record, v string) {
+	if o.foreign == nil {
+		o.foreign = map[string]*seenValue{}
+	}
+	see(o.foreign, v, r)
 }

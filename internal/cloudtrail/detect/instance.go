@@ -63,7 +63,11 @@ func (res *Result) instanceOutside() []*Finding {
 	var out []*Finding
 	for _, c := range res.e.instOutside {
 		for id, o := range res.obs {
-			if !o.compute() || len(o.dims[0]) < 2 {
+			if !o.compute() {
+				continue
+			}
+			out = append(out, o.throughForeignEndpoints(c, id)...)
+			if len(o.dims[0]) < 2 {
 				continue
 			}
 			type addrSeen struct {
@@ -120,4 +124,33 @@ func revokeSessions(principal string, t time.Time) string {
 	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"` +
 		t.Add(time.Second).UTC().Format(time.RFC3339) + `"}}}]}`
 	return "aws iam put-role-policy --role-name " + shellQuote(rest[:i]) + " --policy-name AWSRevokeOlderSessions --policy-document " + shellQuote(doc)
+}
+
+// throughForeignEndpoints reports a compute session's calls through VPC
+// endpoints owned by another account (vpcEndpointAccountId): the
+// credentials were taken into that account's network, which AWS's
+// address ranges cannot tell (GuardDuty's InsideAWS variant).
+func (o *actorObs) throughForeignEndpoints(c *compiled, id string) []*Finding {
+	if len(o.foreign) == 0 {
+		return nil
+	}
+	vs := make([]string, 0, len(o.foreign))
+	for v := range o.foreign {
+		vs = append(vs, v)
+	}
+	sort.Strings(vs)
+	sess := o.principal[strings.LastIndexByte(o.principal, '/')+1:]
+	var out []*Finding
+	for _, v := range vs {
+		s := o.foreign[v]
+		acct, vpce, _ := strings.Cut(v, " ")
+		f := o.groupOf(s).finding(c, id, vpce)
+		f.Detail = append(f.Detail,
+			fmt.Sprintf("credentials of %s (account %s) used through VPC endpoint %s of account %s", sess, o.account, vpce, acct))
+		if u := revokeSessions(o.principal, s.Last); u != "" {
+			f.Undo = append(f.Undo, u)
+		}
+		out = append(out, f)
+	}
+	return out
 }

@@ -68,6 +68,7 @@ var scalarFields = map[string]func(r *cloudtrail.Record) string{
 	"errorMessage":             func(r *cloudtrail.Record) string { return r.ErrorMessage },
 	"recipientAccountId":       func(r *cloudtrail.Record) string { return r.RecipientAccount },
 	"vpcEndpointId":            func(r *cloudtrail.Record) string { return r.VPCEndpointID },
+	"vpcEndpointAccountId":     func(r *cloudtrail.Record) string { return r.VPCEndpointAccount },
 	"readOnly":                 func(r *cloudtrail.Record) string { return r.ReadOnly.String() },
 	"userIdentity.type":        func(r *cloudtrail.Record) string { return r.UserIdentity.Type },
 	"userIdentity.principalId": func(r *cloudtrail.Record) string { return r.UserIdentity.PrincipalID },

@@ -163,14 +163,20 @@ func TestInstanceOutsideUsesRanges(t *testing.T) {
 		ranges *awsipranges.Set
 		want   []string
 	}{
+		// The call through another account's VPC endpoint (INSTANC2) is
+		// found whatever the ranges say: no address range tells it.
 		{"shipped", nil, []string{
 			"ct-instance-credentials-outside-aws ASIARTX3GSDSECSTASK1 198.51.100.99",
+			"ct-instance-credentials-outside-aws ASIARTX3GSDSINSTANC2 vpce-0a1b2c3d4e5f60718",
 			"ct-instance-credentials-outside-aws ASIARTX3GSDSINSTANCE 203.0.113.50",
 			"ct-instance-credentials-outside-aws ASIARTX3GSDSLAMBDA01 198.51.100.77",
 		}},
-		{"every address AWS's", all, nil},
+		{"every address AWS's", all, []string{
+			"ct-instance-credentials-outside-aws ASIARTX3GSDSINSTANC2 vpce-0a1b2c3d4e5f60718",
+		}},
 		{"the task's and function's addresses outside", some, []string{
 			"ct-instance-credentials-outside-aws ASIARTX3GSDSECSTASK1 198.51.100.99",
+			"ct-instance-credentials-outside-aws ASIARTX3GSDSINSTANC2 vpce-0a1b2c3d4e5f60718",
 			"ct-instance-credentials-outside-aws ASIARTX3GSDSLAMBDA01 198.51.100.77",
 		}},
 	} {
