@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -31,7 +32,11 @@ type EscalationPath struct {
 
 // EscalationPaths are the published privilege-escalation paths
 // (data/escalation-paths.yaml), each with its references as URLs.
-var EscalationPaths = mustParseEscalationPaths(escalationYAML)
+//
+// They are read on first use, not at start: checking their actions loads
+// the action catalogue, which every command would otherwise pay for
+// (`keywarden scan --staged` in a pre-commit hook among them).
+var EscalationPaths = sync.OnceValue(func() []EscalationPath { return mustParseEscalationPaths(escalationYAML) })
 
 func mustParseEscalationPaths(data []byte) []EscalationPath {
 	ps, err := parseEscalationPaths(data)
@@ -110,7 +115,7 @@ func SensitiveActions(base []string) []string {
 	}
 	add(base...)
 	add(PermissionsManagementActions()...)
-	for _, p := range EscalationPaths {
+	for _, p := range EscalationPaths() {
 		add(p.Actions...)
 	}
 	return out
@@ -156,7 +161,7 @@ func reachOf(sure, maybe []Grant, asked int, trusted bool) Reach {
 		state[strings.ToLower(g.Action)] = 2
 	}
 	r := Reach{Admin: asked > 0 && len(sure) == asked}
-	for _, p := range EscalationPaths {
+	for _, p := range EscalationPaths() {
 		if p.RoleTrust && !trusted {
 			continue
 		}

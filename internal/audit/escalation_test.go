@@ -137,10 +137,10 @@ func TestEscalationWithoutRoleTrust(t *testing.T) {
 }
 
 func TestEscalationPathsData(t *testing.T) {
-	if len(audit.EscalationPaths) < 30 {
-		t.Fatalf("only %d paths", len(audit.EscalationPaths))
+	if len(audit.EscalationPaths()) < 30 {
+		t.Fatalf("only %d paths", len(audit.EscalationPaths()))
 	}
-	for _, p := range audit.EscalationPaths {
+	for _, p := range audit.EscalationPaths() {
 		for _, ref := range p.References {
 			if !strings.HasPrefix(ref, "https://") {
 				t.Errorf("%s: reference %q is not a URL", p.ID, ref)
