@@ -226,17 +226,22 @@ func (a *Agent) handle(c net.Conn) {
 
 // respond answers one request read from r, sent by uid.
 func (a *Agent) respond(uid int, uidErr error, r io.Reader) answer {
+	// Read the request before judging the caller: answering and closing
+	// while the client still writes would give it a broken pipe instead
+	// of the refusal. The read is bounded and under the connection's
+	// deadline; a refused caller's key is wiped unread.
+	var req request
+	decErr := json.NewDecoder(io.LimitReader(r, maxMessage)).Decode(&req)
+	defer wipe(req.Key)
 	if uidErr != nil {
 		return answer{Error: "cannot check the caller's uid: " + uidErr.Error()}
 	}
 	if uid != a.owner() {
 		return answer{Error: "refused: the caller is uid " + strconv.Itoa(uid) + ", not this agent's"}
 	}
-	var req request
-	if err := json.NewDecoder(io.LimitReader(r, maxMessage)).Decode(&req); err != nil {
-		return answer{Error: "bad request: " + err.Error()}
+	if decErr != nil {
+		return answer{Error: "bad request: " + decErr.Error()}
 	}
-	defer wipe(req.Key)
 	switch req.Op {
 	case "put":
 		if err := a.Put(req.ID, req.Key, time.Duration(req.TTLMillis)*time.Millisecond); err != nil {
