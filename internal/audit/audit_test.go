@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"flag"
+	"github.com/keywarden/keywarden/internal/goldentest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,8 +17,6 @@ import (
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/report/sariftest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // now is the audit's pinned clock: every age in the goldens is relative
 // to it.
@@ -447,42 +445,19 @@ func TestParseActions(t *testing.T) {
 	}
 }
 
-// golden compares got with testdata/golden/name, or rewrites it with
-// -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./internal/audit -update rewrites it); got:\n%s", name, got)
-	}
-}
-
 func TestGolden(t *testing.T) {
 	r := run(t, fixture(t, true, true), nil)
 	var b bytes.Buffer
 	if err := audit.WriteText(&b, r, audit.TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "account.txt", b.Bytes())
+	goldentest.Check(t, "account.txt", b.Bytes())
 
 	b.Reset()
 	if err := audit.WriteJSON(&b, "test", r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "account.json", b.Bytes())
+	goldentest.Check(t, "account.json", b.Bytes())
 	var doc struct {
 		Findings []report.Finding `json:"findings"`
 		Summary  report.Summary   `json:"summary"`
@@ -503,14 +478,14 @@ func TestGolden(t *testing.T) {
 	if err := audit.WriteSARIF(&b, "test", r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "account.sarif", b.Bytes())
+	goldentest.Check(t, "account.sarif", b.Bytes())
 	sarif := append([]byte(nil), b.Bytes()...)
 
 	b.Reset()
 	if err := audit.WriteCSV(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "account.csv", b.Bytes())
+	goldentest.Check(t, "account.csv", b.Bytes())
 	recs, err := csv.NewReader(bytes.NewReader(b.Bytes())).ReadAll()
 	if err != nil || len(recs) != len(r.Findings)+1 {
 		t.Errorf("CSV: %d records, %v", len(recs), err)
@@ -520,7 +495,7 @@ func TestGolden(t *testing.T) {
 	if err := audit.WriteHTML(&b, "test", r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "account.html", b.Bytes())
+	goldentest.Check(t, "account.html", b.Bytes())
 
 	sariftest.Validate(t, sarif)
 }

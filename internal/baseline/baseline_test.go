@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
+	"github.com/keywarden/keywarden/internal/goldentest"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -22,7 +21,6 @@ import (
 )
 
 var (
-	update = flag.Bool("update", false, "rewrite the golden files")
 	varRef = regexp.MustCompile(`\bvar\.([a-z_]+)`)
 
 	usEast1Provider = regexp.MustCompile(`(?m)^\s*provider\s*=\s*aws\.us_east_1$`)
@@ -52,35 +50,14 @@ func plan(t *testing.T, o Options) *Plan {
 	return p
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test ./internal/baseline -update to accept):\n%s", name, got)
-	}
-}
-
 func TestGolden(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			p := plan(t, v.opts)
 			for name, data := range Terraform(p) {
-				golden(t, filepath.Join(v.name, "terraform", name), data)
+				goldentest.Check(t, filepath.Join(v.name, "terraform", name), data)
 			}
-			golden(t, filepath.Join(v.name, "cloudformation.yaml"), CloudFormation(p))
+			goldentest.Check(t, filepath.Join(v.name, "cloudformation.yaml"), CloudFormation(p))
 		})
 	}
 }

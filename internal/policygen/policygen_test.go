@@ -3,9 +3,7 @@ package policygen
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/keywarden/keywarden/internal/goldentest"
 	"slices"
 	"strings"
 	"testing"
@@ -20,8 +18,6 @@ import (
 	"github.com/keywarden/keywarden/internal/report"
 	"go.yaml.in/yaml/v3"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 var dualStack = []string{"203.0.113.0/24", "2001:db8:1234::/48"}
 
@@ -56,27 +52,6 @@ func build(t *testing.T, o Options) *Spec {
 	return s
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test -update to accept):\n%s", name, got)
-	}
-}
-
 func TestGolden(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
@@ -85,9 +60,9 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, v.name+".json", j)
-			golden(t, v.name+".tf", Terraform(s))
-			golden(t, v.name+".yaml", CloudFormation(s))
+			goldentest.Check(t, v.name+".json", j)
+			goldentest.Check(t, v.name+".tf", Terraform(s))
+			goldentest.Check(t, v.name+".yaml", CloudFormation(s))
 		})
 	}
 }

@@ -2,9 +2,7 @@ package respond
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/keywarden/keywarden/internal/goldentest"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +10,6 @@ import (
 	"github.com/keywarden/keywarden/internal/audit"
 	"github.com/keywarden/keywarden/internal/report"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // hostileTrail is the test trail with terminal escapes and Markdown in the
 // fields an attacker controls (user agent, bucket name).
@@ -59,19 +55,7 @@ func TestRenderGolden(t *testing.T) {
 			if strings.ContainsAny(out, "\x1b\x07") {
 				t.Errorf("a terminal control character reached the output")
 			}
-			path := filepath.Join("testdata", "golden", tc.file)
-			if *update {
-				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out != string(want) {
-				t.Errorf("%s differs from the golden file (go test -update to rewrite):\n%s", tc.file, out)
-			}
+			goldentest.Check(t, tc.file, b.Bytes())
 		})
 	}
 	// The JSON report round-trips, and --undo reads it.
