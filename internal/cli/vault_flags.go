@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keywarden/keywarden/internal/clock"
 	"slices"
 	"strings"
 	"time"
@@ -183,7 +184,7 @@ func (o *vaultOptions) sessions() (*vault.Sessions, error) {
 	c := o.clients()
 	oidc, portal := c.SSOClients()
 	return &vault.Sessions{
-		SSO:      vault.SSOClients{OIDC: oidc, Portal: portal, SignIn: o.ssoSignIn, Sleep: vault.Sleep},
+		SSO:      vault.SSOClients{OIDC: oidc, Portal: portal, SignIn: o.ssoSignIn, Sleep: clock.Sleep},
 		Vault:    v,
 		Config:   cfg,
 		NewSTS:   c.STS,

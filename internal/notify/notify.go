@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keywarden/keywarden/internal/clock"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -126,7 +127,7 @@ func (p Policy) withDefaults() Policy {
 		p.Timeout = 10 * time.Second
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = clock.Sleep
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -135,17 +136,6 @@ func (p Policy) withDefaults() Policy {
 		p.Jitter = func(d time.Duration) time.Duration { return rand.N(d + 1) }
 	}
 	return p
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Backoff is the wait before retry n (1 for the first retry), before

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	ctxclock "github.com/keywarden/keywarden/internal/clock"
 	"strings"
 	"time"
 
@@ -147,19 +148,7 @@ func (r *Rotator) sleep(ctx context.Context, d time.Duration) error {
 	if r.Sleep != nil {
 		return r.Sleep(ctx, d)
 	}
-	return Sleep(ctx, d)
-}
-
-// Sleep waits d, or until ctx ends.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return ctxclock.Sleep(ctx, d)
 }
 
 // userFromARN returns the user name of an IAM user ARN

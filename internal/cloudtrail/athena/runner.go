@@ -3,6 +3,7 @@ package athena
 import (
 	"context"
 	"fmt"
+	"github.com/keywarden/keywarden/internal/clock"
 	"io"
 	"time"
 
@@ -44,15 +45,6 @@ func DefaultBackoff(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, 5*time.Second)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // QueryStats is what one query cost and returned.
@@ -110,7 +102,7 @@ func (r *Runner) wait(ctx context.Context, n int) error {
 		b = DefaultBackoff
 	}
 	if s == nil {
-		s = sleep
+		s = clock.Sleep
 	}
 	return s(ctx, b(n))
 }
