@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keywarden/keywarden/internal/clock"
 	"sort"
 	"sync"
 	"time"
@@ -114,7 +115,7 @@ func Run(ctx context.Context, t *Tree, accounts []Account, load Loader, opt Opti
 		opt.Backoff = func(n int) time.Duration { return time.Second << min(n, 6) }
 	}
 	if opt.Sleep == nil {
-		opt.Sleep = sleepCtx
+		opt.Sleep = clock.Sleep
 	}
 	res := &Result{OrganizationID: t.Organization.Organization.ID, ManagementAccountID: t.Organization.Organization.MasterAccountID,
 		Now: opt.Audit.Now.UTC(), SCPsEnabled: t.Enabled(TypeSCP), RCPsEnabled: t.Enabled(TypeRCP),
@@ -272,15 +273,4 @@ func Rules() []report.Rule {
 	return append(audit.Rules(), report.Rule{ID: RuleAccountFailed, Title: "An account could not be audited",
 		Severity: report.SeverityInfo, Description: "The role could not be assumed in the account, the account's data could not be read, or its exports are missing or invalid: the account is not covered by the report.",
 		Tags: []string{"aws", "organizations"}})
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
