@@ -48,7 +48,12 @@ type Set struct {
 	// byLen: for each prefix length present, longest first, the ranges'
 	// masked addresses sorted, with the index of their Range.
 	byLen []lenTable
+	// v4 holds the IPv4 ranges merged into disjoint [start, end] spans,
+	// sorted, so that Contains is one binary search over integers.
+	v4 []span4
 }
+
+type span4 struct{ start, end uint32 }
 
 type lenTable struct {
 	bits  int
@@ -161,6 +166,53 @@ func ParsePublished(name string, data []byte) (*Set, error) {
 	return s, nil
 }
 
+// UnknownRegion is the region of ranges read from a list that does not
+// say it (ParsePrefixList).
+const UnknownRegion = "-"
+
+// ParsePrefixList reads a JSON document holding a list of AWS's prefixes
+// without services or regions, at the dotted path (for example
+// "cloud.aws"). Every range gets service AMAZON (the umbrella every
+// published range is listed under) and region UnknownRegion; source is
+// the Set's Source. It serves where the published file cannot be fetched
+// but a copy of its prefixes can.
+func ParsePrefixList(name string, data []byte, path, source string) (*Set, error) {
+	if len(data) > MaxPublishedSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, MaxPublishedSize)
+	}
+	if strings.ContainsAny(source, "\r\n") {
+		return nil, fmt.Errorf("%s: the source must be one line", name)
+	}
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	for _, k := range strings.Split(path, ".") {
+		m, ok := doc.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: %s: no object at %q", name, path, k)
+		}
+		if doc, ok = m[k]; !ok {
+			return nil, fmt.Errorf("%s: %s: no key %q", name, path, k)
+		}
+	}
+	list, ok := doc.([]any)
+	if !ok || len(list) == 0 {
+		return nil, fmt.Errorf("%s: %s: not a list of prefixes", name, path)
+	}
+	s := &Set{Source: source}
+	for i, v := range list {
+		str, _ := v.(string)
+		p, err := netip.ParsePrefix(str)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s[%d]: %q is not a prefix", name, path, i, str)
+		}
+		s.ranges = append(s.ranges, Range{Prefix: p.Masked(), Service: "AMAZON", Region: UnknownRegion})
+	}
+	s.index()
+	return s, nil
+}
+
 // Compact writes the set in the form Parse reads, sorted, one line per
 // distinct range.
 func (s *Set) Compact() []byte {
@@ -222,6 +274,22 @@ func (s *Set) index() {
 		t.addrs = append(t.addrs, r.Prefix.Addr())
 		t.idx = append(t.idx, i)
 	}
+	s.v4 = s.v4[:0]
+	for _, r := range s.ranges {
+		if !r.Prefix.Addr().Is4() {
+			continue
+		}
+		b := r.Prefix.Addr().As4()
+		start := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		end := start | uint32(uint64(1)<<(32-r.Prefix.Bits())-1)
+		// Ranges are sorted by address, so a span only ever grows or
+		// starts after the last one.
+		if n := len(s.v4); n > 0 && uint64(start) <= uint64(s.v4[n-1].end)+1 {
+			s.v4[n-1].end = max(s.v4[n-1].end, end)
+			continue
+		}
+		s.v4 = append(s.v4, span4{start, end})
+	}
 	s.byLen = s.byLen[:0]
 	for _, t := range tables {
 		s.byLen = append(s.byLen, *t)
@@ -260,8 +328,17 @@ func (s *Set) Lookup(a netip.Addr) (Range, bool) {
 
 // Contains reports whether a is in one of AWS's published ranges.
 func (s *Set) Contains(a netip.Addr) bool {
-	_, ok := s.Lookup(a)
-	return ok
+	if s == nil || !a.IsValid() {
+		return false
+	}
+	if a = a.Unmap(); !a.Is4() {
+		_, ok := s.Lookup(a)
+		return ok
+	}
+	b := a.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	i := sort.Search(len(s.v4), func(k int) bool { return s.v4[k].end >= v })
+	return i < len(s.v4) && s.v4[i].start <= v
 }
 
 var (

@@ -85,15 +85,80 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// The shipped file parses, says where it comes from, and holds ranges.
+func TestParsePrefixList(t *testing.T) {
+	doc := `{"cloud":{"aws":["3.5.140.0/22","2600:1f14::/35","3.5.140.0/22"],"other":["8.8.8.0/24"]}}`
+	s, err := ParsePrefixList("f", []byte(doc), "cloud.aws", "a copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 2 || s.Source != "a copy" {
+		t.Fatalf("Len %d, Source %q; want 2 (duplicate dropped), %q", s.Len(), s.Source, "a copy")
+	}
+	for addr, in := range map[string]bool{"3.5.140.7": true, "2600:1f14::9": true, "8.8.8.8": false} {
+		r, ok := s.Lookup(netip.MustParseAddr(addr))
+		if ok != in || (ok && (r.Service != "AMAZON" || r.Region != UnknownRegion)) {
+			t.Errorf("%s: %+v %v, want inside=%v as AMAZON %s", addr, r, ok, in, UnknownRegion)
+		}
+	}
+	back, err := Parse("compact", s.Compact())
+	if err != nil || string(back.Compact()) != string(s.Compact()) {
+		t.Errorf("compact form does not read back: %v", err)
+	}
+	for _, tc := range []struct{ in, path, source, want string }{
+		{doc, "cloud.azure", "x", `no key "azure"`},
+		{doc, "cloud.aws.x", "x", `no object at "x"`},
+		{`{"cloud":{"aws":[]}}`, "cloud.aws", "x", "not a list of prefixes"},
+		{`{"cloud":{"aws":"3.5.140.0/22"}}`, "cloud.aws", "x", "not a list of prefixes"},
+		{`{"cloud":{"aws":["3.5.140.0/33"]}}`, "cloud.aws", "x", `cloud.aws[0]: "3.5.140.0/33"`},
+		{`{"cloud":{"aws":[7]}}`, "cloud.aws", "x", `cloud.aws[0]: "" is not a prefix`},
+		{doc, "cloud.aws", "two\nlines", "one line"},
+		{`{`, "cloud.aws", "x", "f: unexpected end"},
+	} {
+		if _, err := ParsePrefixList("f", []byte(tc.in), tc.path, tc.source); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: err = %v, want %q", tc.in, tc.path, err, tc.want)
+		}
+	}
+}
+
+// The shipped file parses, says where it comes from, and holds AWS's
+// ranges: addresses of several services and eras inside, documentation
+// and other clouds' addresses outside.
 func TestBuiltin(t *testing.T) {
 	s := Builtin()
-	if s.Len() == 0 || s.Source == "" {
-		t.Fatalf("builtin: %d ranges, source %q", s.Len(), s.Source)
+	if s.Len() < 5000 || s.Source == "" {
+		t.Fatalf("builtin: %d ranges, source %q; the published file has about 10,000", s.Len(), s.Source)
 	}
-	if !s.Contains(netip.MustParseAddr("52.0.0.1")) || s.Contains(netip.MustParseAddr("192.0.2.1")) {
-		t.Error("builtin lookups wrong")
+	for addr, in := range map[string]bool{
+		"52.0.0.1":      true,  // EC2 us-east-1 since 2014
+		"3.5.140.7":     true,  // S3 ap-northeast-2
+		"13.32.0.1":     true,  // CloudFront
+		"2600:1f18::1":  true,  // EC2 us-east-1 IPv6
+		"192.0.2.1":     false, // documentation
+		"203.0.113.50":  false,
+		"8.8.8.8":       false, // Google
+		"34.64.0.1":     false, // Google Cloud
+		"104.16.0.1":    false, // Cloudflare
+		"2001:4860::88": false, // Google IPv6
+	} {
+		if s.Contains(netip.MustParseAddr(addr)) != in {
+			t.Errorf("builtin: Contains(%s) = %v", addr, !in)
+		}
 	}
+}
+
+func FuzzParsePrefixList(f *testing.F) {
+	f.Add([]byte(`{"cloud":{"aws":["3.5.140.0/22","2600:1f14::/35"]}}`))
+	f.Add([]byte(`{"cloud":{"aws":[[[[1]]]]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParsePrefixList("fuzz", data, "cloud.aws", "fuzz")
+		if err != nil {
+			return
+		}
+		s.Lookup(netip.MustParseAddr("3.5.140.1"))
+		if _, err := Parse("compact", s.Compact()); err != nil {
+			t.Errorf("compact form does not parse: %v", err)
+		}
+	})
 }
 
 func FuzzParse(f *testing.F) {
@@ -126,6 +191,47 @@ func FuzzParsePublished(f *testing.F) {
 			t.Errorf("compact form does not parse: %v", err)
 		}
 	})
+}
+
+// Contains agrees with Lookup on every range's edges and just beyond.
+func TestContainsAgreesWithLookup(t *testing.T) {
+	s := Builtin()
+	n := 0
+	for _, r := range s.ranges {
+		first := r.Prefix.Addr()
+		last := lastAddr(r.Prefix)
+		for _, a := range []netip.Addr{first, first.Prev(), last, last.Next()} {
+			if !a.IsValid() {
+				continue
+			}
+			_, want := s.Lookup(a)
+			if got := s.Contains(a); got != want {
+				t.Fatalf("%s (edge of %s): Contains %v, Lookup %v", a, r.Prefix, got, want)
+			}
+			n++
+		}
+	}
+	if n < 4*5000 {
+		t.Errorf("only %d addresses checked", n)
+	}
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func BenchmarkContains(b *testing.B) {
+	s := Builtin()
+	addrs := []netip.Addr{netip.MustParseAddr("52.20.1.2"), netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8::1")}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		s.Contains(addrs[i%len(addrs)])
+	}
 }
 
 func BenchmarkLookup(b *testing.B) {

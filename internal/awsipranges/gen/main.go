@@ -5,6 +5,14 @@
 //	go generate ./internal/awsipranges
 //
 // -in reads a copy already on disk instead of downloading.
+//
+// -prefixes reads a JSON file that lists AWS's prefixes without their
+// services and regions, at the dotted path -prefixes-path (for example
+// projectdiscovery/cdncheck's sources_data.json, whose cloud.aws list its
+// generator takes from the same published file, in a Go module the module
+// proxy serves). It is the fallback where ip-ranges.amazonaws.com cannot be
+// reached; every range is written as service AMAZON, region "-", and the
+// source line says where they came from (-source).
 package main
 
 import (
@@ -24,8 +32,17 @@ const url = "https://ip-ranges.amazonaws.com/ip-ranges.json"
 func main() {
 	in := flag.String("in", "", "read this copy of ip-ranges.json instead of downloading it")
 	out := flag.String("out", "ranges.txt", "file to write")
+	prefixes := flag.String("prefixes", "", "read a JSON file listing AWS's prefixes (no services or regions) instead")
+	prefixesPath := flag.String("prefixes-path", "cloud.aws", "dotted path of the prefix list in the -prefixes file")
+	source := flag.String("source", "", "with -prefixes: where the list comes from, for the source line (required)")
 	flag.Parse()
-	if err := run(*in, *out); err != nil {
+	var err error
+	if *prefixes != "" {
+		err = runPrefixes(*prefixes, *prefixesPath, *source, *out)
+	} else {
+		err = run(*in, *out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "awsipranges/gen:", err)
 		os.Exit(1)
 	}
@@ -50,6 +67,21 @@ func run(in, out string) error {
 	}
 	if set.Len() == 0 {
 		return fmt.Errorf("%s: no prefixes", name)
+	}
+	return os.WriteFile(out, set.Compact(), 0o644)
+}
+
+func runPrefixes(in, path, source, out string) error {
+	if source == "" {
+		return fmt.Errorf("-prefixes needs -source: the source line must say where the ranges come from")
+	}
+	data, err := readLimited(in)
+	if err != nil {
+		return err
+	}
+	set, err := awsipranges.ParsePrefixList(in, data, path, source)
+	if err != nil {
+		return err
 	}
 	return os.WriteFile(out, set.Compact(), 0o644)
 }
