@@ -117,6 +117,10 @@ func launch(t testing.TB, bin string, port int) (*Server, error) {
 		}
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// The port was free when chosen, but another test's server may have
+	// taken it since: a server answering is ours only when our process
+	// logs the request, so each probe carries a mark only we send.
+	mark := fmt.Sprintf("keywarden-probe-%d-%d", os.Getpid(), time.Now().UnixNano())
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
@@ -124,10 +128,14 @@ func launch(t testing.TB, bin string, port int) (*Server, error) {
 			return nil, fmt.Errorf("moto_server exited: %s", logs.String())
 		default:
 		}
-		resp, err := http.Get(url + "/moto-api/")
+		resp, err := http.Get(url + "/moto-api/?" + mark)
 		if err == nil {
 			resp.Body.Close()
-			break
+			if ours(&logs, mark, done) {
+				break
+			}
+			stop()
+			return nil, fmt.Errorf("another server answers on %s", url)
 		}
 		if time.Now().After(deadline) {
 			stop()
@@ -137,6 +145,22 @@ func launch(t testing.TB, bin string, port int) (*Server, error) {
 	}
 	t.Cleanup(stop)
 	return &Server{URL: url}, nil
+}
+
+// ours waits (up to 5 s) for the server's log to show the request that
+// carried mark: werkzeug logs each request once it has answered it.
+func ours(logs *lockedBuffer, mark string, done <-chan struct{}) bool {
+	for range 50 {
+		if strings.Contains(logs.String(), mark) {
+			return true
+		}
+		select {
+		case <-done:
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // Config returns an aws.Config pointed at the server with moto's test
