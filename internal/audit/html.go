@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/keywarden/keywarden/internal/report"
 )
@@ -19,46 +20,50 @@ import (
 //go:embed report.html.tmpl
 var htmlTemplate string
 
-var htmlTmpl = template.Must(template.New("audit").Funcs(template.FuncMap{
-	"count": func(n *int) string {
-		if n == nil {
-			return "-"
-		}
-		return strconv.Itoa(*n)
-	},
-	"countSort": func(n *int) int {
-		if n == nil {
-			return -1
-		}
-		return *n
-	},
-	"days": func(n *int) string {
-		if n == nil {
-			return "-"
-		}
-		return strconv.Itoa(*n) + "d"
-	},
-	"daysSort": func(n *int) int {
-		if n == nil {
-			return -1
-		}
-		return *n
-	},
-	"sevRank": func(s string) int {
-		if s == "" {
-			return 0
-		}
-		v, err := report.ParseSeverity(s)
-		if err != nil {
-			return 0
-		}
-		return int(v)
-	},
-	"join":      strings.Join,
-	"lower":     strings.ToLower,
-	"check":     CheckByID,
-	"keyPhrase": keyPhrase,
-}).Parse(htmlTemplate))
+// htmlTmpl is parsed on first use, not at start: every command (the
+// pre-commit hook's scan among them) would otherwise pay for it.
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("audit").Funcs(template.FuncMap{
+		"count": func(n *int) string {
+			if n == nil {
+				return "-"
+			}
+			return strconv.Itoa(*n)
+		},
+		"countSort": func(n *int) int {
+			if n == nil {
+				return -1
+			}
+			return *n
+		},
+		"days": func(n *int) string {
+			if n == nil {
+				return "-"
+			}
+			return strconv.Itoa(*n) + "d"
+		},
+		"daysSort": func(n *int) int {
+			if n == nil {
+				return -1
+			}
+			return *n
+		},
+		"sevRank": func(s string) int {
+			if s == "" {
+				return 0
+			}
+			v, err := report.ParseSeverity(s)
+			if err != nil {
+				return 0
+			}
+			return int(v)
+		},
+		"join":      strings.Join,
+		"lower":     strings.ToLower,
+		"check":     CheckByID,
+		"keyPhrase": keyPhrase,
+	}).Parse(htmlTemplate))
+})
 
 type htmlSev struct {
 	Name  string
@@ -153,7 +158,7 @@ func WriteHTML(w io.Writer, version string, r *Result) error {
 			d.Others = append(d.Others, f)
 		}
 	}
-	return htmlTmpl.Execute(w, d)
+	return htmlTmpl().Execute(w, d)
 }
 
 func containsRule(list []string, id string) bool {

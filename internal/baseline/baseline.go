@@ -15,6 +15,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keywarden/keywarden/internal/policygen"
 )
@@ -96,8 +97,8 @@ func (p *Plan) needsLogBucket() bool { return p.Has(PartTrail) || p.Has(PartDete
 func (p *Plan) needsTopic() bool { return p.Has(PartAlerts) || p.Has(PartCost) }
 
 var (
-	regionRE = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`)
-	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,29}$`)
+	regionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`) })
+	nameRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,29}$`) })
 )
 
 // ErrInvalid wraps every validation error, so callers can exit 2.
@@ -127,13 +128,13 @@ func NewPlan(o Options) (*Plan, error) {
 	if p.Region == "" {
 		p.Region = GlobalRegion
 	}
-	if !regionRE.MatchString(p.Region) {
+	if !regionRE().MatchString(p.Region) {
 		return nil, invalid("region %q is not an AWS region name (like eu-west-1)", p.Region)
 	}
 	if p.Name == "" {
 		p.Name = DefaultName
 	}
-	if !nameRE.MatchString(p.Name) {
+	if !nameRE().MatchString(p.Name) {
 		return nil, invalid("name %q must be 1 to 30 lower-case letters, digits or hyphens, starting with a letter or digit", p.Name)
 	}
 	for _, e := range p.Emails {

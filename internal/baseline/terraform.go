@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -32,7 +33,7 @@ var tfPlaceholders = map[string]string{
 }
 
 // hclIdent are object keys HCL reads as the same string without quotes.
-var hclIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+var hclIdent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`) })
 
 // tfQuote quotes s as an HCL string literal in which nothing is
 // interpolated.
@@ -80,7 +81,7 @@ func tfExpr(v any, extra map[string]string) string {
 		b.WriteString("{\n")
 		for _, k := range keys {
 			key := tfQuote(k)
-			if hclIdent.MatchString(k) {
+			if hclIdent().MatchString(k) {
 				key = k
 			}
 			fmt.Fprintf(&b, "%s = %s\n", key, tfExpr(v[k], extra))

@@ -3,6 +3,7 @@ package cli
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,8 +34,8 @@ func registerValueCompletions(c *cobra.Command) {
 }
 
 var (
-	parenthesised = regexp.MustCompile(`\([^)]*\)`)
-	choiceWord    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	parenthesised = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\([^)]*\)`) })
+	choiceWord    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`) })
 )
 
 // flagChoices reads the values a flag's usage lists after its last colon
@@ -46,14 +47,14 @@ func flagChoices(f *pflag.Flag) []string {
 	if i < 0 {
 		return nil
 	}
-	list := parenthesised.ReplaceAllString(u[i+2:], "")
+	list := parenthesised().ReplaceAllString(u[i+2:], "")
 	if !strings.Contains(list, "|") {
 		return nil
 	}
 	var out []string
 	for _, w := range strings.Split(list, "|") {
 		w = strings.TrimSpace(w)
-		if !choiceWord.MatchString(w) {
+		if !choiceWord().MatchString(w) {
 			return nil
 		}
 		out = append(out, w)

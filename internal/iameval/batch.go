@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
@@ -217,7 +218,7 @@ func DefaultPrincipal(resource, account string) string {
 
 // actionRe is one action as a request names it: a service prefix and an
 // action name, no wildcards.
-var actionRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$`)
+var actionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$`) })
 
 // ActionProblem says what is wrong with a request's action, or "". A
 // request names one action: a wildcard belongs in a policy, and evaluated
@@ -226,7 +227,7 @@ func ActionProblem(a string) string {
 	switch {
 	case strings.ContainsAny(a, "*?"):
 		return "has a wildcard: a request names one action (simulate each action you mean)"
-	case !actionRe.MatchString(a):
+	case !actionRe().MatchString(a):
 		return "is not of the form service:Action"
 	}
 	return ""

@@ -376,14 +376,14 @@ func buildScenarioContext(s Scenario, allowed []netip.Prefix) *Context {
 	c.setState("aws:EpochTime", eUnknownValue)
 
 	allowSet := ipSetOf(allowed)
-	inside := publicAddresses
+	inside := publicAddresses()
 	if len(allowed) > 0 {
-		inside = allowSet.minus(nonPublic)
+		inside = allowSet.minus(nonPublic())
 		if inside.empty() {
 			inside = allowSet
 		}
 	}
-	outside := publicAddresses.minus(allowSet)
+	outside := publicAddresses().minus(allowSet)
 	sourceIP := func(set *ipSet) {
 		c.put("aws:SourceIp", &entry{name: "aws:SourceIp", state: eUnknownValue, ips: set})
 	}
@@ -415,7 +415,7 @@ func buildScenarioContext(s Scenario, allowed []netip.Prefix) *Context {
 		// caller's address, while a service calling with its own
 		// credentials (or a service role) calls from its own public
 		// address: any public address.
-		sourceIP(publicAddresses)
+		sourceIP(publicAddresses())
 		c.Set("aws:ViaAWSService", "true")
 		for _, k := range []string{"aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast"} {
 			c.setState(k, eMaybe)

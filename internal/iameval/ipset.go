@@ -3,6 +3,7 @@ package iameval
 import (
 	"net/netip"
 	"sort"
+	"sync"
 )
 
 // ipSet is a set of addresses as sorted, disjoint, inclusive ranges. The
@@ -120,16 +121,21 @@ func (s *ipSet) intersects(o *ipSet) bool {
 
 // nonPublic are ranges that never appear in aws:SourceIp: private,
 // loopback, link-local, shared, multicast and reserved space.
-var nonPublic = ipSetOf(mustPrefixes(
-	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-	"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
-	"::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
-))
-
-var everything = ipSetOf(mustPrefixes("0.0.0.0/0", "::/0"))
+var nonPublic = sync.OnceValue(func() *ipSet {
+	return ipSetOf(mustPrefixes(
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+		"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+		"::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+	))
+})
 
 // publicAddresses is every address that can appear in aws:SourceIp.
-var publicAddresses = everything.minus(nonPublic)
+//
+// Both sets are built on first use, not at start: every command (the
+// pre-commit hook's scan among them) would otherwise pay for them.
+var publicAddresses = sync.OnceValue(func() *ipSet {
+	return ipSetOf(mustPrefixes("0.0.0.0/0", "::/0")).minus(nonPublic())
+})
 
 func mustPrefixes(ss ...string) []netip.Prefix {
 	out := make([]netip.Prefix, len(ss))

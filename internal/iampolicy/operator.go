@@ -3,6 +3,7 @@ package iampolicy
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Operator is a parsed condition operator: an optional set qualifier, the
@@ -81,13 +82,13 @@ var operators = map[string]struct {
 // IAM itself rejects any other spelling; ParseOperator accepts it so that a
 // policy with a miscased operator can still be evaluated and the miscasing
 // reported (FromNode records it as a Problem).
-var canonical = func() map[string]string {
+var canonical = sync.OnceValue(func() map[string]string {
 	m := make(map[string]string, len(operators))
 	for k := range operators {
 		m[strings.ToLower(k)] = k
 	}
 	return m
-}()
+})
 
 // ParseOperator reads an operator name such as
 // "ForAllValues:StringNotLikeIfExists".
@@ -110,7 +111,7 @@ func ParseOperator(s string) (Operator, error) {
 		o.IfExists = true
 		l = strings.TrimSuffix(l, "ifexists")
 	}
-	base, ok := canonical[l]
+	base, ok := canonical()[l]
 	if !ok {
 		return o, fmt.Errorf("unknown condition operator %q", s)
 	}

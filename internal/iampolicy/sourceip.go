@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 )
 
 // ParseIPValue reads a value of an IpAddress / NotIpAddress condition: an
@@ -31,7 +32,7 @@ func ParseIPValue(s string) (netip.Prefix, error) {
 // loopback, link-local, benchmarking, multicast and reserved space.
 // Documentation ranges (192.0.2.0/24, 2001:db8::/32 ...) are left out on
 // purpose: examples use them.
-var notSourceIP = func() []netip.Prefix {
+var notSourceIP = sync.OnceValue(func() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range []string{
 		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
@@ -41,12 +42,12 @@ var notSourceIP = func() []netip.Prefix {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out
-}()
+})
 
 // ReservedRange returns the private or reserved range p lies wholly inside,
 // if any: such a range can never match aws:SourceIp.
 func ReservedRange(p netip.Prefix) (netip.Prefix, bool) {
-	for _, r := range notSourceIP {
+	for _, r := range notSourceIP() {
 		if p.Addr().Is4() == r.Addr().Is4() && p.Bits() >= r.Bits() && r.Contains(p.Addr()) {
 			return r, true
 		}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/awskey"
@@ -182,7 +183,11 @@ func ParseHistory(sh Shell, data []byte) []Entry {
 	return ParseBashHistory(data)
 }
 
-var varRE = regexp.MustCompile(`[A-Za-z0-9_]*(?i:AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|AWS_ACCESS_KEY|AWS_SECRET_KEY)[A-Za-z0-9_]*`)
+// varRE is compiled on first use, not at start: every command (the
+// pre-commit hook's scan among them) would otherwise pay for it.
+var varRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`[A-Za-z0-9_]*(?i:AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|AWS_ACCESS_KEY|AWS_SECRET_KEY)[A-Za-z0-9_]*`)
+})
 
 // varOnLine returns the last AWS credential variable named on the line of
 // off before off.
@@ -194,7 +199,7 @@ func varOnLine(data []byte, off int) string {
 	for start > 0 && data[start-1] != '\n' {
 		start--
 	}
-	ms := varRE.FindAllString(string(data[start:off]), -1)
+	ms := varRE().FindAllString(string(data[start:off]), -1)
 	if len(ms) == 0 {
 		return ""
 	}

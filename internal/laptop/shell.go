@@ -3,6 +3,7 @@ package laptop
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Assignment is a line of a start-up file that does nothing but set an
@@ -17,20 +18,27 @@ type Assignment struct {
 	ValStart, ValEnd int
 }
 
-var assignRE = []*regexp.Regexp{
-	// sh, bash, zsh: [export|declare -x|typeset -x] VAR=value
-	regexp.MustCompile(`^(\s*)(?:(?:export|declare\s+-x|typeset\s+-x|local|readonly)\s+)?([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s;#]*)\s*(?:;\s*)?(#.*)?$`),
-	// fish: set [-gx|-Ux|...] VAR value
-	regexp.MustCompile(`^(\s*)set\s+(?:-[A-Za-z]+\s+)*([A-Za-z_][A-Za-z0-9_]*)\s+("[^"]*"|'[^']*'|[^\s;#]*)\s*(?:;\s*)?(#.*)?$`),
-	// csh: setenv VAR value
-	regexp.MustCompile(`^(\s*)setenv\s+([A-Za-z_][A-Za-z0-9_]*)\s+("[^"]*"|'[^']*'|[^\s;#]*)\s*(#.*)?$`),
-	// PowerShell: $env:VAR = "value"
-	regexp.MustCompile(`^(\s*)\$[Ee][Nn][Vv]:([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("[^"]*"|'[^']*'|[^\s;#]*)\s*(?:;\s*)?(#.*)?$`),
-}
+// assignRE and awsVar are compiled on first use, not at start: every
+// command (the pre-commit hook's scan among them) would otherwise pay
+// for them.
+var assignRE = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		// sh, bash, zsh: [export|declare -x|typeset -x] VAR=value
+		regexp.MustCompile(`^(\s*)(?:(?:export|declare\s+-x|typeset\s+-x|local|readonly)\s+)?([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|[^\s;#]*)\s*(?:;\s*)?(#.*)?$`),
+		// fish: set [-gx|-Ux|...] VAR value
+		regexp.MustCompile(`^(\s*)set\s+(?:-[A-Za-z]+\s+)*([A-Za-z_][A-Za-z0-9_]*)\s+("[^"]*"|'[^']*'|[^\s;#]*)\s*(?:;\s*)?(#.*)?$`),
+		// csh: setenv VAR value
+		regexp.MustCompile(`^(\s*)setenv\s+([A-Za-z_][A-Za-z0-9_]*)\s+("[^"]*"|'[^']*'|[^\s;#]*)\s*(#.*)?$`),
+		// PowerShell: $env:VAR = "value"
+		regexp.MustCompile(`^(\s*)\$[Ee][Nn][Vv]:([A-Za-z_][A-Za-z0-9_]*)\s*=\s*("[^"]*"|'[^']*'|[^\s;#]*)\s*(?:;\s*)?(#.*)?$`),
+	}
+})
 
 // awsVar matches the names that carry AWS credentials, with an optional
 // prefix or suffix naming the account (PROD_AWS_SECRET_ACCESS_KEY).
-var awsVar = regexp.MustCompile(`(?i)(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|AWS_ACCESS_KEY|AWS_SECRET_KEY)`)
+var awsVar = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|AWS_ACCESS_KEY|AWS_SECRET_KEY)`)
+})
 
 // ParseAssignments returns the lines of a start-up file that set a
 // variable whose name says it holds an AWS credential. Lines it cannot
@@ -40,16 +48,16 @@ func ParseAssignments(data []byte) []Assignment {
 	var out []Assignment
 	for _, l := range SplitLines(data) {
 		text := string(data[l.Start:l.End])
-		if !awsVar.MatchString(text) {
+		if !awsVar().MatchString(text) {
 			continue
 		}
-		for _, re := range assignRE {
+		for _, re := range assignRE() {
 			m := re.FindStringSubmatchIndex(text)
 			if m == nil {
 				continue
 			}
 			name := text[m[4]:m[5]]
-			if !awsVar.MatchString(name) {
+			if !awsVar().MatchString(name) {
 				break
 			}
 			vs, ve := m[6], m[7]
@@ -67,7 +75,7 @@ func ParseAssignments(data []byte) []Assignment {
 // around the AWS name (PROD_AWS_SECRET_ACCESS_KEY: "prod"), else
 // "default".
 func NameFromVar(v string) string {
-	loc := awsVar.FindStringIndex(v)
+	loc := awsVar().FindStringIndex(v)
 	if loc == nil {
 		return "default"
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/keywarden/keywarden/internal/audit"
@@ -263,33 +264,37 @@ func orDash(s string) string {
 //go:embed org.html.tmpl
 var htmlTemplate string
 
-var htmlTmpl = template.Must(template.New("org").Funcs(template.FuncMap{
-	"count": func(n *int, depends int) string {
-		if n == nil {
-			return "-"
-		}
-		s := strconv.Itoa(*n)
-		if depends > 0 {
-			s += " (+" + strconv.Itoa(depends) + "?)"
-		}
-		return s
-	},
-	"days": func(n *int) string {
-		if n == nil {
-			return "-"
-		}
-		return strconv.Itoa(*n) + "d"
-	},
-	"sevRank": func(s string) int {
-		v, err := report.ParseSeverity(s)
-		if err != nil {
-			return 0
-		}
-		return int(v)
-	},
-	"str":  func(v any) string { s, _ := v.(string); return s },
-	"join": strings.Join,
-}).Parse(htmlTemplate))
+// htmlTmpl is parsed on first use, not at start: every command (the
+// pre-commit hook's scan among them) would otherwise pay for it.
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("org").Funcs(template.FuncMap{
+		"count": func(n *int, depends int) string {
+			if n == nil {
+				return "-"
+			}
+			s := strconv.Itoa(*n)
+			if depends > 0 {
+				s += " (+" + strconv.Itoa(depends) + "?)"
+			}
+			return s
+		},
+		"days": func(n *int) string {
+			if n == nil {
+				return "-"
+			}
+			return strconv.Itoa(*n) + "d"
+		},
+		"sevRank": func(s string) int {
+			v, err := report.ParseSeverity(s)
+			if err != nil {
+				return 0
+			}
+			return int(v)
+		},
+		"str":  func(v any) string { s, _ := v.(string); return s },
+		"join": strings.Join,
+	}).Parse(htmlTemplate))
+})
 
 type htmlAccount struct {
 	*AccountResult
@@ -354,5 +359,5 @@ func WriteHTML(w io.Writer, version string, r *Result) error {
 		}
 	}
 	sort.Strings(d.AccountID)
-	return htmlTmpl.Execute(w, d)
+	return htmlTmpl().Execute(w, d)
 }

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/iamdata"
@@ -133,11 +134,13 @@ const (
 )
 
 var (
-	iamName     = regexp.MustCompile(`^[\w+=,.@-]+$`)
-	vpceID      = regexp.MustCompile(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	actionRe    = regexp.MustCompile(`^([a-zA-Z0-9-]+:[a-zA-Z0-9*?]+|\*)$`)
-	managedARN  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
-	serviceHost = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$`)
+	iamName    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w+=,.@-]+$`) })
+	vpceID     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`) })
+	actionRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-zA-Z0-9-]+:[a-zA-Z0-9*?]+|\*)$`) })
+	managedARN = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
+	})
+	serviceHost = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$`) })
 )
 
 // Build validates opts and builds the policy.
@@ -146,18 +149,18 @@ func Build(opts Options) (*Spec, error) {
 	if s.Group == "" {
 		s.Group = DefaultGroup
 	}
-	if len(s.Group) > 128 || !iamName.MatchString(s.Group) {
+	if len(s.Group) > 128 || !iamName().MatchString(s.Group) {
 		return nil, fmt.Errorf("invalid group name %q: IAM group names are 1-128 characters of letters, digits and +=,.@_-", s.Group)
 	}
 	s.PolicyName = opts.PolicyName
 	if s.PolicyName == "" {
 		s.PolicyName = s.Group + "-mfa"
 	}
-	if len(s.PolicyName) > 128 || !iamName.MatchString(s.PolicyName) {
+	if len(s.PolicyName) > 128 || !iamName().MatchString(s.PolicyName) {
 		return nil, fmt.Errorf("invalid policy name %q: IAM policy names are 1-128 characters of letters, digits and +=,.@_-", s.PolicyName)
 	}
 	for _, a := range opts.Grant {
-		if !actionRe.MatchString(a) {
+		if !actionRe().MatchString(a) {
 			return nil, fmt.Errorf("invalid --grant action %q: want service:Action, wildcards allowed (ec2:*, s3:Get*)", a)
 		}
 		// A misspelt grant writes a policy that grants nothing by it:
@@ -167,12 +170,12 @@ func Build(opts Options) (*Spec, error) {
 		}
 	}
 	for _, a := range opts.GrantManaged {
-		if !managedARN.MatchString(a) {
+		if !managedARN().MatchString(a) {
 			return nil, fmt.Errorf("invalid --grant-managed ARN %q: want arn:aws:iam::aws:policy/NAME or arn:aws:iam::ACCOUNT:policy/NAME", a)
 		}
 	}
 	for _, m := range opts.Members {
-		if len(m) > 64 || !iamName.MatchString(m) {
+		if len(m) > 64 || !iamName().MatchString(m) {
 			return nil, fmt.Errorf("invalid --member %q: IAM user names are 1-64 characters of letters, digits and +=,.@_-", m)
 		}
 	}
@@ -185,7 +188,7 @@ func Build(opts Options) (*Spec, error) {
 	s.Networks = nets
 	s.Warnings = append(s.Warnings, warn...)
 	for _, v := range opts.AllowVPCE {
-		if !vpceID.MatchString(v) {
+		if !vpceID().MatchString(v) {
 			return nil, fmt.Errorf("invalid --allow-vpce %q: a VPC endpoint ID is vpce- and 8 or 17 hex digits", v)
 		}
 	}
@@ -202,7 +205,7 @@ func Build(opts Options) (*Spec, error) {
 		called = DefaultCalledVia
 	}
 	for _, c := range called {
-		if !serviceHost.MatchString(c) {
+		if !serviceHost().MatchString(c) {
 			return nil, fmt.Errorf("invalid service %q: want a service principal such as cloudformation.amazonaws.com", c)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -26,11 +27,11 @@ var Explain = map[string]string{
 	"DenyOutsideAllowedNetworks":            "Calls from outside the allowed networks are denied, except calls AWS services make on the member's behalf (which carry the service's address) and, if listed, calls through the allowed VPC endpoints.",
 }
 
-var tfIdentRe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+var tfIdentRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_-]`) })
 
 // tfIdent turns a name into a Terraform block label.
 func tfIdent(s string) string {
-	s = tfIdentRe.ReplaceAllString(s, "_")
+	s = tfIdentRe().ReplaceAllString(s, "_")
 	if s == "" || !(s[0] == '_' || s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
 		s = "g_" + s
 	}

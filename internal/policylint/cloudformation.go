@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/report"
@@ -24,7 +25,7 @@ import (
 func LintCloudFormation(name string, data []byte) ([]report.Finding, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg := yamlLineRe.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+		msg := yamlLineRe().ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
 		se := &iampolicy.SyntaxError{File: name, Pos: yamlErrPos(err), Msg: strings.TrimPrefix(msg, ": ")}
 		return []report.Finding{syntaxFinding(name, se)}, se
 	}
@@ -53,7 +54,7 @@ func lintDocs(name string, docs []nestedDoc) ([]report.Finding, error) {
 		out = append(out, f)
 		errs = append(errs, se)
 	}
-	r := ruleByID[RuleTFUnresolved]
+	r := ruleByID()[RuleTFUnresolved]
 	note := func(d nestedDoc, msg string) {
 		out = append(out, report.Finding{
 			RuleID: r.ID, Severity: r.Severity, Title: r.Title, Message: msg,
@@ -177,10 +178,10 @@ func checkExpansion(name string, root *yaml.Node) *iampolicy.SyntaxError {
 	return se
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 func yamlErrPos(err error) iampolicy.Pos {
-	if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+	if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
 		n := 0
 		fmt.Sscan(m[1], &n)
 		return iampolicy.Pos{Line: n, Col: 1}

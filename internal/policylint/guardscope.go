@@ -15,7 +15,7 @@ import (
 // read-only calls the console's MFA page makes, and the authentication
 // operations no policy controls anyway. Device removal is reported by its
 // own rule.
-var guardTolerated = func() map[string]bool {
+var guardTolerated = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, a := range append(append([]string{
 		"sts:GetSessionToken", "sts:GetCallerIdentity",
@@ -24,7 +24,7 @@ var guardTolerated = func() map[string]bool {
 		m[strings.ToLower(a)] = true
 	}
 	return m
-}()
+})
 
 // guardExemptions lists the catalogue actions the NotAction of an MFA
 // guard exempts beyond guardTolerated: a request without MFA is not denied
@@ -76,7 +76,7 @@ func patternExemptions(p string) []string {
 	for _, sv := range svcs {
 		for _, n := range iamdata.Actions(sv) {
 			a := sv + ":" + n
-			if !guardTolerated[strings.ToLower(a)] && glob(p, a, true) {
+			if !guardTolerated()[strings.ToLower(a)] && glob(p, a, true) {
 				out = append(out, a)
 			}
 		}

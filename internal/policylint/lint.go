@@ -193,7 +193,7 @@ func unwrap(n *iampolicy.Node) *iampolicy.Node {
 }
 
 func syntaxFinding(name string, se *iampolicy.SyntaxError) report.Finding {
-	r := ruleByID[RuleSyntax]
+	r := ruleByID()[RuleSyntax]
 	return report.Finding{
 		RuleID: r.ID, Severity: r.Severity, Title: r.Title,
 		Message:     se.Msg + ". " + r.LongTerm,
@@ -246,7 +246,7 @@ func (l *linter) resource(s *iampolicy.Statement) string {
 
 // add records a finding once per rule, statement and evidence.
 func (l *linter) add(id string, sev report.Severity, s *iampolicy.Statement, pos iampolicy.Pos, msg, evidence string) {
-	r := ruleByID[id]
+	r := ruleByID()[id]
 	if sev == 0 {
 		sev = r.Severity
 	}
@@ -289,7 +289,7 @@ func (l *linter) structure() {
 		hasEmpty = hasEmpty || pr.Code == "empty"
 	}
 	if len(l.p.Statements) == 0 && !hasEmpty {
-		r := ruleByID[RuleEmpty]
+		r := ruleByID()[RuleEmpty]
 		l.add(RuleEmpty, 0, nil, l.p.Pos, "The Statement list is empty. "+r.LongTerm, "")
 	}
 	for _, pr := range l.p.Problems {
@@ -305,7 +305,7 @@ func (l *linter) structure() {
 				}
 			}
 		}
-		r := ruleByID[id]
+		r := ruleByID()[id]
 		l.add(id, 0, s, pr.Pos, pr.Msg+". "+r.LongTerm, "")
 	}
 }

@@ -1,6 +1,8 @@
 package policylint
 
 import (
+	"sync"
+
 	"github.com/keywarden/keywarden/internal/report"
 )
 
@@ -171,13 +173,13 @@ var rules = []rule{
 		"Lint the rendered or deployed policy too (terraform show -json, aws iam get-policy-version).", nil},
 }
 
-var ruleByID = func() map[string]*rule {
+var ruleByID = sync.OnceValue(func() map[string]*rule {
 	m := make(map[string]*rule, len(rules))
 	for i := range rules {
 		m[rules[i].ID] = &rules[i]
 	}
 	return m
-}()
+})
 
 // Rules returns the rule catalogue, for SARIF's rule list, --list-rules and
 // the documentation.

@@ -110,7 +110,7 @@ func sortedAttrNames(b *hclsyntax.Body) []string {
 }
 
 func (t *tfReader) note(where string, pos hcl.Pos, msg string) {
-	r := ruleByID[RuleTFUnresolved]
+	r := ruleByID()[RuleTFUnresolved]
 	t.findings = append(t.findings, report.Finding{
 		RuleID: r.ID, Severity: r.Severity, Title: r.Title, Message: msg + " " + r.LongTerm,
 		Location:    report.Location{Path: t.file, Line: pos.Line, Column: pos.Column, Resource: where},

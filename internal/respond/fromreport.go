@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/keywarden/keywarden/internal/awskey"
 )
@@ -33,10 +34,10 @@ type FromReport struct {
 }
 
 var (
-	fullKeyRE     = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z2-7]{16}\b`)
-	redactedKeyRE = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z2-7]{0,4}[*…]+[A-Z2-7]{0,4}`)
+	fullKeyRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z2-7]{16}\b`) })
+	redactedKeyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z2-7]{0,4}[*…]+[A-Z2-7]{0,4}`) })
 	// awskey.Redact's form of an ID: prefix, 12 stars, last four.
-	redactedIDRE = regexp.MustCompile(`\b(?:AKIA|ASIA)\*{12}[A-Z2-7]{4}\b`)
+	redactedIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:AKIA|ASIA)\*{12}[A-Z2-7]{4}\b`) })
 )
 
 // ParseFromReport reads the key IDs out of a report written by `scan` or
@@ -101,9 +102,9 @@ func ParseFromReport(name string, data []byte) (*FromReport, error) {
 		var full, ids []string
 		redacted := false
 		walkStrings(f, 0, func(s string) {
-			full = append(full, fullKeyRE.FindAllString(s, -1)...)
-			ids = append(ids, redactedIDRE.FindAllString(s, -1)...)
-			if redactedKeyRE.MatchString(s) {
+			full = append(full, fullKeyRE().FindAllString(s, -1)...)
+			ids = append(ids, redactedIDRE().FindAllString(s, -1)...)
+			if redactedKeyRE().MatchString(s) {
 				redacted = true
 			}
 		})

@@ -56,7 +56,7 @@ const (
 	imdsCredsPath = "/latest/meta-data/iam/security-credentials/"
 )
 
-var iamRoleName = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+var iamRoleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`) })
 
 func (s *IMDSServer) now() time.Time {
 	if s.Now != nil {
@@ -66,7 +66,7 @@ func (s *IMDSServer) now() time.Time {
 }
 
 func (s *IMDSServer) role() string {
-	if iamRoleName.MatchString(s.Role) {
+	if iamRoleName().MatchString(s.Role) {
 		return s.Role
 	}
 	return "keywarden"

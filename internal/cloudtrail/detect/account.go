@@ -3,6 +3,7 @@ package detect
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
@@ -24,9 +25,11 @@ func accountOf(v string) string {
 	return parts[4]
 }
 
-var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+// accountRE is compiled on first use, not at start: every command (the
+// pre-commit hook's scan among them) would otherwise pay for it.
+var accountRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{12}$`) })
 
-func isAccountID(s string) bool { return accountRE.MatchString(s) }
+func isAccountID(s string) bool { return accountRE().MatchString(s) }
 
 // otherAccount reports whether v names everyone ("*") or an account other
 // than own. A value that names no account (a bucket ARN, an alias) is not

@@ -244,7 +244,7 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 	if e.opts.Lineage && cloudtrail.MintedKeyPath(r.EventName) != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
 		w.observeDerived(r)
 	}
-	if learners[r.EventName] != nil && r.ErrorCode == "" {
+	if learners()[r.EventName] != nil && r.ErrorCode == "" {
 		w.facts.learn(r)
 		w.factsFull = w.factsFull || len(w.facts) >= maxFacts
 	}

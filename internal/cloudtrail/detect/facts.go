@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 )
@@ -71,14 +72,6 @@ type learner struct {
 
 func eventName(r *cloudtrail.Record) (string, bool) { return r.EventName, true }
 
-var (
-	adminPolicyARN = regexp.MustCompile(`:policy/(AdministratorAccess|IAMFullAccess)$`)
-	policyArn      = mustGetter("requestParameters.policyArn")
-	policyDocument = mustGetter("requestParameters.policyDocument")
-	roleNameField  = mustGetter("requestParameters.roleName")
-	targetKeyID    = mustGetter("requestParameters.targetKeyId")
-)
-
 // firstValue is a field's first value ("" for none).
 func firstValue(g *fieldGetter, r *cloudtrail.Record) string {
 	var out string
@@ -86,8 +79,15 @@ func firstValue(g *fieldGetter, r *cloudtrail.Record) string {
 	return out
 }
 
-// learners, by the event name they read.
-var learners = func() map[string][]learner {
+// learners, by the event name they read. They are built on first use,
+// not at start: every command (the pre-commit hook's scan among them)
+// would otherwise pay for them.
+var learners = sync.OnceValue(func() map[string][]learner {
+	adminPolicyARN := regexp.MustCompile(`:policy/(AdministratorAccess|IAMFullAccess)$`)
+	policyArn := mustGetter("requestParameters.policyArn")
+	policyDocument := mustGetter("requestParameters.policyDocument")
+	roleNameField := mustGetter("requestParameters.roleName")
+	targetKeyID := mustGetter("requestParameters.targetKeyId")
 	m := map[string][]learner{}
 	add := func(kind string, names []string, fields []string, norm func(string) string,
 		how func(*cloudtrail.Record) (string, bool), value func(*cloudtrail.Record) string) {
@@ -145,11 +145,11 @@ var learners = func() map[string][]learner {
 	add(factKeyAlias, []string{"CreateAlias", "UpdateAlias"}, []string{"requestParameters.aliasName"}, keyRef, nil,
 		func(r *cloudtrail.Record) string { return keyRef(firstValue(targetKeyID, r)) })
 	return m
-}()
+})
 
 // learn records the facts a successful event teaches.
 func (f facts) learn(r *cloudtrail.Record) {
-	for _, l := range learners[r.EventName] {
+	for _, l := range learners()[r.EventName] {
 		how, ok := l.how(r)
 		if !ok {
 			continue
@@ -215,7 +215,9 @@ func subjectRef(kind, field, v string) string {
 
 // adminName: role and profile names that say administrator. When the
 // logs do not show the role's policies, the name is all there is.
-var adminName = regexp.MustCompile(`(?i)admin|poweruser|fullaccess|superuser|break-?glass|OrganizationAccountAccessRole`)
+var adminName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)admin|poweruser|fullaccess|superuser|break-?glass|OrganizationAccountAccessRole`)
+})
 
 // judge says whether a fact-kind finding about subject counts, and why.
 func (f facts) judge(kind, subject string) (string, bool) {
@@ -252,7 +254,7 @@ func (f facts) judgeRole(subject string) (string, bool) {
 		if how, ok := f[factKey{factAdminRole, subject}]; ok {
 			return fmt.Sprintf("group %s was made an administrators group in these logs (%s)", group, how), true
 		}
-		if adminName.MatchString(group) {
+		if adminName().MatchString(group) {
 			return fmt.Sprintf("group %s is named like an administrators group (its policies are not in these logs: the name decides)", group), true
 		}
 		return "", false
@@ -263,7 +265,7 @@ func (f facts) judgeRole(subject string) (string, bool) {
 	if isProfile {
 		r, ok := f[factKey{factProfileRole, name}]
 		if !ok {
-			if adminName.MatchString(name) {
+			if adminName().MatchString(name) {
 				return fmt.Sprintf("instance profile %s is named like an administrator's (its role and policies are not in these logs: the name decides)", name), true
 			}
 			return "", false
@@ -273,7 +275,7 @@ func (f facts) judgeRole(subject string) (string, bool) {
 	if how, ok := f[factKey{factAdminRole, "role:" + role}]; ok {
 		return fmt.Sprintf("%srole %s was made an administrator in these logs (%s)", via, role, how), true
 	}
-	if adminName.MatchString(role) {
+	if adminName().MatchString(role) {
 		return fmt.Sprintf("%srole %s is named like an administrator's (its policies are not in these logs: the name decides)", via, role), true
 	}
 	return "", false

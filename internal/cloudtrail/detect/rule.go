@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/report"
@@ -134,8 +135,8 @@ type Rule struct {
 }
 
 var (
-	idRE     = regexp.MustCompile(`^ct-[a-z0-9]+(-[a-z0-9]+)*$`)
-	attackRE = regexp.MustCompile(`^T\d{4}(\.\d{3})?$`)
+	idRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ct-[a-z0-9]+(-[a-z0-9]+)*$`) })
+	attackRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^T\d{4}(\.\d{3})?$`) })
 )
 
 // Builtin returns the embedded rules, validated. It panics if the
@@ -191,7 +192,7 @@ func Combine(base, extra []*Rule) ([]*Rule, error) {
 }
 
 func (r *Rule) validate() error {
-	if !idRE.MatchString(r.ID) {
+	if !idRE().MatchString(r.ID) {
 		return fmt.Errorf("id %q must look like ct-word-word", r.ID)
 	}
 	sev, err := report.ParseSeverity(r.SeverityName)
@@ -199,7 +200,7 @@ func (r *Rule) validate() error {
 		return fmt.Errorf("severity %q", r.SeverityName)
 	}
 	r.Severity = sev
-	if !attackRE.MatchString(r.Attack) || r.AttackName == "" || r.Tactic == "" {
+	if !attackRE().MatchString(r.Attack) || r.AttackName == "" || r.Tactic == "" {
 		return fmt.Errorf("needs attack (Txxxx[.yyy]), attack_name and tactic")
 	}
 	if r.Title == "" || strings.TrimSpace(r.Description) == "" || strings.TrimSpace(r.FalsePositives) == "" || len(r.References) == 0 {
