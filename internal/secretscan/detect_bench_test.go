@@ -126,3 +126,23 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanBenchTree scans bench/scan.sh's planted tree (or the tree
+// named by $KEYWARDEN_BENCH_TREE) as `keywarden scan DIR` does; it is
+// skipped when the tree is absent. Profile it with -cpuprofile.
+func BenchmarkScanBenchTree(b *testing.B) {
+	dir := os.Getenv("KEYWARDEN_BENCH_TREE")
+	if dir == "" {
+		dir = "/tmp/keywarden-bench/tree"
+	}
+	if _, err := os.Stat(dir); err != nil {
+		b.Skipf("no benchmark tree at %s (run bench/scan.sh)", dir)
+	}
+	for b.Loop() {
+		s := &Sources{Detector: New(Options{})}
+		if err := s.ScanPaths(context.Background(), []string{dir}, func(Origin, []Match) {}); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(s.Stats.Bytes.Load())
+	}
+}

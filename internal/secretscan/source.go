@@ -363,29 +363,34 @@ func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink
 		}
 		return buf
 	}
-	f, err := os.Open(p)
+	f, size, regular, err := openJob(j)
 	if err != nil {
+		if !j.explicit && isSymlinkErr(err) {
+			// Replaced by a symbolic link since the walk read its directory.
+			s.skip(p, false, SkipSymlink)
+			return buf
+		}
 		warn(err)
 		return buf
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		warn(err)
-		return buf
-	}
-	if st.Size() > s.MaxFileSize {
+	if size > s.MaxFileSize {
 		s.skip(p, j.explicit, SkipTooLarge)
 		return buf
 	}
-	if !st.Mode().IsRegular() || st.Size() > s.wholeFileMax {
+	if !regular && !j.explicit {
+		// Replaced by a FIFO or a device since the walk read its directory.
+		s.skip(p, false, SkipSpecial)
+		return buf
+	}
+	if !regular || size > s.wholeFileMax {
 		if err := s.scanFileStream(ctx, j, f, emit); err != nil {
 			warn(fmt.Errorf("%s: %w", p, err))
 		}
 		return buf
 	}
 	// Read up to one byte past the stat size to notice a growing file.
-	want := int(st.Size()) + 1
+	want := int(size) + 1
 	if cap(buf) < want {
 		buf = make([]byte, want+want/4)
 	}
@@ -400,6 +405,34 @@ func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink
 	}
 	s.scanItem(Origin{Path: p}, buf[:n], j.explicit, emit)
 	return buf
+}
+
+// openJob opens a file to scan and returns its size and whether it is a
+// regular file. A file met in a walk is opened with bare system calls
+// (openWalked); one named on the command line, which may be a named pipe or
+// a device, with os.Open.
+func openJob(j fileJob) (f io.ReadCloser, size int64, regular bool, err error) {
+	if !j.explicit {
+		wf, err := openWalked(j.path)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if size, regular, err = wf.stat(); err != nil {
+			wf.Close()
+			return nil, 0, false, err
+		}
+		return wf, size, regular, nil
+	}
+	of, err := os.Open(j.path)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	st, err := of.Stat()
+	if err != nil {
+		of.Close()
+		return nil, 0, false, err
+	}
+	return of, st.Size(), st.Mode().IsRegular(), nil
 }
 
 // scanItem scans one item held in memory that is not an archive: a file,
