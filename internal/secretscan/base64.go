@@ -195,8 +195,9 @@ func (s *scan) wrappedBase64(a, b int) [][2]int {
 	if w < minWrapWidth || w%4 != 0 || b >= len(data) || data[b] != '\n' && data[b] != '\r' {
 		return nil
 	}
-	segs := [][2]int{{a, b}}
-	total := w
+	// The spans go in a slice kept for the next block: a PEM bundle or a
+	// base64-encoded test binary has thousands of lines.
+	segs := append(s.segs[:0], [2]int{a, b})
 	for p := b; ; {
 		if p < len(data) && data[p] == '\r' {
 			p++
@@ -222,12 +223,12 @@ func (s *scan) wrappedBase64(a, b int) [][2]int {
 		}
 		segs = append(segs, [2]int{q, pe})
 		s.work += pe - p
-		total += pe - q
 		if e-q < w || pe > e {
 			break // the last line
 		}
 		p = pe
 	}
+	s.segs = segs
 	if len(segs) < 2 {
 		return nil
 	}
@@ -243,11 +244,18 @@ func (s *scan) wrappedRun(segs [][2]int) {
 	if segs[len(segs)-1][1]-segs[0][0] > maxBase64Run+maxBase64Run/8 {
 		return
 	}
-	var joined []byte
+	if s.depth >= maxDecodeDepth {
+		return
+	}
+	n := 0
+	for _, sg := range segs {
+		n += sg[1] - sg[0]
+	}
+	joined := make([]byte, 0, n)
 	for _, sg := range segs {
 		joined = append(joined, s.data[sg[0]:sg[1]]...)
 	}
-	if !mixedCase(joined) || !hasProbe(joined) || s.depth >= maxDecodeDepth {
+	if !mixedCase(joined) || !hasProbe(joined) {
 		return
 	}
 	dec := decodeBase64(joined)

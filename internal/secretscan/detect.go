@@ -269,6 +269,8 @@ type scan struct {
 	idsUnsorted bool
 	// bedrock holds the Bedrock API keys found (bedrock.go).
 	bedrock []bedrockHit
+	// segs is wrappedBase64's slice, reused from one block to the next.
+	segs [][2]int
 }
 
 type idHit struct {
