@@ -198,20 +198,44 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 	}
 	warn := s.warn
 
-	jobs := make(chan fileJob, 256)
+	// The walk hands files to the workers in batches: one channel send per
+	// file woke the walk (and a thread for it) once per file read.
+	jobs := make(chan []fileJob, 16)
 	var wg sync.WaitGroup
 	for w := 0; w < s.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf []byte
-			for j := range jobs {
-				if ctx.Err() != nil {
-					continue
+			for batch := range jobs {
+				for _, j := range batch {
+					if ctx.Err() != nil {
+						break
+					}
+					buf = s.scanFile(ctx, j, buf, emit, warn)
 				}
-				buf = s.scanFile(ctx, j, buf, emit, warn)
 			}
 		}()
+	}
+	var batch []fileJob
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		select {
+		case jobs <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		batch = make([]fileJob, 0, walkBatch)
+		return nil
+	}
+	queue := func(j fileJob) error {
+		batch = append(batch, j)
+		if len(batch) < walkBatch {
+			return nil
+		}
+		return flush()
 	}
 
 	var walkErr error
@@ -227,7 +251,9 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 		if !st.IsDir() {
 			// Named explicitly: read whatever it is (a named pipe, a
 			// device, /dev/stdin), and say so if it is skipped.
-			jobs <- fileJob{path: root, explicit: true}
+			if queue(fileJob{path: root, explicit: true}) != nil {
+				break
+			}
 			continue
 		}
 		dirs := map[string]*ignoreDir{}
@@ -289,17 +315,13 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 				s.skip(p, false, r)
 				return nil
 			}
-			select {
-			case jobs <- fileJob{path: p}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
+			return queue(fileJob{path: p})
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			walkErr = err
 		}
 	}
+	_ = flush() // cancelled: ctx.Err() is returned below
 	close(jobs)
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -337,6 +359,9 @@ func (s *Sources) skipInWalk(rel, name string, isDir bool, parent *ignoreDir) (S
 	}
 	return 0, false
 }
+
+// walkBatch is how many files the walk queues for a worker at once.
+const walkBatch = 32
 
 // fileJob is a file to scan; explicit when named on the command line.
 type fileJob struct {
