@@ -388,34 +388,32 @@ func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink
 		}
 		return buf
 	}
-	f, size, regular, err := openJob(j)
+	if !j.explicit {
+		return s.scanWalked(ctx, j, buf, emit, warn)
+	}
+	f, err := os.Open(p)
 	if err != nil {
-		if !j.explicit && isSymlinkErr(err) {
-			// Replaced by a symbolic link since the walk read its directory.
-			s.skip(p, false, SkipSymlink)
-			return buf
-		}
 		warn(err)
 		return buf
 	}
 	defer f.Close()
-	if size > s.MaxFileSize {
+	st, err := f.Stat()
+	if err != nil {
+		warn(err)
+		return buf
+	}
+	if st.Size() > s.MaxFileSize {
 		s.skip(p, j.explicit, SkipTooLarge)
 		return buf
 	}
-	if !regular && !j.explicit {
-		// Replaced by a FIFO or a device since the walk read its directory.
-		s.skip(p, false, SkipSpecial)
-		return buf
-	}
-	if !regular || size > s.wholeFileMax {
+	if !st.Mode().IsRegular() || st.Size() > s.wholeFileMax {
 		if err := s.scanFileStream(ctx, j, f, emit); err != nil {
 			warn(fmt.Errorf("%s: %w", p, err))
 		}
 		return buf
 	}
 	// Read up to one byte past the stat size to notice a growing file.
-	want := int(size) + 1
+	want := int(st.Size()) + 1
 	if cap(buf) < want {
 		buf = make([]byte, want+want/4)
 	}
@@ -432,32 +430,119 @@ func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink
 	return buf
 }
 
-// openJob opens a file to scan and returns its size and whether it is a
-// regular file. A file met in a walk is opened with bare system calls
-// (openWalked); one named on the command line, which may be a named pipe or
-// a device, with os.Open.
-func openJob(j fileJob) (f io.ReadCloser, size int64, regular bool, err error) {
-	if !j.explicit {
-		wf, err := openWalked(j.path)
+// minWalkBuf is the smallest buffer a worker reads walked files into; it
+// grows to the largest file read whole. firstRead is how much of a file
+// is read before its size is asked.
+const (
+	minWalkBuf = 64 << 10
+	firstRead  = 256 << 10
+)
+
+// scanWalked reads a file met in a walk (opened with bare system calls,
+// openWalked) and scans it. It does not ask the file's size first: most
+// files fit in the buffer kept from the files before, and reading to the
+// end says how long they are. Only a file that fills the buffer is stat'ed
+// (is it too large, to be streamed, or to be read into a larger buffer?),
+// and one that reads as empty or fails (is it still a regular file, or has
+// a FIFO or a device replaced it since its directory was read?).
+func (s *Sources) scanWalked(ctx context.Context, j fileJob, buf []byte, emit Sink, warn func(error)) []byte {
+	p := j.path
+	f, err := openWalked(p)
+	if err != nil {
+		if isSymlinkErr(err) {
+			// Replaced by a symbolic link since the walk read its directory.
+			s.skip(p, false, SkipSymlink)
+			return buf
+		}
+		warn(err)
+		return buf
+	}
+	defer f.Close()
+	if cap(buf) < minWalkBuf {
+		buf = make([]byte, minWalkBuf)
+	}
+	// The first reads stop at firstRead bytes, and at the limits, to stat
+	// a large file before reading much of it: it may be too large, or
+	// long enough to be streamed.
+	limit := s.MaxFileSize + 1
+	buf = buf[:min(int64(cap(buf)), firstRead, s.wholeFileMax+1, limit)]
+	statted := false
+	// special stats f, once, and says whether it is no longer a regular
+	// file (counted as such) or cannot be stat'ed (said).
+	special := func() (size int64, done bool) {
+		statted = true
+		size, regular, err := f.stat()
 		if err != nil {
-			return nil, 0, false, err
+			warn(err)
+			return 0, true
 		}
-		if size, regular, err = wf.stat(); err != nil {
-			wf.Close()
-			return nil, 0, false, err
+		if !regular {
+			s.skip(p, false, SkipSpecial)
+			return 0, true
 		}
-		return wf, size, regular, nil
+		return size, false
 	}
-	of, err := os.Open(j.path)
-	if err != nil {
-		return nil, 0, false, err
+	n := 0
+	for {
+		if n == len(buf) {
+			if int64(n) > s.MaxFileSize {
+				s.skip(p, false, SkipTooLarge)
+				return buf
+			}
+			want := n + 1
+			if !statted {
+				size, done := special()
+				if done {
+					return buf
+				}
+				if size > s.MaxFileSize {
+					s.skip(p, false, SkipTooLarge)
+					return buf
+				}
+				if size > s.wholeFileMax {
+					// Stream it, from the bytes read already on.
+					if err := s.scanFileStream(ctx, j, io.MultiReader(bytes.NewReader(buf[:n]), f), emit); err != nil {
+						warn(fmt.Errorf("%s: %w", p, err))
+					}
+					return buf
+				}
+				// Up to one byte past the stat size, to notice a growing
+				// file.
+				want = max(want, int(size)+1)
+			}
+			if cap(buf) < want {
+				grown := make([]byte, want+want/4)
+				copy(grown, buf[:n])
+				buf = grown
+			}
+			buf = buf[:min(int64(cap(buf)), limit)]
+		}
+		r, err := f.Read(buf[n:])
+		n += r
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !statted {
+				if _, done := special(); done {
+					return buf
+				}
+			}
+			warn(fmt.Errorf("%s: %w", p, err))
+			return buf
+		}
 	}
-	st, err := of.Stat()
-	if err != nil {
-		of.Close()
-		return nil, 0, false, err
+	if n == 0 && !statted {
+		if _, done := special(); done {
+			return buf
+		}
 	}
-	return of, st.Size(), st.Mode().IsRegular(), nil
+	if int64(n) > s.MaxFileSize {
+		s.skip(p, false, SkipTooLarge)
+		return buf
+	}
+	s.scanItem(Origin{Path: p}, buf[:n], false, emit)
+	return buf
 }
 
 // scanItem scans one item held in memory that is not an archive: a file,
