@@ -79,19 +79,25 @@ func hasProbe(run []byte) bool {
 // mixedCase reports whether run holds both an upper-case and a
 // lower-case letter.
 func mixedCase(run []byte) bool {
-	var up, low bool
+	up, low := letterCases(run, false, false)
+	return up && low
+}
+
+// letterCases adds to up and low whether run holds an upper-case and a
+// lower-case letter; it stops reading once both are true.
+func letterCases(run []byte, up, low bool) (bool, bool) {
 	for _, c := range run {
+		if up && low {
+			break
+		}
 		switch {
 		case c >= 'A' && c <= 'Z':
 			up = true
 		case c >= 'a' && c <= 'z':
 			low = true
 		}
-		if up && low {
-			return true
-		}
 	}
-	return false
+	return up, low
 }
 
 // alignedForms returns, for each of the three byte alignments, the
@@ -247,6 +253,11 @@ func (s *scan) wrappedRun(segs [][2]int) {
 	if s.depth >= maxDecodeDepth {
 		return
 	}
+	// The prefilter reads the lines where they are: nearly every block
+	// (certificates, encoded test data) stops here, unjoined.
+	if !s.linesMixedCase(segs) || !s.linesHaveProbe(segs) {
+		return
+	}
 	n := 0
 	for _, sg := range segs {
 		n += sg[1] - sg[0]
@@ -254,9 +265,6 @@ func (s *scan) wrappedRun(segs [][2]int) {
 	joined := make([]byte, 0, n)
 	for _, sg := range segs {
 		joined = append(joined, s.data[sg[0]:sg[1]]...)
-	}
-	if !mixedCase(joined) || !hasProbe(joined) {
-		return
 	}
 	dec := decodeBase64(joined)
 	if dec == nil || !isText(dec) {
@@ -277,6 +285,51 @@ func (s *scan) wrappedRun(segs [][2]int) {
 		return min(segs[j][0]+i-first[j], segs[len(segs)-1][1])
 	}
 	s.decodedText(segs[0][0], segs[len(segs)-1][1], dec, at)
+}
+
+// linesMixedCase is mixedCase of the lines segs joined.
+func (s *scan) linesMixedCase(segs [][2]int) bool {
+	var up, low bool
+	for _, sg := range segs {
+		if up, low = letterCases(s.data[sg[0]:sg[1]], up, low); up && low {
+			return true
+		}
+	}
+	return false
+}
+
+// maxProbe is the length of the longest of base64Probes.
+var maxProbe = func() int {
+	n := 0
+	for _, p := range base64Probes {
+		n = max(n, len(p))
+	}
+	return n
+}()
+
+// linesHaveProbe is hasProbe of the lines segs joined, without joining
+// them: a probe is in a line, or across the end of the text before it
+// (carry, its last maxProbe-1 bytes) and the line's start.
+func (s *scan) linesHaveProbe(segs [][2]int) bool {
+	var edge [64]byte
+	k := maxProbe - 1
+	carry := 0 // the carried bytes, at the start of edge
+	for _, sg := range segs {
+		line := s.data[sg[0]:sg[1]]
+		if hasProbe(line) {
+			return true
+		}
+		e := append(edge[:carry], line[:min(len(line), k)]...)
+		if hasProbe(e) {
+			return true
+		}
+		if len(line) >= k {
+			carry = copy(edge[:], line[len(line)-k:])
+		} else {
+			carry = copy(edge[:], e[max(0, len(e)-k):])
+		}
+	}
+	return false
 }
 
 // findEncodedIDs finds the base64 values too short for findValues (which
