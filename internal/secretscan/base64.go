@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/awskey"
@@ -201,8 +202,14 @@ func (s *scan) wrappedBase64(a, b int) [][2]int {
 	if w < minWrapWidth || w%4 != 0 || b >= len(data) || data[b] != '\n' && data[b] != '\r' {
 		return nil
 	}
-	// The spans go in a slice kept for the next block: a PEM bundle or a
-	// base64-encoded test binary has thousands of lines.
+	// The spans go in a slice kept for the next block, and the next
+	// file's: a PEM bundle or a base64-encoded test binary has thousands
+	// of lines.
+	if s.segs == nil {
+		if p, ok := segsPool.Get().(*[][2]int); ok {
+			s.segs = *p
+		}
+	}
 	segs := append(s.segs[:0], [2]int{a, b})
 	for p := b; ; {
 		if p < len(data) && data[p] == '\r' {
@@ -240,6 +247,9 @@ func (s *scan) wrappedBase64(a, b int) [][2]int {
 	}
 	return segs
 }
+
+// segsPool keeps wrappedBase64's slices from one Find to the next.
+var segsPool sync.Pool
 
 // wrappedRun decodes a block of wrapped base64 (the spans of its lines)
 // and scans the text it holds. A block longer than maxBase64Run is a blob

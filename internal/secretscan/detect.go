@@ -199,6 +199,9 @@ func (d *Detector) find(data []byte) ([]Match, int) {
 	s.d = d
 	s.data = data
 	ms := s.run()
+	if segs := s.segs; segs != nil {
+		segsPool.Put(&segs)
+	}
 	return ms, s.work
 }
 
