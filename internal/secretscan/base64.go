@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/keywarden/keywarden/internal/awskey"
@@ -79,19 +80,25 @@ func hasProbe(run []byte) bool {
 // mixedCase reports whether run holds both an upper-case and a
 // lower-case letter.
 func mixedCase(run []byte) bool {
-	var up, low bool
+	up, low := letterCases(run, false, false)
+	return up && low
+}
+
+// letterCases adds to up and low whether run holds an upper-case and a
+// lower-case letter; it stops reading once both are true.
+func letterCases(run []byte, up, low bool) (bool, bool) {
 	for _, c := range run {
+		if up && low {
+			break
+		}
 		switch {
 		case c >= 'A' && c <= 'Z':
 			up = true
 		case c >= 'a' && c <= 'z':
 			low = true
 		}
-		if up && low {
-			return true
-		}
 	}
-	return false
+	return up, low
 }
 
 // alignedForms returns, for each of the three byte alignments, the
@@ -195,8 +202,15 @@ func (s *scan) wrappedBase64(a, b int) [][2]int {
 	if w < minWrapWidth || w%4 != 0 || b >= len(data) || data[b] != '\n' && data[b] != '\r' {
 		return nil
 	}
-	segs := [][2]int{{a, b}}
-	total := w
+	// The spans go in a slice kept for the next block, and the next
+	// file's: a PEM bundle or a base64-encoded test binary has thousands
+	// of lines.
+	if s.segs == nil {
+		if p, ok := segsPool.Get().(*[][2]int); ok {
+			s.segs = *p
+		}
+	}
+	segs := append(s.segs[:0], [2]int{a, b})
 	for p := b; ; {
 		if p < len(data) && data[p] == '\r' {
 			p++
@@ -222,17 +236,20 @@ func (s *scan) wrappedBase64(a, b int) [][2]int {
 		}
 		segs = append(segs, [2]int{q, pe})
 		s.work += pe - p
-		total += pe - q
 		if e-q < w || pe > e {
 			break // the last line
 		}
 		p = pe
 	}
+	s.segs = segs
 	if len(segs) < 2 {
 		return nil
 	}
 	return segs
 }
+
+// segsPool keeps wrappedBase64's slices from one Find to the next.
+var segsPool sync.Pool
 
 // wrappedRun decodes a block of wrapped base64 (the spans of its lines)
 // and scans the text it holds. A block longer than maxBase64Run is a blob
@@ -243,12 +260,21 @@ func (s *scan) wrappedRun(segs [][2]int) {
 	if segs[len(segs)-1][1]-segs[0][0] > maxBase64Run+maxBase64Run/8 {
 		return
 	}
-	var joined []byte
+	if s.depth >= maxDecodeDepth {
+		return
+	}
+	// The prefilter reads the lines where they are: nearly every block
+	// (certificates, encoded test data) stops here, unjoined.
+	if !s.linesMixedCase(segs) || !s.linesHaveProbe(segs) {
+		return
+	}
+	n := 0
+	for _, sg := range segs {
+		n += sg[1] - sg[0]
+	}
+	joined := make([]byte, 0, n)
 	for _, sg := range segs {
 		joined = append(joined, s.data[sg[0]:sg[1]]...)
-	}
-	if !mixedCase(joined) || !hasProbe(joined) || s.depth >= maxDecodeDepth {
-		return
 	}
 	dec := decodeBase64(joined)
 	if dec == nil || !isText(dec) {
@@ -269,6 +295,51 @@ func (s *scan) wrappedRun(segs [][2]int) {
 		return min(segs[j][0]+i-first[j], segs[len(segs)-1][1])
 	}
 	s.decodedText(segs[0][0], segs[len(segs)-1][1], dec, at)
+}
+
+// linesMixedCase is mixedCase of the lines segs joined.
+func (s *scan) linesMixedCase(segs [][2]int) bool {
+	var up, low bool
+	for _, sg := range segs {
+		if up, low = letterCases(s.data[sg[0]:sg[1]], up, low); up && low {
+			return true
+		}
+	}
+	return false
+}
+
+// maxProbe is the length of the longest of base64Probes.
+var maxProbe = func() int {
+	n := 0
+	for _, p := range base64Probes {
+		n = max(n, len(p))
+	}
+	return n
+}()
+
+// linesHaveProbe is hasProbe of the lines segs joined, without joining
+// them: a probe is in a line, or across the end of the text before it
+// (carry, its last maxProbe-1 bytes) and the line's start.
+func (s *scan) linesHaveProbe(segs [][2]int) bool {
+	var edge [64]byte
+	k := maxProbe - 1
+	carry := 0 // the carried bytes, at the start of edge
+	for _, sg := range segs {
+		line := s.data[sg[0]:sg[1]]
+		if hasProbe(line) {
+			return true
+		}
+		e := append(edge[:carry], line[:min(len(line), k)]...)
+		if hasProbe(e) {
+			return true
+		}
+		if len(line) >= k {
+			carry = copy(edge[:], line[len(line)-k:])
+		} else {
+			carry = copy(edge[:], e[max(0, len(e)-k):])
+		}
+	}
+	return false
 }
 
 // findEncodedIDs finds the base64 values too short for findValues (which

@@ -200,3 +200,78 @@ func TestWrappedBase64Blob(t *testing.T) {
 		t.Errorf("%.1f bytes examined per byte of the block: it is read again from its lines", perByte)
 	}
 }
+
+// linesOf cuts data into lines of the given widths, each followed by a
+// newline, as wrapped base64 is laid out, and returns the text and the
+// spans of the lines.
+func linesOf(data []byte, widths []byte) ([]byte, [][2]int) {
+	var text []byte
+	var segs [][2]int
+	for i := 0; len(data) > 0; i++ {
+		w := 1
+		if len(widths) > 0 {
+			w = max(1, int(widths[i%len(widths)]))
+		}
+		w = min(w, len(data))
+		segs = append(segs, [2]int{len(text), len(text) + w})
+		text = append(append(text, data[:w]...), '\n')
+		data = data[w:]
+	}
+	return text, segs
+}
+
+// The wrapped-base64 prefilter reads the lines in place: it must say what
+// the same tests say of the lines joined, whatever the lines' widths, a
+// probe inside a line, across two lines or over several short ones.
+func TestWrappedPrefilterInPlace(t *testing.T) {
+	if 2*maxProbe > 64 {
+		t.Fatalf("maxProbe %d: linesHaveProbe's edge buffer is too small", maxProbe)
+	}
+	probe := string(base64Probes[0])
+	long := string(base64Probes[len(base64Probes)-1])
+	filler := strings.Repeat("xyz0", 20)
+	for _, tc := range []struct {
+		name   string
+		text   string
+		widths []byte
+		want   bool
+	}{
+		{"inside a line", filler + probe + filler, []byte{40}, true},
+		{"across two lines", filler[:38] + probe + filler, []byte{40}, true},
+		{"over several short lines", filler[:38] + long + filler, []byte{40, 1, 1, 1, 40}, true},
+		{"one character a line", filler + long, []byte{1}, true},
+		{"none", filler + filler, []byte{40, 3}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkPrefilterInPlace(t, []byte(tc.text), tc.widths)
+			text, segs := linesOf([]byte(tc.text), tc.widths)
+			s := scan{data: text}
+			if got := s.linesHaveProbe(segs); got != tc.want {
+				t.Errorf("linesHaveProbe = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func checkPrefilterInPlace(t *testing.T, data, widths []byte) {
+	t.Helper()
+	text, segs := linesOf(data, widths)
+	s := scan{data: text}
+	if got, want := s.linesHaveProbe(segs), hasProbe(data); got != want {
+		t.Errorf("linesHaveProbe = %v, hasProbe of the joined lines = %v (%q, widths %v)", got, want, data, widths)
+	}
+	if got, want := s.linesMixedCase(segs), mixedCase(data); got != want {
+		t.Errorf("linesMixedCase = %v, mixedCase of the joined lines = %v (%q, widths %v)", got, want, data, widths)
+	}
+}
+
+func FuzzWrappedPrefilterInPlace(f *testing.F) {
+	f.Add([]byte("xyz0"+string(base64Probes[3])+"abc"), []byte{5, 1, 2})
+	f.Add([]byte(strings.Repeat("QUtJQ", 9)), []byte{1})
+	f.Fuzz(func(t *testing.T, data, widths []byte) {
+		if len(data) > 1<<12 {
+			return
+		}
+		checkPrefilterInPlace(t, data, widths)
+	})
+}

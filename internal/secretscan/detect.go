@@ -199,6 +199,9 @@ func (d *Detector) find(data []byte) ([]Match, int) {
 	s.d = d
 	s.data = data
 	ms := s.run()
+	if segs := s.segs; segs != nil {
+		segsPool.Put(&segs)
+	}
 	return ms, s.work
 }
 
@@ -269,6 +272,8 @@ type scan struct {
 	idsUnsorted bool
 	// bedrock holds the Bedrock API keys found (bedrock.go).
 	bedrock []bedrockHit
+	// segs is wrappedBase64's slice, reused from one block to the next.
+	segs [][2]int
 }
 
 type idHit struct {

@@ -126,3 +126,66 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanBenchTree scans bench/scan.sh's planted tree (or the tree
+// named by $KEYWARDEN_BENCH_TREE) as `keywarden scan DIR` does; it is
+// skipped when the tree is absent. Profile it with -cpuprofile.
+func BenchmarkScanBenchTree(b *testing.B) {
+	dir := benchTree(b)
+	cpu0 := processCPU(b)
+	for b.Loop() {
+		s := &Sources{Detector: New(Options{})}
+		if err := s.ScanPaths(context.Background(), []string{dir}, func(Origin, []Match) {}); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(s.Stats.Bytes.Load())
+	}
+	// CPU time (user and system) says more than wall time on a shared
+	// machine.
+	b.ReportMetric(float64((processCPU(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+// BenchmarkFindBenchTree runs the detector alone over the text files of
+// bench/scan.sh's tree, held in memory (skipped when the tree is absent).
+func BenchmarkFindBenchTree(b *testing.B) {
+	dir := benchTree(b)
+	var files [][]byte
+	total := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || len(data) > DefaultMaxFileSize || isBinary(data) {
+			return err
+		}
+		files = append(files, data)
+		total += len(data)
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := New(Options{})
+	b.SetBytes(int64(total))
+	cpu0 := processCPU(b)
+	for b.Loop() {
+		for _, f := range files {
+			d.Find(f)
+		}
+	}
+	b.ReportMetric(float64((processCPU(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
+// benchTree is bench/scan.sh's planted tree, or the tree named by
+// $KEYWARDEN_BENCH_TREE; the benchmark is skipped when it is absent.
+func benchTree(b *testing.B) string {
+	dir := os.Getenv("KEYWARDEN_BENCH_TREE")
+	if dir == "" {
+		dir = "/tmp/keywarden-bench/tree"
+	}
+	if _, err := os.Stat(dir); err != nil {
+		b.Skipf("no benchmark tree at %s (run bench/scan.sh)", dir)
+	}
+	return dir
+}

@@ -198,20 +198,44 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 	}
 	warn := s.warn
 
-	jobs := make(chan fileJob, 256)
+	// The walk hands files to the workers in batches: one channel send per
+	// file woke the walk (and a thread for it) once per file read.
+	jobs := make(chan []fileJob, 16)
 	var wg sync.WaitGroup
 	for w := 0; w < s.Workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf []byte
-			for j := range jobs {
-				if ctx.Err() != nil {
-					continue
+			for batch := range jobs {
+				for _, j := range batch {
+					if ctx.Err() != nil {
+						break
+					}
+					buf = s.scanFile(ctx, j, buf, emit, warn)
 				}
-				buf = s.scanFile(ctx, j, buf, emit, warn)
 			}
 		}()
+	}
+	var batch []fileJob
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		select {
+		case jobs <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		batch = make([]fileJob, 0, walkBatch)
+		return nil
+	}
+	queue := func(j fileJob) error {
+		batch = append(batch, j)
+		if len(batch) < walkBatch {
+			return nil
+		}
+		return flush()
 	}
 
 	var walkErr error
@@ -227,7 +251,9 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 		if !st.IsDir() {
 			// Named explicitly: read whatever it is (a named pipe, a
 			// device, /dev/stdin), and say so if it is skipped.
-			jobs <- fileJob{path: root, explicit: true}
+			if queue(fileJob{path: root, explicit: true}) != nil {
+				break
+			}
 			continue
 		}
 		dirs := map[string]*ignoreDir{}
@@ -289,17 +315,13 @@ func (s *Sources) ScanPaths(ctx context.Context, paths []string, sink Sink) erro
 				s.skip(p, false, r)
 				return nil
 			}
-			select {
-			case jobs <- fileJob{path: p}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
+			return queue(fileJob{path: p})
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			walkErr = err
 		}
 	}
+	_ = flush() // cancelled: ctx.Err() is returned below
 	close(jobs)
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -338,6 +360,9 @@ func (s *Sources) skipInWalk(rel, name string, isDir bool, parent *ignoreDir) (S
 	return 0, false
 }
 
+// walkBatch is how many files the walk queues for a worker at once.
+const walkBatch = 32
+
 // fileJob is a file to scan; explicit when named on the command line.
 type fileJob struct {
 	path     string
@@ -362,6 +387,9 @@ func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink
 			warn(err)
 		}
 		return buf
+	}
+	if !j.explicit {
+		return s.scanWalked(ctx, j, buf, emit, warn)
 	}
 	f, err := os.Open(p)
 	if err != nil {
@@ -399,6 +427,121 @@ func (s *Sources) scanFile(ctx context.Context, j fileJob, buf []byte, emit Sink
 		return buf
 	}
 	s.scanItem(Origin{Path: p}, buf[:n], j.explicit, emit)
+	return buf
+}
+
+// minWalkBuf is the smallest buffer a worker reads walked files into; it
+// grows to the largest file read whole. firstRead is how much of a file
+// is read before its size is asked.
+const (
+	minWalkBuf = 64 << 10
+	firstRead  = 256 << 10
+)
+
+// scanWalked reads a file met in a walk (opened with bare system calls,
+// openWalked) and scans it. It does not ask the file's size first: most
+// files fit in the buffer kept from the files before, and reading to the
+// end says how long they are. Only a file that fills the buffer is stat'ed
+// (is it too large, to be streamed, or to be read into a larger buffer?),
+// and one that reads as empty or fails (is it still a regular file, or has
+// a FIFO or a device replaced it since its directory was read?).
+func (s *Sources) scanWalked(ctx context.Context, j fileJob, buf []byte, emit Sink, warn func(error)) []byte {
+	p := j.path
+	f, err := openWalked(p)
+	if err != nil {
+		if isSymlinkErr(err) {
+			// Replaced by a symbolic link since the walk read its directory.
+			s.skip(p, false, SkipSymlink)
+			return buf
+		}
+		warn(err)
+		return buf
+	}
+	defer f.Close()
+	if cap(buf) < minWalkBuf {
+		buf = make([]byte, minWalkBuf)
+	}
+	// The first reads stop at firstRead bytes, and at the limits, to stat
+	// a large file before reading much of it: it may be too large, or
+	// long enough to be streamed.
+	limit := s.MaxFileSize + 1
+	buf = buf[:min(int64(cap(buf)), firstRead, s.wholeFileMax+1, limit)]
+	statted := false
+	// special stats f, once, and says whether it is no longer a regular
+	// file (counted as such) or cannot be stat'ed (said).
+	special := func() (size int64, done bool) {
+		statted = true
+		size, regular, err := f.stat()
+		if err != nil {
+			warn(err)
+			return 0, true
+		}
+		if !regular {
+			s.skip(p, false, SkipSpecial)
+			return 0, true
+		}
+		return size, false
+	}
+	n := 0
+	for {
+		if n == len(buf) {
+			if int64(n) > s.MaxFileSize {
+				s.skip(p, false, SkipTooLarge)
+				return buf
+			}
+			want := n + 1
+			if !statted {
+				size, done := special()
+				if done {
+					return buf
+				}
+				if size > s.MaxFileSize {
+					s.skip(p, false, SkipTooLarge)
+					return buf
+				}
+				if size > s.wholeFileMax {
+					// Stream it, from the bytes read already on.
+					if err := s.scanFileStream(ctx, j, io.MultiReader(bytes.NewReader(buf[:n]), f), emit); err != nil {
+						warn(fmt.Errorf("%s: %w", p, err))
+					}
+					return buf
+				}
+				// Up to one byte past the stat size, to notice a growing
+				// file.
+				want = max(want, int(size)+1)
+			}
+			if cap(buf) < want {
+				grown := make([]byte, want+want/4)
+				copy(grown, buf[:n])
+				buf = grown
+			}
+			buf = buf[:min(int64(cap(buf)), limit)]
+		}
+		r, err := f.Read(buf[n:])
+		n += r
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !statted {
+				if _, done := special(); done {
+					return buf
+				}
+			}
+			warn(fmt.Errorf("%s: %w", p, err))
+			return buf
+		}
+	}
+	if n == 0 && !statted {
+		if _, done := special(); done {
+			return buf
+		}
+	}
+	if int64(n) > s.MaxFileSize {
+		s.skip(p, false, SkipTooLarge)
+		return buf
+	}
+	s.scanItem(Origin{Path: p}, buf[:n], false, emit)
 	return buf
 }
 

@@ -146,31 +146,50 @@ func TestScanStreamClaims(t *testing.T) {
 }
 
 // Files over wholeFileMax are streamed: a pair across a window boundary
-// is found once, and the memory used is the window, not the file.
+// is found once, and the memory used is the window, not the file. A file
+// met in a walk too (read without asking its size first, it is streamed
+// from the bytes read before its size was asked on), whether it is longer
+// than a walk's first reads or not.
 func TestScanLargeFileStreamed(t *testing.T) {
-	data := streamCorpus(t, 600<<10, false, 4)
-	want := matchKeys(New(Options{}).Find(data))
-	dir := t.TempDir()
-	p := filepath.Join(dir, "big.ini")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &Sources{Detector: New(Options{}), streamWindow: 128 << 10, wholeFileMax: 64 << 10}
-	var got []Match
-	calls := 0
-	err := s.ScanPaths(context.Background(), []string{p}, func(o Origin, ms []Match) { got = append(got, ms...); calls++ })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g := matchKeys(got); !slices.Equal(g, want) {
-		t.Errorf("streamed file: %d matches, whole %d", len(g), len(want))
-	}
-	// Read whole, the file's matches would come in one call.
-	if calls < len(data)/s.window() {
-		t.Errorf("%d windows reported matches: the file was not streamed", calls)
-	}
-	if s.Stats.Files.Load() != 1 || s.Stats.Bytes.Load() != int64(len(data)) {
-		t.Errorf("stats: %d files, %d bytes", s.Stats.Files.Load(), s.Stats.Bytes.Load())
+	for _, tc := range []struct {
+		name   string
+		size   int
+		walked bool
+	}{
+		{"named", 600 << 10, false},
+		{"walked", 600 << 10, true},
+		{"walked, just over the first reads", firstRead + 40<<10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := streamCorpus(t, tc.size, false, 4)
+			want := matchKeys(New(Options{}).Find(data))
+			dir := t.TempDir()
+			p := filepath.Join(dir, "big.ini")
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			root := p
+			if tc.walked {
+				root = dir
+			}
+			s := &Sources{Detector: New(Options{}), streamWindow: 128 << 10, wholeFileMax: 64 << 10}
+			var got []Match
+			calls := 0
+			err := s.ScanPaths(context.Background(), []string{root}, func(o Origin, ms []Match) { got = append(got, ms...); calls++ })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := matchKeys(got); !slices.Equal(g, want) {
+				t.Errorf("streamed file: %d matches, whole %d", len(g), len(want))
+			}
+			// Read whole, the file's matches would come in one call.
+			if calls < len(data)/s.window() {
+				t.Errorf("%d windows reported matches: the file was not streamed", calls)
+			}
+			if s.Stats.Files.Load() != 1 || s.Stats.Bytes.Load() != int64(len(data)) {
+				t.Errorf("stats: %d files, %d bytes", s.Stats.Files.Load(), s.Stats.Bytes.Load())
+			}
+		})
 	}
 }
 
