@@ -37,6 +37,8 @@ type Family struct {
 	// buckets that may reach their threshold (empty: every row of Where).
 	Keep   string
 	Bursts []burstFilter
+	// schema is the target's layout (nil: the keywarden table).
+	schema *Schema
 }
 
 // burstFilter reduces a burst rule's rows in SQL: the Go engine counts
@@ -79,7 +81,18 @@ const keyCondition = "(starts_with(" + "COALESCE(useridentity.accesskeyid, '')" 
 // NewPlan groups rules into families and compiles the match family's
 // condition. lineage adds the calls that mint credentials (--key).
 func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
+	return NewPlanFor(nil, rules, lineage)
+}
+
+// NewPlanFor is NewPlan for a target of the schema (nil: the keywarden
+// table).
+func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) {
 	p := &Plan{}
+	defer func() {
+		for i := range p.Families {
+			p.Families[i].schema = sch
+		}
+	}()
 	var match, key, all Family
 	match.Name, key.Name, all.Name = FamilyMatch, FamilyKey, FamilyAll
 	var alts, keep []string
@@ -92,7 +105,7 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 				if len(b) == 0 {
 					continue
 				}
-				sql, wd, err := Match(r.ID, b)
+				sql, wd, err := matchIn(sch, r.ID, b)
 				if err != nil {
 					return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 				}
@@ -226,24 +239,25 @@ func (w Window) partitions(now time.Time) string {
 // SQL is the family's query over table within the window. now closes an
 // open-ended window.
 func (f Family) SQL(t Table, w Window, now time.Time) string {
-	scan := "\nFROM " + t.quoted() + "\nWHERE " + w.partitions(now) + "\n  AND " + f.Where
+	sch := f.schema
+	scan := "\nFROM " + sch.from(t) + "\nWHERE " + sch.bound(w, now) + "\n  AND " + f.Where
 	if len(f.Bursts) == 0 {
-		return "SELECT " + strings.Join(selectList, ", ") + scan
+		return "SELECT " + strings.Join(sch.selects(), ", ") + scan
 	}
 	// One scan: window functions count each burst rule's events per
 	// actor in the two pairs of windows around each event.
-	inner := append([]string{}, selectList...)
-	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e")
+	inner := append([]string{}, sch.selects()...)
+	inner = append(inner, f.Keep+" AS kw_keep", sch.epoch()+" AS kw_e")
 	outer := []string{"kw_keep"}
 	for i, b := range f.Bursts {
 		w := int64(b.Window / time.Second)
 		n := func(shift string) string {
-			return fmt.Sprintf("count(CASE WHEN %s THEN 1 END) OVER (PARTITION BY %s, floor((%s%s) / %d))", b.Cond, actorSQL, epochSQL, shift, 2*w)
+			return fmt.Sprintf("count(CASE WHEN %s THEN 1 END) OVER (PARTITION BY %s, floor((%s%s) / %d))", b.Cond, actorSQL, sch.epoch(), shift, 2*w)
 		}
 		inner = append(inner, fmt.Sprintf("(%s) AS kw_m%d", b.Cond, i), n("")+fmt.Sprintf(" AS kw_a%d", i), n(fmt.Sprintf(" + %d", w))+fmt.Sprintf(" AS kw_b%d", i))
 		outer = append(outer, fmt.Sprintf("(kw_m%[1]d AND (kw_e IS NULL OR kw_e < 0 OR kw_a%[1]d * %[2]d >= %[3]d OR kw_b%[1]d * %[2]d >= %[3]d))", i, b.PerEvent, b.Threshold))
 	}
-	return "SELECT " + strings.Join(Columns, ", ") + "\nFROM (\nSELECT " + strings.Join(inner, ",\n  ") + scan + "\n) kw\nWHERE " + strings.Join(outer, "\n  OR ")
+	return "SELECT " + strings.Join(sch.resultColumns(), ", ") + "\nFROM (\nSELECT " + strings.Join(inner, ",\n  ") + scan + "\n) kw\nWHERE " + strings.Join(outer, "\n  OR ")
 }
 
 // epochSQL is the event's time in seconds (NULL when unreadable: such
