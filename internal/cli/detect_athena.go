@@ -168,11 +168,15 @@ func detectAthenaPlan(opts *detectOptions, rules []*detect.Rule, now time.Time) 
 
 // detectAthenaWidened says which tests the SQL cannot decide.
 func detectAthenaWidened(io *IOStreams, plan *athena.Plan) {
+	engine := "athena"
+	if len(plan.Families) > 0 && plan.Families[0].Lake() {
+		engine = "lake"
+	}
 	for _, wd := range plan.Widened {
-		fmt.Fprintf(io.ErrOut, "keywarden: athena: not compilable to SQL, falls back to fetching the rows and judging them here: %s\n", report.Printable(wd.String()))
+		fmt.Fprintf(io.ErrOut, "keywarden: %s: not compilable to SQL, falls back to fetching the rows and judging them here: %s\n", engine, report.Printable(wd.String()))
 	}
 	if len(plan.Unknown) > 0 {
-		fmt.Fprintf(io.ErrOut, "keywarden: athena: rules of a kind the SQL planner does not know (%s): every event in the window is fetched\n", report.Printable(strings.Join(plan.Unknown, ", ")))
+		fmt.Fprintf(io.ErrOut, "keywarden: %s: rules of a kind the SQL planner does not know (%s): every event in the window is fetched\n", engine, report.Printable(strings.Join(plan.Unknown, ", ")))
 	}
 }
 

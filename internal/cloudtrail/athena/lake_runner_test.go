@@ -266,3 +266,28 @@ func readSource(t *testing.T, src *Source) ([]string, error) {
 	})
 	return recs, decErr
 }
+
+// FuzzAppendEvent: a Lake row is outside input; whatever it holds,
+// appendEvent does not panic, and what it accepts is one line holding
+// one JSON object.
+func FuzzAppendEvent(f *testing.F) {
+	f.Add(`{"eventID":"e1","eventName":"CreateUser"}`)
+	f.Add("{\n\"a\": [1, {\"b\": \"c\\nd\"}]\r\n}")
+	f.Add(`[]`)
+	f.Add(`{"a":`)
+	f.Add("\x00{}")
+	f.Fuzz(func(t *testing.T, ev string) {
+		out, err := appendEvent(nil, []*string{&ev})
+		if err != nil {
+			return
+		}
+		line := out[:len(out)-1]
+		if out[len(out)-1] != '\n' || strings.ContainsAny(string(line), "\r\n") {
+			t.Fatalf("not one line: %q", out)
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(line, &obj); err != nil {
+			t.Fatalf("accepted %q, which is no JSON object: %v", ev, err)
+		}
+	})
+}

@@ -198,3 +198,6 @@ func (s *Schema) resultColumns() []string {
 	}
 	return Columns
 }
+
+// Lake says whether the family's query is for CloudTrail Lake.
+func (f Family) Lake() bool { return f.schema.Lake() }
