@@ -25,10 +25,6 @@ type LakeAPI interface {
 // the CloudTrail API, polled and retried as the Athena runner does.
 type LakeRunner struct {
 	Client LakeAPI
-	// Output, when set, is the s3:// location Lake also delivers the
-	// results to. (The query's FROM names the event data store; the
-	// other calls take the query's ID alone.)
-	Output string
 	// MaxScan stops a query once it has scanned more bytes (0: no
 	// limit): Lake cannot estimate a scan before it runs.
 	MaxScan int64
@@ -61,9 +57,6 @@ func (r *LakeRunner) Run(ctx context.Context, query string, fn func(header []str
 	var st QueryStats
 	p := r.pace()
 	in := &ctsdk.StartQueryInput{QueryStatement: aws.String(query)}
-	if r.Output != "" {
-		in.DeliveryS3Uri = aws.String(r.Output)
-	}
 	var out *ctsdk.StartQueryOutput
 	if err := p.call(ctx, &st, func() (err error) { out, err = r.Client.StartQuery(ctx, in); return }); err != nil {
 		return st, fmt.Errorf("starting the CloudTrail Lake query: %w", err)
