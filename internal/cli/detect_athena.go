@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	athenasdk "github.com/aws/aws-sdk-go-v2/service/athena"
-	cloudtrailsdk "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 	"github.com/keywarden/keywarden/internal/cloudtrail/athena"
@@ -263,34 +262,6 @@ func detectAthenaSources(ctx context.Context, opts *detectOptions, rules []*dete
 	return out, nil
 }
 
-// detectLakeSources returns one source per rule family on CloudTrail
-// Lake. Lake cannot estimate a scan before it runs: each query is
-// cancelled once it has scanned more than --max-scan (none with --yes).
-func detectLakeSources(opts *detectOptions, plan *athena.Plan, w athena.Window, maxScan int64, loadCfg func() (aws.Config, error), now time.Time) ([]*athena.Source, error) {
-	a := &opts.Athena
-	client := a.LakeClient
-	if client == nil {
-		cfg, err := loadCfg()
-		if err != nil {
-			return nil, UsageError(fmt.Errorf("AWS configuration: %w", err))
-		}
-		client = cloudtrailsdk.NewFromConfig(cfg)
-	}
-	limit := maxScan
-	if a.Yes {
-		limit = 0
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "keywarden: lake: CloudTrail Lake cannot estimate the bytes a query scans before it runs: %s, each stopped once it has scanned more than %s (--max-scan; --yes lifts it)\n",
-		detectPlural(len(plan.Families), "query", "queries"), detectBytes(maxScan))
-	detectAthenaWidened(opts.IO, plan)
-	runner := &athena.LakeRunner{Client: client, MaxScan: limit, Backoff: a.Backoff}
-	var out []*athena.Source
-	for _, f := range plan.Families {
-		out = append(out, &athena.Source{Lake: runner, Family: f, SQL: f.SQL(athena.Table{}, w, now)})
-	}
-	return out, nil
-}
-
 // detectAthenaSummary says what the queries scanned; rows skipped as no
 // CloudTrail event are input errors.
 func detectAthenaSummary(io *IOStreams, srcs []*athena.Source, onErr func(*cloudtrail.InputError)) {
@@ -396,29 +367,6 @@ func detectAthenaPolicy(opts *detectOptions) error {
 		{Sid: "KeywardenTrailRead", Effect: iampolicy.Allow, Action: iampolicy.StringOrList{"s3:GetObject"}, Resource: logObjects},
 		{Sid: "KeywardenResultsBucket", Effect: iampolicy.Allow, Action: iampolicy.StringOrList{"s3:ListBucket", "s3:GetBucketLocation"}, Resource: outBucket},
 		{Sid: "KeywardenResultsWrite", Effect: iampolicy.Allow, Action: iampolicy.StringOrList{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}, Resource: outObjects},
-	}}
-	b, err := doc.Marshal()
-	if err != nil {
-		return err
-	}
-	_, err = opts.IO.Out.Write(b)
-	return err
-}
-
-// detectLakePolicy prints the IAM policy detect --lake needs: Lake's
-// query calls on the event data store (its ARN, or any region's and
-// account's store of that ID).
-func detectLakePolicy(opts *detectOptions) error {
-	sch, err := athena.LakeSchema(opts.Athena.Lake)
-	if err != nil {
-		return UsageError(fmt.Errorf("--lake: %w", err))
-	}
-	store := "arn:aws:cloudtrail:*:*:eventdatastore/" + sch.Store()
-	if strings.HasPrefix(opts.Athena.Lake, "arn:") {
-		store = opts.Athena.Lake
-	}
-	doc := iampolicy.Document{Version: iampolicy.Version2012, Statement: []iampolicy.DocStatement{
-		{Sid: "KeywardenLakeQueries", Effect: iampolicy.Allow, Action: iampolicy.StringOrList(athena.LakeRequiredActions), Resource: iampolicy.StringOrList{store}},
 	}}
 	b, err := doc.Marshal()
 	if err != nil {

@@ -30,6 +30,8 @@ const (
 type Family struct {
 	Name  string
 	Rules []string
+	// schema is the target's layout (nil: the keywarden table).
+	schema *Schema
 	// Where is the condition on rows, without the partition bounds.
 	Where string
 	// Keep is the part of Where rows are returned for unconditionally;
@@ -37,8 +39,6 @@ type Family struct {
 	// buckets that may reach their threshold (empty: every row of Where).
 	Keep   string
 	Bursts []burstFilter
-	// schema is the target's layout (nil: the keywarden table).
-	schema *Schema
 }
 
 // burstFilter reduces a burst rule's rows in SQL: the Go engine counts
@@ -163,6 +163,8 @@ type Window struct {
 	Since, Until time.Time
 	Accounts     []string
 	Regions      []string
+	// schema is the target whose bound partitions gives (nil: ours).
+	schema *Schema
 }
 
 var (
@@ -184,7 +186,12 @@ func (t Table) Check() error {
 	return nil
 }
 
-func (t Table) quoted() string { return `"` + t.Database + `"."` + t.Name + `"` }
+func (t Table) quoted() string {
+	if t.Database == "" {
+		return t.Name // a CloudTrail Lake event data store's ID
+	}
+	return `"` + t.Database + `"."` + t.Name + `"`
+}
 
 // Check refuses windows that do not bound the scan or that name
 // partitions SQL cannot quote safely.
@@ -225,6 +232,9 @@ const dayLayout = "2006/01/02"
 
 // partitions is the condition on the partition columns.
 func (w Window) partitions(now time.Time) string {
+	if w.schema.Name() != LayoutKeywarden {
+		return w.schema.bound(w, now)
+	}
 	first, last := w.Days(now)
 	parts := []string{`"timestamp" >= ` + str(first.Format(dayLayout)), `"timestamp" <= ` + str(last.Format(dayLayout))}
 	if len(w.Accounts) > 0 {
@@ -239,25 +249,28 @@ func (w Window) partitions(now time.Time) string {
 // SQL is the family's query over table within the window. now closes an
 // open-ended window.
 func (f Family) SQL(t Table, w Window, now time.Time) string {
-	sch := f.schema
-	scan := "\nFROM " + sch.from(t) + "\nWHERE " + sch.bound(w, now) + "\n  AND " + f.Where
+	// The target's FROM and bound, select list, event time and result
+	// columns: below, these names are the schema's.
+	t, w = f.schema.target(t), f.schema.window(w)
+	selectList, epochSQL, Columns := f.schema.selects(), f.schema.epoch(), f.schema.resultColumns()
+	scan := "\nFROM " + t.quoted() + "\nWHERE " + w.partitions(now) + "\n  AND " + f.Where
 	if len(f.Bursts) == 0 {
-		return "SELECT " + strings.Join(sch.selects(), ", ") + scan
+		return "SELECT " + strings.Join(selectList, ", ") + scan
 	}
 	// One scan: window functions count each burst rule's events per
 	// actor in the two pairs of windows around each event.
-	inner := append([]string{}, sch.selects()...)
-	inner = append(inner, f.Keep+" AS kw_keep", sch.epoch()+" AS kw_e")
+	inner := append([]string{}, selectList...)
+	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e")
 	outer := []string{"kw_keep"}
 	for i, b := range f.Bursts {
 		w := int64(b.Window / time.Second)
 		n := func(shift string) string {
-			return fmt.Sprintf("count(CASE WHEN %s THEN 1 END) OVER (PARTITION BY %s, floor((%s%s) / %d))", b.Cond, actorSQL, sch.epoch(), shift, 2*w)
+			return fmt.Sprintf("count(CASE WHEN %s THEN 1 END) OVER (PARTITION BY %s, floor((%s%s) / %d))", b.Cond, actorSQL, epochSQL, shift, 2*w)
 		}
 		inner = append(inner, fmt.Sprintf("(%s) AS kw_m%d", b.Cond, i), n("")+fmt.Sprintf(" AS kw_a%d", i), n(fmt.Sprintf(" + %d", w))+fmt.Sprintf(" AS kw_b%d", i))
 		outer = append(outer, fmt.Sprintf("(kw_m%[1]d AND (kw_e IS NULL OR kw_e < 0 OR kw_a%[1]d * %[2]d >= %[3]d OR kw_b%[1]d * %[2]d >= %[3]d))", i, b.PerEvent, b.Threshold))
 	}
-	return "SELECT " + strings.Join(sch.resultColumns(), ", ") + "\nFROM (\nSELECT " + strings.Join(inner, ",\n  ") + scan + "\n) kw\nWHERE " + strings.Join(outer, "\n  OR ")
+	return "SELECT " + strings.Join(Columns, ", ") + "\nFROM (\nSELECT " + strings.Join(inner, ",\n  ") + scan + "\n) kw\nWHERE " + strings.Join(outer, "\n  OR ")
 }
 
 // epochSQL is the event's time in seconds (NULL when unreadable: such

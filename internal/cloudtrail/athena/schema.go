@@ -89,12 +89,18 @@ func (s *Schema) Store() string { return s.orDefault().lake }
 // whole table.
 func (s *Schema) BoundsByDate() bool { return s.orDefault().layout != LayoutNone }
 
-// from is the query's FROM target.
-func (s *Schema) from(t Table) string {
+// target is the query's FROM: t, or the Lake event data store.
+func (s *Schema) target(t Table) Table {
 	if s.Lake() {
-		return s.lake
+		return Table{Name: s.lake}
 	}
-	return t.quoted()
+	return t
+}
+
+// window is w bound by the schema (Window.partitions).
+func (s *Schema) window(w Window) Window {
+	w.schema = s
+	return w
 }
 
 // bound is the condition that bounds the scan to the window: partition
