@@ -224,7 +224,7 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 		}
 	}
 	sources := opts.Sources
-	if len(sources) == 0 && !opts.Lookup && opts.Athena.Table == "" {
+	if len(sources) == 0 && !opts.Lookup && !opts.Athena.active() {
 		if opts.IO.IsStdinTTY() {
 			return usageErrorf("no sources: name files, directories, s3:// URLs or - (stdin), or use --lookup; for example: keywarden detect ./AWSLogs/")
 		}
@@ -424,7 +424,7 @@ func detectBuildSources(ctx context.Context, opts *detectOptions, rules []*detec
 		cfg = &c
 		return c, nil
 	}
-	if opts.Athena.Table != "" {
+	if opts.Athena.active() {
 		var err error
 		if srcs.athena, err = detectAthenaSources(ctx, opts, rules, loadCfg, now, getenv); err != nil {
 			return nil, err

@@ -30,11 +30,46 @@ type detectAthenaOptions struct {
 	PricePerTB                         float64
 	PrintSQL                           bool
 	PrintPolicy                        bool
+	// Layout is the --athena table's partition layout (athena.Layouts);
+	// Lake names a CloudTrail Lake event data store to query instead.
+	Layout string
+	Lake   string
 
 	// Clients and poll timing for tests; nil means the real ones.
-	Client  athena.API
-	S3      athena.Lister
-	Backoff func(int) time.Duration
+	Client     athena.API
+	S3         athena.Lister
+	LakeClient athena.LakeAPI
+	Backoff    func(int) time.Duration
+}
+
+// active says whether detect reads a query target (--athena or --lake)
+// instead of SOURCE arguments.
+func (a *detectAthenaOptions) active() bool { return a.Table != "" || a.Lake != "" }
+
+// schema is the target's layout, checked against the other flags.
+func (a *detectAthenaOptions) schema() (*athena.Schema, error) {
+	layout := a.Layout
+	if layout == "" {
+		layout = athena.LayoutKeywarden
+	}
+	if a.Lake == "" {
+		s, err := athena.AthenaSchema(layout)
+		if err != nil {
+			return nil, UsageError(fmt.Errorf("--athena-layout: %w", err))
+		}
+		return s, nil
+	}
+	switch {
+	case a.Table != "":
+		return nil, usageErrorf("--athena and --lake name two targets: use one")
+	case layout != athena.LayoutKeywarden:
+		return nil, usageErrorf("--athena-layout describes an --athena table; a --lake event data store has Lake's own schema")
+	}
+	s, err := athena.LakeSchema(a.Lake)
+	if err != nil {
+		return nil, UsageError(fmt.Errorf("--lake: %w", err))
+	}
+	return s, nil
 }
 
 func (a *detectAthenaOptions) bind(fl *pflag.FlagSet) {
@@ -47,11 +82,13 @@ func (a *detectAthenaOptions) bind(fl *pflag.FlagSet) {
 	fl.StringVar(&a.OrgID, "org-id", "", "organization trail: the o-xxxxxxxxxx folder under AWSLogs/ (default: found by listing)")
 	fl.StringSliceVar(&a.Accounts, "accounts", nil, "with --athena or --athena-ddl: only these account IDs (default: every account folder)")
 	fl.StringSliceVar(&a.Regions, "regions", nil, "with --athena or --athena-ddl: only these regions (default: every region folder)")
-	fl.StringVar(&a.MaxScan, "max-scan", "100GB", "with --athena: refuse to scan more than this without --yes")
-	fl.BoolVar(&a.Yes, "yes", false, "with --athena: run even when the scan is above --max-scan")
+	fl.StringVar(&a.MaxScan, "max-scan", "100GB", "with --athena: refuse to scan more than this without --yes; with --lake: cancel a query that scans more")
+	fl.BoolVar(&a.Yes, "yes", false, "with --athena or --lake: run even when the scan is above --max-scan")
 	fl.Float64Var(&a.PricePerTB, "athena-price-per-tb", athena.DefaultPricePerTB, "the workgroup's price in USD per TB scanned, for the cost estimate")
-	fl.BoolVar(&a.PrintSQL, "athena-print-sql", false, "with --athena: print the queries (one per rule family) and exit")
-	fl.BoolVar(&a.PrintPolicy, "print-required-policy", false, "print the IAM policy detect --athena needs (scoped to --athena-logs and --athena-output when given), and exit")
+	fl.BoolVar(&a.PrintSQL, "athena-print-sql", false, "with --athena or --lake: print the queries (one per rule family) and exit")
+	fl.BoolVar(&a.PrintPolicy, "print-required-policy", false, "print the IAM policy detect --athena (or --lake) needs (scoped to --athena-logs and --athena-output, or the --lake store, when given), and exit")
+	fl.StringVar(&a.Layout, "athena-layout", athena.LayoutKeywarden, "the --athena table's partitions: "+strings.Join(athena.Layouts, "|")+" (see docs/athena.md)")
+	fl.StringVar(&a.Lake, "lake", "", "run the rules as SQL on this CloudTrail Lake event data store (ID or ARN) instead of reading logs")
 }
 
 // detectAthenaEarly handles the --athena flags that print and exit.
@@ -63,8 +100,8 @@ func detectAthenaEarly(ctx context.Context, opts *detectOptions, rules []*detect
 	case a.DDL != "":
 		return true, detectAthenaDDL(ctx, opts, now)
 	case a.PrintSQL:
-		if a.Table == "" {
-			return true, usageErrorf("--athena-print-sql needs --athena TABLE")
+		if !a.active() {
+			return true, usageErrorf("--athena-print-sql needs --athena TABLE or --lake EVENT-DATA-STORE")
 		}
 		plan, w, err := detectAthenaPlan(opts, rules, now)
 		if err != nil {
@@ -75,6 +112,9 @@ func detectAthenaEarly(ctx context.Context, opts *detectOptions, rules []*detect
 			fmt.Fprintf(opts.IO.Out, "-- %s rules (%d): %s\n%s;\n\n", f.Name, len(f.Rules), strings.Join(f.Rules, " "), f.SQL(t, w, now))
 		}
 		detectAthenaWidened(opts.IO, plan)
+		if sch, err := a.schema(); err == nil && !sch.BoundsByDate() {
+			fmt.Fprintf(opts.IO.ErrOut, "keywarden: athena: --athena-layout %s: the table has no date partitions, so every query scans the whole table\n", sch.Name())
+		}
 		return true, nil
 	}
 	return false, nil
@@ -85,10 +125,16 @@ func detectAthenaPlan(opts *detectOptions, rules []*detect.Rule, now time.Time) 
 	a := &opts.Athena
 	var w athena.Window
 	if len(opts.Sources) > 0 || opts.Lookup {
-		return nil, w, usageErrorf("--athena reads the table, not SOURCE arguments or --lookup: use one or the other")
+		return nil, w, usageErrorf("--athena and --lake read the table, not SOURCE arguments or --lookup: use one or the other")
 	}
-	if err := (athena.Table{Database: a.Database, Name: a.Table}).Check(); err != nil {
-		return nil, w, UsageError(fmt.Errorf("--athena/--athena-database: %w", err))
+	sch, err := a.schema()
+	if err != nil {
+		return nil, w, err
+	}
+	if !sch.Lake() {
+		if err := (athena.Table{Database: a.Database, Name: a.Table}).Check(); err != nil {
+			return nil, w, UsageError(fmt.Errorf("--athena/--athena-database: %w", err))
+		}
 	}
 	since, err := detectParseTime(opts.Since, now)
 	if err != nil {
@@ -99,7 +145,11 @@ func detectAthenaPlan(opts *detectOptions, rules []*detect.Rule, now time.Time) 
 		return nil, w, UsageError(fmt.Errorf("--until: %w", err))
 	}
 	if since.IsZero() {
-		return nil, w, usageErrorf("--athena needs --since: the date partitions scanned (and paid for) must be bounded")
+		flag := "--athena"
+		if sch.Lake() {
+			flag = "--lake"
+		}
+		return nil, w, usageErrorf("%s needs --since: the date partitions scanned (and paid for) must be bounded", flag)
 	}
 	w = athena.Window{Since: since, Until: until, Accounts: a.Accounts, Regions: a.Regions}
 	if err := w.Check(); err != nil {
@@ -108,7 +158,7 @@ func detectAthenaPlan(opts *detectOptions, rules []*detect.Rule, now time.Time) 
 	if a.Output != "" && !strings.HasPrefix(a.Output, "s3://") {
 		return nil, w, usageErrorf("--athena-output %q: want an s3:// URL", report.Printable(a.Output))
 	}
-	plan, err := athena.NewPlan(rules, opts.Key != "")
+	plan, err := athena.NewPlanFor(sch, rules, opts.Key != "")
 	if err != nil {
 		return nil, w, detectInputErr(err)
 	}
@@ -117,11 +167,15 @@ func detectAthenaPlan(opts *detectOptions, rules []*detect.Rule, now time.Time) 
 
 // detectAthenaWidened says which tests the SQL cannot decide.
 func detectAthenaWidened(io *IOStreams, plan *athena.Plan) {
+	engine := "athena"
+	if len(plan.Families) > 0 && plan.Families[0].Lake() {
+		engine = "lake"
+	}
 	for _, wd := range plan.Widened {
-		fmt.Fprintf(io.ErrOut, "keywarden: athena: not compilable to SQL, falls back to fetching the rows and judging them here: %s\n", report.Printable(wd.String()))
+		fmt.Fprintf(io.ErrOut, "keywarden: %s: not compilable to SQL, falls back to fetching the rows and judging them here: %s\n", engine, report.Printable(wd.String()))
 	}
 	if len(plan.Unknown) > 0 {
-		fmt.Fprintf(io.ErrOut, "keywarden: athena: rules of a kind the SQL planner does not know (%s): every event in the window is fetched\n", report.Printable(strings.Join(plan.Unknown, ", ")))
+		fmt.Fprintf(io.ErrOut, "keywarden: %s: rules of a kind the SQL planner does not know (%s): every event in the window is fetched\n", engine, report.Printable(strings.Join(plan.Unknown, ", ")))
 	}
 }
 
@@ -139,6 +193,13 @@ func detectAthenaSources(ctx context.Context, opts *detectOptions, rules []*dete
 	}
 	if a.PricePerTB < 0 {
 		return nil, usageErrorf("--athena-price-per-tb must not be negative")
+	}
+	sch, err := a.schema()
+	if err != nil {
+		return nil, err
+	}
+	if sch.Lake() {
+		return detectLakeSources(opts, plan, w, maxScan, loadCfg, now)
 	}
 	if a.Logs == "" {
 		return nil, usageErrorf("--athena needs --athena-logs s3://bucket/[prefix/]AWSLogs/: the cost guard lists it to estimate the bytes scanned before any query runs")
@@ -168,11 +229,23 @@ func detectAthenaSources(ctx context.Context, opts *detectOptions, rules []*dete
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: athena: skipped %s that are neither accounts nor regions under s3://%s/%s\n",
 			detectPlural(len(skipped), "folder", "folders"), report.Printable(bucket), report.Printable(layout.Base))
 	}
-	scan, err := athena.Estimate(ctx, lister, layout, w, now)
+	scanned := w
+	if !sch.BoundsByDate() {
+		// No date partitions: each query reads every object of the table.
+		scanned = athena.Window{Since: athena.CloudTrailStart, Accounts: w.Accounts, Regions: w.Regions}
+	}
+	scan, err := athena.Estimate(ctx, lister, layout, scanned, now)
 	if err != nil {
 		return nil, detectInputErr(err)
 	}
 	queries := len(plan.Families)
+	if !sch.BoundsByDate() {
+		fmt.Fprintf(opts.IO.ErrOut, "keywarden: athena: --athena-layout %s: the table has no date partitions, so every query scans the whole table, whatever --since/--until say\n", sch.Name())
+		if !a.Yes {
+			return nil, usageErrorf("the queries would scan the whole table (%s, %s): pass --yes to run them, or create a table whose partitions bound the scan (--athena-ddl)",
+				detectBytes(scan.Bytes*int64(queries)), detectPlural(queries, "query", "queries"))
+		}
+	}
 	fmt.Fprintf(opts.IO.ErrOut, "keywarden: athena: %s in %d objects under %d account/region folders (S3 listing of the date partitions); %s at $%.2f/TB (--athena-price-per-tb; Athena's list price is $5/TB): about $%.2f\n",
 		detectBytes(scan.Bytes), scan.Objects, scan.Prefixes, detectPlural(queries, "query scans", "queries scan"), a.PricePerTB, athena.Cost(scan.Bytes, queries, a.PricePerTB))
 	if scan.Bytes*int64(queries) > maxScan && !a.Yes {
@@ -197,11 +270,12 @@ func detectAthenaSummary(io *IOStreams, srcs []*athena.Source, onErr func(*cloud
 			continue
 		}
 		if s.Stats.Skipped > 0 {
-			onErr(&cloudtrail.InputError{Source: "athena:" + s.Family.Name, Offset: -1,
+			onErr(&cloudtrail.InputError{Source: s.Name(), Offset: -1,
 				Err: fmt.Errorf("skipped %d result rows that are no CloudTrail event (first: %s)", s.Stats.Skipped, s.Stats.SkipReason)})
 		}
-		fmt.Fprintf(io.ErrOut, "keywarden: athena: %s query %s scanned %s, returned %d rows in %d pages\n",
-			s.Family.Name, report.Printable(s.Stats.ID), detectBytes(s.Stats.BytesScanned), s.Stats.Rows, s.Stats.Pages)
+		engine, family, _ := strings.Cut(s.Name(), ":")
+		fmt.Fprintf(io.ErrOut, "keywarden: %s: %s query %s scanned %s, returned %d rows in %d pages\n",
+			engine, family, report.Printable(s.Stats.ID), detectBytes(s.Stats.BytesScanned), s.Stats.Rows, s.Stats.Pages)
 	}
 }
 
@@ -275,6 +349,9 @@ func detectAthenaDDL(ctx context.Context, opts *detectOptions, now time.Time) er
 // detectAthenaPolicy prints the IAM policy detect --athena needs.
 func detectAthenaPolicy(opts *detectOptions) error {
 	a := &opts.Athena
+	if a.Lake != "" {
+		return detectLakePolicy(opts)
+	}
 	bucketARNs := func(u string) (iampolicy.StringOrList, iampolicy.StringOrList) {
 		b, p, err := cloudtrail.ParseS3URL(u)
 		if u == "" || err != nil {

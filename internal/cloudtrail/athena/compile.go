@@ -113,7 +113,13 @@ var rawColumns = map[string]string{
 
 var pathSegment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func fieldValue(name string) (value, error) {
+func fieldValue(sch *Schema, name string) (value, error) {
+	if e, why, ok := sch.field(name); ok {
+		if why != "" {
+			return value{why: why}, nil
+		}
+		return value{expr: e, present: e + " <> ''"}, nil
+	}
 	if name == "source.kind" {
 		// SQL cannot parse an IP address the way Go does; it can tell the
 		// AWS service callers, which are neither.
@@ -140,12 +146,14 @@ func fieldValue(name string) (value, error) {
 	// json_extract_scalar is NULL when the path crosses an array or ends
 	// on an object: then Go (which searches arrays) may see values SQL
 	// does not, and the test is unknown.
-	e := "json_extract_scalar(" + c + ", " + str("$."+rest) + ")"
+	doc, root := sch.document(head, c)
+	e := "json_extract_scalar(" + doc + ", " + str(root+rest) + ")"
 	return value{expr: e, known: e + " IS NOT NULL", present: "TRUE"}, nil
 }
 
 // compiler collects widenings while compiling one rule.
 type compiler struct {
+	schema  *Schema
 	rule    string
 	widened []Widening
 }
@@ -239,7 +247,7 @@ func likeEscape(s string) string {
 
 // test compiles one field's test (a value, a list, or operators).
 func (c *compiler) test(field string, v any) (cond, error) {
-	fv, err := fieldValue(field)
+	fv, err := fieldValue(c.schema, field)
 	if err != nil {
 		return cond{}, err
 	}
@@ -376,7 +384,7 @@ func (c *compiler) op(field string, fv value, op string, arg any) (cond, error) 
 		if !ok {
 			return cond{}, fmt.Errorf("want a field name")
 		}
-		ov, err := fieldValue(name)
+		ov, err := fieldValue(c.schema, name)
 		if err != nil {
 			return cond{}, err
 		}
@@ -447,7 +455,12 @@ func portableRegex(s string) bool {
 // Match compiles a match block into the SQL condition that holds for
 // every row it accepts, with the tests it had to widen.
 func Match(ruleID string, block map[string]any) (string, []Widening, error) {
-	c := &compiler{rule: ruleID}
+	return matchIn(nil, ruleID, block)
+}
+
+// matchIn is Match over the schema's columns.
+func matchIn(sch *Schema, ruleID string, block map[string]any) (string, []Widening, error) {
+	c := &compiler{schema: sch, rule: ruleID}
 	cd, err := c.block(block)
 	if err != nil {
 		return "", nil, err

@@ -300,6 +300,13 @@ func (d *duck) reset(t *testing.T) {
 // lines, through AppendRecord as the Athena runner does.
 func (d *duck) query(t *testing.T, q string) []byte {
 	t.Helper()
+	return d.queryWith(t, q, len(Columns), AppendRecord)
+}
+
+// queryWith runs a query of n result columns and turns each row into a
+// record line with record.
+func (d *duck) queryWith(t *testing.T, q string, n int, record func([]byte, []*string) ([]byte, error)) []byte {
+	t.Helper()
 	rows, err := d.db.QueryContext(context.Background(), q)
 	if err != nil {
 		t.Fatalf("query failed: %v\n%s", err, q)
@@ -307,7 +314,7 @@ func (d *duck) query(t *testing.T, q string) []byte {
 	defer rows.Close()
 	var out []byte
 	for rows.Next() {
-		vals := make([]sql.NullString, len(Columns))
+		vals := make([]sql.NullString, n)
 		ptrs := make([]any, len(vals))
 		for i := range vals {
 			ptrs[i] = &vals[i]
@@ -322,7 +329,7 @@ func (d *duck) query(t *testing.T, q string) []byte {
 				row[i] = &s
 			}
 		}
-		if out, err = AppendRecord(out, row); err != nil {
+		if out, err = record(out, row); err != nil {
 			t.Fatal(err)
 		}
 	}

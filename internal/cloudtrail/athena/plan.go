@@ -30,6 +30,8 @@ const (
 type Family struct {
 	Name  string
 	Rules []string
+	// schema is the target's layout (nil: the keywarden table).
+	schema *Schema
 	// Where is the condition on rows, without the partition bounds.
 	Where string
 	// Keep is the part of Where rows are returned for unconditionally;
@@ -79,7 +81,18 @@ const keyCondition = "(starts_with(" + "COALESCE(useridentity.accesskeyid, '')" 
 // NewPlan groups rules into families and compiles the match family's
 // condition. lineage adds the calls that mint credentials (--key).
 func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
+	return NewPlanFor(nil, rules, lineage)
+}
+
+// NewPlanFor is NewPlan for a target of the schema (nil: the keywarden
+// table).
+func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) {
 	p := &Plan{}
+	defer func() {
+		for i := range p.Families {
+			p.Families[i].schema = sch
+		}
+	}()
 	var match, key, all Family
 	match.Name, key.Name, all.Name = FamilyMatch, FamilyKey, FamilyAll
 	var alts, keep []string
@@ -92,7 +105,7 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 				if len(b) == 0 {
 					continue
 				}
-				sql, wd, err := Match(r.ID, b)
+				sql, wd, err := matchIn(sch, r.ID, b)
 				if err != nil {
 					return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 				}
@@ -150,6 +163,8 @@ type Window struct {
 	Since, Until time.Time
 	Accounts     []string
 	Regions      []string
+	// schema is the target whose bound partitions gives (nil: ours).
+	schema *Schema
 }
 
 var (
@@ -171,7 +186,12 @@ func (t Table) Check() error {
 	return nil
 }
 
-func (t Table) quoted() string { return `"` + t.Database + `"."` + t.Name + `"` }
+func (t Table) quoted() string {
+	if t.Database == "" {
+		return t.Name // a CloudTrail Lake event data store's ID
+	}
+	return `"` + t.Database + `"."` + t.Name + `"`
+}
 
 // Check refuses windows that do not bound the scan or that name
 // partitions SQL cannot quote safely.
@@ -212,6 +232,9 @@ const dayLayout = "2006/01/02"
 
 // partitions is the condition on the partition columns.
 func (w Window) partitions(now time.Time) string {
+	if w.schema.Name() != LayoutKeywarden {
+		return w.schema.bound(w, now)
+	}
 	first, last := w.Days(now)
 	parts := []string{`"timestamp" >= ` + str(first.Format(dayLayout)), `"timestamp" <= ` + str(last.Format(dayLayout))}
 	if len(w.Accounts) > 0 {
@@ -226,6 +249,10 @@ func (w Window) partitions(now time.Time) string {
 // SQL is the family's query over table within the window. now closes an
 // open-ended window.
 func (f Family) SQL(t Table, w Window, now time.Time) string {
+	// The target's FROM and bound, select list, event time and result
+	// columns: below, these names are the schema's.
+	t, w = f.schema.target(t), f.schema.window(w)
+	selectList, epochSQL, Columns := f.schema.selects(), f.schema.epoch(), f.schema.resultColumns()
 	scan := "\nFROM " + t.quoted() + "\nWHERE " + w.partitions(now) + "\n  AND " + f.Where
 	if len(f.Bursts) == 0 {
 		return "SELECT " + strings.Join(selectList, ", ") + scan

@@ -64,13 +64,19 @@ type QueryStats struct {
 // QueryError is a query Athena did not complete.
 type QueryError struct {
 	ID, State, Reason string
+	// Engine names the service (empty: Athena).
+	Engine string
 }
 
 func (e *QueryError) Error() string {
-	if e.Reason == "" {
-		return fmt.Sprintf("Athena query %s %s", e.ID, e.State)
+	engine := e.Engine
+	if engine == "" {
+		engine = "Athena"
 	}
-	return fmt.Sprintf("Athena query %s %s: %s", e.ID, e.State, e.Reason)
+	if e.Reason == "" {
+		return fmt.Sprintf("%s query %s %s", engine, e.ID, e.State)
+	}
+	return fmt.Sprintf("%s query %s %s: %s", engine, e.ID, e.State, e.Reason)
 }
 
 // throttled uses the SDK's own list of throttling error codes.
@@ -144,36 +150,22 @@ func (r *Runner) stop(ctx context.Context, id string) {
 	_, _ = r.Client.StopQueryExecution(sctx, &sdk.StopQueryExecutionInput{QueryExecutionId: aws.String(id)})
 }
 
-func (r *Runner) await(ctx context.Context, st *QueryStats) error {
+// poll calls describe (retried when throttled) until judge, reading its
+// answer, says the query has ended (done) or returns the error that ends
+// the wait; between calls it waits with backoff. what names the query
+// in errors.
+func (r *Runner) poll(ctx context.Context, st *QueryStats, what string, describe func() error, judge func() (bool, error)) error {
 	for n := 0; ; n++ {
-		var out *sdk.GetQueryExecutionOutput
-		err := r.call(ctx, st, func() (err error) {
-			out, err = r.Client.GetQueryExecution(ctx, &sdk.GetQueryExecutionInput{QueryExecutionId: aws.String(st.ID)})
-			return
-		})
+		err := r.call(ctx, st, describe)
 		st.Polls++
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("polling query %s: %w", st.ID, err)
+			return fmt.Errorf("polling %s %s: %w", what, st.ID, err)
 		}
-		qe := out.QueryExecution
-		if qe == nil || qe.Status == nil {
-			return fmt.Errorf("query %s: Athena gave no status in the answer", st.ID)
-		}
-		if qe.Statistics != nil {
-			st.BytesScanned = aws.ToInt64(qe.Statistics.DataScannedInBytes)
-		}
-		switch qe.Status.State {
-		case types.QueryExecutionStateSucceeded:
-			return nil
-		case types.QueryExecutionStateFailed, types.QueryExecutionStateCancelled:
-			reason := aws.ToString(qe.Status.StateChangeReason)
-			if qe.Status.AthenaError != nil && reason == "" {
-				reason = aws.ToString(qe.Status.AthenaError.ErrorMessage)
-			}
-			return &QueryError{ID: st.ID, State: string(qe.Status.State), Reason: reason}
+		if done, err := judge(); done || err != nil {
+			return err
 		}
 		if err := r.wait(ctx, n); err != nil {
 			return err
@@ -181,16 +173,60 @@ func (r *Runner) await(ctx context.Context, st *QueryStats) error {
 	}
 }
 
-func (r *Runner) results(ctx context.Context, st *QueryStats, fn func([]string, []*string) error) error {
-	in := &sdk.GetQueryResultsInput{QueryExecutionId: aws.String(st.ID), MaxResults: aws.Int32(1000)}
-	var header []string
+func (r *Runner) await(ctx context.Context, st *QueryStats) error {
+	var out *sdk.GetQueryExecutionOutput
+	describe := func() (err error) {
+		out, err = r.Client.GetQueryExecution(ctx, &sdk.GetQueryExecutionInput{QueryExecutionId: aws.String(st.ID)})
+		return
+	}
+	return r.poll(ctx, st, "query", describe, func() (bool, error) {
+		qe := out.QueryExecution
+		if qe == nil || qe.Status == nil {
+			return false, fmt.Errorf("query %s: Athena gave no status in the answer", st.ID)
+		}
+		if qe.Statistics != nil {
+			st.BytesScanned = aws.ToInt64(qe.Statistics.DataScannedInBytes)
+		}
+		switch qe.Status.State {
+		case types.QueryExecutionStateSucceeded:
+			return true, nil
+		case types.QueryExecutionStateFailed, types.QueryExecutionStateCancelled:
+			reason := aws.ToString(qe.Status.StateChangeReason)
+			if qe.Status.AthenaError != nil && reason == "" {
+				reason = aws.ToString(qe.Status.AthenaError.ErrorMessage)
+			}
+			return false, &QueryError{ID: st.ID, State: string(qe.Status.State), Reason: reason}
+		}
+		return false, nil
+	})
+}
+
+// pages reads result pages: fetch (retried when throttled) reads the
+// page after token (nil: the first), then deliver hands its rows on and
+// returns the next page's token (nil or empty: none).
+func (r *Runner) pages(ctx context.Context, st *QueryStats, what string, fetch func(token *string) error, deliver func() (*string, error)) error {
+	var token *string
 	for {
-		var out *sdk.GetQueryResultsOutput
-		err := r.call(ctx, st, func() (err error) { out, err = r.Client.GetQueryResults(ctx, in); return })
-		if err != nil {
-			return fmt.Errorf("reading the results of Athena query %s: %w", st.ID, err)
+		if err := r.call(ctx, st, func() error { return fetch(token) }); err != nil {
+			return fmt.Errorf("reading the results of %s %s: %w", what, st.ID, err)
 		}
 		st.Pages++
+		next, err := deliver()
+		if err != nil || next == nil || *next == "" {
+			return err
+		}
+		token = next
+	}
+}
+
+func (r *Runner) results(ctx context.Context, st *QueryStats, fn func([]string, []*string) error) error {
+	var out *sdk.GetQueryResultsOutput
+	fetch := func(token *string) (err error) {
+		out, err = r.Client.GetQueryResults(ctx, &sdk.GetQueryResultsInput{QueryExecutionId: aws.String(st.ID), MaxResults: aws.Int32(1000), NextToken: token})
+		return
+	}
+	var header []string
+	return r.pages(ctx, st, "Athena query", fetch, func() (*string, error) {
 		for _, row := range out.ResultSet.Rows {
 			vals := make([]*string, len(row.Data))
 			for i, d := range row.Data {
@@ -206,20 +242,19 @@ func (r *Runner) results(ctx context.Context, st *QueryStats, fn func([]string, 
 			}
 			st.Rows++
 			if err := fn(header, vals); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		if out.NextToken == nil || *out.NextToken == "" {
-			return nil
-		}
-		in.NextToken = out.NextToken
-	}
+		return out.NextToken, nil
+	})
 }
 
 // Source is one family's query as an input of the local reader: its rows
 // arrive as CloudTrail JSON lines, decoded and judged like a file's.
 type Source struct {
 	Runner *Runner
+	// Lake, when set, runs the query on CloudTrail Lake instead.
+	Lake   *LakeRunner
 	Family Family
 	SQL    string
 	// Stats is filled in as the query runs.
@@ -228,24 +263,36 @@ type Source struct {
 
 // Input is the source for cloudtrail.Process.
 func (s *Source) Input() cloudtrail.Input {
-	return cloudtrail.Input{Name: "athena:" + s.Family.Name, Open: func(ctx context.Context) (io.ReadCloser, error) {
+	return cloudtrail.Input{Name: s.Name(), Open: func(ctx context.Context) (io.ReadCloser, error) {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(s.pump(ctx, pw)) }()
 		return pr, nil
 	}}
 }
 
+// Name names the source in messages: athena:FAMILY or lake:FAMILY.
+func (s *Source) Name() string {
+	if s.Lake != nil {
+		return "lake:" + s.Family.Name
+	}
+	return "athena:" + s.Family.Name
+}
+
 func (s *Source) pump(ctx context.Context, w io.Writer) error {
+	run, columns, record := s.Runner.Run, Columns, AppendRecord
+	if s.Lake != nil {
+		run, columns, record = s.Lake.Run, lakeColumns, appendEvent
+	}
 	var buf []byte
 	var idx []int
 	var n, skipped int64
 	var reason string
-	row := make([]*string, len(Columns))
-	st, err := s.Runner.Run(ctx, s.SQL, func(header []string, vals []*string) error {
+	row := make([]*string, len(columns))
+	st, err := run(ctx, s.SQL, func(header []string, vals []*string) error {
 		n++
 		if idx == nil {
 			var err error
-			if idx, err = columnIndex(header); err != nil {
+			if idx, err = columnIndex(header, columns); err != nil {
 				return err
 			}
 		}
@@ -256,7 +303,7 @@ func (s *Source) pump(ctx context.Context, w io.Writer) error {
 			}
 		}
 		var err error
-		if buf, err = AppendRecord(buf[:0], row); err != nil {
+		if buf, err = record(buf[:0], row); err != nil {
 			// One bad row costs that row, counted and said, not the query.
 			if skipped++; reason == "" {
 				reason = fmt.Sprintf("row %d: %v", n, err)
@@ -272,13 +319,13 @@ func (s *Source) pump(ctx context.Context, w io.Writer) error {
 }
 
 // columnIndex finds Columns in a result header.
-func columnIndex(header []string) ([]int, error) {
+func columnIndex(header, columns []string) ([]int, error) {
 	pos := map[string]int{}
 	for i, h := range header {
 		pos[h] = i
 	}
-	idx := make([]int, len(Columns))
-	for i, c := range Columns {
+	idx := make([]int, len(columns))
+	for i, c := range columns {
 		j, ok := pos[c]
 		if !ok {
 			return nil, fmt.Errorf("the result has no column %q: not a keywarden query's result", c)

@@ -12,7 +12,6 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/smithy-go"
-	"github.com/keywarden/keywarden/internal/cloudtrail"
 )
 
 // fakeAthena scripts the API's answers: the states GetQueryExecution
@@ -179,17 +178,7 @@ func TestRunnerFlow(t *testing.T) {
 			r := &Runner{Client: c.api, Database: "default", Workgroup: "primary",
 				Backoff: func(n int) time.Duration { return time.Duration(1 << n) }, Sleep: sl.sleep, MaxThrottled: 3}
 			src := &Source{Runner: r, Family: Family{Name: "match"}, SQL: "SELECT 1"}
-			var recs []string
-			in := src.Input()
-			rc, err := in.Open(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var decErr error
-			cloudtrail.Decode(in.Name, rc, func(rec *cloudtrail.Record) {
-				recs = append(recs, rec.EventID+"/"+rec.EventName+"/"+rec.UserIdentity.AccessKeyID+"/"+string(rec.RequestParameters))
-			}, func(e *cloudtrail.InputError) { decErr = e })
-			rc.Close()
+			recs, decErr := readSource(t, src)
 			st := src.Stats
 			switch {
 			case c.wantErr == "" && decErr != nil:
