@@ -36,8 +36,10 @@ var athenaColumnPath = map[string]string{
 
 // athenaRows turns CloudTrail files into rows as Athena returns them
 // (header first), as moto's seeded result: every record, a superset of
-// any family's rows, which the engine judges again.
-func athenaRows(t *testing.T, files []string) []map[string]any {
+// any family's rows, which the engine judges again. events is each row's
+// athena.EventsColumn ("" for NULL): the key family's rows say how many
+// events they stand for ("1": the rows unreduced).
+func athenaRows(t *testing.T, files []string, events string) []map[string]any {
 	t.Helper()
 	hdr := []map[string]string{}
 	for _, c := range athena.Columns {
@@ -68,6 +70,9 @@ func athenaRows(t *testing.T, files []string) []map[string]any {
 				for _, p := range strings.Split(path, ".") {
 					m, _ := v.(map[string]any)
 					v = m[p]
+				}
+				if c == athena.EventsColumn && events != "" {
+					v = events
 				}
 				if c == "ui_session" {
 					ui, _ := rec["userIdentity"].(map[string]any)
@@ -160,8 +165,8 @@ func TestDetectAthenaMoto(t *testing.T) {
 	}
 
 	// With --yes: both queries run; moto returns the seeded rows.
-	rows := athenaRows(t, files)
-	body, _ := json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{map[string]any{"rows": rows}, map[string]any{"rows": rows}}})
+	body, _ := json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{
+		map[string]any{"rows": athenaRows(t, files, "")}, map[string]any{"rows": athenaRows(t, files, "1")}}})
 	resp, err := http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +267,7 @@ func (emptyLister) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...fun
 // other family's findings are still printed, and the run exits 2.
 func TestDetectAthenaFailedQuery(t *testing.T) {
 	var rows []types.Row
-	for _, r := range athenaRows(t, athenaFixtureFiles(t)[:1]) {
+	for _, r := range athenaRows(t, athenaFixtureFiles(t)[:1], "") {
 		var row types.Row
 		for _, c := range r["Data"].([]map[string]string) {
 			d := types.Datum{}

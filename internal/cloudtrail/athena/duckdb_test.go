@@ -390,7 +390,14 @@ func goFindings(t *testing.T, rules []*detect.Rule, files []string) []findingKey
 
 func engineFindings(t *testing.T, rules []*detect.Rule, inputs ...[]byte) []findingKey {
 	t.Helper()
-	e, err := detect.New(rules, detect.Options{})
+	return weightedFindings(t, rules, false, inputs...)
+}
+
+// weightedFindings runs the engine as the command does for a plan whose
+// key family is reduced (weighted) or not.
+func weightedFindings(t *testing.T, rules []*detect.Rule, weighted bool, inputs ...[]byte) []findingKey {
+	t.Helper()
+	e, err := detect.New(rules, detect.Options{KeyWeights: weighted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +424,7 @@ func sqlFindings(t *testing.T, d *duck, rules []*detect.Rule) ([]findingKey, int
 		rows += bytes.Count(out, []byte{'\n'})
 		inputs = append(inputs, out)
 	}
-	return engineFindings(t, rules, inputs...), rows
+	return weightedFindings(t, rules, p.KeyWeights, inputs...), rows
 }
 
 // asMatch turns a rule's match (or then) block into a plain match rule,
@@ -544,4 +551,86 @@ func TestDuckDBBurstReduction(t *testing.T) {
 	if rules == 0 || reduced >= whole {
 		t.Errorf("no reduction: %d burst rules, %d rows of %d", rules, reduced, whole)
 	}
+}
+
+// TestDuckDBFamilyReduction reports, per family of the whole rule set,
+// the rows the reduced query returns against the rows of its condition
+// alone (the key family: every key-signed event), on the fixtures and
+// ../shared/data; the findings through the reduced queries are the Go
+// engine's (TestDuckDBEveryRuleAgreesWithGoEngine, all-rules).
+func TestDuckDBFamilyReduction(t *testing.T) {
+	skipDuck(t)
+	d := openDuck(t)
+	n := d.load(t, everyFixture(t))
+	p, err := NewPlan(detect.Builtin(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range p.Families {
+		got := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+		whole := f
+		whole.Key, whole.Bursts, whole.Keep = nil, nil, ""
+		all := bytes.Count(d.query(t, whole.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+		t.Logf("family %s (%d rules): %d rows returned, %d rows match its condition, of %d records", f.Name, len(f.Rules), got, all, n)
+		if got > all {
+			t.Errorf("family %s: the reduced query returns more rows (%d) than its condition (%d)", f.Name, got, all)
+		}
+		if f.Name == FamilyKey && got >= all {
+			t.Errorf("key family: no reduction (%d rows of %d)", got, all)
+		}
+	}
+}
+
+// TestDuckDBKeyReductionKeepsBaseline: what the run stores as the new
+// baseline (each key's and account's values with their first and last
+// times and counts) is the same through the reduced key query as from the
+// files: the reduction drops rows, never what the store learns.
+func TestDuckDBKeyReductionKeepsBaseline(t *testing.T) {
+	skipDuck(t)
+	every := everyFixture(t)
+	d := openDuck(t)
+	d.load(t, every)
+	rules := detect.Builtin()
+	p, err := NewPlan(rules, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files, rows [][]byte
+	for _, f := range every {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	for _, f := range p.Families {
+		rows = append(rows, d.query(t, f.SQL(testTable, testWindow, testNow)))
+	}
+	want := observations(t, rules, false, files...)
+	got := observations(t, rules, p.KeyWeights, rows...)
+	if len(want) < 10 {
+		t.Fatalf("only %d baselines learnt from the fixtures: the comparison says little", len(want))
+	}
+	if got != want {
+		t.Errorf("the baseline learnt through SQL differs from the files'\n got: %.2000s\nwant: %.2000s", got, want)
+	}
+}
+
+// observations runs the engine and returns the baselines it would store,
+// as JSON (sorted keys).
+func observations(t *testing.T, rules []*detect.Rule, weighted bool, inputs ...[]byte) string {
+	t.Helper()
+	e, err := detect.New(rules, detect.Options{KeyWeights: weighted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.NewWorker()
+	for i, in := range inputs {
+		cloudtrail.Decode(fmt.Sprint(i), bytes.NewReader(in), w.Observe, func(*cloudtrail.InputError) {})
+	}
+	b, err := json.Marshal(e.Merge(w).Observations(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

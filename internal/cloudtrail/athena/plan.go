@@ -38,6 +38,10 @@ type Family struct {
 	// buckets that may reach their threshold (empty: every row of Where).
 	Keep   string
 	Bursts []burstFilter
+	// Key, for the key family, reduces its rows to each group of
+	// interchangeable events' first and last (firstseen.go); nil: every
+	// row of Where.
+	Key *keyReduction
 }
 
 // burstFilter reduces a burst rule's rows in SQL: the Go engine counts
@@ -61,6 +65,9 @@ type Plan struct {
 	Widened []Widening
 	// Unknown names rules of kinds not placed in a family (fetched whole).
 	Unknown []string
+	// KeyWeights says the key family is reduced: the engine must be run
+	// with detect.Options.KeyWeights.
+	KeyWeights bool
 }
 
 var (
@@ -108,6 +115,10 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 			needFacts = needFacts || factKinds[r.Kind]
 		case keyKinds[r.Kind]:
 			key.Rules = append(key.Rules, r.ID)
+			if key.Key == nil {
+				key.Key = &keyReduction{}
+			}
+			key.Key.Days = key.Key.Days || r.Kind == detect.KindDormant
 		default:
 			all.Rules = append(all.Rules, r.ID)
 			p.Unknown = append(p.Unknown, r.ID)
@@ -142,6 +153,7 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 	if len(key.Rules) > 0 {
 		key.Where = keyCondition
 		p.Families = append(p.Families, key)
+		p.KeyWeights = true
 	}
 	return p, nil
 }
@@ -234,6 +246,9 @@ func (w Window) partitions(now time.Time) string {
 // SQL is the family's query over table within the window. now closes an
 // open-ended window.
 func (f Family) SQL(t Table, w Window, now time.Time) string {
+	if f.Key != nil {
+		return f.Key.sql("\nFROM "+t.quoted(), w.partitions(now)+"\n  AND "+f.Where, w)
+	}
 	scan := "\nFROM " + t.quoted() + "\nWHERE " + w.partitions(now) + "\n  AND " + f.Where
 	if len(f.Bursts) == 0 {
 		return "SELECT " + strings.Join(selectList, ", ") + scan
@@ -289,21 +304,25 @@ func reducible(r *detect.Rule, cond string) (burstFilter, bool) {
 	return burstFilter{Rule: r.ID, Cond: cond, Window: r.Window, Threshold: r.Threshold, PerEvent: per}, true
 }
 
-// Columns are the names of the query's result columns, in order.
+// Columns are the names of the query's result columns, in order: the
+// record's, then EventsColumn.
 var Columns []string
 
-// selectList reads every field the Go engine decodes.
-var selectList []string
+// selectList reads every field the Go engine decodes (EventsColumn
+// NULL); baseColumns and baseSelect are the record's alone.
+var selectList, baseColumns, baseSelect []string
 
 func init() {
 	for _, c := range columnList {
-		Columns = append(Columns, c[0])
+		baseColumns = append(baseColumns, c[0])
 		if c[1] == "" {
-			selectList = append(selectList, c[0])
+			baseSelect = append(baseSelect, c[0])
 		} else {
-			selectList = append(selectList, c[1]+" AS "+c[0])
+			baseSelect = append(baseSelect, c[1]+" AS "+c[0])
 		}
 	}
+	Columns = append(append(Columns, baseColumns...), EventsColumn)
+	selectList = append(append(selectList, baseSelect...), "CAST(NULL AS VARCHAR) AS "+EventsColumn)
 }
 
 // columnList: result name, expression (empty: the column itself).
