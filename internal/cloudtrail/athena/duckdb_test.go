@@ -527,38 +527,6 @@ func TestDuckDBPerRuleFixtures(t *testing.T) {
 	}
 }
 
-// TestDuckDBBurstReduction: burst rules' rows are cut in SQL to the time
-// windows that may reach the threshold (findings unchanged: the test
-// above), and that returns fewer rows than their match blocks alone.
-func TestDuckDBBurstReduction(t *testing.T) {
-	skipDuck(t)
-	d := openDuck(t)
-	d.load(t, everyFixture(t))
-	reduced, whole, rules := 0, 0, 0
-	for _, r := range detect.Builtin() {
-		p, err := NewPlan([]*detect.Rule{r}, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p.Families) != 1 || len(p.Families[0].Bursts) == 0 {
-			continue
-		}
-		rules++
-		f := p.Families[0]
-		n := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
-		f.Bursts, f.Keep = nil, ""
-		m := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
-		if n > m {
-			t.Errorf("%s: %d rows with the window counts, %d without", r.ID, n, m)
-		}
-		reduced, whole = reduced+n, whole+m
-	}
-	t.Logf("%d burst rules: %d rows returned instead of %d", rules, reduced, whole)
-	if rules == 0 || reduced >= whole {
-		t.Errorf("no reduction: %d burst rules, %d rows of %d", rules, reduced, whole)
-	}
-}
-
 // TestDuckDBFamilyReduction reports, per family of the whole rule set,
 // the rows the reduced query returns against the rows of its condition
 // alone (the key family: every key-signed event), on the fixtures and
@@ -575,7 +543,7 @@ func TestDuckDBFamilyReduction(t *testing.T) {
 	for _, f := range p.Families {
 		got := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
 		whole := f
-		whole.Key, whole.Bursts, whole.Keep = nil, nil, ""
+		whole.Key, whole.Bursts, whole.Seqs, whole.Keep = nil, nil, nil, ""
 		all := bytes.Count(d.query(t, whole.SQL(testTable, testWindow, testNow)), []byte{'\n'})
 		t.Logf("family %s (%d rules): %d rows returned, %d rows match its condition, of %d records", f.Name, len(f.Rules), got, all, n)
 		if got > all {
@@ -587,50 +555,49 @@ func TestDuckDBFamilyReduction(t *testing.T) {
 	}
 }
 
-// TestDuckDBKeyReductionKeepsBaseline: what the run stores as the new
-// baseline (each key's and account's values with their first and last
-// times and counts) is the same through the reduced key query as from the
-// files: the reduction drops rows, never what the store learns.
-func TestDuckDBKeyReductionKeepsBaseline(t *testing.T) {
+// TestDuckDBRuleReduction: burst rules' rows are cut in SQL to the time
+// windows that may reach the threshold, and sequence rules' follow-up rows
+// to those a first event of the actor may count (findings unchanged:
+// TestDuckDBEveryRuleAgreesWithGoEngine); each returns fewer rows than
+// the rules' blocks alone on the fixtures.
+func TestDuckDBRuleReduction(t *testing.T) {
 	skipDuck(t)
-	every := everyFixture(t)
 	d := openDuck(t)
-	d.load(t, every)
-	rules := detect.Builtin()
-	p, err := NewPlan(rules, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files, rows [][]byte
-	for _, f := range every {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	d.load(t, everyFixture(t))
+	for _, tc := range []struct {
+		kind    string
+		reduced func(Family) bool
+		strip   func(*Family)
+	}{
+		{detect.KindBurst, func(f Family) bool { return len(f.Bursts) > 0 }, func(f *Family) { f.Bursts = nil }},
+		{detect.KindSequence, func(f Family) bool { return len(f.Seqs) > 0 }, func(f *Family) { f.Seqs = nil }},
+	} {
+		reduced, whole, rules := 0, 0, 0
+		for _, r := range detect.Builtin() {
+			if r.Kind != tc.kind {
+				continue
+			}
+			p, err := NewPlan([]*detect.Rule{r}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Families) != 1 || !tc.reduced(p.Families[0]) {
+				continue
+			}
+			rules++
+			f := p.Families[0]
+			n := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+			tc.strip(&f)
+			f.Keep = ""
+			m := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+			if n > m {
+				t.Errorf("%s: %d rows reduced, %d without", r.ID, n, m)
+			}
+			reduced, whole = reduced+n, whole+m
 		}
-		files = append(files, b)
+		t.Logf("%d %s rules: %d rows returned instead of %d", rules, tc.kind, reduced, whole)
+		if rules == 0 || reduced >= whole {
+			t.Errorf("no reduction: %d %s rules, %d rows of %d", rules, tc.kind, reduced, whole)
+		}
 	}
-	for _, f := range p.Families {
-		rows = append(rows, d.query(t, f.SQL(testTable, testWindow, testNow)))
-	}
-	want, n := observations(t, rules, false, files...)
-	got, _ := observations(t, rules, p.KeyWeights, rows...)
-	t.Logf("%d baselines (keys and accounts) learnt", n)
-	if n < 10 {
-		t.Fatalf("only %d baselines learnt from the fixtures: the comparison says little", n)
-	}
-	if got != want {
-		t.Errorf("the baseline learnt through SQL differs from the files'\n got: %.2000s\nwant: %.2000s", got, want)
-	}
-}
-
-// observations runs the engine and returns the baselines it would store,
-// as JSON (sorted keys), and how many.
-func observations(t *testing.T, rules []*detect.Rule, weighted bool, inputs ...[]byte) (string, int) {
-	t.Helper()
-	obs := runEngine(t, rules, weighted, inputs...).Observations(false)
-	b, err := json.Marshal(obs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b), len(obs)
 }

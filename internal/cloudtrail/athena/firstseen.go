@@ -43,9 +43,12 @@ type keyReduction struct {
 // reduced query stands for (NULL: one event, read as is).
 const EventsColumn = "kw_events"
 
-// keyTime is CloudTrail's own time format: Go's fast path parses exactly
-// these (when the date exists, which from_iso8601_timestamp checks too).
-const keyTime = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'`
+// strictTimeSQL holds for rows whose time SQL reads exactly as Go does:
+// CloudTrail's own yyyy-MM-ddTHH:mm:ssZ (Go's fast path parses exactly
+// these when the date exists, which from_iso8601_timestamp checks too),
+// from 1970 on (Go's integer division of Unix seconds is SQL's floor).
+const strictTimeSQL = "(regexp_like(" + "COALESCE(eventtime, '')" + ", '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$') AND " +
+	epochSQL + " IS NOT NULL AND " + epochSQL + " >= 0)"
 
 // group is what two events must agree on to be interchangeable for the
 // key rules (observeFirstSeen reads nothing else but the time and the
@@ -79,7 +82,6 @@ func (k keyReduction) group() []string {
 // sql is the reduced key query: dedupe, group, keep each group's first
 // and last event.
 func (k keyReduction) sql(from, where string, w Window) string {
-	okTime := "(regexp_like(" + col("eventtime") + ", " + keyTime + ") AND " + epochSQL + " IS NOT NULL AND " + epochSQL + " >= 0)"
 	// The engine skips events outside Since/Until before the key rules
 	// see them: so does the query, or a group's first event might be
 	// one the engine drops.
@@ -90,10 +92,10 @@ func (k keyReduction) sql(from, where string, w Window) string {
 	}
 	inner := append(append([]string{}, baseSelect...),
 		epochSQL+" AS kw_e",
-		okTime+" AS kw_ok",
+		strictTimeSQL+" AS kw_ok",
 		"row_number() OVER (PARTITION BY "+col("eventid")+", "+col("eventname")+", "+col("eventtime")+
 			" ORDER BY "+col("sourceipaddress")+", "+col("useragent")+", "+col("awsregion")+", "+col("useridentity.arn")+") AS kw_dup")
-	scan := "SELECT " + strings.Join(inner, ",\n  ") + from + "\nWHERE " + where + "\n  AND (NOT " + okTime + " OR (" + inWindow + "))"
+	scan := "SELECT " + strings.Join(inner, ",\n  ") + from + "\nWHERE " + where + "\n  AND (NOT " + strictTimeSQL + " OR (" + inWindow + "))"
 	part := "PARTITION BY " + strings.Join(k.group(), ", ")
 	counted := "SELECT kw1.*,\n  count(*) OVER (" + part + ") AS kw_n,\n" +
 		"  row_number() OVER (" + part + " ORDER BY kw_e, " + col("eventid") + ") AS kw_f,\n" +

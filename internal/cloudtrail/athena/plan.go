@@ -38,6 +38,9 @@ type Family struct {
 	// buckets that may reach their threshold (empty: every row of Where).
 	Keep   string
 	Bursts []burstFilter
+	// Seqs are the sequence rules whose follow-up rows are returned only
+	// when a first event may count them (sequence.go).
+	Seqs []seqFilter
 	// Key, for the key family, reduces its rows to each group of
 	// interchangeable events' first and last (firstseen.go); nil: every
 	// row of Where.
@@ -96,7 +99,8 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 		switch {
 		case matchKinds[r.Kind]:
 			match.Rules = append(match.Rules, r.ID)
-			for _, b := range []map[string]any{r.Match, r.Then} {
+			var first string
+			for i, b := range []map[string]any{r.Match, r.Then} {
 				if len(b) == 0 {
 					continue
 				}
@@ -106,8 +110,13 @@ func NewPlan(rules []*detect.Rule, lineage bool) (*Plan, error) {
 				}
 				alts = append(alts, sql)
 				p.Widened = append(p.Widened, wd...)
+				if i == 0 {
+					first = sql
+				}
 				if bf, ok := reducible(r, sql); ok {
 					match.Bursts = append(match.Bursts, bf)
+				} else if r.Kind == detect.KindSequence && i == 1 {
+					match.Seqs = append(match.Seqs, sequenceFilter(r, first, sql))
 				} else {
 					keep = append(keep, sql)
 				}
@@ -250,14 +259,19 @@ func (f Family) SQL(t Table, w Window, now time.Time) string {
 		return f.Key.sql("\nFROM "+t.quoted(), w.partitions(now)+"\n  AND "+f.Where, w)
 	}
 	scan := "\nFROM " + t.quoted() + "\nWHERE " + w.partitions(now) + "\n  AND " + f.Where
-	if len(f.Bursts) == 0 {
+	if len(f.Bursts) == 0 && len(f.Seqs) == 0 {
 		return "SELECT " + strings.Join(selectList, ", ") + scan
 	}
 	// One scan: window functions count each burst rule's events per
-	// actor in the two pairs of windows around each event.
+	// actor in the two pairs of windows around each event, and find
+	// each sequence's first events before a follow-up.
 	inner := append([]string{}, selectList...)
-	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e")
+	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e", strictTimeSQL+" AS kw_ok")
 	outer := []string{"kw_keep"}
+	for i, s := range f.Seqs {
+		in, out := s.columns(i)
+		inner, outer = append(inner, in...), append(outer, out)
+	}
 	for i, b := range f.Bursts {
 		w := int64(b.Window / time.Second)
 		n := func(shift string) string {
