@@ -301,3 +301,63 @@ func startMotoEnv(t *testing.T) *mototest.Server {
 	srv.SetEnv(t)
 	return srv
 }
+
+// TestDetectAthenaStoredBaseline: with --state holding the account's
+// baseline, detect --athena judges a key new to the store from its first
+// call against what the account is known to use, as the local engine
+// does (its first hour does not become its own baseline), and stores
+// the same baseline afterwards.
+func TestDetectAthenaStoredBaseline(t *testing.T) {
+	srv := startMotoEnv(t)
+	ctx := context.Background()
+	dir := filepath.Join("..", "cloudtrail", "detect", "testdata", "stateful")
+	history, newkey := filepath.Join(dir, "history.json"), filepath.Join(dir, "newkey.json")
+	tmp := t.TempDir()
+	local, viaAthena := filepath.Join(tmp, "local.db"), filepath.Join(tmp, "athena.db")
+	ios, _, errOut := Test("")
+	if err := runDetect(ctx, &detectOptions{IO: ios, Sources: []string{history}, StatePath: local, Format: "json", FailOn: "none"}); err != nil {
+		t.Fatalf("learning the history: %v %s", err, errOut)
+	}
+	stored, err := os.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(viaAthena, stored, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ios, out, errOut := Test("")
+	err = runDetect(ctx, &detectOptions{IO: ios, Sources: []string{newkey}, StatePath: local, Format: "json", FailOn: "none"})
+	if ExitCode(err) != ExitClean {
+		t.Fatalf("local run: %v %s", err, errOut)
+	}
+	want := findingLines(out.String())
+	if !strings.Contains(out.String(), `"rule_id":"ct-account-new-network"`) {
+		t.Fatalf("the local engine did not judge the new key against the account: %v", want)
+	}
+
+	body, _ := json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{
+		map[string]any{"rows": athenaRows(t, []string{newkey}, "")}, map[string]any{"rows": athenaRows(t, []string{newkey}, "1")}}})
+	resp, err := http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ios, out, errOut = Test("")
+	opts := &detectOptions{IO: ios, Getenv: func(string) string { return "" }, Now: func() time.Time { return time.Date(2024, 6, 10, 0, 0, 0, 0, time.UTC) },
+		StatePath: viaAthena, Format: "json", FailOn: "none", Since: "2024-06-01", Until: "2024-06-05", AWS: awsFlags{EndpointURL: srv.URL}}
+	opts.Athena = detectAthenaOptions{Table: "cloudtrail_logs", Database: "default", Workgroup: "primary", Output: "s3://results/",
+		Accounts: []string{"111122223333"}, Regions: []string{"us-east-1"}, S3: emptyLister{}, MaxScan: "1G",
+		Logs: "s3://trail/AWSLogs/", Backoff: func(int) time.Duration { return time.Millisecond }}
+	if err := runDetect(ctx, opts); ExitCode(err) != ExitClean {
+		t.Fatalf("athena run: %v %s", err, errOut)
+	}
+	if got := findingLines(out.String()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings through Athena with the stored baseline differ from the local engine's\n got: %v\nwant: %v", got, want)
+	}
+	a, _ := os.ReadFile(local)
+	b, _ := os.ReadFile(viaAthena)
+	if !bytes.Equal(a, b) {
+		t.Errorf("the baseline stored after the Athena run differs from the local run's (%d and %d bytes)", len(b), len(a))
+	}
+}
