@@ -185,6 +185,34 @@ func TestDetectAthenaMoto(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
 	}
+
+	// The rules that follow keys learn from the key query's rows alone
+	// (they say how many events they stand for; the match query's rows
+	// may repeat some of the same events): with no key rows, no
+	// first-seen finding, whatever the match query returned.
+	body, _ = json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{
+		map[string]any{"rows": athenaRows(t, files, "")}, map[string]any{"rows": athenaRows(t, nil, "1")}}})
+	resp, err = http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	stdout, stderr, err = run("1M", true)
+	if ExitCode(err) != ExitFindings {
+		t.Fatalf("exit %d %v\n%s", ExitCode(err), err, stderr)
+	}
+	var noKey []string
+	for _, l := range want {
+		if !strings.Contains(l, `"rule_kind":"first-seen"`) {
+			noKey = append(noKey, l)
+		}
+	}
+	if len(noKey) == len(want) {
+		t.Fatalf("no first-seen finding among the local ones: the check says nothing")
+	}
+	if got := findingLines(stdout); strings.Join(got, "\n") != strings.Join(noKey, "\n") {
+		t.Errorf("with an empty key query\n got: %v\nwant: %v", got, noKey)
+	}
 }
 
 func TestDetectAthenaUsage(t *testing.T) {
