@@ -165,13 +165,7 @@ func TestDetectAthenaMoto(t *testing.T) {
 	}
 
 	// With --yes: both queries run; moto returns the seeded rows.
-	body, _ := json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{
-		map[string]any{"rows": athenaRows(t, files, "")}, map[string]any{"rows": athenaRows(t, files, "1")}}})
-	resp, err := http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	seedAthena(t, srv, athenaRows(t, files, ""), athenaRows(t, files, "1"))
 	stdout, stderr, err = run("1M", true)
 	if ExitCode(err) != ExitFindings {
 		t.Fatalf("exit %d %v\n%s", ExitCode(err), err, stderr)
@@ -190,13 +184,7 @@ func TestDetectAthenaMoto(t *testing.T) {
 	// (they say how many events they stand for; the match query's rows
 	// may repeat some of the same events): with no key rows, no
 	// first-seen finding, whatever the match query returned.
-	body, _ = json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{
-		map[string]any{"rows": athenaRows(t, files, "")}, map[string]any{"rows": athenaRows(t, nil, "1")}}})
-	resp, err = http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	seedAthena(t, srv, athenaRows(t, files, ""), athenaRows(t, nil, "1"))
 	stdout, stderr, err = run("1M", true)
 	if ExitCode(err) != ExitFindings {
 		t.Fatalf("exit %d %v\n%s", ExitCode(err), err, stderr)
@@ -364,13 +352,7 @@ func TestDetectAthenaStoredBaseline(t *testing.T) {
 		t.Fatalf("the local engine did not judge the new key against the account: %v", want)
 	}
 
-	body, _ := json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{
-		map[string]any{"rows": athenaRows(t, []string{newkey}, "")}, map[string]any{"rows": athenaRows(t, []string{newkey}, "1")}}})
-	resp, err := http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	seedAthena(t, srv, athenaRows(t, []string{newkey}, ""), athenaRows(t, []string{newkey}, "1"))
 	ios, out, errOut = Test("")
 	opts := &detectOptions{IO: ios, Getenv: func(string) string { return "" }, Now: func() time.Time { return time.Date(2024, 6, 10, 0, 0, 0, 0, time.UTC) },
 		StatePath: viaAthena, Format: "json", FailOn: "none", Since: "2024-06-01", Until: "2024-06-05", AWS: awsFlags{EndpointURL: srv.URL}}
@@ -388,4 +370,17 @@ func TestDetectAthenaStoredBaseline(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Errorf("the baseline stored after the Athena run differs from the local run's (%d and %d bytes)", len(b), len(a))
 	}
+}
+
+// seedAthena queues moto's results of the next two queries: the match
+// family's rows, then the key family's.
+func seedAthena(t *testing.T, srv *mototest.Server, match, key []map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{
+		map[string]any{"rows": match}, map[string]any{"rows": key}}})
+	resp, err := http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 }
