@@ -234,12 +234,12 @@ func runDetect(ctx context.Context, opts *detectOptions) error {
 	if err != nil {
 		return err
 	}
-	engine, err := detect.New(rules, detect.Options{Since: since, Until: until, Lineage: opts.Key != "", Reported: reported})
+	srcs, err := detectBuildSources(ctx, opts, rules, sources, since, until, now(), getenv)
 	if err != nil {
 		return err
 	}
-
-	srcs, err := detectBuildSources(ctx, opts, rules, sources, since, until, now(), getenv)
+	engine, err := detect.New(rules, detect.Options{Since: since, Until: until, Lineage: opts.Key != "", Reported: reported,
+		KeyWeights: srcs.keyWeights()})
 	if err != nil {
 		return err
 	}

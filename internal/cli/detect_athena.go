@@ -375,3 +375,14 @@ func detectAthenaPolicy(opts *detectOptions) error {
 	_, err = opts.IO.Out.Write(b)
 	return err
 }
+
+// keyWeights says whether an Athena query returns the key family
+// reduced: the engine then counts its rows' events (detect.Options.KeyWeights).
+func (s *detectSources) keyWeights() bool {
+	for _, a := range s.athena {
+		if a.Family.Weighted() {
+			return true
+		}
+	}
+	return false
+}

@@ -36,8 +36,10 @@ var athenaColumnPath = map[string]string{
 
 // athenaRows turns CloudTrail files into rows as Athena returns them
 // (header first), as moto's seeded result: every record, a superset of
-// any family's rows, which the engine judges again.
-func athenaRows(t *testing.T, files []string) []map[string]any {
+// any family's rows, which the engine judges again. events is each row's
+// athena.EventsColumn ("" for NULL): the key family's rows say how many
+// events they stand for ("1": the rows unreduced).
+func athenaRows(t *testing.T, files []string, events string) []map[string]any {
 	t.Helper()
 	hdr := []map[string]string{}
 	for _, c := range athena.Columns {
@@ -68,6 +70,9 @@ func athenaRows(t *testing.T, files []string) []map[string]any {
 				for _, p := range strings.Split(path, ".") {
 					m, _ := v.(map[string]any)
 					v = m[p]
+				}
+				if c == athena.EventsColumn && events != "" {
+					v = events
 				}
 				if c == "ui_session" {
 					ui, _ := rec["userIdentity"].(map[string]any)
@@ -160,13 +165,7 @@ func TestDetectAthenaMoto(t *testing.T) {
 	}
 
 	// With --yes: both queries run; moto returns the seeded rows.
-	rows := athenaRows(t, files)
-	body, _ := json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{map[string]any{"rows": rows}, map[string]any{"rows": rows}}})
-	resp, err := http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	seedAthena(t, srv, athenaRows(t, files, ""), athenaRows(t, files, "1"))
 	stdout, stderr, err = run("1M", true)
 	if ExitCode(err) != ExitFindings {
 		t.Fatalf("exit %d %v\n%s", ExitCode(err), err, stderr)
@@ -179,6 +178,28 @@ func TestDetectAthenaMoto(t *testing.T) {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
+	}
+
+	// The rules that follow keys learn from the key query's rows alone
+	// (they say how many events they stand for; the match query's rows
+	// may repeat some of the same events): with no key rows, no
+	// first-seen finding, whatever the match query returned.
+	seedAthena(t, srv, athenaRows(t, files, ""), athenaRows(t, nil, "1"))
+	stdout, stderr, err = run("1M", true)
+	if ExitCode(err) != ExitFindings {
+		t.Fatalf("exit %d %v\n%s", ExitCode(err), err, stderr)
+	}
+	var noKey []string
+	for _, l := range want {
+		if !strings.Contains(l, `"rule_kind":"first-seen"`) {
+			noKey = append(noKey, l)
+		}
+	}
+	if len(noKey) == len(want) {
+		t.Fatalf("no first-seen finding among the local ones: the check says nothing")
+	}
+	if got := findingLines(stdout); strings.Join(got, "\n") != strings.Join(noKey, "\n") {
+		t.Errorf("with an empty key query\n got: %v\nwant: %v", got, noKey)
 	}
 }
 
@@ -262,7 +283,7 @@ func (emptyLister) ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...fun
 // other family's findings are still printed, and the run exits 2.
 func TestDetectAthenaFailedQuery(t *testing.T) {
 	var rows []types.Row
-	for _, r := range athenaRows(t, athenaFixtureFiles(t)[:1]) {
+	for _, r := range athenaRows(t, athenaFixtureFiles(t)[:1], "") {
 		var row types.Row
 		for _, c := range r["Data"].([]map[string]string) {
 			d := types.Datum{}
@@ -295,4 +316,71 @@ func startMotoEnv(t *testing.T) *mototest.Server {
 	srv := mototest.Start(t)
 	srv.SetEnv(t)
 	return srv
+}
+
+// TestDetectAthenaStoredBaseline: with --state holding the account's
+// baseline, detect --athena judges a key new to the store from its first
+// call against what the account is known to use, as the local engine
+// does (its first hour does not become its own baseline), and stores
+// the same baseline afterwards.
+func TestDetectAthenaStoredBaseline(t *testing.T) {
+	srv := startMotoEnv(t)
+	ctx := context.Background()
+	dir := filepath.Join("..", "cloudtrail", "detect", "testdata", "stateful")
+	history, newkey := filepath.Join(dir, "history.json"), filepath.Join(dir, "newkey.json")
+	tmp := t.TempDir()
+	local, viaAthena := filepath.Join(tmp, "local.db"), filepath.Join(tmp, "athena.db")
+	ios, _, errOut := Test("")
+	if err := runDetect(ctx, &detectOptions{IO: ios, Sources: []string{history}, StatePath: local, Format: "json", FailOn: "none"}); err != nil {
+		t.Fatalf("learning the history: %v %s", err, errOut)
+	}
+	stored, err := os.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(viaAthena, stored, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ios, out, errOut := Test("")
+	err = runDetect(ctx, &detectOptions{IO: ios, Sources: []string{newkey}, StatePath: local, Format: "json", FailOn: "none"})
+	if ExitCode(err) != ExitClean {
+		t.Fatalf("local run: %v %s", err, errOut)
+	}
+	want := findingLines(out.String())
+	if !strings.Contains(out.String(), `"rule_id":"ct-account-new-network"`) {
+		t.Fatalf("the local engine did not judge the new key against the account: %v", want)
+	}
+
+	seedAthena(t, srv, athenaRows(t, []string{newkey}, ""), athenaRows(t, []string{newkey}, "1"))
+	ios, out, errOut = Test("")
+	opts := &detectOptions{IO: ios, Getenv: func(string) string { return "" }, Now: func() time.Time { return time.Date(2024, 6, 10, 0, 0, 0, 0, time.UTC) },
+		StatePath: viaAthena, Format: "json", FailOn: "none", Since: "2024-06-01", Until: "2024-06-05", AWS: awsFlags{EndpointURL: srv.URL}}
+	opts.Athena = detectAthenaOptions{Table: "cloudtrail_logs", Database: "default", Workgroup: "primary", Output: "s3://results/",
+		Accounts: []string{"111122223333"}, Regions: []string{"us-east-1"}, S3: emptyLister{}, MaxScan: "1G",
+		Logs: "s3://trail/AWSLogs/", Backoff: func(int) time.Duration { return time.Millisecond }}
+	if err := runDetect(ctx, opts); ExitCode(err) != ExitClean {
+		t.Fatalf("athena run: %v %s", err, errOut)
+	}
+	if got := findingLines(out.String()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings through Athena with the stored baseline differ from the local engine's\n got: %v\nwant: %v", got, want)
+	}
+	a, _ := os.ReadFile(local)
+	b, _ := os.ReadFile(viaAthena)
+	if !bytes.Equal(a, b) {
+		t.Errorf("the baseline stored after the Athena run differs from the local run's (%d and %d bytes)", len(b), len(a))
+	}
+}
+
+// seedAthena queues moto's results of the next two queries: the match
+// family's rows, then the key family's.
+func seedAthena(t *testing.T, srv *mototest.Server, match, key []map[string]any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"region": srv.Config().Region, "results": []any{
+		map[string]any{"rows": match}, map[string]any{"rows": key}}})
+	resp, err := http.Post(srv.URL+"/moto-api/static/athena/query-results", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 }

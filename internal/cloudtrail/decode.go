@@ -1,6 +1,9 @@
 package cloudtrail
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // decodeRecord decodes the object at s.pos into r (which it resets).
 // Fields of an unexpected type are skipped, not errors: CloudTrail changes
@@ -72,6 +75,10 @@ func decodeRecord(s *scanner, r *Record) error {
 			r.Resources, err = s.raw()
 		case "userIdentity":
 			err = decodeIdentity(s, &r.UserIdentity)
+		case "keywardenEvents":
+			var v string
+			v, _, err = s.scalar()
+			r.Events = parseEvents(v)
 		default:
 			err = s.skip(0)
 		}
@@ -157,4 +164,18 @@ func decodeIdentity(s *scanner, u *UserIdentity) error {
 		}
 		return err
 	})
+}
+
+// maxRecordEvents bounds a reduced record's count of events: a row
+// standing for more than a trillion events is not a CloudTrail table's.
+const maxRecordEvents = 1 << 40
+
+// parseEvents reads keywardenEvents: a positive decimal count, anything
+// else 0 (not a reduced record).
+func parseEvents(v string) int64 {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 || n > maxRecordEvents {
+		return 0
+	}
+	return n
 }

@@ -50,6 +50,11 @@ type Record struct {
 	// Resources is the raw resources array (ARNs the call touched: the
 	// KMS key of a Decrypt, which its requestParameters do not name).
 	Resources []byte
+	// Events is how many events of the window the record stands for when
+	// it comes from a reduced query (keywarden's own "keywardenEvents"
+	// key, written by detect --athena); 0 for an event read as is. Only
+	// an engine told so (detect.Options.KeyWeights) reads it.
+	Events int64
 }
 
 // UserIdentity is the caller. A call signed with a long-term key has no

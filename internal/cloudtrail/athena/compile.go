@@ -111,7 +111,7 @@ var rawColumns = map[string]string{
 	"additionalEventData": "additionaleventdata",
 }
 
-var pathSegment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var pathSegment = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func fieldValue(sch *Schema, name string) (value, error) {
 	if e, why, ok := sch.field(name); ok {
@@ -139,7 +139,7 @@ func fieldValue(sch *Schema, name string) (value, error) {
 	}
 	segs := strings.Split(rest, ".")
 	for _, s := range segs {
-		if !pathSegment.MatchString(s) {
+		if !pathSegment().MatchString(s) {
 			return value{why: fmt.Sprintf("path segment %q is not a plain JSON key", s)}, nil
 		}
 	}

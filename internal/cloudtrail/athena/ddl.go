@@ -70,12 +70,12 @@ func DDL(t Table, l *Layout, from time.Time) (string, error) {
 		return "", fmt.Errorf("no accounts or regions to project")
 	}
 	for _, a := range l.Accounts {
-		if !accountRE.MatchString(a) {
+		if !accountRE().MatchString(a) {
 			return "", fmt.Errorf("account %q: want 12 digits", a)
 		}
 	}
 	for _, r := range l.Regions {
-		if !regionRE.MatchString(r) {
+		if !regionRE().MatchString(r) {
 			return "", fmt.Errorf("region %q: want a region name", r)
 		}
 	}

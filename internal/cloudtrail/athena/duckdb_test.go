@@ -397,7 +397,20 @@ func goFindings(t *testing.T, rules []*detect.Rule, files []string) []findingKey
 
 func engineFindings(t *testing.T, rules []*detect.Rule, inputs ...[]byte) []findingKey {
 	t.Helper()
-	e, err := detect.New(rules, detect.Options{})
+	return weightedFindings(t, rules, false, inputs...)
+}
+
+// weightedFindings runs the engine as the command does for a plan whose
+// key family is reduced (weighted) or not.
+func weightedFindings(t *testing.T, rules []*detect.Rule, weighted bool, inputs ...[]byte) []findingKey {
+	t.Helper()
+	return keys(runEngine(t, rules, weighted, inputs...).Findings(nil))
+}
+
+// runEngine feeds the inputs to one worker of the engine.
+func runEngine(t *testing.T, rules []*detect.Rule, weighted bool, inputs ...[]byte) *detect.Result {
+	t.Helper()
+	e, err := detect.New(rules, detect.Options{KeyWeights: weighted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +420,7 @@ func engineFindings(t *testing.T, rules []*detect.Rule, inputs ...[]byte) []find
 			t.Errorf("input %d: %v", i, ie)
 		})
 	}
-	return keys(e.Merge(w).Findings(nil))
+	return e.Merge(w)
 }
 
 // sqlFindings runs the plan's queries and the engine over their rows.
@@ -424,7 +437,7 @@ func sqlFindings(t *testing.T, d *duck, rules []*detect.Rule) ([]findingKey, int
 		rows += bytes.Count(out, []byte{'\n'})
 		inputs = append(inputs, out)
 	}
-	return engineFindings(t, rules, inputs...), rows
+	return weightedFindings(t, rules, p.KeyWeights, inputs...), rows
 }
 
 // asMatch turns a rule's match (or then) block into a plain match rule,
@@ -521,34 +534,86 @@ func TestDuckDBPerRuleFixtures(t *testing.T) {
 	}
 }
 
-// TestDuckDBBurstReduction: burst rules' rows are cut in SQL to the time
-// windows that may reach the threshold (findings unchanged: the test
-// above), and that returns fewer rows than their match blocks alone.
-func TestDuckDBBurstReduction(t *testing.T) {
+// TestDuckDBFamilyReduction reports, per family of the whole rule set,
+// the rows the reduced query returns against the rows of its condition
+// alone (the key family: every key-signed event), on the fixtures and
+// ../shared/data; the findings through the reduced queries are the Go
+// engine's (TestDuckDBEveryRuleAgreesWithGoEngine, all-rules).
+func TestDuckDBFamilyReduction(t *testing.T) {
+	skipDuck(t)
+	d := openDuck(t)
+	n := d.load(t, everyFixture(t))
+	p, err := NewPlan(detect.Builtin(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range p.Families {
+		got := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+		// Before the key and sequence reductions: the key family's every
+		// row, the sequences' follow-ups returned whole.
+		before := f
+		before.Key, before.Seqs = nil, nil
+		for _, s := range f.Seqs {
+			before.Keep = "(" + before.Keep + " OR " + s.Then + ")"
+		}
+		was := bytes.Count(d.query(t, before.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+		whole := f
+		whole.Key, whole.Bursts, whole.Seqs, whole.Keep = nil, nil, nil, ""
+		all := bytes.Count(d.query(t, whole.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+		t.Logf("family %s (%d rules): %d rows returned (%d before the key and sequence reductions), %d rows match its condition, of %d records",
+			f.Name, len(f.Rules), got, was, all, n)
+		if got > all {
+			t.Errorf("family %s: the reduced query returns more rows (%d) than its condition (%d)", f.Name, got, all)
+		}
+		if f.Name == FamilyKey && got >= all {
+			t.Errorf("key family: no reduction (%d rows of %d)", got, all)
+		}
+	}
+}
+
+// TestDuckDBRuleReduction: burst rules' rows are cut in SQL to the time
+// windows that may reach the threshold, and sequence rules' follow-up rows
+// to those a first event of the actor may count (findings unchanged:
+// TestDuckDBEveryRuleAgreesWithGoEngine); each returns fewer rows than
+// the rules' blocks alone on the fixtures.
+func TestDuckDBRuleReduction(t *testing.T) {
 	skipDuck(t)
 	d := openDuck(t)
 	d.load(t, everyFixture(t))
-	reduced, whole, rules := 0, 0, 0
-	for _, r := range detect.Builtin() {
-		p, err := NewPlan([]*detect.Rule{r}, false)
-		if err != nil {
-			t.Fatal(err)
+	for _, tc := range []struct {
+		kind    string
+		reduced func(Family) bool
+		strip   func(*Family)
+	}{
+		{detect.KindBurst, func(f Family) bool { return len(f.Bursts) > 0 }, func(f *Family) { f.Bursts = nil }},
+		{detect.KindSequence, func(f Family) bool { return len(f.Seqs) > 0 }, func(f *Family) { f.Seqs = nil }},
+	} {
+		reduced, whole, rules := 0, 0, 0
+		for _, r := range detect.Builtin() {
+			if r.Kind != tc.kind {
+				continue
+			}
+			p, err := NewPlan([]*detect.Rule{r}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Families) != 1 || !tc.reduced(p.Families[0]) {
+				continue
+			}
+			rules++
+			f := p.Families[0]
+			n := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+			tc.strip(&f)
+			f.Keep = ""
+			m := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
+			if n > m {
+				t.Errorf("%s: %d rows reduced, %d without", r.ID, n, m)
+			}
+			reduced, whole = reduced+n, whole+m
 		}
-		if len(p.Families) != 1 || len(p.Families[0].Bursts) == 0 {
-			continue
+		t.Logf("%d %s rules: %d rows returned instead of %d", rules, tc.kind, reduced, whole)
+		if rules == 0 || reduced >= whole {
+			t.Errorf("no reduction: %d %s rules, %d rows of %d", rules, tc.kind, reduced, whole)
 		}
-		rules++
-		f := p.Families[0]
-		n := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
-		f.Bursts, f.Keep = nil, ""
-		m := bytes.Count(d.query(t, f.SQL(testTable, testWindow, testNow)), []byte{'\n'})
-		if n > m {
-			t.Errorf("%s: %d rows with the window counts, %d without", r.ID, n, m)
-		}
-		reduced, whole = reduced+n, whole+m
-	}
-	t.Logf("%d burst rules: %d rows returned instead of %d", rules, reduced, whole)
-	if rules == 0 || reduced >= whole {
-		t.Errorf("no reduction: %d burst rules, %d rows of %d", rules, reduced, whole)
 	}
 }

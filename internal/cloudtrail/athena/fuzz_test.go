@@ -2,7 +2,8 @@ package athena
 
 import (
 	"bytes"
-
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
@@ -34,6 +35,34 @@ func FuzzAppendRecord(f *testing.F) {
 		}
 		if len(got) == 1 && string([]rune(id)) != got[0] {
 			t.Fatalf("event ID %q came back as %q", id, got[0])
+		}
+	})
+}
+
+// FuzzAppendRecordEvents: a result's count of events (from Athena's
+// result, outside input) is refused or comes back as the record's Events
+// unchanged, in range.
+func FuzzAppendRecordEvents(f *testing.F) {
+	for _, s := range []string{"1", "17", "+3", "0", "-1", "1099511627776", "1099511627777", "1e3", "7}, \"x\": {", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, events string) {
+		row := make([]*string, len(Columns))
+		id, name, when := "e1", "ListBuckets", "2024-06-01T10:00:00Z"
+		row[slices.Index(Columns, "eventid")], row[slices.Index(Columns, EventsColumn)] = &id, &events
+		row[slices.Index(Columns, "eventname")], row[slices.Index(Columns, "eventtime")] = &name, &when
+		line, err := AppendRecord(nil, row)
+		if err != nil {
+			return
+		}
+		want, perr := strconv.ParseInt(events, 10, 64)
+		if perr != nil || want < 1 || want > 1<<40 {
+			t.Fatalf("%q accepted: %s", events, line)
+		}
+		var got []int64
+		cloudtrail.Decode("fuzz", bytes.NewReader(line), func(r *cloudtrail.Record) { got = append(got, r.Events) }, func(*cloudtrail.InputError) {})
+		if len(got) != 1 || got[0] != want {
+			t.Fatalf("%q came back as %v: %s", events, got, line)
 		}
 	})
 }

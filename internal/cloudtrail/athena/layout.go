@@ -3,7 +3,6 @@ package athena
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -26,7 +25,7 @@ type Layout struct {
 	Regions      []string
 }
 
-var orgRE = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+var orgRE = lazyRegexp(`^o-[a-z0-9]{10,32}$`)
 
 // MaxPrefixes bounds the accounts and regions a listing takes.
 const MaxPrefixes = 10000
@@ -65,14 +64,14 @@ func Discover(ctx context.Context, c Lister, bucket, prefix, orgID string, accou
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	if !strings.HasSuffix(prefix, "AWSLogs/") && !orgRE.MatchString(lastFolder(prefix)) {
+	if !strings.HasSuffix(prefix, "AWSLogs/") && !orgRE().MatchString(lastFolder(prefix)) {
 		return nil, nil, fmt.Errorf("s3://%s/%s: want the trail's AWSLogs/ folder (s3://bucket/[prefix/]AWSLogs/)", bucket, prefix)
 	}
 	l := &Layout{Bucket: bucket, Base: prefix, OrgID: orgID, Accounts: accounts, Regions: regions}
-	if orgRE.MatchString(lastFolder(prefix)) {
+	if orgRE().MatchString(lastFolder(prefix)) {
 		l.OrgID = lastFolder(prefix)
 	} else if orgID != "" {
-		if !orgRE.MatchString(orgID) {
+		if !orgRE().MatchString(orgID) {
 			return nil, nil, fmt.Errorf("--org-id %q: want o- and 10 to 32 letters or digits", orgID)
 		}
 		l.Base += orgID + "/"
@@ -86,9 +85,9 @@ func Discover(ctx context.Context, c Lister, bucket, prefix, orgID string, accou
 		var orgs []string
 		for _, n := range names {
 			switch {
-			case accountRE.MatchString(n):
+			case accountRE().MatchString(n):
 				l.Accounts = append(l.Accounts, n)
-			case orgRE.MatchString(n) && l.OrgID == "":
+			case orgRE().MatchString(n) && l.OrgID == "":
 				orgs = append(orgs, n)
 			default:
 				skipped = append(skipped, n)
@@ -113,10 +112,10 @@ func Discover(ctx context.Context, c Lister, bucket, prefix, orgID string, accou
 				return nil, nil, err
 			}
 			for _, n := range names {
-				if regionRE.MatchString(n) && !seen[n] {
+				if regionRE().MatchString(n) && !seen[n] {
 					seen[n] = true
 					l.Regions = append(l.Regions, n)
-				} else if !regionRE.MatchString(n) {
+				} else if !regionRE().MatchString(n) {
 					skipped = append(skipped, a+"/CloudTrail/"+n)
 				}
 			}

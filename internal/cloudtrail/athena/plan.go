@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
@@ -39,6 +40,13 @@ type Family struct {
 	// buckets that may reach their threshold (empty: every row of Where).
 	Keep   string
 	Bursts []burstFilter
+	// Seqs are the sequence rules whose follow-up rows are returned only
+	// when a first event may count them (sequence.go).
+	Seqs []seqFilter
+	// Key, for the key family, reduces its rows to each group of
+	// interchangeable events' first and last (firstseen.go); nil: every
+	// row of Where.
+	Key *keyReduction
 }
 
 // burstFilter reduces a burst rule's rows in SQL: the Go engine counts
@@ -62,6 +70,9 @@ type Plan struct {
 	Widened []Widening
 	// Unknown names rules of kinds not placed in a family (fetched whole).
 	Unknown []string
+	// KeyWeights says the key family is reduced: the engine must be run
+	// with detect.Options.KeyWeights.
+	KeyWeights bool
 }
 
 var (
@@ -93,6 +104,8 @@ func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) 
 			p.Families[i].schema = sch
 		}
 	}()
+	// Lake's rows carry only eventjson, and the sequence and key
+	// reductions read Athena's columns: on Lake those rows come whole.
 	var match, key, all Family
 	match.Name, key.Name, all.Name = FamilyMatch, FamilyKey, FamilyAll
 	var alts, keep []string
@@ -101,7 +114,8 @@ func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) 
 		switch {
 		case matchKinds[r.Kind]:
 			match.Rules = append(match.Rules, r.ID)
-			for _, b := range []map[string]any{r.Match, r.Then} {
+			var first string
+			for i, b := range []map[string]any{r.Match, r.Then} {
 				if len(b) == 0 {
 					continue
 				}
@@ -111,8 +125,13 @@ func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) 
 				}
 				alts = append(alts, sql)
 				p.Widened = append(p.Widened, wd...)
+				if i == 0 {
+					first = sql
+				}
 				if bf, ok := reducible(r, sql); ok {
 					match.Bursts = append(match.Bursts, bf)
+				} else if r.Kind == detect.KindSequence && i == 1 && !sch.Lake() {
+					match.Seqs = append(match.Seqs, sequenceFilter(r, first, sql))
 				} else {
 					keep = append(keep, sql)
 				}
@@ -120,6 +139,12 @@ func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) 
 			needFacts = needFacts || factKinds[r.Kind]
 		case keyKinds[r.Kind]:
 			key.Rules = append(key.Rules, r.ID)
+			if key.Key == nil && !sch.Lake() {
+				key.Key = &keyReduction{}
+			}
+			if key.Key != nil {
+				key.Key.Days = key.Key.Days || r.Kind == detect.KindDormant
+			}
 		default:
 			all.Rules = append(all.Rules, r.ID)
 			p.Unknown = append(p.Unknown, r.ID)
@@ -154,6 +179,7 @@ func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) 
 	if len(key.Rules) > 0 {
 		key.Where = keyCondition
 		p.Families = append(p.Families, key)
+		p.KeyWeights = key.Key != nil
 	}
 	return p, nil
 }
@@ -167,11 +193,18 @@ type Window struct {
 	schema *Schema
 }
 
+// The expressions are compiled on first use, not at every start of the
+// binary (identRE's bounded repetition alone is ~2,800 allocations).
 var (
-	identRE   = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
-	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	identRE   = lazyRegexp(`^[A-Za-z0-9_]{1,255}$`)
+	accountRE = lazyRegexp(`^[0-9]{12}$`)
+	regionRE  = lazyRegexp(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 )
+
+// lazyRegexp compiles expr once, when first called.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // Table names a table in a database, checked for SQL use.
 type Table struct{ Database, Name string }
@@ -179,7 +212,7 @@ type Table struct{ Database, Name string }
 // Check refuses names that would need more than plain quoting.
 func (t Table) Check() error {
 	for _, n := range []string{t.Database, t.Name} {
-		if !identRE.MatchString(n) {
+		if !identRE().MatchString(n) {
 			return fmt.Errorf("table name %q: want letters, digits and _", n)
 		}
 	}
@@ -203,12 +236,12 @@ func (w Window) Check() error {
 		return fmt.Errorf("the start must be before the end")
 	}
 	for _, a := range w.Accounts {
-		if !accountRE.MatchString(a) {
+		if !accountRE().MatchString(a) {
 			return fmt.Errorf("account %q: want 12 digits", a)
 		}
 	}
 	for _, r := range w.Regions {
-		if !regionRE.MatchString(r) {
+		if !regionRE().MatchString(r) {
 			return fmt.Errorf("region %q: want a region name such as eu-west-1", r)
 		}
 	}
@@ -253,15 +286,23 @@ func (f Family) SQL(t Table, w Window, now time.Time) string {
 	// columns: below, these names are the schema's.
 	t, w = f.schema.target(t), f.schema.window(w)
 	selectList, epochSQL, Columns := f.schema.selects(), f.schema.epoch(), f.schema.resultColumns()
+	if f.Key != nil {
+		return f.Key.sql("\nFROM "+t.quoted(), w.partitions(now)+"\n  AND "+f.Where, w)
+	}
 	scan := "\nFROM " + t.quoted() + "\nWHERE " + w.partitions(now) + "\n  AND " + f.Where
-	if len(f.Bursts) == 0 {
+	if len(f.Bursts) == 0 && len(f.Seqs) == 0 {
 		return "SELECT " + strings.Join(selectList, ", ") + scan
 	}
 	// One scan: window functions count each burst rule's events per
-	// actor in the two pairs of windows around each event.
+	// actor in the two pairs of windows around each event, and find
+	// each sequence's first events before a follow-up.
 	inner := append([]string{}, selectList...)
-	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e")
+	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e", strictTimeSQL+" AS kw_ok")
 	outer := []string{"kw_keep"}
+	for i, s := range f.Seqs {
+		in, out := s.columns(i)
+		inner, outer = append(inner, in...), append(outer, out)
+	}
 	for i, b := range f.Bursts {
 		w := int64(b.Window / time.Second)
 		n := func(shift string) string {
@@ -308,21 +349,25 @@ func reducible(r *detect.Rule, cond string) (burstFilter, bool) {
 	return burstFilter{Rule: r.ID, Cond: cond, Window: r.Window, Threshold: r.Threshold, PerEvent: per}, true
 }
 
-// Columns are the names of the query's result columns, in order.
+// Columns are the names of the query's result columns, in order: the
+// record's, then EventsColumn.
 var Columns []string
 
-// selectList reads every field the Go engine decodes.
-var selectList []string
+// selectList reads every field the Go engine decodes (EventsColumn
+// NULL); baseColumns and baseSelect are the record's alone.
+var selectList, baseColumns, baseSelect []string
 
 func init() {
 	for _, c := range columnList {
-		Columns = append(Columns, c[0])
+		baseColumns = append(baseColumns, c[0])
 		if c[1] == "" {
-			selectList = append(selectList, c[0])
+			baseSelect = append(baseSelect, c[0])
 		} else {
-			selectList = append(selectList, c[1]+" AS "+c[0])
+			baseSelect = append(baseSelect, c[1]+" AS "+c[0])
 		}
 	}
+	Columns = append(append(Columns, baseColumns...), EventsColumn)
+	selectList = append(append(selectList, baseSelect...), "CAST(NULL AS VARCHAR) AS "+EventsColumn)
 }
 
 // columnList: result name, expression (empty: the column itself).

@@ -3,6 +3,7 @@ package athena
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // MaxRowBytes bounds one result row: CloudTrail caps an event at 256 KB,
@@ -60,6 +61,14 @@ func AppendRecord(dst []byte, row []*string) ([]byte, error) {
 			continue
 		case "ui_mfa":
 			mfa = v
+			continue
+		case EventsColumn:
+			// How many events a reduced query's row stands for.
+			n, err := strconv.ParseInt(*v, 10, 64)
+			if err != nil || n < 1 || n > 1<<40 {
+				return dst, fmt.Errorf("column %s: %.40q is not a count of events", EventsColumn, *v)
+			}
+			top["keywardenEvents"] = json.RawMessage(strconv.FormatInt(n, 10))
 			continue
 		case "res_arn1", "res_arn2", "res_arn3":
 			resources = append(resources, map[string]string{"ARN": *v})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,42 @@ func TestAppendRecordRefusesHugeRows(t *testing.T) {
 	}
 	if _, err := AppendRecord(nil, vals[:3]); err == nil {
 		t.Fatal("no error for a short row")
+	}
+}
+
+// TestAppendRecordEvents: a reduced row's count of events becomes the
+// record's keywardenEvents; anything but a positive count in range is a
+// bad row (skipped and counted by the source), never a guess.
+func TestAppendRecordEvents(t *testing.T) {
+	at := slices.Index(Columns, EventsColumn)
+	if at < 0 {
+		t.Fatalf("no %s among the columns", EventsColumn)
+	}
+	for _, tc := range []struct {
+		v    *string
+		want string // "" : an error
+	}{
+		{nil, `{"eventID":"e1"}`},
+		{aws.String("7"), `{"eventID":"e1","keywardenEvents":7}`},
+		{aws.String("+7"), `{"eventID":"e1","keywardenEvents":7}`},
+		{aws.String("0"), ""},
+		{aws.String("-2"), ""},
+		{aws.String("1e3"), ""},
+		{aws.String("1099511627777"), ""},
+		{aws.String(`1}, "x": {`), ""},
+	} {
+		vals := make([]*string, len(Columns))
+		vals[slices.Index(Columns, "eventid")] = aws.String("e1")
+		vals[at] = tc.v
+		got, err := AppendRecord(nil, vals)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("%q: no error, got %s", *tc.v, got)
+			}
+			continue
+		}
+		if err != nil || strings.TrimSpace(string(got)) != tc.want {
+			t.Errorf("got %s %v, want %s", got, err, tc.want)
+		}
 	}
 }

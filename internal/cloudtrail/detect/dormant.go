@@ -21,8 +21,9 @@ type activeDay struct {
 	last  time.Time
 }
 
-// observeDay records the day of a long-term key's event, for dormancy.
-func (o *actorObs) observeDay(r *cloudtrail.Record) {
+// observeDay records the day of a long-term key's event (n events), for
+// dormancy.
+func (o *actorObs) observeDay(r *cloudtrail.Record, n int64) {
 	t := r.EventTime
 	day := int32(t.Unix() / 86400)
 	d, ok := o.days[day]
@@ -43,7 +44,7 @@ func (o *actorObs) observeDay(r *cloudtrail.Record) {
 	if t.After(d.last) {
 		d.last = t
 	}
-	d.first.Count++
+	d.first.Count += n
 }
 
 func (o *actorObs) mergeDays(x *actorObs) {

@@ -25,6 +25,14 @@ type Options struct {
 	// AWSRanges are AWS's published address ranges, for
 	// instance-credentials-outside rules; nil means the shipped ones.
 	AWSRanges *awsipranges.Set
+	// KeyWeights: the records come from a query plan whose key family is
+	// reduced (detect --athena): the rules that follow access keys
+	// (first-seen, dormant, agent-switch, instance credentials) learn
+	// only from records that say how many events they stand for
+	// (cloudtrail.Record.Events), each counted that many times, whether
+	// or not another query returned the same event; other records feed
+	// the other rules only.
+	KeyWeights bool
 }
 
 type compiled struct {
@@ -219,6 +227,13 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 		w.Skipped++
 		return
 	}
+	keyRules := len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 || len(e.agentSwitch) > 0 || len(e.instOutside) > 0
+	if keyRules && e.opts.KeyWeights && r.Events > 0 {
+		// The reduced query's rows are distinct events of its own;
+		// the same event in another query's rows is not counted twice
+		// here, as the key rules skip those.
+		w.observeFirstSeen(r, r.Events)
+	}
 	if r.EventID != "" && !e.seen.add(r.EventID, r.EventName, r.EventTime) {
 		w.Duplicates++
 		return
@@ -238,8 +253,8 @@ func (w *Worker) Observe(r *cloudtrail.Record) {
 			w.applyThen(c, r)
 		}
 	}
-	if len(e.firstSeen) > 0 || len(e.instance) > 0 || len(e.dormant) > 0 || len(e.agentSwitch) > 0 || len(e.instOutside) > 0 {
-		w.observeFirstSeen(r)
+	if keyRules && !e.opts.KeyWeights {
+		w.observeFirstSeen(r, 1)
 	}
 	if e.opts.Lineage && cloudtrail.MintedKeyPath(r.EventName) != nil && r.UserIdentity.AccessKeyID != "" && r.ErrorCode == "" {
 		w.observeDerived(r)

@@ -118,6 +118,19 @@ var globalSources = map[string]bool{
 	"s3.amazonaws.com": false, "waf.amazonaws.com": true, "shield.amazonaws.com": true,
 }
 
+// RegionlessSources lists, sorted, the event sources whose calls say
+// nothing of a key's regions (their awsRegion is not learnt).
+func RegionlessSources() []string {
+	var out []string
+	for src, global := range globalSources {
+		if global {
+			out = append(out, src)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // AgentFamily reduces a user agent to the tool that sent it ("aws-cli",
 // "boto3", "aws-sdk-go-v2", "mozilla"), so version bumps are not new user
 // agents. It returns "" for agents that are AWS itself.
@@ -137,7 +150,8 @@ func AgentFamily(ua string) string {
 	return f
 }
 
-func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
+// observeFirstSeen learns what r says of its key; r stands for n events.
+func (w *Worker) observeFirstSeen(r *cloudtrail.Record, n int64) {
 	id := r.UserIdentity.AccessKeyID
 	if !strings.HasPrefix(id, "AKIA") && !strings.HasPrefix(id, "ASIA") {
 		return
@@ -172,7 +186,7 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		w.obs[o.keyID] = o
 	}
 	if dormancy {
-		o.observeDay(r)
+		o.observeDay(r, n)
 	}
 	if !o.lambda && id[1] == 'S' && strings.Contains(r.UserAgent, lambdaMark) {
 		o.lambda = true
@@ -185,7 +199,7 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 		}
 	}
 	if id[1] == 'S' && r.VPCEndpointAccount != "" && r.VPCEndpointAccount != o.account && len(r.VPCEndpointAccount) <= 12 && len(r.VPCEndpointID) <= 64 {
-		o.observeForeign(r, r.VPCEndpointAccount+" "+r.VPCEndpointID)
+		o.observeForeign(r, r.VPCEndpointAccount+" "+r.VPCEndpointID, n)
 	}
 	for d, v := range vals {
 		if v == "" {
@@ -196,13 +210,13 @@ func (w *Worker) observeFirstSeen(r *cloudtrail.Record) {
 			m = map[string]*seenValue{}
 			o.dims[d] = m
 		}
-		see(m, v, r)
+		see(m, v, r, n)
 	}
 }
 
-// see counts r's use of v in m (bounded by maxValuesPerDim), keeping the
-// earliest event first.
-func see(m map[string]*seenValue, v string, r *cloudtrail.Record) {
+// see counts r's use of v in m, n events (bounded by maxValuesPerDim),
+// keeping the earliest event first.
+func see(m map[string]*seenValue, v string, r *cloudtrail.Record, n int64) {
 	t := r.EventTime
 	s, ok := m[v]
 	if !ok {
@@ -219,7 +233,7 @@ func see(m map[string]*seenValue, v string, r *cloudtrail.Record) {
 	if t.After(s.Last) {
 		s.Last = t
 	}
-	s.Count++
+	s.Count += n
 }
 
 // mergeSeen adds the values of src to dst (bounded by maxValuesPerDim).
@@ -618,10 +632,10 @@ func (res *Result) instanceReuse() []*Finding {
 }
 
 // observeForeign records a call of the session through another account's
-// VPC endpoint (v: "ACCOUNT vpce-ID").
-func (o *actorObs) observeForeign(r *cloudtrail.Record, v string) {
+// VPC endpoint (v: "ACCOUNT vpce-ID"), n events.
+func (o *actorObs) observeForeign(r *cloudtrail.Record, v string, n int64) {
 	if o.foreign == nil {
 		o.foreign = map[string]*seenValue{}
 	}
-	see(o.foreign, v, r)
+	see(o.foreign, v, r, n)
 }
