@@ -57,7 +57,7 @@ func (d *duck) loadLake(t *testing.T, files []string) []byte {
 	}
 	cols := duckColumns(t, d.db) + ", 'eventjson': 'VARCHAR'"
 	q := `CREATE TABLE lake AS SELECT * EXCLUDE (eventtime, readonly, account, region, "timestamp"),
-		strptime(eventtime, '%Y-%m-%dT%H:%M:%SZ') AS eventtime, TRY_CAST(readonly AS BOOLEAN) AS readonly
+		strptime(eventtime, ['%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S.%gZ', '%Y-%m-%dT%H:%M:%S.%fZ']) AS eventtime, TRY_CAST(readonly AS BOOLEAN) AS readonly
 		FROM read_json(` + str(tmp) + `, format = 'newline_delimited', columns = {` + cols + `})`
 	if _, err := d.db.Exec(q); err != nil {
 		t.Fatalf("creating the Lake table: %v", err)

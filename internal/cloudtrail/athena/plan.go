@@ -297,7 +297,12 @@ func (f Family) SQL(t Table, w Window, now time.Time) string {
 	// actor in the two pairs of windows around each event, and find
 	// each sequence's first events before a follow-up.
 	inner := append([]string{}, selectList...)
-	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e", strictTimeSQL+" AS kw_ok")
+	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e")
+	if len(f.Seqs) > 0 {
+		// (Athena's eventtime text, read strictly: sequences only,
+		// which Lake does not reduce.)
+		inner = append(inner, strictTimeSQL+" AS kw_ok")
+	}
 	outer := []string{"kw_keep"}
 	for i, s := range f.Seqs {
 		in, out := s.columns(i)
