@@ -163,6 +163,7 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 		if err != nil {
 			return err
 		}
+		growPipe(stdout, logReadBuffer)
 		if err := cmd.Start(); err != nil {
 			return gitError(args, err, "")
 		}
@@ -227,11 +228,14 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 		}
 		return nil
 	}
-	// Inflating blobs is git's heaviest part: two readers let it use two
-	// cores while the log is still being walked.
-	err = run(ctx, repoDir, opt, 2, produce, fn, &st)
+	err = run(ctx, repoDir, opt, produce, fn, &st)
 	return st, err
 }
+
+// logReadBuffer is the size of the pipe git log writes into, where the
+// system allows: fewer wake-ups of the parser, and git is not held up
+// while the parser waits for cat-file.
+const logReadBuffer = 1 << 20
 
 // oidKey turns a hex object ID into a map key half its size.
 func oidKey(hex []byte) string {
@@ -284,11 +288,17 @@ func revArgs(rng string) ([]string, error) {
 
 // run is the pipeline shared by History, Staged and PrePush:
 //
-//	produce -> cat-file --batch-check (size, type) -> cat-file --batch (×2) -> workers -> fn
+//	produce -> one git cat-file --batch -> workers -> fn
 //
 // Every stage runs concurrently, so git's tree walk, git's inflating of
-// blobs and our scanning use all the cores there are.
-func run(ctx context.Context, dir string, opt Options, readers int, produce func(context.Context, func(job) error) error, fn func(Blob) error, st *Stats) error {
+// blobs and our scanning use all the cores there are. One cat-file
+// process reads every blob: blobs are deltas of one another, and a
+// second process splitting them round-robin rebuilt the same delta
+// chains again (its CPU time doubled git's). The size that
+// `cat-file --batch` gives before each blob decides whether it is kept,
+// so no separate --batch-check pass runs: a blob over the limit is read
+// and dropped as it streams, never held in memory.
+func run(ctx context.Context, dir string, opt Options, produce func(context.Context, func(job) error) error, fn func(Blob) error, st *Stats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g := &group{cancel: cancel}
@@ -301,7 +311,6 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	readers = max(1, min(readers, runtime.GOMAXPROCS(0)))
 
 	skipped := func(j job, reason string) {
 		atomic.AddInt64(&st.Skipped, 1)
@@ -319,40 +328,31 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 		return nil
 	}
 
-	check, err := startCatFile(ctx, dir, "--batch-check")
-	if err != nil {
-		return err
-	}
-	procs := []*catFile{check}
-	defer func() {
-		for _, p := range procs {
-			_ = p.stdin.Close()
-			if p.cmd.ProcessState == nil {
-				_ = p.cmd.Process.Kill()
-				_ = p.cmd.Wait()
-			}
-		}
-	}()
-	fetch := make([]*catFile, readers)
-	for i := range fetch {
-		if fetch[i], err = startCatFile(ctx, dir, "--batch"); err != nil {
-			return err
-		}
-		procs = append(procs, fetch[i])
-	}
-
 	// In a partial clone an absent blob must not reach cat-file, which
 	// would die trying to fetch it.
 	var present map[string]struct{}
 	if isPartialClone(ctx, dir) {
+		var err error
 		if present, err = localBlobs(ctx, dir); err != nil {
 			return err
 		}
 	}
 
-	toCheck := make(chan job, 1024)
+	fetch, err := startCatFile(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_ = fetch.stdin.Close()
+		if fetch.cmd.ProcessState == nil {
+			_ = fetch.cmd.Process.Kill()
+			_ = fetch.cmd.Wait()
+		}
+	}()
+
+	toFetch := make(chan job, 1024)
 	g.go_(func() error {
-		defer close(toCheck)
+		defer close(toFetch)
 		return produce(ctx, func(j job) error {
 			// Commits and tags are never left out of a partial clone: only
 			// blobs are listed as present.
@@ -362,79 +362,37 @@ func run(ctx context.Context, dir string, opt Options, readers int, produce func
 				}
 			}
 			select {
-			case toCheck <- j:
+			case toFetch <- j:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		})
 	})
-	g.go_(func() error { return check.feed(ctx, toCheck) })
+	g.go_(func() error { return fetch.feed(ctx, toFetch) })
 
-	// The size check's answers are dealt round-robin to the readers. Every
-	// stage is a goroutine of the one group, so that the error which stops
-	// the pipeline is the one recorded (a nested group once let the other
-	// stages' "context canceled" win the race).
-	toFetch := make([]chan job, readers)
-	for i := range toFetch {
-		toFetch[i] = make(chan job, 256)
-	}
-	sized := make(chan job, 256)
+	bufs := newBufferPool(2*workers + 2)
+	blobs := make(chan content, 2*workers)
 	g.go_(func() error {
-		defer close(sized)
-		if err := check.sizeFilter(ctx, limit, sized, skipped, missing); err != nil {
+		defer close(blobs)
+		if err := fetch.contents(ctx, limit, opt.IncludeBinary, bufs, blobs, skipped, missing); err != nil {
 			return err
 		}
-		return check.wait(ctx)
+		return fetch.wait(ctx)
 	})
-	g.go_(func() error {
-		defer func() {
-			for _, c := range toFetch {
-				close(c)
-			}
-		}()
-		n := 0
-		for j := range sized {
-			select {
-			case toFetch[n%readers] <- j:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			n++
-		}
-		return nil
-	})
-
-	blobs := make(chan content, 2*workers)
-	var readersWG sync.WaitGroup
-	for i, p := range fetch {
-		readersWG.Add(1)
-		g.go_(func() error { return p.feed(ctx, toFetch[i]) })
-		g.go_(func() error {
-			defer readersWG.Done()
-			if err := p.contents(ctx, opt.IncludeBinary, blobs, skipped, missing); err != nil {
-				return err
-			}
-			return p.wait(ctx)
-		})
-	}
-	go func() {
-		readersWG.Wait()
-		close(blobs)
-	}()
 
 	for range workers {
 		g.go_(func() error {
 			for c := range blobs {
 				atomic.AddInt64(&st.Blobs, 1)
-				atomic.AddInt64(&st.Bytes, int64(len(*c.buf)))
-				err := fn(c.blob(*c.buf))
-				bufPool.Put(c.buf)
+				atomic.AddInt64(&st.Bytes, int64(len(c.buf)))
+				err := fn(c.blob(c.buf))
+				bufs.put(c.buf)
 				if err != nil {
-					// Drain so the readers are not left blocked.
+					// Drain so the reader is not left blocked.
 					go func() {
 						for c := range blobs {
-							bufPool.Put(c.buf)
+							bufs.put(c.buf)
 						}
 					}()
 					return err

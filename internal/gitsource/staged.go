@@ -28,9 +28,7 @@ func StagedWith(ctx context.Context, repoDir string, opt Options, fn func(Blob) 
 			return emit(job{oid: string(oid), path: string(path)})
 		})
 	}
-	// A commit stages a few files: one reader process is enough, and
-	// each process started costs the hook a few milliseconds.
-	return run(ctx, repoDir, opt, 1, produce, fn, &st)
+	return run(ctx, repoDir, opt, produce, fn, &st)
 }
 
 // stagedDiff lists the index entries that differ from HEAD, in raw form.
