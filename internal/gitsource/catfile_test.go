@@ -1,6 +1,10 @@
 package gitsource
 
-import "testing"
+import (
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestBufferPool(t *testing.T) {
 	tests := []struct {
@@ -32,5 +36,31 @@ func TestBufferPool(t *testing.T) {
 				t.Errorf("pool keeps %d buffers, want %d", len(p.free), tt.wantKept)
 			}
 		})
+	}
+}
+
+// gitEnv must decide the settings that change what git runs or how it
+// writes, whatever the caller's environment says.
+func TestGitEnvOverridesTheCaller(t *testing.T) {
+	t.Setenv("GIT_FLUSH", "1")
+	t.Setenv("GIT_NO_REPLACE_OBJECTS", "0")
+	t.Setenv("GIT_EXTERNAL_DIFF", "/bin/evil")
+	got := map[string][]string{}
+	for _, kv := range gitEnv() {
+		name, value, _ := strings.Cut(kv, "=")
+		got[name] = append(got[name], value)
+	}
+	for _, tt := range []struct {
+		name string
+		want []string // nil: absent
+	}{
+		{"GIT_FLUSH", []string{"0"}},
+		{"GIT_NO_REPLACE_OBJECTS", []string{"1"}},
+		{"GIT_EXTERNAL_DIFF", nil},
+		{"GIT_NO_LAZY_FETCH", []string{"1"}},
+	} {
+		if !slices.Equal(got[tt.name], tt.want) {
+			t.Errorf("%s = %q, want %q", tt.name, got[tt.name], tt.want)
+		}
 	}
 }
