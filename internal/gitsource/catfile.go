@@ -36,13 +36,10 @@ type catFile struct {
 	fifo   chan job
 }
 
-// catFileReadBuffer is the size of the buffer git's answers are read
-// through (and, where the system allows, of the pipe they come in): the
-// larger it is, the fewer reads and the fewer times git and the reader
-// wait on each other.
-const catFileReadBuffer = 1 << 20
+// historyReadBuffer is pipeline.readBuffer for a history.
+const historyReadBuffer = 1 << 20
 
-func startCatFile(ctx context.Context, dir string) (*catFile, error) {
+func startCatFile(ctx context.Context, dir string, readBuffer int) (*catFile, error) {
 	// --buffer: git writes its answers through stdio instead of a
 	// write(2) per header, blob and newline, and flushes when its input
 	// ends (feed closes it).
@@ -55,8 +52,10 @@ func startCatFile(ctx context.Context, dir string) (*catFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	growPipe(stdout, catFileReadBuffer)
-	c := &catFile{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, catFileReadBuffer),
+	if readBuffer > 64<<10 {
+		growPipe(stdout, readBuffer)
+	}
+	c := &catFile{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, readBuffer),
 		stderr: &limitedBuffer{}, fifo: make(chan job, 4096)}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
@@ -68,13 +67,15 @@ func startCatFile(ctx context.Context, dir string) (*catFile, error) {
 // feed writes the IDs of jobs from in to git, flushing whenever in runs
 // dry so that git is never left waiting on a half-full buffer. It closes
 // git's stdin (and the FIFO) at the end.
-func (c *catFile) feed(ctx context.Context, in <-chan job) error {
+func (c *catFile) feed(ctx context.Context, first job, in <-chan job) error {
 	defer close(c.fifo)
 	w := bufio.NewWriterSize(c.stdin, 32<<10)
 	defer c.stdin.Close()
+	j, ok := first, true
 	for {
-		var j job
-		var ok bool
+		if err := c.request(ctx, w, j); err != nil {
+			return err
+		}
 		select {
 		case j, ok = <-in:
 		default:
@@ -93,19 +94,24 @@ func (c *catFile) feed(ctx context.Context, in <-chan job) error {
 			}
 			return nil
 		}
-		// One ID per line, or git's answers and our FIFO fall out of step.
-		if !isHexOID(j.oid) {
-			return fmt.Errorf("object ID %q (of %q) is not an object ID", clip([]byte(j.oid)), j.path)
-		}
-		w.WriteString(j.oid)
-		if err := w.WriteByte('\n'); err != nil {
-			return c.brokenPipe(err)
-		}
-		select {
-		case c.fifo <- j:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	}
+}
+
+// request asks git for j's object and puts j in the FIFO.
+func (c *catFile) request(ctx context.Context, w *bufio.Writer, j job) error {
+	// One ID per line, or git's answers and our FIFO fall out of step.
+	if !isHexOID(j.oid) {
+		return fmt.Errorf("object ID %q (of %q) is not an object ID", clip([]byte(j.oid)), j.path)
+	}
+	w.WriteString(j.oid)
+	if err := w.WriteByte('\n'); err != nil {
+		return c.brokenPipe(err)
+	}
+	select {
+	case c.fifo <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -186,11 +192,11 @@ type content struct {
 // binary: git's own heuristic.
 const binarySniff = 8000
 
-// contents reads git's answers: each blob no larger than max (max < 0:
-// no limit) that can hold text goes to the workers. A blob over the limit
-// or of the wrong type is read past without being kept; one git does not
-// have goes to missing, which fails the scan or counts it.
-func (c *catFile) contents(ctx context.Context, max int64, keepBinary bool, bufs *bufferPool, out chan<- content, skipped func(job, string), missing func(job) error) error {
+// contents reads git's answers: each object no larger than max (max < 0:
+// no limit) is read whole and given to deliver. One over the limit or of
+// the wrong type is read past without being kept; one git does not have
+// goes to missing, which fails the scan or counts it.
+func (c *catFile) contents(ctx context.Context, max int64, bufs *bufferPool, deliver func(j job, typ string, buf []byte, size int64) error, skipped func(job, string), missing func(job) error) error {
 	for j := range c.fifo {
 		typ, size, err := c.header(ctx, j)
 		if err != nil {
@@ -222,19 +228,8 @@ func (c *catFile) contents(ctx context.Context, max int64, keepBinary bool, bufs
 			bufs.put(buf)
 			return c.readError(ctx, err)
 		}
-		data := buf[:size]
-		if j.message && typ != "blob" {
-			data = messageOf(data)
-		} else if !keepBinary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 && !hasUTF16BOM(data) {
-			bufs.put(buf)
-			skipped(j, "binary")
-			continue
-		}
-		select {
-		case out <- content{job: j, buf: data}:
-		case <-ctx.Done():
-			bufs.put(buf)
-			return ctx.Err()
+		if err := deliver(j, typ, buf, size); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -20,6 +20,7 @@
 package gitsource
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -228,7 +229,7 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 		}
 		return nil
 	}
-	err = run(ctx, repoDir, opt, produce, fn, &st)
+	err = run(ctx, repoDir, opt, pipeline{partial: true, readBuffer: historyReadBuffer}, produce, fn, &st)
 	return st, err
 }
 
@@ -286,9 +287,28 @@ func revArgs(rng string) ([]string, error) {
 	return f, nil
 }
 
+// pipeline says how run reads blobs for one kind of scan.
+type pipeline struct {
+	// partial: the repository may be a partial clone, whose absent blobs
+	// must be kept from cat-file. History and PrePush ask git (one more
+	// process, a few milliseconds of a history scan); Staged does not,
+	// since `git add` wrote every staged blob into the repository itself.
+	partial bool
+	// readBuffer is the size of the buffer (and, where the system allows,
+	// the pipe) git cat-file's answers are read through: large for a
+	// history, where fewer reads mean fewer times git and the reader wait
+	// on each other; small for the few blobs of a commit, where clearing
+	// a megabyte costs more than it saves.
+	readBuffer int
+	// loose, when set, reads a blob without git when it can (Staged: the
+	// blobs `git add` just wrote are loose objects). ok false sends the
+	// blob to cat-file.
+	loose func(j job, limit int64) (data []byte, size int64, ok bool)
+}
+
 // run is the pipeline shared by History, Staged and PrePush:
 //
-//	produce -> one git cat-file --batch -> workers -> fn
+//	produce -> (loose objects, or one git cat-file --batch) -> workers -> fn
 //
 // Every stage runs concurrently, so git's tree walk, git's inflating of
 // blobs and our scanning use all the cores there are. One cat-file
@@ -297,8 +317,9 @@ func revArgs(rng string) ([]string, error) {
 // chains again (its CPU time doubled git's). The size that
 // `cat-file --batch` gives before each blob decides whether it is kept,
 // so no separate --batch-check pass runs: a blob over the limit is read
-// and dropped as it streams, never held in memory.
-func run(ctx context.Context, dir string, opt Options, produce func(context.Context, func(job) error) error, fn func(Blob) error, st *Stats) error {
+// and dropped as it streams, never held in memory. cat-file starts with
+// the first blob it has to read: not at all when there is none.
+func run(ctx context.Context, dir string, opt Options, pl pipeline, produce func(context.Context, func(job) error) error, fn func(Blob) error, st *Stats) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g := &group{cancel: cancel}
@@ -331,27 +352,43 @@ func run(ctx context.Context, dir string, opt Options, produce func(context.Cont
 	// In a partial clone an absent blob must not reach cat-file, which
 	// would die trying to fetch it.
 	var present map[string]struct{}
-	if isPartialClone(ctx, dir) {
+	if pl.partial && isPartialClone(ctx, dir) {
 		var err error
 		if present, err = localBlobs(ctx, dir); err != nil {
 			return err
 		}
 	}
 
-	fetch, err := startCatFile(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		_ = fetch.stdin.Close()
-		if fetch.cmd.ProcessState == nil {
-			_ = fetch.cmd.Process.Kill()
-			_ = fetch.cmd.Wait()
+	bufs := newBufferPool(2*workers + 2)
+	blobs := make(chan content, 2*workers)
+	// deliver hands a blob read whole to the workers, or skips it.
+	deliver := func(j job, typ string, buf []byte, size int64) error {
+		data := buf[:size]
+		if j.message && typ != "blob" {
+			data = messageOf(data)
+		} else if !opt.IncludeBinary && isBinary(data) {
+			bufs.put(buf)
+			skipped(j, "binary")
+			return nil
 		}
+		select {
+		case blobs <- content{job: j, buf: data}:
+			return nil
+		case <-ctx.Done():
+			bufs.put(buf)
+			return ctx.Err()
+		}
+	}
+	var sendersWG sync.WaitGroup
+	sendersWG.Add(2)
+	go func() {
+		sendersWG.Wait()
+		close(blobs)
 	}()
 
 	toFetch := make(chan job, 1024)
 	g.go_(func() error {
+		defer sendersWG.Done()
 		defer close(toFetch)
 		return produce(ctx, func(j job) error {
 			// Commits and tags are never left out of a partial clone: only
@@ -359,6 +396,15 @@ func run(ctx context.Context, dir string, opt Options, produce func(context.Cont
 			if present != nil && !j.message {
 				if _, ok := present[oidKey([]byte(j.oid))]; !ok {
 					return missing(j)
+				}
+			}
+			if pl.loose != nil && !j.message {
+				if data, size, ok := pl.loose(j, limit); ok {
+					if data == nil {
+						skipped(j, "too large")
+						return nil
+					}
+					return deliver(j, "blob", data, size)
 				}
 			}
 			select {
@@ -369,16 +415,52 @@ func run(ctx context.Context, dir string, opt Options, produce func(context.Cont
 			}
 		})
 	})
-	g.go_(func() error { return fetch.feed(ctx, toFetch) })
 
-	bufs := newBufferPool(2*workers + 2)
-	blobs := make(chan content, 2*workers)
+	var fetch *catFile
+	var fetchMu sync.Mutex
+	defer func() {
+		fetchMu.Lock()
+		defer fetchMu.Unlock()
+		if fetch == nil {
+			return
+		}
+		_ = fetch.stdin.Close()
+		if fetch.cmd.ProcessState == nil {
+			_ = fetch.cmd.Process.Kill()
+			_ = fetch.cmd.Wait()
+		}
+	}()
 	g.go_(func() error {
-		defer close(blobs)
-		if err := fetch.contents(ctx, limit, opt.IncludeBinary, bufs, blobs, skipped, missing); err != nil {
+		defer sendersWG.Done()
+		first, ok := <-toFetch
+		if !ok {
+			return nil
+		}
+		fetchMu.Lock()
+		var err error
+		fetch, err = startCatFile(ctx, dir, pl.readBuffer)
+		f := fetch
+		fetchMu.Unlock()
+		if err != nil {
 			return err
 		}
-		return fetch.wait(ctx)
+		var readErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if readErr = f.contents(ctx, limit, bufs, deliver, skipped, missing); readErr == nil {
+				readErr = f.wait(ctx)
+			}
+		}()
+		ferr := f.feed(ctx, first, toFetch)
+		if ferr != nil {
+			g.fail(ferr)
+		}
+		<-done
+		if readErr != nil {
+			return readErr
+		}
+		return ferr
 	})
 
 	for range workers {
@@ -389,7 +471,7 @@ func run(ctx context.Context, dir string, opt Options, produce func(context.Cont
 				err := fn(c.blob(c.buf))
 				bufs.put(c.buf)
 				if err != nil {
-					// Drain so the reader is not left blocked.
+					// Drain so the readers are not left blocked.
 					go func() {
 						for c := range blobs {
 							bufs.put(c.buf)
@@ -402,6 +484,13 @@ func run(ctx context.Context, dir string, opt Options, produce func(context.Cont
 		})
 	}
 	return g.wait()
+}
+
+// isBinary is git's test: a NUL byte in the first 8000 bytes, except in
+// UTF-16 text with its byte order mark (a PowerShell script, a .reg
+// export), which the scanner decodes.
+func isBinary(data []byte) bool {
+	return bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 && !hasUTF16BOM(data)
 }
 
 func (j job) blob(data []byte) Blob {

@@ -96,7 +96,7 @@ func TestHistoryLimitsAndSkips(t *testing.T) {
 	r.write("big.txt", strings.Repeat("y", 5000))
 	// Larger than cat-file's read buffer: read past as it streams, and
 	// the answers after it stay in step.
-	r.write("bigger.txt", strings.Repeat("z", 3*catFileReadBuffer))
+	r.write("bigger.txt", strings.Repeat("z", 3*historyReadBuffer))
 	r.write("bin.dat", "bin\x00ary")
 	r.write("utf16.ps1", "\xff\xfeh\x00i\x00") // text despite its NULs
 	r.commit("one")
