@@ -154,7 +154,7 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 			args = append(args, "--stdin")
 		}
 		args = append(args, "--")
-		cmd := command(ctx, repoDir, args...)
+		cmd := command(ctx, repoDir, append([]string{"-c", logDeltaCache}, args...)...)
 		if len(unr.commits) > 0 {
 			cmd.Stdin = strings.NewReader(strings.Join(unr.commits, "\n") + "\n")
 		}
@@ -232,6 +232,14 @@ func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob
 	err = run(ctx, repoDir, opt, pipeline{partial: true, readBuffer: historyReadBuffer}, produce, fn, &st)
 	return st, err
 }
+
+// logDeltaCache bounds git log's cache of delta bases. Its tree diffs
+// read every tree twice, mostly deltas; with git's default (96 MB) the
+// cache grows to that size, and first touching that much memory cost
+// more than it saved: on the bench history git log took 0.70-0.81 s of
+// CPU and 27,000 page faults with the default, 0.41-0.53 s and 4,700-6,600
+// with 8-16 MB (perf stat, 3 runs each).
+const logDeltaCache = "core.deltaBaseCacheLimit=16m"
 
 // logReadBuffer is the size of the pipe git log writes into, where the
 // system allows: fewer wake-ups of the parser, and git is not held up
