@@ -439,9 +439,9 @@ func run(ctx context.Context, dir string, opt Options, pl pipeline, produce func
 		}
 	}()
 	g.go_(func() error {
-		defer sendersWG.Done()
 		first, ok := <-toFetch
 		if !ok {
+			sendersWG.Done()
 			return nil
 		}
 		fetchMu.Lock()
@@ -450,25 +450,20 @@ func run(ctx context.Context, dir string, opt Options, pl pipeline, produce func
 		f := fetch
 		fetchMu.Unlock()
 		if err != nil {
+			sendersWG.Done()
 			return err
 		}
-		var readErr error
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if readErr = f.contents(ctx, limit, bufs, deliver, skipped, missing); readErr == nil {
-				readErr = f.wait(ctx)
+		// The reader is a goroutine of the group like every stage, so
+		// that its error cancels the writer at once (and kills git): the
+		// writer may be waiting for room in a FIFO nobody reads any more.
+		g.go_(func() error {
+			defer sendersWG.Done()
+			if err := f.contents(ctx, limit, bufs, deliver, skipped, missing); err != nil {
+				return err
 			}
-		}()
-		ferr := f.feed(ctx, first, toFetch)
-		if ferr != nil {
-			g.fail(ferr)
-		}
-		<-done
-		if readErr != nil {
-			return readErr
-		}
-		return ferr
+			return f.wait(ctx)
+		})
+		return f.feed(ctx, first, toFetch)
 	})
 
 	for range workers {
