@@ -12,22 +12,21 @@ import (
 	"sync"
 )
 
-// job is one blob on its way through the pipeline: its ID, where it was
-// first seen, and (after the size check) its size.
+// job is one blob on its way through the pipeline: its ID and where it
+// was first seen.
 type job struct {
 	oid    string
 	path   string
 	commit *commitInfo
-	size   int64
 	// message: oid is a commit or an annotated tag, whose message is
 	// scanned (Options.Messages).
 	message bool
 }
 
-// catFile is one long-lived `git cat-file` process in --batch or
-// --batch-check mode. Requests are written by one goroutine and answers
-// read by another, so that git never waits for us between objects; a FIFO
-// of the jobs in flight pairs each answer with its request (git answers in
+// catFile is the long-lived `git cat-file --batch` process that reads
+// every blob. Requests are written by one goroutine and answers read by
+// another, so that git never waits for us between objects; a FIFO of the
+// jobs in flight pairs each answer with its request (git answers in
 // order).
 type catFile struct {
 	cmd    *exec.Cmd
@@ -37,8 +36,14 @@ type catFile struct {
 	fifo   chan job
 }
 
-func startCatFile(ctx context.Context, dir, mode string) (*catFile, error) {
-	cmd := command(ctx, dir, "cat-file", mode)
+// historyReadBuffer is pipeline.readBuffer for a history.
+const historyReadBuffer = 1 << 20
+
+func startCatFile(ctx context.Context, dir string, readBuffer int) (*catFile, error) {
+	// --buffer: git writes its answers through stdio instead of a
+	// write(2) per header, blob and newline, and flushes when its input
+	// ends (feed closes it).
+	cmd := command(ctx, dir, "cat-file", "--batch", "--buffer")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -47,7 +52,10 @@ func startCatFile(ctx context.Context, dir, mode string) (*catFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &catFile{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, 256<<10),
+	if readBuffer > 64<<10 {
+		growPipe(stdout, readBuffer)
+	}
+	c := &catFile{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, readBuffer),
 		stderr: &limitedBuffer{}, fifo: make(chan job, 4096)}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
@@ -59,13 +67,15 @@ func startCatFile(ctx context.Context, dir, mode string) (*catFile, error) {
 // feed writes the IDs of jobs from in to git, flushing whenever in runs
 // dry so that git is never left waiting on a half-full buffer. It closes
 // git's stdin (and the FIFO) at the end.
-func (c *catFile) feed(ctx context.Context, in <-chan job) error {
+func (c *catFile) feed(ctx context.Context, first job, in <-chan job) error {
 	defer close(c.fifo)
 	w := bufio.NewWriterSize(c.stdin, 32<<10)
 	defer c.stdin.Close()
+	j, ok := first, true
 	for {
-		var j job
-		var ok bool
+		if err := c.request(ctx, w, j); err != nil {
+			return err
+		}
 		select {
 		case j, ok = <-in:
 		default:
@@ -84,19 +94,24 @@ func (c *catFile) feed(ctx context.Context, in <-chan job) error {
 			}
 			return nil
 		}
-		// One ID per line, or git's answers and our FIFO fall out of step.
-		if !isHexOID(j.oid) {
-			return fmt.Errorf("object ID %q (of %q) is not an object ID", clip([]byte(j.oid)), j.path)
-		}
-		w.WriteString(j.oid)
-		if err := w.WriteByte('\n'); err != nil {
-			return c.brokenPipe(err)
-		}
-		select {
-		case c.fifo <- j:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	}
+}
+
+// request asks git for j's object and puts j in the FIFO.
+func (c *catFile) request(ctx context.Context, w *bufio.Writer, j job) error {
+	// One ID per line, or git's answers and our FIFO fall out of step.
+	if !isHexOID(j.oid) {
+		return fmt.Errorf("object ID %q (of %q) is not an object ID", clip([]byte(j.oid)), j.path)
+	}
+	w.WriteString(j.oid)
+	if err := w.WriteByte('\n'); err != nil {
+		return c.brokenPipe(err)
+	}
+	select {
+	case c.fifo <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -111,18 +126,30 @@ func (c *catFile) header(ctx context.Context, j job) (typ string, size int64, er
 		return "", 0, c.readError(ctx, err)
 	}
 	line = line[:len(line)-1]
-	f := bytes.Fields(line)
-	if len(f) == 2 && string(f[1]) == "missing" && string(f[0]) == j.oid {
-		return "missing", 0, nil
-	}
-	if len(f) != 3 || string(f[0]) != j.oid {
+	oid, rest, _ := bytes.Cut(line, []byte{' '})
+	if string(oid) != j.oid {
 		return "", 0, fmt.Errorf("git cat-file: unexpected answer %q for %s", clip(line), j.oid)
 	}
-	size, err = strconv.ParseInt(string(f[2]), 10, 64)
+	if string(rest) == "missing" {
+		return "missing", 0, nil
+	}
+	t, sz, ok := bytes.Cut(rest, []byte{' '})
+	if !ok {
+		return "", 0, fmt.Errorf("git cat-file: unexpected answer %q for %s", clip(line), j.oid)
+	}
+	size, err = strconv.ParseInt(string(sz), 10, 64)
 	if err != nil || size < 0 {
 		return "", 0, fmt.Errorf("git cat-file: bad size in %q", clip(line))
 	}
-	return string(f[1]), size, nil
+	switch string(t) {
+	case "blob":
+		return "blob", size, nil
+	case "commit":
+		return "commit", size, nil
+	case "tag":
+		return "tag", size, nil
+	}
+	return string(t), size, nil
 }
 
 // readError explains a failed read of git's answers. After a
@@ -155,94 +182,111 @@ func (c *catFile) wait(ctx context.Context) error {
 	return nil
 }
 
-// sizeFilter answers --batch-check requests and passes on the jobs that
-// are blobs no larger than max (max < 0: no limit). A blob git does not
-// have goes to missing, which fails the scan or counts it.
-func (c *catFile) sizeFilter(ctx context.Context, max int64, out chan<- job, skipped func(job, string), missing func(job) error) error {
-	for j := range c.fifo {
-		typ, size, err := c.header(ctx, j)
-		if err != nil {
-			return err
-		}
-		switch {
-		case typ == "missing":
-			if err := missing(j); err != nil {
-				return err
-			}
-			continue
-		case typ != "blob" && !(j.message && (typ == "commit" || typ == "tag")):
-			skipped(j, "not a blob")
-			continue
-		case max >= 0 && size > max:
-			skipped(j, "too large")
-			continue
-		}
-		j.size = size
-		select {
-		case out <- j:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
 // content is a blob read from git, handed to a worker.
 type content struct {
 	job
-	buf *[]byte
+	buf []byte
 }
-
-// bufPool recycles blob buffers: Blob.Data is valid only during the
-// callback, so a buffer goes back to the pool as soon as fn returns.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // binarySniff is how much of a blob is searched for a NUL byte to call it
 // binary: git's own heuristic.
 const binarySniff = 8000
 
-// contents answers --batch requests: it reads each blob and hands the ones
-// that can hold text to the workers.
-func (c *catFile) contents(ctx context.Context, keepBinary bool, out chan<- content, skipped func(job, string), missing func(job) error) error {
+// contents reads git's answers: each object no larger than max (max < 0:
+// no limit) is read whole and given to deliver. One over the limit or of
+// the wrong type is read past without being kept; one git does not have
+// goes to missing, which fails the scan or counts it.
+func (c *catFile) contents(ctx context.Context, max int64, bufs *bufferPool, deliver func(j job, typ string, buf []byte, size int64) error, skipped func(job, string), missing func(job) error) error {
 	for j := range c.fifo {
 		typ, size, err := c.header(ctx, j)
 		if err != nil {
 			return err
 		}
 		if typ == "missing" {
-			// Gone since the size check (a concurrent gc).
 			if err := missing(j); err != nil {
 				return err
 			}
 			continue
 		}
-		bp := bufPool.Get().(*[]byte)
-		if int64(cap(*bp)) < size+1 {
-			*bp = make([]byte, size+1)
+		reason := ""
+		switch {
+		case typ != "blob" && !(j.message && (typ == "commit" || typ == "tag")):
+			reason = "not a blob"
+		case max >= 0 && size > max:
+			reason = "too large"
 		}
-		buf := (*bp)[:size+1] // the blob and git's trailing newline
-		if _, err := io.ReadFull(c.stdout, buf); err != nil {
-			bufPool.Put(bp)
-			return c.readError(ctx, err)
-		}
-		data := buf[:size]
-		if j.message && typ != "blob" {
-			data = messageOf(data)
-		}
-		if typ != "blob" && !j.message || (!keepBinary && bytes.IndexByte(data[:min(len(data), binarySniff)], 0) >= 0 && !hasUTF16BOM(data)) {
-			bufPool.Put(bp)
-			skipped(j, "binary")
+		if reason != "" {
+			// The object and git's trailing newline.
+			if _, err := c.stdout.Discard(int(size + 1)); err != nil {
+				return c.readError(ctx, err)
+			}
+			skipped(j, reason)
 			continue
 		}
-		*bp = data
-		select {
-		case out <- content{job: j, buf: bp}:
-		case <-ctx.Done():
-			bufPool.Put(bp)
-			return ctx.Err()
+		buf := bufs.get(int(size + 1))
+		if _, err := io.ReadFull(c.stdout, buf); err != nil {
+			bufs.put(buf)
+			return c.readError(ctx, err)
+		}
+		if err := deliver(j, typ, buf, size); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// bufferPool recycles blob buffers: Blob.Data is valid only during the
+// callback, so a buffer goes back to the pool as soon as fn returns. It
+// keeps a bounded number of them, none larger than bufferKeep, so that
+// neither the garbage collector (which empties a sync.Pool) nor one huge
+// blob makes it allocate and clear fresh memory for every blob.
+type bufferPool struct {
+	mu   sync.Mutex
+	free [][]byte
+	max  int
+}
+
+// bufferKeep is the largest buffer the pool keeps for reuse.
+const bufferKeep = 4 << 20
+
+func newBufferPool(n int) *bufferPool { return &bufferPool{max: n} }
+
+// get returns a buffer of length n.
+func (p *bufferPool) get(n int) []byte {
+	p.mu.Lock()
+	for i := len(p.free) - 1; i >= 0; i-- {
+		if b := p.free[i]; cap(b) >= n {
+			p.free[i] = p.free[len(p.free)-1]
+			p.free = p.free[:len(p.free)-1]
+			p.mu.Unlock()
+			return b[:n]
+		}
+	}
+	p.mu.Unlock()
+	return make([]byte, n, max(n, 64<<10))
+}
+
+func (p *bufferPool) put(b []byte) {
+	if cap(b) > bufferKeep {
+		return
+	}
+	p.mu.Lock()
+	if len(p.free) < p.max {
+		p.free = append(p.free, b[:0])
+	} else if i := smallest(p.free); cap(p.free[i]) < cap(b) {
+		p.free[i] = b[:0] // keep the larger: it fits more blobs
+	}
+	p.mu.Unlock()
+}
+
+func smallest(bufs [][]byte) int {
+	i := 0
+	for k, b := range bufs {
+		if cap(b) < cap(bufs[i]) {
+			i = k
+		}
+	}
+	return i
 }
 
 // messageOf returns the message of a commit or tag object: what follows

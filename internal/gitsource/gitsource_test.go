@@ -94,6 +94,9 @@ func TestHistoryLimitsAndSkips(t *testing.T) {
 	r := newTestRepo(t)
 	r.write("small.txt", "small\n")
 	r.write("big.txt", strings.Repeat("y", 5000))
+	// Larger than cat-file's read buffer: read past as it streams, and
+	// the answers after it stay in step.
+	r.write("bigger.txt", strings.Repeat("z", 3*historyReadBuffer))
 	r.write("bin.dat", "bin\x00ary")
 	r.write("utf16.ps1", "\xff\xfeh\x00i\x00") // text despite its NULs
 	r.commit("one")
@@ -110,14 +113,14 @@ func TestHistoryLimitsAndSkips(t *testing.T) {
 	if got := s.contents(); !sameSet(got, []string{"small\n", "\xff\xfeh\x00i\x00"}) {
 		t.Errorf("blobs = %q", got)
 	}
-	wantSkips := map[skip]bool{{"big.txt", "too large"}: true, {"bin.dat", "binary"}: true}
-	if len(skips) != 2 || !wantSkips[skips[0]] || !wantSkips[skips[1]] {
+	wantSkips := map[skip]bool{{"big.txt", "too large"}: true, {"bigger.txt", "too large"}: true, {"bin.dat", "binary"}: true}
+	if len(skips) != 3 || !wantSkips[skips[0]] || !wantSkips[skips[1]] || !wantSkips[skips[2]] {
 		t.Errorf("skipped = %v", skips)
 	}
 
 	// No limit, binaries included.
 	s = scanHistory(t, r.dir, Options{MaxBlobSize: -1, IncludeBinary: true})
-	if len(s.blobs) != 4 {
+	if len(s.blobs) != 5 {
 		t.Errorf("with no limits: %q", s.contents())
 	}
 }

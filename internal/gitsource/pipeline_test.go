@@ -310,3 +310,30 @@ func FuzzParseObjectList(f *testing.F) {
 		}
 	})
 }
+
+// A missing blob early in a long history stops the scan at once: the
+// reader's error cancels the writer, which would otherwise wait forever
+// for room in the queue of requests nobody answers any more.
+func TestHistoryMissingBlobEarlyInALongHistory(t *testing.T) {
+	r := newTestRepo(t)
+	r.write("first.txt", "lost\n")
+	lostIn := r.commit("one")
+	lost := r.git("rev-parse", lostIn+":first.txt")
+	// More blobs after it than the request queue and the pipes hold.
+	for i := range 6000 {
+		r.write(fmt.Sprintf("d%d/f%d.txt", i%50, i), fmt.Sprintf("%d\n", i))
+	}
+	r.commit("two")
+	removeLooseObject(t, r.dir, lost)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := History(ctx, r.dir, Options{}, func(Blob) error { return nil })
+	if ctx.Err() != nil {
+		t.Fatal("the scan was stuck until the test's deadline")
+	}
+	var me *MissingObjectError
+	if !errors.As(err, &me) || me.OID != lost {
+		t.Fatalf("err = %v, want the missing blob %s", err, lost)
+	}
+}

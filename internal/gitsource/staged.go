@@ -28,9 +28,13 @@ func StagedWith(ctx context.Context, repoDir string, opt Options, fn func(Blob) 
 			return emit(job{oid: string(oid), path: string(path)})
 		})
 	}
-	// A commit stages a few files: one reader process is enough, and
-	// each process started costs the hook a few milliseconds.
-	return run(ctx, repoDir, opt, 1, produce, fn, &st)
+	// The few blobs of a commit are read straight from the loose
+	// objects `git add` wrote; cat-file starts only for one that is not.
+	lo := looseObjects{dir: findObjectDir(repoDir)}
+	pl := pipeline{readBuffer: 64 << 10, loose: func(j job, limit int64) ([]byte, int64, bool) {
+		return lo.readBlob(j.oid, limit)
+	}}
+	return run(ctx, repoDir, opt, pl, produce, fn, &st)
 }
 
 // stagedDiff lists the index entries that differ from HEAD, in raw form.
