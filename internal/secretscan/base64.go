@@ -52,12 +52,14 @@ var base64Probes = func() [][]byte {
 	return out
 }()
 
-// probeStart marks the two-character starts of the probes: hasProbe
+// probeStart marks the two-character starts of the probes, one bit per
+// pair (8 KB, built at start by every command, so kept small): hasProbe
 // compares a probe only where one starts, in one pass over the run.
-var probeStart = func() *[1 << 16]bool {
-	var t [1 << 16]bool
+var probeStart = func() *[1 << 16 / 64]uint64 {
+	var t [1 << 16 / 64]uint64
 	for _, p := range base64Probes {
-		t[int(p[0])<<8|int(p[1])] = true
+		k := int(p[0])<<8 | int(p[1])
+		t[k>>6] |= 1 << (k & 63)
 	}
 	return &t
 }()
@@ -65,7 +67,7 @@ var probeStart = func() *[1 << 16]bool {
 // hasProbe reports whether run holds one of base64Probes.
 func hasProbe(run []byte) bool {
 	for i := 0; i+1 < len(run); i++ {
-		if !probeStart[int(run[i])<<8|int(run[i+1])] {
+		if k := int(run[i])<<8 | int(run[i+1]); probeStart[k>>6]&(1<<(k&63)) == 0 {
 			continue
 		}
 		for _, p := range base64Probes {

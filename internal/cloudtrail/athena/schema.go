@@ -2,7 +2,6 @@ package athena
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -51,17 +50,17 @@ func AthenaSchema(layout string) (*Schema, error) {
 }
 
 var (
-	lakeIDRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`)
-	lakeARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:eventdatastore/([A-Za-z0-9][A-Za-z0-9-]{0,127})$`)
+	lakeIDRE  = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`)
+	lakeARNRE = lazyRegexp(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:eventdatastore/([A-Za-z0-9][A-Za-z0-9-]{0,127})$`)
 )
 
 // LakeSchema is a CloudTrail Lake event data store, named by its ID or
 // its ARN (the query's FROM takes the ID).
 func LakeSchema(store string) (*Schema, error) {
-	if m := lakeARNRE.FindStringSubmatch(store); m != nil {
+	if m := lakeARNRE().FindStringSubmatch(store); m != nil {
 		store = m[1]
 	}
-	if !lakeIDRE.MatchString(store) {
+	if !lakeIDRE().MatchString(store) {
 		return nil, fmt.Errorf("event data store %q: want its ID (letters, digits and -) or its ARN", store)
 	}
 	return &Schema{layout: "lake", lake: store}, nil
