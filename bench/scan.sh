@@ -16,7 +16,11 @@
 #            commit message) and near-misses (issue 17): found or not, per
 #            tool (keywarden, gitleaks, trufflehog when installed)
 #   peer:    gitleaks (pinned), on the tree and the history, when
-#            `go install` can fetch it
+#            `go install` can fetch it; trufflehog on the same, when on PATH
+#            or built with TRUFFLEHOG=build (its go.mod has replace
+#            directives, so `go install` refuses it: the script copies the
+#            pinned module from the module proxy and builds it in place,
+#            about half an hour of CPU the first time; nothing is committed)
 #
 # Each timing is the best of $RUNS runs (the corpus is in the page cache
 # after the first); gitleaks, much slower, runs $PEER_RUNS time(s), after
@@ -26,7 +30,8 @@
 # one is missing. Keys are generated (internal/awskey), never real.
 #
 # Usage: bash bench/scan.sh        (env: COMMITS=10000 PLANTS=300 RUNS=3
-#                                   PEER_RUNS=1 GITLEAKS=1 KEYWARDEN_BENCH_DIR=/tmp/keywarden-bench)
+#                                   PEER_RUNS=1 GITLEAKS=1 TRUFFLEHOG=path|build|0
+#                                   KEYWARDEN_BENCH_DIR=/tmp/keywarden-bench)
 # Not part of CI: it takes a few minutes and its figures depend on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +42,7 @@ PLANTS=${PLANTS:-300}
 RUNS=${RUNS:-3}
 PEER_RUNS=${PEER_RUNS:-1} # gitleaks takes tens of seconds a run
 GITLEAKS_VERSION=v8.30.1
+TRUFFLEHOG_VERSION=v3.90.0
 KEY_RE='A(KIA|SIA|BIA|CCA)[A-Z2-7]{16}'
 mkdir -p "$WORK/bin" "$WORK/out"
 rm -f "$WORK/out/"*.missing
@@ -534,6 +540,24 @@ else
 	echo "gitleaks $GITLEAKS_VERSION could not be installed (see $WORK/out/gitleaks-install.log): no peer figures"
 fi
 
+trufflehog=""
+case "${TRUFFLEHOG:-path}" in
+0) echo "TRUFFLEHOG=0: no trufflehog figures" ;;
+build)
+	if [ ! -x "$WORK/bin/trufflehog" ]; then
+		say "building trufflehog $TRUFFLEHOG_VERSION from the module proxy (slow the first time)"
+		thsrc=$(GOFLAGS= go mod download -json "github.com/trufflesecurity/trufflehog/v3@$TRUFFLEHOG_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+		rm -rf "$WORK/trufflehog-src"
+		cp -r "$thsrc" "$WORK/trufflehog-src"
+		chmod -R u+w "$WORK/trufflehog-src"
+		(cd "$WORK/trufflehog-src" && GOFLAGS=-mod=mod go build -o "$WORK/bin/trufflehog" .) 2>"$WORK/out/trufflehog-build.log" ||
+			echo "trufflehog $TRUFFLEHOG_VERSION did not build (see $WORK/out/trufflehog-build.log)"
+	fi
+	[ -x "$WORK/bin/trufflehog" ] && trufflehog="$WORK/bin/trufflehog"
+	;;
+*) command -v trufflehog >/dev/null && trufflehog=$(command -v trufflehog) ;;
+esac
+
 say "corpus"
 src=$(go env GOROOT)/src
 rm -rf "$WORK/tree"
@@ -607,6 +631,10 @@ if [ -n "$gitleaks" ]; then
 	cp "$WORK/out/gitleaks-tree.json" "$WORK/out/gitleaks-tree.out"
 fi
 
+if [ -n "$trufflehog" ]; then
+	MRUNS=$PEER_RUNS measure trufflehog-tree "$trufflehog" filesystem --no-verification --no-update --json --log-level=-1 "$WORK/tree"
+fi
+
 say "history: $hist"
 measure git-log-p sh -c "git -C '$hist' log -p --all >/dev/null"
 measure keywarden-git keywarden scan --git --repo "$hist" --format json --show-secrets
@@ -614,6 +642,10 @@ if [ -n "$gitleaks" ]; then
 	MRUNS=$PEER_RUNS measure gitleaks-git "$gitleaks" git --no-banner --log-level error --report-format json \
 		--report-path "$WORK/out/gitleaks-git.json" --exit-code 0 "$hist"
 	cp "$WORK/out/gitleaks-git.json" "$WORK/out/gitleaks-git.out"
+fi
+
+if [ -n "$trufflehog" ]; then
+	MRUNS=$PEER_RUNS measure trufflehog-git "$trufflehog" git --no-verification --no-update --json --log-level=-1 "file://$hist"
 fi
 
 say "hook: keywarden scan --staged on a one-file commit"
@@ -678,9 +710,9 @@ if [ -n "$gitleaks" ]; then
 	cat "$WORK/out/gitleaks-forms-git.json" >>"$WORK/out/gitleaks-forms.out"
 	peers+=(gitleaks)
 fi
-if command -v trufflehog >/dev/null; then
-	trufflehog filesystem --json --no-verification "$WORK/forms" >"$WORK/out/trufflehog-forms.out" 2>/dev/null || true
-	trufflehog git --json --no-verification "file://$WORK/forms-git" >>"$WORK/out/trufflehog-forms.out" 2>/dev/null || true
+if [ -n "$trufflehog" ]; then
+	"$trufflehog" filesystem --json --no-verification --no-update "$WORK/forms" >"$WORK/out/trufflehog-forms.out" 2>/dev/null || true
+	"$trufflehog" git --json --no-verification --no-update "file://$WORK/forms-git" >>"$WORK/out/trufflehog-forms.out" 2>/dev/null || true
 	peers+=(trufflehog)
 fi
 # Per form: "yes" when the tool's output holds the planted ID in clear
@@ -714,8 +746,10 @@ say "summary"
 printf '  tree:    keywarden %.2f s = %s x ripgrep (goal <= 2.5); with --archives %.2f s = %s x ripgrep, %s x without' \
 	"${secs[keywarden-tree]}" "$(ratio keywarden-tree rg)" "${secs[keywarden-tree-archives]}" "$(ratio keywarden-tree-archives rg)" "$(ratio keywarden-tree-archives keywarden-tree)"
 [ -n "$gitleaks" ] && printf '; gitleaks %.2f s = %s x keywarden' "${secs[gitleaks-tree]}" "$(ratio gitleaks-tree keywarden-tree)"
+[ -n "$trufflehog" ] && printf '; trufflehog %.2f s = %s x keywarden' "${secs[trufflehog-tree]}" "$(ratio trufflehog-tree keywarden-tree)"
 printf '\n  history: keywarden %.2f s = %s x git log -p --all (goal <= 0.5)' "${secs[keywarden-git]}" "$(ratio keywarden-git git-log-p)"
 [ -n "$gitleaks" ] && printf '; gitleaks %.2f s = %s x keywarden' "${secs[gitleaks-git]}" "$(ratio gitleaks-git keywarden-git)"
+[ -n "$trufflehog" ] && printf '; trufflehog %.2f s = %s x keywarden' "${secs[trufflehog-git]}" "$(ratio trufflehog-git keywarden-git)"
 printf '\n  peak memory: keywarden %d MB (tree), %d MB (history) (goal < 300)\n' "${mem[keywarden-tree]}" "${mem[keywarden-git]}"
 tree_found=$(found keywarden-tree "$WORK/tree-keys.tsv")
 hist_found=$(found keywarden-git "$WORK/history-keys.tsv")
@@ -723,6 +757,10 @@ printf '  planted keys found by keywarden: tree %s, history %s\n' "$tree_found" 
 if [ -n "$gitleaks" ]; then
 	printf '  planted keys found by gitleaks:  tree %s, history %s\n' \
 		"$(found gitleaks-tree "$WORK/tree-keys.tsv")" "$(found gitleaks-git "$WORK/history-keys.tsv")"
+fi
+if [ -n "$trufflehog" ]; then
+	printf '  planted keys found by trufflehog: tree %s, history %s\n' \
+		"$(found trufflehog-tree "$WORK/tree-keys.tsv")" "$(found trufflehog-git "$WORK/history-keys.tsv")"
 fi
 printf '  staged scan: %s ms median (goal < 20)\n' "$staged_ms"
 status=$forms_missed
