@@ -173,7 +173,7 @@ func (s *scan) oneRun(a, b, end int) {
 	case len(v) == awskey.SecretLength && isSecretValue(v):
 		sv := string(v)
 		ctx, ev := s.secretContext(a)
-		if ctx == "" && !looksRandom(sv) || ctx != "" && !contextSecretOK(sv) {
+		if ctx == "" && !looksRandom(sv) || ctx != "" && !contextSecretOK(ctx, sv) {
 			return
 		}
 		aws, weak := s.secretIsAWS(a, sv, ev)

@@ -541,10 +541,36 @@ func looksRandom(v string) bool {
 	return upper && lower && other && changes >= 12 && distinct(v) >= 16
 }
 
-// contextSecretOK is the weaker test for a value assigned to a name that
-// says secret: anything but a hex digest or an obvious non-random string.
-func contextSecretOK(v string) bool {
-	return !isHex(v) && distinct(v) >= 10
+// contextSecretOK is the weaker test for a value assigned to the name
+// ctx, which says secret: anything but a hex digest, an obvious
+// non-random string, or, unless the name says AWS, camel-case words (an
+// identifier: a random secret is letters only with odds of about 1 in
+// 4,000, and then has two capitals in a row almost surely).
+func contextSecretOK(ctx, v string) bool {
+	if isHex(v) || distinct(v) < 10 {
+		return false
+	}
+	return !camelWords(v) || strings.Contains(strings.ToLower(ctx), "aws")
+}
+
+// camelWords reports whether v is letters only, each capital followed by
+// a small letter, with at least three capitals: words run together, as
+// in an identifier (GetTemporaryGlueTableCredentialsResponse).
+func camelWords(v string) bool {
+	capitals := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 'A' && c <= 'Z':
+			if i+1 >= len(v) || v[i+1] < 'a' || v[i+1] > 'z' {
+				return false
+			}
+			capitals++
+		case c >= 'a' && c <= 'z':
+		default:
+			return false
+		}
+	}
+	return capitals >= 3
 }
 
 // tokenContext reports whether the value at start is assigned to a name

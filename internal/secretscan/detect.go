@@ -513,7 +513,7 @@ func (s *scan) contextSecret(a, b int) {
 		return
 	}
 	v := decodeRun(data, a, b)
-	if !contextSecretOK(v) {
+	if !contextSecretOK(ctx, v) {
 		return
 	}
 	aws, weak := s.secretIsAWS(a, v, ev)
@@ -611,7 +611,7 @@ func (s *scan) assemble() []Match {
 		// window starts after it.
 		end := s.forEachSecretToken(lo, hi, func(st, en int, v string) bool {
 			ctx, ev := s.secretContext(st)
-			if !looksRandom(v) && (ctx == "" || !contextSecretOK(v)) {
+			if !looksRandom(v) && (ctx == "" || !contextSecretOK(ctx, v)) {
 				return true
 			}
 			aws, weak := s.secretIsAWS(st, v, ev)

@@ -31,6 +31,12 @@ func TestDetectEvidence(t *testing.T) {
 		{"random, comment evidence", "// AWS Secret Access Key\nconst testSecret = \"{SECRET}\"\n", "secret+SECRET", true},
 		{"40 letters, AWS in the name", "aws_secret_access_key = ThisSequenceIsExactlyTheRightLengthToUse\n", "secret+?ThisSequenceIsExactlyTheRightLengthToUse", false},
 		{"40 letters, [aws] section", "[aws]\nsecret_key = ThisSequenceIsExactlyTheRightLengthToUse\n", "", false},
+		// An API model's documentation (aws-sdk-go's lakeformation
+		// docs-2.json): a 40-letter shape name after prose that says
+		// "secret key". Camel-case words are a name, not a secret,
+		// unless the name they are assigned to says AWS.
+		{"camel-case shape name after prose", "\"SecretAccessKeyString\": {\n  \"refs\": {\n    \"GetTemporaryGluePartitionCredentialsResponse$SecretAccessKey\": \"<p>The secret key for the temporary credentials.</p>\",\n    \"GetTemporaryGlueTableCredentialsResponse$SecretAccessKey\": \"<p>The secret key for the temporary credentials.</p>\"\n  }\n}\n", "", false},
+		{"camel-case words named secret", "secret = ThisSequenceIsExactlyTheRightLengthToUse\n", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,5 +90,22 @@ func TestDetectToolingFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { checkFind(t, k, tt.in, tt.want) })
+	}
+}
+
+func TestCamelWords(t *testing.T) {
+	for v, want := range map[string]bool{
+		"GetTemporaryGlueTableCredentialsResponse": true,
+		"ThisSequenceIsExactlyTheRightLengthToUse": true,
+		"getTemporaryGlueTableCredentialsResponse": true,
+		"TwoWords": false, // fewer than three capitals
+		"wJalrXUtnFEMIKKMDENGbPxRfiCYEXAMPLEKEYab": false, // capitals in a row
+		"GetTemporaryGlue2TableCredentialsRespons": false, // a digit
+		"GetTemporaryGlueTableCredentialsResponsE": false, // ends in a capital
+		"GetTemporary/GlueTableCredentialsRespons": false,
+	} {
+		if got := camelWords(v); got != want {
+			t.Errorf("camelWords(%q) = %v, want %v", v, got, want)
+		}
 	}
 }
