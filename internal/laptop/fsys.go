@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/keywarden/keywarden/internal/atomicfile"
 )
@@ -67,9 +66,7 @@ func Read(p Place) (*File, error) {
 		return nil, fmt.Errorf("%s: %w", p.Path, ErrTooLarge)
 	}
 	out := &File{Place: p, Real: real, Data: data, Mode: st.Mode().Perm(), UID: -1, GID: -1}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		out.UID, out.GID = int(sys.Uid), int(sys.Gid)
-	}
+	out.UID, out.GID = owner(st)
 	return out, nil
 }
 
