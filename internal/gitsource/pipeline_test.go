@@ -337,3 +337,114 @@ func TestHistoryMissingBlobEarlyInALongHistory(t *testing.T) {
 		t.Fatalf("err = %v, want the missing blob %s", err, lost)
 	}
 }
+
+// HistoryStreamed meets a missing blob first in the newest commit that
+// names it; the error must still name where it was introduced.
+func TestHistoryStreamedMissingBlob(t *testing.T) {
+	r := newTestRepo(t)
+	r.commitFile("a.txt", "kept\n", "one")
+	lostIn := r.commitFile("conf/secret.env", "lost\n", "two")
+	r.remove("conf/secret.env")
+	r.commit("three")
+	r.commitFile("again/other.env", "lost\n", "four")
+	lost := r.git("rev-parse", lostIn+":conf/secret.env")
+	removeLooseObject(t, r.dir, lost)
+
+	for range 5 {
+		_, _, err := HistoryStreamed(context.Background(), r.dir, Options{}, func(Blob) error { return nil })
+		var me *MissingObjectError
+		if !errors.As(err, &me) {
+			t.Fatalf("err = %v, want a *MissingObjectError", err)
+		}
+		if *me != (MissingObjectError{OID: lost, Path: "conf/secret.env", Commit: lostIn}) {
+			t.Fatalf("err = %+v", *me)
+		}
+	}
+
+	// AllowMissing: Skipped sees where git met it; Locate says where it
+	// was introduced.
+	var skipped []Blob
+	var mu sync.Mutex
+	_, origins, err := HistoryStreamed(context.Background(), r.dir, Options{AllowMissing: true, Skipped: func(b Blob, reason string) {
+		mu.Lock()
+		defer mu.Unlock()
+		skipped = append(skipped, b)
+	}}, func(Blob) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 1 {
+		t.Fatalf("skipped %+v", skipped)
+	}
+	origins.Locate(&skipped[0])
+	if b := skipped[0]; b.Path != "conf/secret.env" || b.Commit != lostIn {
+		t.Errorf("located at %q %s, want conf/secret.env %s", b.Path, b.Commit, lostIn)
+	}
+}
+
+// The missing blob is the first cat-file reads (the newest commit names
+// it) and the commit that introduced it the last the log prints: the
+// error waits for the walk's end, so that it names that commit, not the
+// one git happened to be at when cat-file failed.
+func TestHistoryStreamedMissingBlobInALongHistory(t *testing.T) {
+	const lost = "lost\n"
+	const commits = 1000
+	dir := fastImport(t, func(w *bufio.Writer) {
+		for c := range commits {
+			fmt.Fprintf(w, "commit refs/heads/main\ncommitter A <a@example.com> %d +0000\ndata 2\nc\n", 1600000000+c*60)
+			switch c {
+			case 0:
+				fmt.Fprintf(w, "M 100644 inline conf/secret.env\ndata %d\n%s\n", len(lost), lost)
+			case 1:
+				fmt.Fprintf(w, "D conf/secret.env\n")
+			case commits - 1:
+				fmt.Fprintf(w, "M 100644 inline again/other.env\ndata %d\n%s\n", len(lost), lost)
+			default:
+				fmt.Fprintf(w, "M 100644 inline f%d.txt\ndata 2\n%d\n", c, c%10)
+			}
+		}
+	})
+	// Unpack the objects, to take the blob away as from a damaged copy.
+	packs, err := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.pack"))
+	if err != nil || len(packs) != 1 {
+		t.Fatalf("packs %q: %v", packs, err)
+	}
+	held := filepath.Join(t.TempDir(), "held.pack")
+	if err := os.Rename(packs[0], held); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(strings.TrimSuffix(packs[0], ".pack") + ".idx"); err != nil {
+		t.Fatal(err)
+	}
+	unpack := exec.Command("git", "unpack-objects", "-q")
+	unpack.Dir = dir
+	f, err := os.Open(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	unpack.Stdin = f
+	if out, err := unpack.CombinedOutput(); err != nil {
+		t.Fatal(err, string(out))
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-list", "--max-parents=0", "main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := strings.TrimSpace(string(out))
+	out, err = exec.Command("git", "-C", dir, "rev-parse", root+":conf/secret.env").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oid := strings.TrimSpace(string(out))
+	removeLooseObject(t, dir, oid)
+
+	_, _, err = HistoryStreamed(context.Background(), dir, Options{}, func(Blob) error { return nil })
+	var me *MissingObjectError
+	if !errors.As(err, &me) {
+		t.Fatalf("err = %v, want a *MissingObjectError", err)
+	}
+	if *me != (MissingObjectError{OID: oid, Path: "conf/secret.env", Commit: root}) {
+		t.Fatalf("err = %+v, want conf/secret.env in %s", *me, root)
+	}
+}
