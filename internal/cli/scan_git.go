@@ -76,7 +76,11 @@ func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions,
 			src.Stats.SkippedBy[secretscan.SkipExcluded].Add(1)
 			return nil
 		}
-		return src.ScanBytes(ctx, scanGitOrigin(b), b.Data, col.add)
+		o := secretscan.Origin{Path: b.Path, Commit: b.Commit, Author: b.Author}
+		if !b.Date.IsZero() {
+			o.Date = b.Date.UTC().Format(time.RFC3339)
+		}
+		return src.ScanBytes(ctx, o, b.Data, col.add)
 	}
 	var err error
 	if gitOpts.Unreachable && len(opts.Paths) > 0 {
@@ -96,17 +100,7 @@ func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions,
 				return res, err
 			}
 		}
-		if src.Archives || len(src.Exclude) > 0 {
-			// What is scanned depends on the path (archives by their
-			// name, --exclude): attribute each blob before scanning it.
-			err = gitsource.History(ctx, repo, gopt, fn)
-			break
-		}
-		var origins *gitsource.Origins
-		origins, err = scanGitStreamed(ctx, repo, gopt, src, col)
-		for i := range res.Missing {
-			origins.Locate(&res.Missing[i])
-		}
+		err = gitsource.History(ctx, repo, gopt, fn)
 	}
 	if me := (*gitsource.MissingObjectError)(nil); errors.As(err, &me) {
 		return res, fmt.Errorf("%w: the clone is partial or damaged (git fsck says more); --allow-missing-objects scans the rest and lists what is missing", err)
@@ -120,47 +114,6 @@ func scanGitWith(ctx context.Context, opts *scanOptions, gitOpts scanGitOptions,
 	})
 	scanWriteMissing(opts.IO.ErrOut, res.Missing)
 	return res, nil
-}
-
-// scanGitOrigin is where a blob's findings are reported.
-func scanGitOrigin(b gitsource.Blob) secretscan.Origin {
-	o := secretscan.Origin{Path: b.Path, Commit: b.Commit, Author: b.Author}
-	if !b.Date.IsZero() {
-		o.Date = b.Date.UTC().Format(time.RFC3339)
-	}
-	return o
-}
-
-// scanGitStreamed scans a history as git walks it, newest commits first
-// (gitsource.HistoryStreamed), holding each blob's matches until the walk
-// has given every blob its final attribution: the collector keeps one
-// finding per rule, secret and path, so it must see final paths. Only the
-// blobs with matches are held, without their content.
-func scanGitStreamed(ctx context.Context, repo string, gopt gitsource.Options, src *secretscan.Sources, col *scanCollector) (*gitsource.Origins, error) {
-	type held struct {
-		blob gitsource.Blob
-		ms   []secretscan.Match
-	}
-	var (
-		mu    sync.Mutex
-		holds []held
-	)
-	_, origins, err := gitsource.HistoryStreamed(ctx, repo, gopt, func(b gitsource.Blob) error {
-		return src.ScanBytes(ctx, scanGitOrigin(b), b.Data, func(_ secretscan.Origin, ms []secretscan.Match) {
-			b.Data = nil
-			mu.Lock()
-			holds = append(holds, held{b, ms})
-			mu.Unlock()
-		})
-	})
-	if err != nil {
-		return origins, err
-	}
-	for _, h := range holds {
-		origins.Locate(&h.blob)
-		col.add(scanGitOrigin(h.blob), h.ms)
-	}
-	return origins, nil
 }
 
 // scanGitTarget reads --git's argument: a revision range of the

@@ -131,81 +131,22 @@ func History(ctx context.Context, repoDir string, opt Options, fn func(Blob) err
 
 // HistoryStats is History, also returning what it counted.
 func HistoryStats(ctx context.Context, repoDir string, opt Options, fn func(Blob) error) (Stats, error) {
-	st, _, err := history(ctx, repoDir, opt, false, fn)
-	return st, err
-}
-
-// HistoryStreamed is History for callers whose fn does not depend on a
-// blob's Path or Commit (it only scans Data): blobs reach fn while git is
-// still walking the history, newest commits first, so that cat-file and
-// the workers need not wait for the whole walk (which `--reverse` makes
-// git finish before it prints a line). The Path, Commit, Author and Date
-// fn and Options.Skipped see are provisional: a commit that holds the
-// blob, not necessarily the one that introduced it. Once HistoryStreamed
-// has returned, Origins.Locate gives each blob the attribution History
-// would have given it. A *MissingObjectError is returned at the end of the
-// walk, already located.
-func HistoryStreamed(ctx context.Context, repoDir string, opt Options, fn func(Blob) error) (Stats, *Origins, error) {
-	return history(ctx, repoDir, opt, true, fn)
-}
-
-// Origins says where each blob of a history first appeared (see
-// HistoryStreamed).
-type Origins struct {
-	m map[string]origin
-}
-
-// origin is a blob's earliest sighting in the log: the commit and the
-// path of its first entry there.
-type origin struct {
-	commit *commitInfo
-	path   string
-}
-
-// Locate sets b's Path, Commit, Author and Date to where the blob first
-// appeared in the history. Blobs the log did not name (tag blobs,
-// unreachable trees and blobs) and messages keep theirs, which are final.
-func (o *Origins) Locate(b *Blob) {
-	if o == nil || b.Message {
-		return
-	}
-	or, ok := o.m[oidKey([]byte(b.OID))]
-	if !ok {
-		return
-	}
-	b.Path, b.Commit, b.Author, b.Date = or.path, or.commit.oid, or.commit.author, or.commit.date
-}
-
-// history is History (streamed false: the log runs oldest first and each
-// blob is attributed when first seen) or HistoryStreamed (the log runs
-// newest first; each blob is sent on when first seen and its origin kept
-// up to date until the walk ends: the last commit that names it is the
-// earliest).
-func history(ctx context.Context, repoDir string, opt Options, streamed bool, fn func(Blob) error) (Stats, *Origins, error) {
 	revs, err := revArgs(opt.RevRange)
 	if err != nil {
-		return Stats{}, nil, err
+		return Stats{}, err
 	}
 	var st Stats
 	all := strings.TrimSpace(opt.RevRange) == ""
 	var unr unreachable
 	if opt.Unreachable && all {
 		if unr, err = findUnreachable(ctx, repoDir); err != nil {
-			return st, nil, err
+			return st, err
 		}
-	}
-	var origins *Origins
-	if streamed {
-		origins = &Origins{m: make(map[string]origin, 1<<14)}
 	}
 	produce := func(ctx context.Context, emit func(job) error) error {
 		args := []string{"log", "--raw", "-z", "-c", "--root", "--no-renames", "--no-abbrev",
 			"--no-ext-diff", "--no-textconv", "--no-color", "--no-show-signature", "--no-mailmap",
-			"--encoding=UTF-8", "--date-order"}
-		if !streamed {
-			args = append(args, "--reverse")
-		}
-		args = append(args, logFormat)
+			"--encoding=UTF-8", "--date-order", "--reverse", logFormat}
 		args = append(args, revs...)
 		if len(unr.commits) > 0 {
 			// The unreachable commits join --all, read from stdin (there
@@ -227,10 +168,8 @@ func history(ctx context.Context, repoDir string, opt Options, streamed bool, fn
 		if err := cmd.Start(); err != nil {
 			return gitError(args, err, "")
 		}
-		// Each blob is scanned once: the first time its ID appears. Oldest
-		// first, that is the commit that introduced it; newest first, its
-		// origin moves back to each older commit that names it, and within
-		// a commit stays at the commit's first entry for it.
+		// Each blob is scanned once: the first time its ID appears. The log
+		// runs oldest first, so that is the commit that introduced it.
 		seen := make(map[string]struct{}, 1<<14)
 		var last *commitInfo
 		perr := parseLogWith(stdout, opt.Messages, func(c change) error {
@@ -242,16 +181,7 @@ func history(ctx context.Context, repoDir string, opt Options, streamed bool, fn
 				return emit(job{oid: c.commit.oid, path: CommitMessagePath, commit: c.commit, message: true})
 			}
 			key := oidKey(c.oid)
-			if streamed {
-				or, dup := origins.m[key]
-				if dup && or.commit == c.commit {
-					return nil
-				}
-				origins.m[key] = origin{commit: c.commit, path: string(c.path)}
-				if dup {
-					return nil
-				}
-			} else if _, dup := seen[key]; dup {
+			if _, dup := seen[key]; dup {
 				return nil
 			}
 			seen[key] = struct{}{}
@@ -299,13 +229,8 @@ func history(ctx context.Context, repoDir string, opt Options, streamed bool, fn
 		}
 		return nil
 	}
-	err = run(ctx, repoDir, opt, pipeline{partial: true, readBuffer: historyReadBuffer, deferMissing: streamed}, produce, fn, &st)
-	if me := (*MissingObjectError)(nil); streamed && errors.As(err, &me) {
-		b := Blob{OID: me.OID, Path: me.Path, Commit: me.Commit}
-		origins.Locate(&b)
-		me.Path, me.Commit = b.Path, b.Commit
-	}
-	return st, origins, err
+	err = run(ctx, repoDir, opt, pipeline{partial: true, readBuffer: historyReadBuffer}, produce, fn, &st)
+	return st, err
 }
 
 // logDeltaCache bounds git log's cache of delta bases. Its tree diffs
@@ -387,10 +312,6 @@ type pipeline struct {
 	// blobs `git add` just wrote are loose objects). ok false sends the
 	// blob to cat-file.
 	loose func(j job, limit int64) (data []byte, size int64, ok bool)
-	// deferMissing: without Options.AllowMissing, a missing blob fails
-	// the scan only once every stage has finished (the first one found),
-	// so that its attribution is final (HistoryStreamed).
-	deferMissing bool
 }
 
 // run is the pipeline shared by History, Staged and PrePush:
@@ -426,23 +347,10 @@ func run(ctx context.Context, dir string, opt Options, pl pipeline, produce func
 			opt.Skipped(j.blob(nil), reason)
 		}
 	}
-	var firstMissing struct {
-		sync.Mutex
-		err error
-	}
 	missing := func(j job) error {
 		if !opt.AllowMissing {
 			b := j.blob(nil)
-			err := &MissingObjectError{OID: b.OID, Path: b.Path, Commit: b.Commit}
-			if !pl.deferMissing {
-				return err
-			}
-			firstMissing.Lock()
-			if firstMissing.err == nil {
-				firstMissing.err = err
-			}
-			firstMissing.Unlock()
-			return nil
+			return &MissingObjectError{OID: b.OID, Path: b.Path, Commit: b.Commit}
 		}
 		atomic.AddInt64(&st.Missing, 1)
 		skipped(j, "missing")
@@ -578,10 +486,7 @@ func run(ctx context.Context, dir string, opt Options, pl pipeline, produce func
 			return nil
 		})
 	}
-	if err := g.wait(); err != nil {
-		return err
-	}
-	return firstMissing.err
+	return g.wait()
 }
 
 // isBinary is git's test: a NUL byte in the first 8000 bytes, except in

@@ -160,34 +160,6 @@ func scanHistory(t *testing.T, dir string, opt Options) *seen {
 	return s
 }
 
-// scanHistoryStreamed is scanHistory through HistoryStreamed, each blob
-// located once the scan has returned, as its callers do.
-func scanHistoryStreamed(t *testing.T, dir string, opt Options) *seen {
-	t.Helper()
-	s := &seen{}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_, origins, err := HistoryStreamed(ctx, dir, opt, s.fn)
-	if err != nil {
-		t.Fatalf("HistoryStreamed: %v", err)
-	}
-	for c, b := range s.blobs {
-		origins.Locate(&b)
-		s.blobs[c] = b
-	}
-	return s
-}
-
-// historyScans are the two ways to scan a history, which must attribute
-// every blob alike.
-var historyScans = []struct {
-	name string
-	scan func(*testing.T, string, Options) *seen
-}{
-	{"History", scanHistory},
-	{"HistoryStreamed", scanHistoryStreamed},
-}
-
 func scanStaged(t *testing.T, dir string) *seen {
 	t.Helper()
 	s := &seen{}
