@@ -517,3 +517,56 @@ func TestIsRevisionAndIsRepository(t *testing.T) {
 		}
 	}
 }
+
+// A blob that comes back is attributed to the earliest commit that names
+// it and, in that commit, to its first path; whatever later commits,
+// other branches and merges bring it back, at other paths and by other
+// authors.
+func TestHistoryAttribution(t *testing.T) {
+	r := newTestRepo(t)
+	const key = "the blob that keeps coming back\n"
+	r.commitFile("README", "root\n", "root")
+	r.write("x/b.txt", key)
+	r.write("x/a.txt", key) // the same commit, two paths: a.txt comes first
+	first := r.commit("introduce")
+
+	r.git("config", "user.name", "Bob Later")
+	r.git("checkout", "-q", "-b", "side")
+	r.write("x/a.txt", "side change\n")
+	side := r.commit("side change")
+	r.write("side/again.txt", key)
+	r.commit("side brings it back")
+
+	r.git("checkout", "-q", "main")
+	r.remove("x/a.txt")
+	r.remove("x/b.txt")
+	r.commit("remove")
+	r.write("z.txt", key)
+	r.write("later.txt", "on main and on an unmerged branch\n")
+	later := r.commit("main brings it back")
+	_ = r.gitCmd("merge", "-q", "--no-edit", "side").Run()
+	r.write("x/a.txt", key)
+	r.commit("merge side")
+
+	// A branch from before, never merged, with the blobs at other paths.
+	r.git("checkout", "-q", "-b", "unmerged", "HEAD~4")
+	r.write("o.txt", key)
+	r.write("l.txt", "on main and on an unmerged branch\n")
+	r.commit("unmerged branch")
+
+	s := scanHistory(t, r.dir, Options{})
+	want := map[string]struct{ commit, path, author string }{
+		key:                                   {first, "x/a.txt", "Ann Author <ann@example.com>"},
+		"side change\n":                       {side, "x/a.txt", "Bob Later <ann@example.com>"},
+		"on main and on an unmerged branch\n": {later, "later.txt", "Bob Later <ann@example.com>"},
+	}
+	for c, w := range want {
+		b := s.blobs[c]
+		if b.Commit != w.commit || b.Path != w.path || b.Author != w.author {
+			t.Errorf("%q: %s %q by %q, want %s %q by %q", c, b.Commit, b.Path, b.Author, w.commit, w.path, w.author)
+		}
+		if s.count[c] != 1 {
+			t.Errorf("%q scanned %d times", c, s.count[c])
+		}
+	}
+}
