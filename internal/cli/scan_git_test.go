@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -237,4 +238,24 @@ func TestAddScanGitFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil || !g.AllowMissingObjects {
 		t.Errorf("err %v, options %+v", err, g)
 	}
+}
+
+func TestLeaveCoreForGit(t *testing.T) {
+	n := runtime.GOMAXPROCS(0)
+	if n < 2 {
+		t.Skip("one CPU: nothing to leave")
+	}
+	restore := leaveCoreForGit(func(string) string { return "" })
+	if got := runtime.GOMAXPROCS(0); got != n-1 {
+		t.Errorf("GOMAXPROCS during the scan = %d, want %d", got, n-1)
+	}
+	restore()
+	if got := runtime.GOMAXPROCS(0); got != n {
+		t.Errorf("GOMAXPROCS after = %d, want %d", got, n)
+	}
+	restore = leaveCoreForGit(func(k string) string { return map[string]string{"GOMAXPROCS": "2"}[k] })
+	if got := runtime.GOMAXPROCS(0); got != n {
+		t.Errorf("with GOMAXPROCS set by the user: %d, want %d", got, n)
+	}
+	restore()
 }
