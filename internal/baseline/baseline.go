@@ -13,10 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"regexp"
 	"strings"
-	"sync"
 
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 	"github.com/keywarden/keywarden/internal/policygen"
 )
 
@@ -97,8 +96,8 @@ func (p *Plan) needsLogBucket() bool { return p.Has(PartTrail) || p.Has(PartDete
 func (p *Plan) needsTopic() bool { return p.Has(PartAlerts) || p.Has(PartCost) }
 
 var (
-	regionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`) })
-	nameRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,29}$`) })
+	regionRE = lazyregexp.New(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`)
+	nameRE   = lazyregexp.New(`^[a-z0-9][a-z0-9-]{0,29}$`)
 )
 
 // ErrInvalid wraps every validation error, so callers can exit 2.

@@ -2,15 +2,15 @@ package baseline
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 	"github.com/keywarden/keywarden/internal/policygen"
 )
 
@@ -33,7 +33,7 @@ var tfPlaceholders = map[string]string{
 }
 
 // hclIdent are object keys HCL reads as the same string without quotes.
-var hclIdent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`) })
+var hclIdent = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 // tfQuote quotes s as an HCL string literal in which nothing is
 // interpolated.

@@ -1,12 +1,12 @@
 package cli
 
 import (
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // completedFlags are the flags whose values the shell completes, on every
@@ -34,8 +34,8 @@ func registerValueCompletions(c *cobra.Command) {
 }
 
 var (
-	parenthesised = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\([^)]*\)`) })
-	choiceWord    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`) })
+	parenthesised = lazyregexp.New(`\([^)]*\)`)
+	choiceWord    = lazyregexp.New(`^[a-z0-9][a-z0-9-]*$`)
 )
 
 // flagChoices reads the values a flag's usage lists after its last colon

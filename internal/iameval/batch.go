@@ -7,11 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/keywarden/keywarden/internal/iampolicy"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // The JSON-lines request contract: one request per line, each with its
@@ -218,7 +217,7 @@ func DefaultPrincipal(resource, account string) string {
 
 // actionRe is one action as a request names it: a service prefix and an
 // action name, no wildcards.
-var actionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$`) })
+var actionRe = lazyregexp.New(`^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$`)
 
 // ActionProblem says what is wrong with a request's action, or "". A
 // request names one action: a wildcard belongs in a policy, and evaluated

@@ -2,12 +2,11 @@ package laptop
 
 import (
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 	"github.com/keywarden/keywarden/internal/secretscan"
 )
 
@@ -185,9 +184,7 @@ func ParseHistory(sh Shell, data []byte) []Entry {
 
 // varRE is compiled on first use, not at start: every command (the
 // pre-commit hook's scan among them) would otherwise pay for it.
-var varRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`[A-Za-z0-9_]*(?i:AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|AWS_ACCESS_KEY|AWS_SECRET_KEY)[A-Za-z0-9_]*`)
-})
+var varRE = lazyregexp.New(`[A-Za-z0-9_]*(?i:AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|AWS_ACCESS_KEY|AWS_SECRET_KEY)[A-Za-z0-9_]*`)
 
 // varOnLine returns the last AWS credential variable named on the line of
 // off before off.

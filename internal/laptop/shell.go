@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // Assignment is a line of a start-up file that does nothing but set an
@@ -36,9 +38,7 @@ var assignRE = sync.OnceValue(func() []*regexp.Regexp {
 
 // awsVar matches the names that carry AWS credentials, with an optional
 // prefix or suffix naming the account (PROD_AWS_SECRET_ACCESS_KEY).
-var awsVar = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|AWS_ACCESS_KEY|AWS_SECRET_KEY)`)
-})
+var awsVar = lazyregexp.New(`(?i)(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN|AWS_ACCESS_KEY|AWS_SECRET_KEY)`)
 
 // ParseAssignments returns the lines of a start-up file that set a
 // variable whose name says it holds an AWS credential. Lines it cannot

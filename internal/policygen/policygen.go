@@ -14,14 +14,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/iamdata"
 	"github.com/keywarden/keywarden/internal/iampolicy"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // ServiceException says how the network guard lets through calls that AWS
@@ -134,13 +133,11 @@ const (
 )
 
 var (
-	iamName    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\w+=,.@-]+$`) })
-	vpceID     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`) })
-	actionRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-zA-Z0-9-]+:[a-zA-Z0-9*?]+|\*)$`) })
-	managedARN = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
-	})
-	serviceHost = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$`) })
+	iamName     = lazyregexp.New(`^[\w+=,.@-]+$`)
+	vpceID      = lazyregexp.New(`^vpce-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	actionRe    = lazyregexp.New(`^([a-zA-Z0-9-]+:[a-zA-Z0-9*?]+|\*)$`)
+	managedARN  = lazyregexp.New(`^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
+	serviceHost = lazyregexp.New(`^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$`)
 )
 
 // Build validates opts and builds the policy.

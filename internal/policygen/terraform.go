@@ -2,15 +2,15 @@ package policygen
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // Explain says, for each statement Sid the generator writes, why it is
@@ -27,7 +27,7 @@ var Explain = map[string]string{
 	"DenyOutsideAllowedNetworks":            "Calls from outside the allowed networks are denied, except calls AWS services make on the member's behalf (which carry the service's address) and, if listed, calls through the allowed VPC endpoints.",
 }
 
-var tfIdentRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_-]`) })
+var tfIdentRe = lazyregexp.New(`[^A-Za-z0-9_-]`)
 
 // tfIdent turns a name into a Terraform block label.
 func tfIdent(s string) string {

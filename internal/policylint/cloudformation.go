@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/keywarden/keywarden/internal/iampolicy"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 	"github.com/keywarden/keywarden/internal/report"
-	"go.yaml.in/yaml/v3"
 )
 
 // CloudFormation templates in YAML hold policies as mappings
@@ -178,7 +178,7 @@ func checkExpansion(name string, root *yaml.Node) *iampolicy.SyntaxError {
 	return se
 }
 
-var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
+var yamlLineRe = lazyregexp.New(`line (\d+)`)
 
 func yamlErrPos(err error) iampolicy.Pos {
 	if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {

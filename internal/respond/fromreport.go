@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // MaxReportSize bounds a --from report file.
@@ -34,10 +33,10 @@ type FromReport struct {
 }
 
 var (
-	fullKeyRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z2-7]{16}\b`) })
-	redactedKeyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z2-7]{0,4}[*…]+[A-Z2-7]{0,4}`) })
+	fullKeyRE     = lazyregexp.New(`\b(?:AKIA|ASIA)[A-Z2-7]{16}\b`)
+	redactedKeyRE = lazyregexp.New(`\b(?:AKIA|ASIA)[A-Z2-7]{0,4}[*…]+[A-Z2-7]{0,4}`)
 	// awskey.Redact's form of an ID: prefix, 12 stars, last four.
-	redactedIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:AKIA|ASIA)\*{12}[A-Z2-7]{4}\b`) })
+	redactedIDRE = lazyregexp.New(`\b(?:AKIA|ASIA)\*{12}[A-Z2-7]{4}\b`)
 )
 
 // ParseFromReport reads the key IDs out of a report written by `scan` or

@@ -8,11 +8,12 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // IMDSServer serves credentials to a child the way EC2's instance
@@ -56,7 +57,7 @@ const (
 	imdsCredsPath = "/latest/meta-data/iam/security-credentials/"
 )
 
-var iamRoleName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`) })
+var iamRoleName = lazyregexp.New(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
 
 func (s *IMDSServer) now() time.Time {
 	if s.Now != nil {

@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // cond is a pair of SQL conditions bracketing the Go matcher.
@@ -111,7 +112,7 @@ var rawColumns = map[string]string{
 	"additionalEventData": "additionaleventdata",
 }
 
-var pathSegment = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var pathSegment = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func fieldValue(sch *Schema, name string) (value, error) {
 	if e, why, ok := sch.field(name); ok {

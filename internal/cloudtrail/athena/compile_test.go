@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
 	"github.com/keywarden/keywarden/internal/goldentest"
-	"go.yaml.in/yaml/v3"
 )
 
 // golden compares got with testdata/name through goldentest (which owns

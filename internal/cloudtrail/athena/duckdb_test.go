@@ -27,6 +27,7 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
 )

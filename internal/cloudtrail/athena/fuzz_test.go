@@ -6,9 +6,10 @@ import (
 	"strconv"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
-	"go.yaml.in/yaml/v3"
 )
 
 // FuzzAppendRecord: whatever Athena returns in a row (outside input),

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ctsdk "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 )
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // Lister is the part of the S3 client the layout and cost guard use.
@@ -25,7 +27,7 @@ type Layout struct {
 	Regions      []string
 }
 
-var orgRE = lazyRegexp(`^o-[a-z0-9]{10,32}$`)
+var orgRE = lazyregexp.New(`^o-[a-z0-9]{10,32}$`)
 
 // MaxPrefixes bounds the accounts and regions a listing takes.
 const MaxPrefixes = 10000

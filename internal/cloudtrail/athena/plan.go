@@ -2,13 +2,12 @@ package athena
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 	"github.com/keywarden/keywarden/internal/cloudtrail/detect"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // Families of rules, each one query.
@@ -196,15 +195,10 @@ type Window struct {
 // The expressions are compiled on first use, not at every start of the
 // binary (identRE's bounded repetition alone is ~2,800 allocations).
 var (
-	identRE   = lazyRegexp(`^[A-Za-z0-9_]{1,255}$`)
-	accountRE = lazyRegexp(`^[0-9]{12}$`)
-	regionRE  = lazyRegexp(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	identRE   = lazyregexp.New(`^[A-Za-z0-9_]{1,255}$`)
+	accountRE = lazyregexp.New(`^[0-9]{12}$`)
+	regionRE  = lazyregexp.New(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 )
-
-// lazyRegexp compiles expr once, when first called.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
-}
 
 // Table names a table in a database, checked for SQL use.
 type Table struct{ Database, Name string }

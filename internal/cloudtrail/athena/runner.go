@@ -3,14 +3,16 @@ package athena
 import (
 	"context"
 	"fmt"
-	"github.com/keywarden/keywarden/internal/clock"
 	"io"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/clock"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	sdk "github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/athena/types"
+
 	"github.com/keywarden/keywarden/internal/cloudtrail"
 )
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // Layouts of the Athena tables AWS documents for CloudTrail, by their
@@ -50,8 +52,8 @@ func AthenaSchema(layout string) (*Schema, error) {
 }
 
 var (
-	lakeIDRE  = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`)
-	lakeARNRE = lazyRegexp(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:eventdatastore/([A-Za-z0-9][A-Za-z0-9-]{0,127})$`)
+	lakeIDRE  = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`)
+	lakeARNRE = lazyregexp.New(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:[0-9]{12}:eventdatastore/([A-Za-z0-9][A-Za-z0-9-]{0,127})$`)
 )
 
 // LakeSchema is a CloudTrail Lake event data store, named by its ID or

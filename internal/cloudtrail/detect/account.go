@@ -1,11 +1,10 @@
 package detect
 
 import (
-	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/keywarden/keywarden/internal/iampolicy"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // accountOf returns the 12-digit account ID a value names: a bare ID, or
@@ -27,7 +26,7 @@ func accountOf(v string) string {
 
 // accountRE is compiled on first use, not at start: every command (the
 // pre-commit hook's scan among them) would otherwise pay for it.
-var accountRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{12}$`) })
+var accountRE = lazyregexp.New(`^[0-9]{12}$`)
 
 func isAccountID(s string) bool { return accountRE().MatchString(s) }
 

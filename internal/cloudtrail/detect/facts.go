@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/keywarden/keywarden/internal/cloudtrail"
+	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
 // Facts are what a run learns about resources from its own events: which
@@ -215,9 +216,7 @@ func subjectRef(kind, field, v string) string {
 
 // adminName: role and profile names that say administrator. When the
 // logs do not show the role's policies, the name is all there is.
-var adminName = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)admin|poweruser|fullaccess|superuser|break-?glass|OrganizationAccountAccessRole`)
-})
+var adminName = lazyregexp.New(`(?i)admin|poweruser|fullaccess|superuser|break-?glass|OrganizationAccountAccessRole`)
 
 // judge says whether a fact-kind finding about subject counts, and why.
 func (f facts) judge(kind, subject string) (string, bool) {

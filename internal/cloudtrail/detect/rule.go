@@ -14,13 +14,13 @@ package detect
 import (
 	_ "embed"
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/keywarden/keywarden/internal/report"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/keywarden/keywarden/internal/lazyregexp"
+	"github.com/keywarden/keywarden/internal/report"
 )
 
 //go:embed rules.yaml
@@ -135,8 +135,8 @@ type Rule struct {
 }
 
 var (
-	idRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ct-[a-z0-9]+(-[a-z0-9]+)*$`) })
-	attackRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^T\d{4}(\.\d{3})?$`) })
+	idRE     = lazyregexp.New(`^ct-[a-z0-9]+(-[a-z0-9]+)*$`)
+	attackRE = lazyregexp.New(`^T\d{4}(\.\d{3})?$`)
 )
 
 // Builtin returns the embedded rules, validated. It panics if the
