@@ -55,6 +55,12 @@ type Set struct {
 
 type span4 struct{ start, end uint32 }
 
+// v4 is an IPv4 address as a number.
+func v4(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
 type lenTable struct {
 	bits  int
 	is6   bool
@@ -279,8 +285,7 @@ func (s *Set) index() {
 		if !r.Prefix.Addr().Is4() {
 			continue
 		}
-		b := r.Prefix.Addr().As4()
-		start := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		start := v4(r.Prefix.Addr())
 		end := start | uint32(uint64(1)<<(32-r.Prefix.Bits())-1)
 		// Ranges are sorted by address, so a span only ever grows or
 		// starts after the last one.
@@ -335,8 +340,7 @@ func (s *Set) Contains(a netip.Addr) bool {
 		_, ok := s.Lookup(a)
 		return ok
 	}
-	b := a.As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v := v4(a)
 	i := sort.Search(len(s.v4), func(k int) bool { return s.v4[k].end >= v })
 	return i < len(s.v4) && s.v4[i].start <= v
 }
