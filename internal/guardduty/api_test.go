@@ -1,6 +1,7 @@
 package guardduty
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,7 +63,7 @@ func (f *fakeGuardDuty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		json.Unmarshal(body, &in)
 		f.calls = append(f.calls, "ListFindings"+in.NextToken)
-		f.criteria = append(f.criteria, string(in.FindingCriteria))
+		f.criteria = append(f.criteria, canonicalJSON(in.FindingCriteria))
 		start := 0
 		fmt.Sscan(in.NextToken, &start)
 		end := min(start+2, len(f.order))
@@ -151,4 +152,20 @@ func TestFromAPIError(t *testing.T) {
 	if len(fake.criteria) != 1 || strings.Contains(fake.criteria[0], "updatedAt") {
 		t.Errorf("criteria %v: without --since, no updatedAt condition", fake.criteria)
 	}
+}
+
+// canonicalJSON writes raw again with object keys sorted (numbers kept as
+// written): SDK versions serialize the criteria's map in any order.
+func canonicalJSON(raw json.RawMessage) string {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return string(raw)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return string(raw)
+	}
+	return string(b)
 }
