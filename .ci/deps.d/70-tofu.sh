@@ -18,6 +18,6 @@ if [ ! -x "$bin" ]; then
 	mv "$bin.$$.tmp" "$bin"
 	rm -rf "$work"
 fi
-"$bin" version | head -1
+"$bin" version | sed -n 1p # sed reads to the end: head would close the pipe early, and pipefail turns the SIGPIPE into a failure
 echo "KEYWARDEN_TOFU=$bin" >>"$KEYWARDEN_CI_CACHE/env"
 echo "KEYWARDEN_REQUIRE_TOFU=1" >>"$KEYWARDEN_CI_CACHE/env"
