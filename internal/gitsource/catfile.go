@@ -33,8 +33,11 @@ type catFile struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
-	stderr *limitedBuffer
-	fifo   chan job
+	// closeStdout closes our end of the answers' pipe, when os/exec does
+	// not (batchedAnswers).
+	closeStdout func()
+	stderr      *limitedBuffer
+	fifo        chan job
 }
 
 // historyReadBuffer is pipeline.readBuffer for a history.
@@ -49,21 +52,50 @@ func startCatFile(ctx context.Context, dir string, readBuffer int) (*catFile, er
 	if err != nil {
 		return nil, err
 	}
+	var ap answerPipe
+	if readBuffer > 64<<10 {
+		ap, err = batchedAnswers(cmd, readBuffer)
+	} else {
+		ap, err = plainAnswers(cmd, readBuffer)
+	}
+	if err != nil {
+		_ = stdin.Close()
+		return nil, err
+	}
+	c := &catFile{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(ap.r, readBuffer),
+		closeStdout: ap.close, stderr: &limitedBuffer{}, fifo: make(chan job, 4096)}
+	cmd.Stderr = c.stderr
+	err = cmd.Start()
+	ap.started()
+	if err != nil {
+		_ = stdin.Close()
+		ap.close()
+		return nil, gitError([]string{"cat-file"}, err, "")
+	}
+	return c, nil
+}
+
+// answerPipe is where cat-file writes its answers: r reads them; started
+// is called once the process has started (or failed to), close when its
+// answers are no longer read.
+type answerPipe struct {
+	r       io.Reader
+	started func()
+	close   func()
+}
+
+// plainAnswers reads cat-file's answers through a pipe from os/exec, with
+// blocking reads; os/exec closes it when the process is reaped.
+func plainAnswers(cmd *exec.Cmd, readBuffer int) (answerPipe, error) {
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return answerPipe{}, err
 	}
 	if readBuffer > 64<<10 {
 		growPipe(stdout, readBuffer)
 	}
 	blockingReads(stdout)
-	c := &catFile{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, readBuffer),
-		stderr: &limitedBuffer{}, fifo: make(chan job, 4096)}
-	cmd.Stderr = c.stderr
-	if err := cmd.Start(); err != nil {
-		return nil, gitError([]string{"cat-file"}, err, "")
-	}
-	return c, nil
+	return answerPipe{r: stdout, started: func() {}, close: func() {}}, nil
 }
 
 // blockingReads puts the read end of a pipe from git in blocking mode
@@ -191,6 +223,7 @@ func (c *catFile) wait(ctx context.Context) error {
 	if c.cmd.ProcessState != nil {
 		return nil
 	}
+	defer c.closeStdout()
 	if err := c.cmd.Wait(); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

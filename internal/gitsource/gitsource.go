@@ -437,6 +437,7 @@ func run(ctx context.Context, dir string, opt Options, pl pipeline, produce func
 			_ = fetch.cmd.Process.Kill()
 			_ = fetch.cmd.Wait()
 		}
+		fetch.closeStdout()
 	}()
 	g.go_(func() error {
 		first, ok := <-toFetch

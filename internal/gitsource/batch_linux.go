@@ -1,0 +1,122 @@
+package gitsource
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// batchedAnswers gives cat-file a pipe of its own for its answers, read
+// in batches: the reader waits until about an eighth of the pipe is
+// waiting before it reads, instead of waking for each piece git writes.
+//
+// cat-file writes a history's blobs in pieces of a few kilobytes (about
+// 45,000 writes on the bench history). A reader blocked in read(2) is
+// woken for nearly every one, and while a goroutine sits in a blocking
+// system call the runtime's monitor thread keeps waking every 20 µs to
+// hand its processor on. On two cores shared with two git processes
+// those wake-ups cost more than the copying. On the bench history
+// (`perf stat`, 6 runs each) the scan took 1.59-1.72 s of CPU and
+// 0.98-1.13 s elapsed (median 1.00 s) this way, against 1.66-2.07 s and
+// 1.12-1.27 s (median 1.21 s) with blocking reads; the monitor's sleeps
+// fell from about 6,000 to 1,200.
+//
+// The read end is ours, not os/exec's: it is kept out of the runtime's
+// poller (which would wake on each write too) and put in non-blocking
+// mode. The reader asks how much is waiting (FIONREAD) and sleeps while
+// it is less than the batch, at most batchWaits times in a row, then
+// reads what there is; an empty pipe is waited on with growing sleeps,
+// so an idle git costs next to nothing. Reads and the close go through
+// the os.File, so a close while a read is under way cannot hand the read
+// another file's descriptor.
+func batchedAnswers(cmd *exec.Cmd, size int) (answerPipe, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return answerPipe{}, err
+	}
+	// Blocking descriptors: os.NewFile leaves them out of the poller.
+	r := os.NewFile(uintptr(fds[0]), "git cat-file output")
+	w := os.NewFile(uintptr(fds[1]), "git cat-file output (write end)")
+	_, _ = unix.FcntlInt(uintptr(fds[0]), fSetPipeSize, size)
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		r.Close()
+		w.Close()
+		return plainAnswers(cmd, size)
+	}
+	cmd.Stdout = w
+	return answerPipe{
+		r:       &batchReader{f: r, batch: size / 8},
+		started: func() { _ = w.Close() }, // git has its copy
+		close:   func() { _ = r.Close() },
+	}, nil
+}
+
+// batchWaits bounds the sleeps before a read of less than a batch: git
+// may be between objects, or done, with less than that left to write.
+const batchWaits = 8
+
+// batchSleep is the sleep while data trickles in; an empty pipe is waited
+// on with sleeps that double up to batchIdleSleep.
+const (
+	batchSleep     = 20 * time.Microsecond
+	batchIdleSleep = 2 * time.Millisecond
+)
+
+type batchReader struct {
+	f     *os.File // non-blocking, not in the poller
+	batch int
+}
+
+func (b *batchReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	want := min(len(p), b.batch)
+	idle := batchSleep
+	for waits := 0; ; {
+		if waits < batchWaits {
+			if n := b.waiting(); n > 0 && n < want {
+				waits++
+				time.Sleep(batchSleep)
+				continue
+			}
+		}
+		n, err := b.f.Read(p)
+		if n > 0 {
+			return n, nil
+		}
+		if errors.Is(err, syscall.EAGAIN) {
+			time.Sleep(idle)
+			idle = min(2*idle, batchIdleSleep)
+			waits = 0
+			continue
+		}
+		if err == nil {
+			err = io.EOF
+		}
+		return 0, err
+	}
+}
+
+// waiting is how many bytes the pipe holds (FIONREAD), or -1 if it cannot
+// tell.
+func (b *batchReader) waiting() int {
+	rc, err := b.f.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	n := -1
+	if rc.Control(func(fd uintptr) {
+		if v, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil {
+			n = v
+		}
+	}) != nil {
+		return -1
+	}
+	return n
+}
