@@ -578,25 +578,7 @@ func detectPlural(n int, one, many string) string {
 
 // detectProgress draws a progress line on stderr when it is a terminal.
 func detectProgress(io *IOStreams, st *cloudtrail.Stats) (stop func()) {
-	if !io.ProgressEnabled() {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(io.ErrOut, "\r\x1b[K")
-				return
-			case <-t.C:
-				fmt.Fprintf(io.ErrOut, "\r\x1b[K%d inputs, %d events", st.Inputs.Load(), st.Records.Load())
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
+	return io.StartProgress(500*time.Millisecond, func() string {
+		return fmt.Sprintf("%d inputs, %d events", st.Inputs.Load(), st.Records.Load())
+	})
 }

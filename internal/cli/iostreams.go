@@ -2,9 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/term"
 )
@@ -65,3 +68,30 @@ func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.noColor }
 
 // ProgressEnabled reports whether long work may draw progress on stderr.
 func (s *IOStreams) ProgressEnabled() bool { return s.stderrTTY }
+
+// StartProgress redraws line() on one stderr line every interval while
+// long work runs, when stderr is a terminal. The returned stop clears the
+// line; once it returns, nothing more is drawn.
+func (s *IOStreams) StartProgress(interval time.Duration, line func() string) (stop func()) {
+	if !s.ProgressEnabled() {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(s.ErrOut, "\r\x1b[K")
+				return
+			case <-t.C:
+				fmt.Fprintf(s.ErrOut, "\r\x1b[K%s", line())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}

@@ -711,37 +711,16 @@ func scanBytes(n int64) string {
 // runs, when stderr is a terminal. The returned function stops and clears
 // it.
 func scanStartProgress(ios *IOStreams, st *secretscan.Stats, now func() time.Time) func() {
-	if !ios.ProgressEnabled() {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
 	start := now()
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(ios.ErrOut, "\r\x1b[K")
-				return
-			case <-t.C:
-				el := now().Sub(start).Seconds()
-				b := st.Bytes.Load()
-				rate := 0.0
-				if el > 0 {
-					rate = float64(b) / el
-				}
-				fmt.Fprintf(ios.ErrOut, "\r\x1b[Kscanning: %d items, %s, %s/s", st.Files.Load(), scanBytes(b), scanBytes(int64(rate)))
-			}
+	return ios.StartProgress(200*time.Millisecond, func() string {
+		el := now().Sub(start).Seconds()
+		b := st.Bytes.Load()
+		rate := 0.0
+		if el > 0 {
+			rate = float64(b) / el
 		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-	}
+		return fmt.Sprintf("scanning: %d items, %s, %s/s", st.Files.Load(), scanBytes(b), scanBytes(int64(rate)))
+	})
 }
 
 // scanRootRel makes file paths relative to the root of the git work tree
