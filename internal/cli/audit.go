@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/keywarden/keywarden/internal/atomicfile"
 	"github.com/keywarden/keywarden/internal/audit"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/inventory"
@@ -247,34 +245,23 @@ type auditRenderers struct {
 // auditWrite renders the report in format to stdout or, with --output, to
 // a file of mode 0600, and then says on stderr where it went.
 func auditWrite(opts *auditOptions, format report.Format, findings []report.Finding, r auditRenderers) error {
-	var buf bytes.Buffer
-	w := io.Writer(&buf)
-	if opts.Output == "" {
-		w = opts.IO.Out
-	}
-	var err error
-	switch format {
-	case report.FormatJSON:
-		err = r.JSON(w)
-	case report.FormatSARIF:
-		err = r.SARIF(w)
-	case "csv":
-		err = r.CSV(w)
-	case "html":
-		err = r.HTML(w)
-	default:
-		err = r.Text(w, opts.IO.ColorEnabled() && opts.Output == "")
-	}
-	if err != nil {
-		return err
-	}
-	if opts.Output != "" {
-		if err := atomicfile.Write(opts.Output, buf.Bytes(), 0o600); err != nil {
-			return UsageError(err)
+	err := opts.IO.RenderReport(opts.Output, func(w io.Writer, color bool) error {
+		switch format {
+		case report.FormatJSON:
+			return r.JSON(w)
+		case report.FormatSARIF:
+			return r.SARIF(w)
+		case "csv":
+			return r.CSV(w)
+		case "html":
+			return r.HTML(w)
 		}
+		return r.Text(w, color)
+	})
+	if err == nil && opts.Output != "" {
 		fmt.Fprintf(opts.IO.ErrOut, "keywarden: wrote the %s report to %s (%s)\n", format, opts.Output, report.SummaryLine(findings, report.NewPalette(false)))
 	}
-	return nil
+	return err
 }
 
 // auditLoadFiles reads the offline exports.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/keywarden/keywarden/internal/atomicfile"
 )
 
 // IOStreams is the one place commands get their input, output and terminal
@@ -94,4 +96,22 @@ func (s *IOStreams) StartProgress(interval time.Duration, line func() string) (s
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// RenderReport hands render stdout, coloured when it is a terminal that
+// allows colour, or, with a path, a buffer written to that file (mode
+// 0600, atomically: a failed render leaves no partial report). A failure
+// to write the file is a usage error: the path is the user's.
+func (s *IOStreams) RenderReport(path string, render func(w io.Writer, color bool) error) error {
+	if path == "" {
+		return render(s.Out, s.ColorEnabled())
+	}
+	var buf bytes.Buffer
+	if err := render(&buf, false); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
+		return UsageError(err)
+	}
+	return nil
 }

@@ -478,43 +478,34 @@ func (opts *respondOptions) render(reps []*respond.Report, format report.Format)
 	if len(reps) == 0 {
 		return nil
 	}
-	var buf bytes.Buffer
-	w := io.Writer(&buf)
-	if opts.Output == "" {
-		w = opts.IO.Out
-	}
-	var err error
-	switch format {
-	case report.FormatJSON:
-		err = respond.WriteJSON(w, reps)
-	case "markdown":
-		for i, r := range reps {
-			if i > 0 {
-				fmt.Fprint(w, "\n---\n\n")
+	err := opts.IO.RenderReport(opts.Output, func(w io.Writer, color bool) error {
+		switch format {
+		case report.FormatJSON:
+			return respond.WriteJSON(w, reps)
+		case "markdown":
+			for i, r := range reps {
+				if i > 0 {
+					fmt.Fprint(w, "\n---\n\n")
+				}
+				if err := respond.WriteMarkdown(w, r); err != nil {
+					return err
+				}
 			}
-			if err = respond.WriteMarkdown(w, r); err != nil {
-				break
-			}
+			return nil
 		}
-	default:
-		pal := report.NewPalette(opts.IO.ColorEnabled() && opts.Output == "")
+		pal := report.NewPalette(color)
 		for i, r := range reps {
 			if i > 0 {
 				fmt.Fprintln(w)
 			}
-			if err = respond.WriteText(w, r, pal); err != nil {
-				break
+			if err := respond.WriteText(w, r, pal); err != nil {
+				return err
 			}
 		}
-	}
-	if err != nil {
-		return err
-	}
-	if opts.Output != "" {
-		if err := atomicfile.Write(opts.Output, buf.Bytes(), 0o600); err != nil {
-			return UsageError(err)
-		}
+		return nil
+	})
+	if err == nil && opts.Output != "" {
 		fmt.Fprintf(opts.IO.ErrOut, "respond: report      written to %s\n", opts.Output)
 	}
-	return nil
+	return err
 }
