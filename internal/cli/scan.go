@@ -535,7 +535,7 @@ func scanFiles(ctx context.Context, opts *scanOptions, src *secretscan.Sources, 
 		col.add(o, ms)
 	}
 	var files []string
-	var buckets []secretscan.S3Target
+	var buckets []secretscan.ObjectTarget
 	for _, p := range paths {
 		if strings.HasPrefix(p, "s3://") {
 			t, err := scanS3Target(ctx, opts, p)
@@ -555,7 +555,7 @@ func scanFiles(ctx context.Context, opts *scanOptions, src *secretscan.Sources, 
 	}
 	for _, t := range buckets {
 		// An object's URL is its own key: no repository root applies.
-		if err := src.ScanS3(ctx, t, col.add); err != nil {
+		if err := src.ScanObjects(ctx, t, col.add); err != nil {
 			return err
 		}
 	}
