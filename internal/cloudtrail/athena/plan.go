@@ -129,7 +129,7 @@ func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) 
 				}
 				if bf, ok := reducible(r, sql); ok {
 					match.Bursts = append(match.Bursts, bf)
-				} else if r.Kind == detect.KindSequence && i == 1 && !sch.Lake() {
+				} else if r.Kind == detect.KindSequence && i == 1 && sch.textTimes() {
 					match.Seqs = append(match.Seqs, sequenceFilter(r, first, sql))
 				} else {
 					keep = append(keep, sql)
@@ -138,7 +138,7 @@ func NewPlanFor(sch *Schema, rules []*detect.Rule, lineage bool) (*Plan, error) 
 			needFacts = needFacts || factKinds[r.Kind]
 		case keyKinds[r.Kind]:
 			key.Rules = append(key.Rules, r.ID)
-			if key.Key == nil && !sch.Lake() {
+			if key.Key == nil && sch.textTimes() {
 				key.Key = &keyReduction{}
 			}
 			if key.Key != nil {
@@ -293,8 +293,8 @@ func (f Family) SQL(t Table, w Window, now time.Time) string {
 	inner := append([]string{}, selectList...)
 	inner = append(inner, f.Keep+" AS kw_keep", epochSQL+" AS kw_e")
 	if len(f.Seqs) > 0 {
-		// (Athena's eventtime text, read strictly: sequences only,
-		// which Lake does not reduce.)
+		// (Athena's eventtime text, read strictly: sequence filters
+		// exist only where the schema has textTimes.)
 		inner = append(inner, strictTimeSQL+" AS kw_ok")
 	}
 	outer := []string{"kw_keep"}

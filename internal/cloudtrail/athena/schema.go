@@ -82,6 +82,13 @@ func (s *Schema) Name() string { return s.orDefault().layout }
 // Lake says whether the target is a CloudTrail Lake event data store.
 func (s *Schema) Lake() bool { return s.orDefault().lake != "" }
 
+// textTimes says whether the event time is Athena's text column. The key
+// and sequence reductions read it strictly (strictTimeSQL) to tell a
+// well-formed time from one the engine judges itself; on CloudTrail Lake
+// eventtime is a timestamp, so those reductions are left out there and
+// the engine sees every row they would have dropped.
+func (s *Schema) textTimes() bool { return !s.Lake() }
+
 // Store is the Lake event data store's ID.
 func (s *Schema) Store() string { return s.orDefault().lake }
 
