@@ -107,6 +107,8 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"bad line resyncs", rec1 + "\n{\"eventName\": tru}\n" + rec2 + "\n", 2, []int64{int64(len(rec1)) + 15}, "invalid literal"},
 		{"truncated line then good", rec1 + "\n{\"eventName\":\"X\"\n" + rec2 + "\n", 2, []int64{int64(len(rec1)) + 18}, "expected ',' or '}'"},
+		{"bad separator in a skipped array", rec1 + "\n" + `{"zz":[[],{},1 2]}` + "\n" + rec2 + "\n", 2, []int64{int64(len(rec1)) + 1 + 15}, "expected ',' or ']', found '2'"},
+		{"bad separator in a skipped object", rec1 + "\n" + `{"zz":{"a":{},"b":1 "c":2}}` + "\n" + rec2 + "\n", 2, []int64{int64(len(rec1)) + 1 + 20}, "expected ',' or '}', found '\"'"},
 		{"array syntax error stops", "[" + rec1 + ",{\"a\":}," + rec2 + "]", 1, []int64{int64(len(rec1)) + 7}, "unexpected '}'"},
 		{"array non-record element", "[" + rec1 + ",42," + rec2 + "]", 2, []int64{int64(len(rec1)) + 2}, "not a record object"},
 		{"truncated file", `{"Records":[` + rec1 + `,{"eventName":"Cr`, 1, []int64{int64(len(rec1)) + 29}, "unexpected end"},

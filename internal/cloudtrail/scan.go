@@ -218,16 +218,10 @@ func (s *scanner) skip(depth int) error {
 			return s.errf("nesting too deep")
 		}
 		s.pos++
-		c, err := s.ws()
-		if err != nil {
-			return err
-		}
-		if c == '}' {
-			s.pos++
-			return nil
-		}
-		for {
-			if c, err = s.ws(); err != nil {
+		more, err := s.first('}')
+		for ; more && err == nil; more, err = s.next('}') {
+			c, err := s.ws()
+			if err != nil {
 				return err
 			}
 			if c != '"' {
@@ -242,47 +236,20 @@ func (s *scanner) skip(depth int) error {
 			if err := s.skip(depth + 1); err != nil {
 				return err
 			}
-			if c, err = s.ws(); err != nil {
-				return err
-			}
-			s.pos++
-			if c == '}' {
-				return nil
-			}
-			if c != ',' {
-				s.pos--
-				return s.errf("expected ',' or '}', found %q", c)
-			}
 		}
+		return err
 	case '[':
 		if depth > maxDepth {
 			return s.errf("nesting too deep")
 		}
 		s.pos++
-		c, err := s.ws()
-		if err != nil {
-			return err
-		}
-		if c == ']' {
-			s.pos++
-			return nil
-		}
-		for {
+		more, err := s.first(']')
+		for ; more && err == nil; more, err = s.next(']') {
 			if err := s.skip(depth + 1); err != nil {
 				return err
 			}
-			if c, err = s.ws(); err != nil {
-				return err
-			}
-			s.pos++
-			if c == ']' {
-				return nil
-			}
-			if c != ',' {
-				s.pos--
-				return s.errf("expected ',' or ']', found %q", c)
-			}
 		}
+		return err
 	case 't':
 		return s.lit("true")
 	case 'f':
@@ -386,15 +353,8 @@ func (s *scanner) object(field func(key string) error) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
-	c, err := s.ws()
-	if err != nil {
-		return err
-	}
-	if c == '}' {
-		s.pos++
-		return nil
-	}
-	for {
+	more, err := s.first('}')
+	for ; more && err == nil; more, err = s.next('}') {
 		c, err := s.ws()
 		if err != nil {
 			return err
@@ -412,18 +372,46 @@ func (s *scanner) object(field func(key string) error) error {
 		if err := field(k); err != nil {
 			return err
 		}
-		if c, err = s.ws(); err != nil {
-			return err
-		}
-		s.pos++
-		if c == '}' {
-			return nil
-		}
-		if c != ',' {
-			s.pos--
-			return s.errf("expected ',' or '}', found %q", c)
-		}
 	}
+	return err
+}
+
+// first is called just past a container's opening byte: it says whether
+// a member follows, or moves past the closing byte of an empty container.
+func (s *scanner) first(closing byte) (more bool, err error) {
+	c, err := s.ws()
+	if err != nil {
+		return false, err
+	}
+	if c == closing {
+		s.pos++
+		return false, nil
+	}
+	return true, nil
+}
+
+// next moves past what follows a container's member: a ',' (another
+// member follows) or the closing byte.
+func (s *scanner) next(closing byte) (more bool, err error) {
+	c, err := s.ws()
+	if err != nil {
+		return false, err
+	}
+	switch c {
+	case ',':
+		s.pos++
+		return true, nil
+	case closing:
+		s.pos++
+		return false, nil
+	}
+	return false, s.badSeparator(closing, c)
+}
+
+// badSeparator is next's error, apart so that next stays small enough to
+// inline.
+func (s *scanner) badSeparator(closing, c byte) error {
+	return s.errf("expected ',' or '%c', found %q", closing, c)
 }
 
 // objectOrSkip is object for an object value and skip for anything else
