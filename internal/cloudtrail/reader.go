@@ -223,6 +223,16 @@ func (d *decoder) release() {
 // try runs step from the current position, refilling and retrying while
 // the buffer ends inside the value. It returns step's error, with
 // errIncomplete meaning the input ended (or the value is too large).
+// ws is the scanner's ws, reading more input while the buffer holds only
+// whitespace.
+func (d *decoder) ws() (c byte, err error) {
+	err = d.try(func() error {
+		c, err = d.s.ws()
+		return err
+	})
+	return c, err
+}
+
 func (d *decoder) try(step func() error) error {
 	start := d.s.pos
 	for {
@@ -330,12 +340,7 @@ func (d *decoder) run() {
 // an error.
 func (d *decoder) array() bool {
 	for i := 0; ; i++ {
-		var c byte
-		err := d.try(func() error {
-			var err error
-			c, err = d.s.ws()
-			return err
-		})
+		c, err := d.ws()
 		if err != nil {
 			d.report(d.wrapErr(err))
 			return false
@@ -351,11 +356,7 @@ func (d *decoder) array() bool {
 			}
 			d.s.pos++
 		}
-		if err := d.try(func() error {
-			var err error
-			c, err = d.s.ws()
-			return err
-		}); err != nil {
+		if c, err = d.ws(); err != nil {
 			d.report(d.wrapErr(err))
 			return false
 		}
@@ -418,12 +419,7 @@ func (d *decoder) record(resync bool) bool {
 // trailer consumes the rest of {"Records":[...] ... }.
 func (d *decoder) trailer() {
 	for {
-		var c byte
-		err := d.try(func() error {
-			var err error
-			c, err = d.s.ws()
-			return err
-		})
+		c, err := d.ws()
 		if err != nil {
 			d.report(d.wrapErr(err))
 			return
@@ -475,12 +471,7 @@ func (d *decoder) tail() {
 // line.
 func (d *decoder) lines() {
 	for {
-		var c byte
-		err := d.try(func() error {
-			var err error
-			c, err = d.s.ws()
-			return err
-		})
+		c, err := d.ws()
 		if err == errIncomplete && d.rerr == nil {
 			return
 		}
