@@ -95,6 +95,42 @@ func (p *Plan) needsLogBucket() bool { return p.Has(PartTrail) || p.Has(PartDete
 // needsTopic: alerts, budgets and anomaly subscriptions publish to it.
 func (p *Plan) needsTopic() bool { return p.Has(PartAlerts) || p.Has(PartCost) }
 
+// section is one group of resources a template holds. Both writers
+// emit a plan's sections in the order sections gives: what a plan
+// deploys is decided here once and rendered twice.
+type section int
+
+const (
+	sectionLogBucket section = iota
+	sectionTrail
+	sectionTopics
+	sectionAlerts
+	sectionDetectors
+	sectionCost
+	sectionIdentity
+	sectionCount
+)
+
+// sections lists the plan's sections in template order.
+func (p *Plan) sections() []section {
+	needed := [sectionCount]bool{
+		sectionLogBucket: p.needsLogBucket(),
+		sectionTrail:     p.Has(PartTrail),
+		sectionTopics:    p.needsTopic(),
+		sectionAlerts:    p.Has(PartAlerts),
+		sectionDetectors: p.Has(PartDetectors),
+		sectionCost:      p.Has(PartCost),
+		sectionIdentity:  p.Has(PartIdentity),
+	}
+	var out []section
+	for s, ok := range needed {
+		if ok {
+			out = append(out, section(s))
+		}
+	}
+	return out
+}
+
 var (
 	regionRE = lazyregexp.New(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`)
 	nameRE   = lazyregexp.New(`^[a-z0-9][a-z0-9-]{0,29}$`)

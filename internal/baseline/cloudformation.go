@@ -153,6 +153,17 @@ func camel(s string) string {
 	return b.String()
 }
 
+// cfnSections writes each section into the template.
+var cfnSections = [sectionCount]func(*Plan, *cfnTemplate){
+	sectionLogBucket: cfnLogBucket,
+	sectionTrail:     cfnTrail,
+	sectionTopics:    cfnTopics,
+	sectionAlerts:    cfnAlerts,
+	sectionDetectors: cfnDetectors,
+	sectionCost:      cfnCost,
+	sectionIdentity:  cfnIdentity,
+}
+
 // CloudFormation renders the plan as one YAML template.
 func CloudFormation(p *Plan) []byte {
 	t := &cfnTemplate{resources: yMap(), outputs: yMap()}
@@ -177,26 +188,8 @@ func CloudFormation(p *Plan) []byte {
 		condHome, yMap("Fn::Equals", []any{cfnRef("AWS::Region"), cfnRef("HomeRegion")}),
 		condGlobal, yMap("Fn::Equals", []any{cfnRef("AWS::Region"), GlobalRegion}),
 	)
-	if p.needsLogBucket() {
-		cfnLogBucket(p, t)
-	}
-	if p.Has(PartTrail) {
-		cfnTrail(p, t)
-	}
-	if p.needsTopic() {
-		cfnTopics(p, t)
-	}
-	if p.Has(PartAlerts) {
-		cfnAlerts(p, t)
-	}
-	if p.Has(PartDetectors) {
-		cfnDetectors(p, t)
-	}
-	if p.Has(PartCost) {
-		cfnCost(p, t)
-	}
-	if p.Has(PartIdentity) {
-		cfnIdentity(p, t)
+	for _, s := range p.sections() {
+		cfnSections[s](p, t)
 	}
 	root := yMap(
 		"AWSTemplateFormatVersion", "2010-09-09",

@@ -251,6 +251,17 @@ func tfMFAGuard(spec *policygen.Spec) []byte {
 	return hclwrite.Format(f.Bytes())
 }
 
+// tfSections writes each section into main.tf.
+var tfSections = [sectionCount]func(*Plan, *hclwrite.Body){
+	sectionLogBucket: tfLogBucket,
+	sectionTrail:     tfTrail,
+	sectionTopics:    tfTopics,
+	sectionAlerts:    tfAlerts,
+	sectionDetectors: tfDetectors,
+	sectionCost:      tfCost,
+	sectionIdentity:  tfIdentity,
+}
+
 func tfMain(p *Plan) []byte {
 	f := hclwrite.NewEmptyFile()
 	b := f.Body()
@@ -265,26 +276,8 @@ func tfMain(p *Plan) []byte {
 		b.AppendNewline()
 		b.AppendNewBlock("data", []string{"aws_organizations_organization", "current"})
 	}
-	if p.needsLogBucket() {
-		tfLogBucket(p, b)
-	}
-	if p.Has(PartTrail) {
-		tfTrail(p, b)
-	}
-	if p.needsTopic() {
-		tfTopics(p, b)
-	}
-	if p.Has(PartAlerts) {
-		tfAlerts(p, b)
-	}
-	if p.Has(PartDetectors) {
-		tfDetectors(p, b)
-	}
-	if p.Has(PartCost) {
-		tfCost(p, b)
-	}
-	if p.Has(PartIdentity) {
-		tfIdentity(b)
+	for _, s := range p.sections() {
+		tfSections[s](p, b)
 	}
 	return hclwrite.Format(f.Bytes())
 }
@@ -485,7 +478,7 @@ func tfCost(p *Plan, b *hclwrite.Body) {
 	r.set("depends_on", []any{tfRef("aws_sns_topic_policy.alerts_global")})
 }
 
-func tfIdentity(b *hclwrite.Body) {
+func tfIdentity(_ *Plan, b *hclwrite.Body) {
 	pp := CISPasswordPolicy
 	r := resource(b, "aws_iam_account_password_policy", "cis", "Password policy at CIS strength (length 14, no reuse of the last 24).")
 	r.set("minimum_password_length", pp.MinLength)
