@@ -89,28 +89,25 @@ func (c *Compiler) CompileSet(ps PolicySet) *Compiled {
 			out.hasSess = true
 		}
 	}
-	for i, lvl := range ps.SCPs {
-		var l []*compiledPolicy
-		for _, p := range lvl {
-			if p != nil {
-				l = append(l, add(p))
+	// Organization policies come in levels (root, OUs, account), each
+	// named for the explanation.
+	levels := func(ps [][]*iampolicy.Policy, kind string) (out [][]*compiledPolicy, names []string) {
+		for i, lvl := range ps {
+			var l []*compiledPolicy
+			for _, p := range lvl {
+				if p != nil {
+					l = append(l, add(p))
+				}
 			}
+			out = append(out, l)
+			names = append(names, fmt.Sprintf("%s[%d]", kind, i))
 		}
-		out.scps = append(out.scps, l)
-		out.scpNames = append(out.scpNames, fmt.Sprintf("scp[%d]", i))
-		out.hasSCP = true
+		return out, names
 	}
-	for i, lvl := range ps.RCPs {
-		var l []*compiledPolicy
-		for _, p := range lvl {
-			if p != nil {
-				l = append(l, add(p))
-			}
-		}
-		out.rcps = append(out.rcps, l)
-		out.rcpNames = append(out.rcpNames, fmt.Sprintf("rcp[%d]", i))
-		out.hasRCP = true
-	}
+	out.scps, out.scpNames = levels(ps.SCPs, "scp")
+	out.hasSCP = len(ps.SCPs) > 0
+	out.rcps, out.rcpNames = levels(ps.RCPs, "rcp")
+	out.hasRCP = len(ps.RCPs) > 0
 	if ps.Resource != nil {
 		out.resource = add(ps.Resource)
 		out.hasResPol = true

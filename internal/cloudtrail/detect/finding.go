@@ -70,6 +70,14 @@ func addSample(list []string, v string) []string {
 	return append(list, strings.Clone(v))
 }
 
+// addSamples is addSample for each of vs.
+func addSamples(list, vs []string) []string {
+	for _, v := range vs {
+		list = addSample(list, v)
+	}
+	return list
+}
+
 func (g *group) addEvent(t time.Time, id string) {
 	// A burst window's first event may already be among the events merged
 	// from the window's full group: list each event once.
@@ -150,27 +158,13 @@ func (g *group) merge(o *group) {
 	for _, e := range o.events {
 		g.addEvent(e.t, e.id)
 	}
-	for _, s := range o.sources {
-		g.sources = addSample(g.sources, s)
-	}
-	for _, s := range o.regions {
-		g.regions = addSample(g.regions, s)
-	}
-	for _, s := range o.agents {
-		g.agents = addSample(g.agents, s)
-	}
-	for _, s := range o.names {
-		g.names = addSample(g.names, s)
-	}
-	for _, s := range o.evidence {
-		g.evidence = addSample(g.evidence, s)
-	}
-	for _, s := range o.created {
-		g.created = addSample(g.created, s)
-	}
-	for _, s := range o.undo {
-		g.undo = addSample(g.undo, s)
-	}
+	g.sources = addSamples(g.sources, o.sources)
+	g.regions = addSamples(g.regions, o.regions)
+	g.agents = addSamples(g.agents, o.agents)
+	g.names = addSamples(g.names, o.names)
+	g.evidence = addSamples(g.evidence, o.evidence)
+	g.created = addSamples(g.created, o.created)
+	g.undo = addSamples(g.undo, o.undo)
 	if g.keyID == "" {
 		g.keyID = o.keyID
 	}
