@@ -143,7 +143,8 @@ func hookCommand(opts *hookOptions) string {
 // hookScript is the hook's text. It runs the chained hook first (with the
 // same arguments and, for pre-push, the same standard input), then
 // keywarden. If the recorded executable has gone (an upgrade moved it), it
-// falls back to keywarden on PATH.
+// falls back to keywarden on PATH. It starts no process but keywarden and
+// the chained hook (no dirname): it runs before every commit.
 func hookScript(name, command, baseline string) string {
 	extra := ""
 	if baseline != "" {
@@ -156,7 +157,8 @@ func hookScript(name, command, baseline string) string {
 # A hook that was here before was kept as %s%s and runs first.
 kw=%s
 [ -x "$kw" ] || kw=keywarden
-chained="$(dirname "$0")/%s%s"
+case $0 in */*) hooks=${0%%/*} ;; *) hooks=. ;; esac
+chained="$hooks/%s%s"
 `, hookMarker, name, name, hookChainedSuffix, shellQuote(command), name, hookChainedSuffix)
 	switch name {
 	case "pre-push":
