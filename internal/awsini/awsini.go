@@ -14,11 +14,16 @@
 //
 // The rules are botocore's (the AWS CLI's configparser) where keywarden
 // relies on them: [section] headers, key = value lines, # and ; comment
-// lines, indented continuation lines of nested values (s3 = ...), values
-// trimmed of Unicode white space, no limit on a line's length. It differs
-// knowingly in that it skips a UTF-8 byte order mark, takes " #" and " ;"
-// after a value as a comment, and accepts a section given twice (botocore
-// refuses the file).
+// lines, indented continuation lines of nested values (s3 = ...), an
+// indented line before any section refused, values trimmed of Unicode
+// white space, no limit on a line's length. Where it differs, both of
+// keywarden's former readers did too: it skips a UTF-8 byte order mark,
+// takes " #" and " ;" after a value as a comment, accepts a section or
+// key given twice (botocore refuses the file), reads only "=" between key
+// and value (botocore takes ":" too), keeps \x1c-\x1f at a value's ends
+// (Python counts them as white space), ends lines at "\n" only (botocore
+// also at a lone "\r"), and skips an indented line right after a header
+// (botocore reads it as a setting).
 package awsini
 
 import (
