@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/keywarden/keywarden/internal/awsini"
 	"github.com/keywarden/keywarden/internal/awskey"
 	"github.com/keywarden/keywarden/internal/laptop"
 	"github.com/keywarden/keywarden/internal/report"
@@ -167,7 +168,7 @@ func doctorFindings(ctx context.Context, opts *doctorOptions, s *laptop.Survey, 
 		problems = append(problems, laptopPrintable(home, d))
 	}
 	keyed := map[string]string{} // profile -> account of its key
-	var config []laptop.Section
+	var config []awsini.Section
 	credsPlace, configPlace := laptop.AWSFiles(home, opts.Getenv)
 	credsPath, configPath := credsPlace.Path, configPlace.Path
 	for i := range s.Hits {
@@ -178,7 +179,7 @@ func doctorFindings(ctx context.Context, opts *doctorOptions, s *laptop.Survey, 
 		}
 	}
 	if f := s.File(configPath); f != nil && !s.Malformed[configPath] {
-		config, _ = laptop.ParseINI(configPath, f.Data, true)
+		config, _ = awsini.Parse(configPath, f.Data, true)
 	}
 	findings = append(findings, laptop.CheckMFA(home, configPath, config, keyed)...)
 	findings = append(findings, laptop.PermissionFindings(home, filepath.Join(home, ".aws"), credsPath, configPath)...)

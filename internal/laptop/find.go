@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/awsini"
 	"github.com/keywarden/keywarden/internal/awskey"
 	"github.com/keywarden/keywarden/internal/lazyregexp"
 	"github.com/keywarden/keywarden/internal/secretscan"
@@ -60,11 +61,11 @@ func NewFinder() *Finder { return &Finder{Detector: secretscan.New(secretscan.Op
 var expirySettings = []string{"aws_expiration", "expiration", "x_security_token_expires", "aws_credential_expiration", "aws_session_expiration"}
 
 // File returns the credentials in data, read from place p. For the AWS
-// CLI's files a *SyntaxError is returned with what the scanner found
-// anyway: such a file is reported and left untouched.
+// CLI's files an *awsini.SyntaxError is returned with what the scanner
+// found anyway: such a file is reported and left untouched.
 func (f *Finder) File(p Place, data []byte) ([]Hit, error) {
 	if p.Form == FormCredentials || p.Form == FormConfig {
-		secs, err := ParseINI(p.Path, data, p.Form == FormConfig)
+		secs, err := awsini.Parse(p.Path, data, p.Form == FormConfig)
 		if err != nil {
 			return f.scan(p, data), err
 		}
@@ -75,7 +76,7 @@ func (f *Finder) File(p Place, data []byte) ([]Hit, error) {
 
 // ini reports each section that holds credentials, then whatever else the
 // scanner finds outside those settings (a key pasted into a comment).
-func (f *Finder) ini(p Place, data []byte, secs []Section) []Hit {
+func (f *Finder) ini(p Place, data []byte, secs []awsini.Section) []Hit {
 	var out []Hit
 	covered := map[int]bool{}
 	for _, s := range secs {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/awsini"
 	"github.com/keywarden/keywarden/internal/awskey"
 	"github.com/keywarden/keywarden/internal/report"
 	"github.com/keywarden/keywarden/internal/secretscan"
@@ -216,7 +217,7 @@ func shellQuote(s string) string {
 // and a leaked key needs nothing more. keyed maps the profiles with a key
 // in the credentials file to the key's account ("" when unknown), for the
 // fix command.
-func CheckMFA(home, configPath string, config []Section, keyed map[string]string) []report.Finding {
+func CheckMFA(home, configPath string, config []awsini.Section, keyed map[string]string) []report.Finding {
 	var out []report.Finding
 	seen := map[string]bool{}
 	for _, s := range config {
@@ -247,7 +248,7 @@ func CheckMFA(home, configPath string, config []Section, keyed map[string]string
 	return out
 }
 
-func hasProfile(secs []Section, p string) bool {
+func hasProfile(secs []awsini.Section, p string) bool {
 	for _, s := range secs {
 		if s.Profile == p {
 			return true
@@ -323,7 +324,7 @@ func HasSecretHook(texts ...[]byte) bool {
 // elsewhere than .git/hooks.
 func HooksPath(gitconfig []byte) string {
 	section, path := "", ""
-	for _, l := range SplitLines(gitconfig) {
+	for _, l := range awsini.SplitLines(gitconfig) {
 		line := strings.TrimSpace(string(gitconfig[l.Start:l.End]))
 		switch {
 		case line == "" || line[0] == '#' || line[0] == ';':

@@ -30,6 +30,11 @@ type File struct {
 	UID, GID int
 }
 
+// MaxFileSize bounds every file this package reads: credentials, configs,
+// start-up files and histories are small; anything larger is skipped and
+// said.
+const MaxFileSize = 16 << 20
+
 // ErrTooLarge is returned for a file over MaxFileSize.
 var ErrTooLarge = fmt.Errorf("larger than the %d-byte limit", MaxFileSize)
 

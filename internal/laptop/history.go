@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/awsini"
 )
 
 // Entry is one command of a shell history: where it is in the file, when
@@ -23,7 +25,7 @@ type Entry struct {
 func ParseBashHistory(data []byte) []Entry {
 	var out []Entry
 	var ts time.Time
-	for _, l := range SplitLines(data) {
+	for _, l := range awsini.SplitLines(data) {
 		text := string(data[l.Start:l.End])
 		if t, ok := bashTimestamp(text); ok {
 			ts = t
@@ -73,7 +75,7 @@ func Unmetafy(b []byte) []byte {
 // backslash before each inner line break. Text is unmetafied.
 func ParseZshHistory(data []byte) []Entry {
 	var out []Entry
-	lines := SplitLines(data)
+	lines := awsini.SplitLines(data)
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		first := l
@@ -113,7 +115,7 @@ func zshExtended(b []byte) (time.Time, []byte, bool) {
 // "paths:" lines.
 func ParseFishHistory(data []byte) []Entry {
 	var out []Entry
-	for _, l := range SplitLines(data) {
+	for _, l := range awsini.SplitLines(data) {
 		text := string(data[l.Start:l.End])
 		if cmd, ok := strings.CutPrefix(text, "- cmd: "); ok {
 			out = append(out, Entry{Line: l.No, Start: l.Start, End: l.End, Command: fishUnescape(cmd)})
@@ -161,7 +163,7 @@ func fishUnescape(s string) string {
 // backtick continuing on the next.
 func ParsePSReadLine(data []byte) []Entry {
 	var out []Entry
-	lines := SplitLines(data)
+	lines := awsini.SplitLines(data)
 	for i := 0; i < len(lines); i++ {
 		first, l := lines[i], lines[i]
 		for l.End > l.Start && data[l.End-1] == '`' && i+1 < len(lines) {

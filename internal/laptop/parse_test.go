@@ -1,76 +1,9 @@
 package laptop
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
 )
-
-func TestParseINI(t *testing.T) {
-	tests := []struct {
-		name    string
-		data    string
-		config  bool
-		want    []string // "profile:key=value" per setting
-		errLine int
-	}{
-		{name: "credentials", data: "[work]\naws_access_key_id = AKIA\n[default]\nregion=eu-west-1\n",
-			want: []string{"work:aws_access_key_id=AKIA", "default:region=eu-west-1"}},
-		{name: "config profiles", config: true, data: "[profile work]\nregion = x\n[sso-session s]\nsso_region = y\n[default]\noutput = json\n",
-			want: []string{"work:region=x", ":sso_region=y", "default:output=json"}},
-		{name: "crlf, comments, inline comment, bom", data: "\ufeff# c\r\n[a]\r\n; c\r\nk = v  # note\r\n",
-			want: []string{"a:k=v"}},
-		{name: "nested value continuation", config: true, data: "[profile p]\ns3 =\n  max_concurrent_requests = 10\nregion = r\n",
-			want: []string{"p:s3=", "p:region=r"}},
-		{name: "bom before key", data: "\ufeffk = v\n", errLine: 1},
-		{name: "no bracket", data: "[a\n", errLine: 1},
-		{name: "no equals", data: "[a]\njunk\n", errLine: 2},
-		{name: "key outside section", data: "\n\nk = v\n", errLine: 3},
-		{name: "indent outside section", data: "  x\n", errLine: 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			secs, err := ParseINI("f", []byte(tc.data), tc.config)
-			if tc.errLine > 0 {
-				var se *SyntaxError
-				if !errors.As(err, &se) || se.Line != tc.errLine || !strings.HasPrefix(err.Error(), "f:") {
-					t.Fatalf("err %v, want a SyntaxError at line %d", err, tc.errLine)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, s := range secs {
-				for _, st := range s.Settings {
-					got = append(got, s.Profile+":"+st.Key+"="+st.Value)
-					if v := tc.data[st.ValStart:st.ValEnd]; v != st.Value {
-						t.Errorf("value span %q, value %q", v, st.Value)
-					}
-				}
-			}
-			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
-				t.Errorf("got %q\nwant %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestSplitLines(t *testing.T) {
-	data := "a\r\nb\n\nc"
-	got := SplitLines([]byte(data))
-	want := []Line{{1, 0, 1, 3}, {2, 3, 4, 5}, {3, 5, 5, 6}, {4, 6, 7, 7}}
-	if len(got) != len(want) {
-		t.Fatalf("%v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("line %d: %+v, want %+v", i+1, got[i], want[i])
-		}
-	}
-}
 
 func TestHistories(t *testing.T) {
 	ts := func(n int64) time.Time { return time.Unix(n, 0).UTC() }
@@ -163,27 +96,6 @@ func TestNameFromVar(t *testing.T) {
 			t.Errorf("NameFromVar(%q) = %q, want %q", v, got, want)
 		}
 	}
-}
-
-func FuzzParseINI(f *testing.F) {
-	f.Add([]byte("[work]\r\naws_access_key_id = AKIA\r\n"), true)
-	f.Add([]byte("\ufeff[profile x]\n s3 =\n  a = b\nk=v ; c\n"), false)
-	f.Fuzz(func(t *testing.T, data []byte, config bool) {
-		secs, err := ParseINI("f", data, config)
-		if err != nil {
-			return
-		}
-		for _, s := range secs {
-			if s.Line.Start > s.Line.Next || s.Line.Next > s.End || s.End > len(data) {
-				t.Fatalf("bad section span %+v", s)
-			}
-			for _, st := range s.Settings {
-				if st.ValStart > st.ValEnd || st.ValEnd > len(data) || string(data[st.ValStart:st.ValEnd]) != st.Value {
-					t.Fatalf("bad value span %+v", st)
-				}
-			}
-		}
-	})
 }
 
 func fuzzHistory(f *testing.F, sh Shell, seeds ...string) {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/keywarden/keywarden/internal/awsini"
 	"github.com/keywarden/keywarden/internal/awskey"
 )
 
@@ -183,7 +184,7 @@ func Plan(p Place, data []byte, keys []Key, uses []Use, opt PlanOptions) (*FileP
 	var edits []Edit
 	switch p.Form {
 	case FormCredentials, FormConfig:
-		secs, err := ParseINI(p.Path, data, p.Form == FormConfig)
+		secs, err := awsini.Parse(p.Path, data, p.Form == FormConfig)
 		if err != nil {
 			return nil, err
 		}
@@ -272,7 +273,7 @@ func merge(es []Edit) []Edit {
 
 // iniEdits removes the credential lines of each section holding an
 // imported key, and the section's header when nothing else is left in it.
-func iniEdits(data []byte, secs []Section, ids, secrets map[string]string) []Edit {
+func iniEdits(data []byte, secs []awsini.Section, ids, secrets map[string]string) []Edit {
 	var out []Edit
 	for _, s := range secs {
 		id, _ := s.Get("aws_access_key_id")
@@ -297,8 +298,8 @@ func iniEdits(data []byte, secs []Section, ids, secrets map[string]string) []Edi
 
 // onlySettings reports whether a section's body has nothing but its
 // settings and blank lines (no comment a user wrote there).
-func onlySettings(data []byte, s Section) bool {
-	for _, l := range SplitLines(data[s.Line.Next:s.End]) {
+func onlySettings(data []byte, s awsini.Section) bool {
+	for _, l := range awsini.SplitLines(data[s.Line.Next:s.End]) {
 		t := bytes.TrimSpace(data[s.Line.Next+l.Start : s.Line.Next+l.End])
 		if len(t) > 0 && (t[0] == '#' || t[0] == ';') {
 			return false
@@ -312,7 +313,7 @@ func onlySettings(data []byte, s Section) bool {
 // setting, or in a new section at the end. A profile that gets its
 // credentials another way (role, SSO, another process) is left alone and
 // a note says so.
-func credentialProcessEdit(data []byte, secs []Section, u Use, command string) (*Edit, string) {
+func credentialProcessEdit(data []byte, secs []awsini.Section, u Use, command string) (*Edit, string) {
 	if command == "" {
 		command = "keywarden"
 	}
@@ -322,7 +323,7 @@ func credentialProcessEdit(data []byte, secs []Section, u Use, command string) (
 	if bytes.Contains(data, []byte("\r\n")) {
 		eol = "\r\n"
 	}
-	var sec *Section
+	var sec *awsini.Section
 	for i := range secs {
 		if secs[i].Profile == name {
 			sec = &secs[i]
@@ -404,7 +405,7 @@ func (p *FilePlan) Diff() string {
 		}
 		return redactSecretLike(s)
 	}
-	lines := SplitLines(p.Old)
+	lines := awsini.SplitLines(p.Old)
 	lineAt := func(off int) int { // index of the line holding off
 		return sort.Search(len(lines), func(i int) bool { return lines[i].Next > off })
 	}

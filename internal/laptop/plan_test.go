@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keywarden/keywarden/internal/awsini"
 	"github.com/keywarden/keywarden/internal/report"
 )
 
@@ -230,7 +231,7 @@ func TestChecks(t *testing.T) {
 	if f, bad := CheckPermissions("/h", "/h/.aws/credentials", 0o644, false); !bad || f.Remediation != "`chmod 600 ~/.aws/credentials`" {
 		t.Errorf("0644 file: %v %+v", bad, f)
 	}
-	config, err := ParseINI("c", []byte("[profile a]\nregion=x\n[profile b]\nmfa_serial=arn\n[profile c]\ncredential_process = keywarden credential-process c\n[profile r]\nrole_arn=x\nsource_profile=a\n"), true)
+	config, err := awsini.Parse("c", []byte("[profile a]\nregion=x\n[profile b]\nmfa_serial=arn\n[profile c]\ncredential_process = keywarden credential-process c\n[profile r]\nrole_arn=x\nsource_profile=a\n"), true)
 	if err != nil {
 		t.Fatal(err)
 	}

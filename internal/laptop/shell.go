@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/keywarden/keywarden/internal/awsini"
 	"github.com/keywarden/keywarden/internal/lazyregexp"
 )
 
@@ -15,7 +16,7 @@ import (
 // csh's "setenv VAR value", PowerShell's "$env:VAR = 'value'".
 type Assignment struct {
 	Var  string
-	Line Line
+	Line awsini.Line
 	// ValStart and ValEnd locate the value, without its quotes.
 	ValStart, ValEnd int
 }
@@ -46,7 +47,7 @@ var awsVar = lazyregexp.New(`(?i)(AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SE
 // them, and the rewrite then replaces only the secret.
 func ParseAssignments(data []byte) []Assignment {
 	var out []Assignment
-	for _, l := range SplitLines(data) {
+	for _, l := range awsini.SplitLines(data) {
 		text := string(data[l.Start:l.End])
 		if !awsVar().MatchString(text) {
 			continue

@@ -3,15 +3,13 @@
 //
 // It only reads. The file belongs to the user, who edits it by hand and
 // keeps comments and layout in it; keywarden never rewrites it through an
-// INI library. The parser is deliberately small and strict about sizes,
-// because the file is outside input: it accepts what the AWS CLI accepts
-// for the keys we use ([profile NAME] and [default] sections, key = value
-// lines, # and ; comments, indented continuation lines for nested values,
-// which we skip) and reports the line of anything it cannot read.
+// INI library. The lines are read by internal/awsini, the reader doctor
+// and import use too, so that both see the same file; this package turns
+// its sections into profiles and sso-sessions and reports the line of a
+// setting it cannot use.
 package awsconfig
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -24,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/awsini"
 )
 
 // MaxFileSize bounds the config file we are willing to read.
@@ -124,107 +124,43 @@ func Load(path string) (*Config, error) {
 	return Parse(path, buf.Bytes())
 }
 
-// SyntaxError names the file and line of a problem.
-type SyntaxError struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg) }
-
-// Parse reads config data. name is used in errors.
+// Parse reads config data. name is used in errors, which are
+// *awsini.SyntaxError naming the line.
 func Parse(name string, data []byte) (*Config, error) {
-	c := &Config{Path: name, Profiles: map[string]*Profile{}, SSOSessions: map[string]*SSOSession{}}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), MaxFileSize)
-	var cur *Profile       // nil: outside a profile section
-	var curSSO *SSOSession // set inside an [sso-session NAME] section
-	inSection := false
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		raw := sc.Text()
-		if lineNo == 1 {
-			raw = strings.TrimPrefix(raw, "\ufeff")
-		}
-		line := strings.TrimSpace(raw)
-		if line == "" || line[0] == '#' || line[0] == ';' {
-			continue
-		}
-		if line[0] == '[' {
-			end := strings.IndexByte(line, ']')
-			if end < 0 {
-				return nil, &SyntaxError{name, lineNo, "section header without ']'"}
-			}
-			inSection = true
-			sect := strings.TrimSpace(line[1:end])
-			cur, curSSO = nil, nil
-			var pname string
-			switch {
-			case strings.HasPrefix(sect, "sso-session ") || strings.HasPrefix(sect, "sso-session\t"):
-				sname := strings.TrimSpace(sect[len("sso-session"):])
-				if c.SSOSessions[sname] == nil {
-					c.SSOSessions[sname] = &SSOSession{Name: sname, Line: lineNo}
-				}
-				curSSO = c.SSOSessions[sname]
-				continue
-			case sect == "default":
-				pname = "default"
-			case sect == "profile" || strings.HasPrefix(sect, "profile ") || strings.HasPrefix(sect, "profile\t"):
-				pname = strings.TrimSpace(sect[len("profile"):])
-			default:
-				continue // sso-session, services, ...: not ours
-			}
-			if pname == "" {
-				return nil, &SyntaxError{name, lineNo, "profile section without a name"}
-			}
-			if p, ok := c.Profiles[pname]; ok {
-				cur = p // the CLI merges repeated sections
-			} else {
-				cur = &Profile{Name: pname, Line: lineNo}
-				c.Profiles[pname] = cur
-			}
-			continue
-		}
-		if raw[0] == ' ' || raw[0] == '\t' {
-			continue // continuation of a nested value (s3 = ...)
-		}
-		eq := strings.IndexByte(line, '=')
-		if eq < 0 {
-			return nil, &SyntaxError{name, lineNo, "expected key = value"}
-		}
-		if !inSection {
-			return nil, &SyntaxError{name, lineNo, "key outside any section"}
-		}
-		key := strings.ToLower(strings.TrimSpace(line[:eq]))
-		val := stripComment(strings.TrimSpace(line[eq+1:]))
-		if curSSO != nil {
-			curSSO.set(key, val)
-			continue
-		}
-		if cur == nil {
-			continue
-		}
-		if err := cur.set(key, val); err != nil {
-			return nil, &SyntaxError{name, lineNo, err.Error()}
-		}
+	secs, err := awsini.Parse(name, data, true)
+	if err != nil {
+		return nil, err
 	}
-	if err := sc.Err(); err != nil {
-		return nil, &SyntaxError{name, lineNo + 1, err.Error()}
+	c := &Config{Path: name, Profiles: map[string]*Profile{}, SSOSessions: map[string]*SSOSession{}}
+	for _, sec := range secs {
+		kind, sname := sec.Kind()
+		switch {
+		case kind == "sso-session" && sname != "":
+			s := c.SSOSessions[sname]
+			if s == nil {
+				s = &SSOSession{Name: sname, Line: sec.Line.No}
+				c.SSOSessions[sname] = s
+			}
+			for _, st := range sec.Settings {
+				s.set(st.Key, st.Value)
+			}
+		case sec.Profile != "":
+			p := c.Profiles[sec.Profile] // the CLI merges repeated sections
+			if p == nil {
+				p = &Profile{Name: sec.Profile, Line: sec.Line.No}
+				c.Profiles[sec.Profile] = p
+			}
+			for _, st := range sec.Settings {
+				if err := p.set(st.Key, st.Value); err != nil {
+					return nil, &awsini.SyntaxError{Path: name, Line: st.Line.No, Msg: err.Error()}
+				}
+			}
+		case kind == "profile":
+			return nil, &awsini.SyntaxError{Path: name, Line: sec.Line.No, Msg: "profile section without a name"}
+		}
+		// Other sections (services, ...) are not ours.
 	}
 	return c, nil
-}
-
-// stripComment removes an inline comment: the AWS CLI treats " #" or " ;"
-// after a value as starting a comment.
-func stripComment(v string) string {
-	for i := 1; i < len(v); i++ {
-		if (v[i] == '#' || v[i] == ';') && (v[i-1] == ' ' || v[i-1] == '\t') {
-			return strings.TrimSpace(v[:i])
-		}
-	}
-	return v
 }
 
 func (p *Profile) set(key, val string) error {

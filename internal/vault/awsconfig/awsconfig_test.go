@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keywarden/keywarden/internal/awsini"
 )
 
 const sample = `# my config
@@ -74,12 +76,62 @@ func TestParseErrors(t *testing.T) {
 		{"[profile x]\njunk", "config:2: expected key = value"},
 		{"[profile x]\nduration_seconds = lots", `config:2: duration_seconds "lots" is not a positive number of seconds`},
 		{"[profile ]\n", "config:1: profile section without a name"},
+		{"[profile x]\n[profile]\nregion = x\n", "config:2: profile section without a name"},
+		{"[profile x]\nregion = a\n[profile x]\nduration_seconds = 0\n", `config:4: duration_seconds "0" is not a positive number of seconds`},
+		// As in botocore (MissingSectionHeaderError), an indented line
+		// before any section is refused, not skipped as a continuation.
+		{"  region = x\n[profile x]\n", "config:1: indented line outside any section"},
 	} {
 		_, err := Parse("config", []byte(tc.in))
-		var se *SyntaxError
+		var se *awsini.SyntaxError
 		if !errors.As(err, &se) || err.Error() != tc.want {
 			t.Errorf("Parse(%q) = %v, want %s", tc.in, err, tc.want)
 		}
+	}
+}
+
+// Repeated sections merge, as in the AWS CLI; sso-session sections are
+// read beside the profiles, and sections of other kinds are not ours.
+func TestParseSections(t *testing.T) {
+	c, err := Parse("config", []byte(`[profile a]
+region = r1
+[sso-session corp]
+sso_region = eu-west-1
+[services s]
+region = nope
+[profile b]
+region = r2
+[profile a]
+mfa_serial = m
+region = r3
+[sso-session corp]
+sso_start_url = https://x.awsapps.com/start
+[sso-session]
+sso_region = nope
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Profiles["a"]
+	if names := c.Names(); !slices.Equal(names, []string{"a", "b"}) || a.Line != 1 || a.Region != "r3" || a.MFASerial != "m" {
+		t.Errorf("profiles %v; a = %+v", names, a)
+	}
+	s := c.SSOSessions["corp"]
+	if len(c.SSOSessions) != 1 || s.Line != 3 || s.Region != "eu-west-1" || s.StartURL != "https://x.awsapps.com/start" {
+		t.Errorf("sso-sessions %v; corp = %+v", c.SSOSessions, s)
+	}
+}
+
+// The AWS CLI has no limit on a line's length, only the file's size
+// limits a value (Load's MaxFileSize).
+func TestParseLongLine(t *testing.T) {
+	long := strings.Repeat("r", 5<<20)
+	c, err := Parse("config", []byte("[profile a]\nregion = "+long+"\nmfa_serial = m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Profiles["a"]; p.Region != long || p.MFASerial != "m" {
+		t.Errorf("region of %d bytes, mfa_serial %q", len(p.Region), p.MFASerial)
 	}
 }
 
