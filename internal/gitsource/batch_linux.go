@@ -49,9 +49,15 @@ func batchedAnswers(cmd *exec.Cmd, size int) (answerPipe, error) {
 		w.Close()
 		return plainAnswers(cmd, size)
 	}
+	rc, err := r.SyscallConn()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return plainAnswers(cmd, size)
+	}
 	cmd.Stdout = w
 	return answerPipe{
-		r:       &batchReader{f: r, batch: size / 8},
+		r:       &batchReader{f: r, rc: rc, batch: size / 8},
 		started: func() { _ = w.Close() }, // git has its copy
 		close:   func() { _ = r.Close() },
 	}, nil
@@ -69,7 +75,8 @@ const (
 )
 
 type batchReader struct {
-	f     *os.File // non-blocking, not in the poller
+	f     *os.File        // non-blocking, not in the poller
+	rc    syscall.RawConn // f's, for FIONREAD
 	batch int
 }
 
@@ -107,12 +114,8 @@ func (b *batchReader) Read(p []byte) (int, error) {
 // waiting is how many bytes the pipe holds (FIONREAD), or -1 if it cannot
 // tell.
 func (b *batchReader) waiting() int {
-	rc, err := b.f.SyscallConn()
-	if err != nil {
-		return -1
-	}
 	n := -1
-	if rc.Control(func(fd uintptr) {
+	if b.rc.Control(func(fd uintptr) {
 		if v, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil {
 			n = v
 		}
