@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keywarden/keywarden/internal/iamdata"
+	"github.com/keywarden/keywarden/internal/iameval"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/inventory"
 	"github.com/keywarden/keywarden/internal/report"
@@ -359,8 +360,8 @@ func (a *auditor) exposures() map[*inventory.User]*userExposure {
 		if id := inventory.AccountFromARN(u.ARN); id != "" {
 			acctID = id
 		}
-		s := Subject{ARN: u.ARN, AccountID: acctID, Username: u.Name, Tags: u.Tags,
-			Identity: identity, Boundary: boundary, SCPs: a.acct.SCPs, PolicyCIDRs: cidrs}
+		s := Subject{Principal: iameval.Principal{ARN: u.ARN, AccountID: acctID, Username: u.Name, Tags: u.Tags,
+			Identity: identity, Boundary: boundary, SCPs: a.acct.SCPs}, PolicyCIDRs: cidrs}
 		key.Reset()
 		shared := acctID != ""
 		for _, p := range append(identity, boundary) {

@@ -39,8 +39,7 @@ func attackerNetworks(allowed, policy []netip.Prefix) []netip.Prefix {
 }
 
 func (e *engineExposer) Exposure(s Subject, actions []string, allowed []netip.Prefix) (*Exposure, error) {
-	ev, err := e.c.Compile(iameval.Principal{ARN: s.ARN, AccountID: s.AccountID, Username: s.Username, Tags: s.Tags,
-		Identity: s.Identity, Boundary: s.Boundary, SCPs: s.SCPs})
+	ev, err := e.c.Compile(s.Principal)
 	if err != nil {
 		return nil, err
 	}

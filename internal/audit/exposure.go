@@ -5,19 +5,15 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/keywarden/keywarden/internal/iameval"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 	"github.com/keywarden/keywarden/internal/inventory"
 )
 
-// Subject is one user's policies, as the exposure engine needs them.
+// Subject is one user's policies, as the exposure engine needs them: the
+// evaluator's principal, and the networks the account's policies name.
 type Subject struct {
-	ARN       string
-	AccountID string
-	Username  string
-	Tags      map[string]string
-	Identity  []*iampolicy.Policy
-	Boundary  *iampolicy.Policy
-	SCPs      [][]*iampolicy.Policy
+	iameval.Principal
 	// PolicyCIDRs are the networks the account's policies name in
 	// aws:SourceIp conditions. An attacker's address is outside all of
 	// them (and outside the allowed networks): the "from anywhere"

@@ -18,6 +18,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/keywarden/keywarden/internal/audit"
 	"github.com/keywarden/keywarden/internal/awskey"
+	"github.com/keywarden/keywarden/internal/iameval"
 	"github.com/keywarden/keywarden/internal/iampolicy"
 )
 
@@ -298,7 +299,7 @@ func Identify(ctx context.Context, c IAMReader, key string, exposer audit.Expose
 		return nil, err
 	}
 	if exposer != nil {
-		exp, err := exposer.Exposure(audit.Subject{ARN: id.UserARN, AccountID: accountOfARN(id.UserARN), Username: id.User, Tags: tags, Identity: policies}, actions, nil)
+		exp, err := exposer.Exposure(audit.Subject{Principal: iameval.Principal{ARN: id.UserARN, AccountID: accountOfARN(id.UserARN), Username: id.User, Tags: tags, Identity: policies}}, actions, nil)
 		if err != nil {
 			id.ExposureProblem = err.Error()
 		} else {
