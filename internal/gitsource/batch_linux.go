@@ -43,13 +43,11 @@ func batchedAnswers(cmd *exec.Cmd, size int) (answerPipe, error) {
 	// Blocking descriptors: os.NewFile leaves them out of the poller.
 	r := os.NewFile(uintptr(fds[0]), "git cat-file output")
 	w := os.NewFile(uintptr(fds[1]), "git cat-file output (write end)")
-	_, _ = unix.FcntlInt(uintptr(fds[0]), fSetPipeSize, size)
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		r.Close()
-		w.Close()
-		return plainAnswers(cmd, size)
-	}
+	growPipe(r, size)
 	rc, err := r.SyscallConn()
+	if err == nil {
+		err = unix.SetNonblock(fds[0], true)
+	}
 	if err != nil {
 		r.Close()
 		w.Close()
