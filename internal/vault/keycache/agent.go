@@ -53,9 +53,13 @@ type Agent struct {
 	// Now is the clock (time.Now when nil); tests inject one.
 	Now func() time.Time
 
-	mu      sync.Mutex
-	uid     *int // the only uid answered; nil: the agent's own
-	keys    map[string]agentEntry
+	mu   sync.Mutex
+	uid  *int // the only uid answered; nil: the agent's own
+	keys map[string]agentEntry
+	// held: a key was ever put. Set by Put itself, so that Serve knows
+	// the agent has held keys even when they were all forgotten before
+	// its loop looked.
+	held    bool
 	changed chan struct{}
 }
 
@@ -99,6 +103,7 @@ func (a *Agent) Put(id string, key []byte, ttl time.Duration) error {
 		wipe(old.key)
 	}
 	a.keys[id] = agentEntry{key: bytes.Clone(key), expires: a.Now().Add(ttl)}
+	a.held = true
 	a.notify()
 	return nil
 }
@@ -143,6 +148,12 @@ func (a *Agent) ForgetAll() {
 // Expire drops the keys whose time is up. It returns how many are left
 // and the earliest expiry among them.
 func (a *Agent) Expire() (left int, next time.Time) {
+	left, next, _ = a.expire()
+	return left, next
+}
+
+// expire is Expire, also saying whether a key was ever put.
+func (a *Agent) expire() (left int, next time.Time, held bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.expireLocked()
@@ -151,7 +162,7 @@ func (a *Agent) Expire() (left int, next time.Time) {
 			next = e.expires
 		}
 	}
-	return len(a.keys), next
+	return len(a.keys), next, a.held
 }
 
 func (a *Agent) expireLocked() {
@@ -185,12 +196,10 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 	}()
 	idle := time.NewTimer(IdleExit)
 	defer idle.Stop()
-	held := false
+	idleOver := false
 	for {
-		left, next := a.Expire()
-		if left > 0 {
-			held = true
-		} else if held {
+		left, next, held := a.expire()
+		if left == 0 && (held || idleOver) {
 			return nil
 		}
 		var wake <-chan time.Time
@@ -203,9 +212,7 @@ func (a *Agent) Serve(ctx context.Context, l net.Listener) error {
 		case <-ctx.Done():
 			return nil
 		case <-idle.C:
-			if !held {
-				return nil
-			}
+			idleOver = true
 		case <-a.changed:
 		case <-wake:
 		}

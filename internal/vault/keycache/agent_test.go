@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -255,4 +256,29 @@ func TestListenKeepsOtherFiles(t *testing.T) {
 		t.Fatalf("Listen over a stale socket: %v", err)
 	}
 	l.Close()
+}
+
+// An agent whose keys were all put and forgotten before its loop first
+// looked still exits at once: that it held keys is recorded by Put, not
+// sampled by Serve (a loop scheduled late used to wait for IdleExit).
+func TestAgentExitsAfterKeysGoneBeforeServe(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "a.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAgent(nil)
+	if err := a.Put("abc", testKey, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	a.ForgetAll()
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(context.Background(), l) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent did not exit although it had held keys and holds none")
+	}
 }
